@@ -1,0 +1,218 @@
+// The production process: flags and WSSD_* environment variables → options →
+// server, plus the startup line and the signals. Errors in the configuration
+// stop startup with one clear line and exit code 1.
+import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { Connection, UpgradeRequest } from './connection.js';
+import { defaults, type ServerOptions } from './config.js';
+import { createLogger, type LogFormat, type Logger } from './log.js';
+import { createServer, type WebSocketServer } from './websocket-server.js';
+
+const DEV_CERT = fileURLToPath(new URL('../certs/dev-cert.pem', import.meta.url));
+const DEV_KEY = fileURLToPath(new URL('../certs/dev-key.pem', import.meta.url));
+
+export type ConnectionHandler = (connection: Connection, request: UpgradeRequest) => void;
+
+const HELP = `Usage: wssd [options]       (node dist/server.js [options])
+
+A WebSocket server (RFC 6455): wss:// with its own TLS, or ws:// behind nginx/apache.
+Every option can also be set as WSSD_<NAME> in the environment (e.g. WSSD_PORT=443).
+
+  --port N            port (default ${defaults.tlsPort}; ${defaults.plainPort} with --plain)
+  --host ADDR         address to listen on (default :: = all, IPv4 and IPv6)
+  --cert FILE         PEM certificate chain, leaf first (default: the dev certificate in certs/)
+  --key FILE          PEM private key (default: the dev key in certs/)
+  --plain             serve ws:// without TLS, for a TLS-terminating proxy in front
+  --path /P           accept upgrades only on this path (repeatable; default: every path)
+  --max-payload N     largest message in bytes (default ${defaults.maxPayload})
+  --handshake-timeout MS  from TCP accept to the end of the HTTP head (default ${defaults.handshakeTimeout})
+  --close-timeout MS  wait for the peer's Close / for shutdown (default ${defaults.closeTimeout})
+  --app MODULE        module whose default export (or onConnection) handles connections (default: echo)
+  --log-format F      text (default) or json
+  --help              this text
+`;
+
+export class ConfigError extends Error {}
+
+interface CliConfig {
+  options: ServerOptions;
+  app: string | undefined;
+  logFormat: LogFormat;
+  certFile: string | undefined;
+  usingDevCert: boolean;
+}
+
+function intOption(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^[0-9]+$/.test(value)) throw new ConfigError(`--${name} must be a non-negative integer, got "${value}"`);
+  return Number(value);
+}
+
+export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv): CliConfig | 'help' {
+  const { values } = parseArgs({
+    args: [...argv],
+    strict: true,
+    options: {
+      port: { type: 'string' },
+      host: { type: 'string' },
+      cert: { type: 'string' },
+      key: { type: 'string' },
+      plain: { type: 'boolean' },
+      path: { type: 'string', multiple: true },
+      'max-payload': { type: 'string' },
+      'handshake-timeout': { type: 'string' },
+      'close-timeout': { type: 'string' },
+      app: { type: 'string' },
+      'log-format': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help === true) return 'help';
+  const fromEnv = (name: string): string | undefined => {
+    const v = env[`WSSD_${name.toUpperCase().replace(/-/g, '_')}`];
+    return v === '' ? undefined : v;
+  };
+  const str = (name: keyof typeof values & string): string | undefined => {
+    const v = values[name];
+    return typeof v === 'string' ? v : fromEnv(name);
+  };
+  const plainEnv = fromEnv('plain');
+  const plain = values.plain === true || plainEnv === '1' || plainEnv === 'true';
+  const logFormat = str('log-format') ?? 'text';
+  if (logFormat !== 'text' && logFormat !== 'json') throw new ConfigError(`--log-format must be text or json, got "${logFormat}"`);
+  const envPath = fromEnv('path');
+  const paths = values.path ?? (envPath !== undefined ? envPath.split(',') : undefined);
+
+  const options: ServerOptions = {
+    plain,
+    host: str('host'),
+    port: intOption('port', str('port')),
+    path: paths,
+    maxPayload: intOption('max-payload', str('max-payload')),
+    handshakeTimeout: intOption('handshake-timeout', str('handshake-timeout')),
+    closeTimeout: intOption('close-timeout', str('close-timeout')),
+  };
+  let certFile: string | undefined;
+  let usingDevCert = false;
+  if (!plain) {
+    const certArg = str('cert');
+    const keyArg = str('key');
+    if ((certArg === undefined) !== (keyArg === undefined)) throw new ConfigError('--cert and --key go together');
+    usingDevCert = certArg === undefined;
+    certFile = certArg ?? DEV_CERT;
+    const keyFile = keyArg ?? DEV_KEY;
+    const cert = readPem(certFile, 'certificate');
+    const key = readPem(keyFile, 'key');
+    checkPair(cert, key, certFile, keyFile);
+    options.cert = cert;
+    options.key = key;
+  }
+  return { options, app: str('app'), logFormat, certFile, usingDevCert };
+}
+
+function readPem(file: string, what: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? '';
+    throw new ConfigError(`cannot read the TLS ${what} file ${file}${code ? ` (${code})` : ''}`);
+  }
+}
+
+/** Refuses a key that does not belong to the certificate, before listening. */
+function checkPair(cert: Buffer, key: Buffer, certFile: string, keyFile: string): X509Certificate {
+  let x509: X509Certificate;
+  try {
+    x509 = new X509Certificate(cert);
+  } catch {
+    throw new ConfigError(`${certFile} is not a PEM certificate`);
+  }
+  let privateKey;
+  try {
+    privateKey = createPrivateKey(key);
+  } catch {
+    throw new ConfigError(`${keyFile} is not a PEM private key (or it is encrypted)`);
+  }
+  if (!x509.checkPrivateKey(privateKey)) throw new ConfigError(`the key ${keyFile} does not match the certificate ${certFile}`);
+  return x509;
+}
+
+function echo(connection: Connection): void {
+  connection.on('message', (data, isBinary) => connection.send(data, { binary: isBinary }));
+}
+
+async function loadApp(spec: string): Promise<ConnectionHandler> {
+  const url = spec.startsWith('file:') ? spec : pathToFileURL(resolve(spec)).href;
+  let mod: { default?: unknown; onConnection?: unknown };
+  try {
+    mod = (await import(url)) as { default?: unknown; onConnection?: unknown };
+  } catch (error) {
+    throw new ConfigError(`cannot load --app ${spec}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  const handler = mod.onConnection ?? mod.default;
+  if (typeof handler !== 'function') throw new ConfigError(`--app ${spec} exports no function (default export or onConnection)`);
+  return handler as ConnectionHandler;
+}
+
+function describeCert(pem: Buffer): string {
+  const x509 = new X509Certificate(pem);
+  const subject = x509.subject.replace(/\n/g, ', ');
+  return `certificate "${subject}" valid until ${new Date(x509.validTo).toISOString().slice(0, 10)}`;
+}
+
+export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<WebSocketServer | undefined> {
+  let config: CliConfig | 'help';
+  let log: Logger = createLogger('text');
+  let server: WebSocketServer;
+  try {
+    config = parseCli(argv, env);
+    if (config === 'help') {
+      process.stdout.write(HELP);
+      return undefined;
+    }
+    log = createLogger(config.logFormat);
+    const handler = config.app !== undefined ? await loadApp(config.app) : echo;
+    server = createServer({ ...config.options, logger: log });
+    server.on('connection', handler);
+    server.on('error', (error) => log.error(`server error: ${error.message}`));
+    const address = await server.listen();
+    const tlsNote =
+      config.options.plain === true
+        ? 'plain ws:// (put a TLS-terminating proxy in front)'
+        : `TLSv1.2 and TLSv1.3, ${describeCert(config.options.cert as Buffer)}`;
+    const shown = address.host === '::' || address.host === '0.0.0.0' ? 'localhost' : address.host.includes(':') ? `[${address.host}]` : address.host;
+    const scheme = config.options.plain === true ? 'ws' : 'wss';
+    log.info(`wssd listening on ${scheme}://${shown}:${address.port}/ (bound to ${address.host}) — ${tlsNote}`);
+    if (config.usingDevCert) {
+      log.warn(`using the DEVELOPMENT certificate ${config.certFile}: fine for localhost, never for production (pass --cert and --key)`);
+    }
+  } catch (error) {
+    if (error instanceof ConfigError || error instanceof RangeError || error instanceof TypeError || isListenError(error)) {
+      log.error(`wssd: ${error instanceof Error ? error.message : String(error)}`);
+      process.exitCode = 1;
+      return undefined;
+    }
+    throw error;
+  }
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    log.info(`${signal}: closing ${server.connections.size} connection(s) with 1001`);
+    server.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  return server;
+}
+
+function isListenError(error: unknown): error is Error {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL';
+}

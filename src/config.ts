@@ -1,0 +1,120 @@
+// Server options, their defaults, and their validation. Every limit is bounded
+// by default; the README's limits table mirrors `defaults` below.
+import type { Logger } from './log.js';
+import type { UpgradeRequest } from './connection.js';
+
+/** What a request check may answer: accept (true/undefined) or refuse with a status. */
+export type RequestVerdict = boolean | undefined | void | { status: number; reason?: string; headers?: Record<string, string> };
+
+export interface ServerOptions {
+  /** PEM certificate chain (leaf first) and key. Omit both with `plain: true`. */
+  cert?: string | Buffer;
+  key?: string | Buffer;
+  /** Serve plain ws:// (behind a TLS-terminating proxy). */
+  plain?: boolean;
+  host?: string;
+  /** Default 8443, or 8282 with `plain`. 0 picks a free port. */
+  port?: number;
+  /** Paths that accept WebSocket upgrades; default: every path. */
+  path?: string | readonly string[];
+  /** Largest message (and frame) in bytes; larger → close 1009. */
+  maxPayload?: number;
+  /** Most fragments in one message; more → close 1009. */
+  maxFragments?: number;
+  /** HTTP head limits: bytes, header lines, bytes per line; over → 431. */
+  maxHeadBytes?: number;
+  maxHeaderCount?: number;
+  maxLineBytes?: number;
+  /** From TCP accept to the end of the HTTP head, in ms. */
+  handshakeTimeout?: number;
+  /** How long to wait for the peer's Close and for TCP to end, in ms. */
+  closeTimeout?: number;
+  /** send() returns false past this many buffered bytes. */
+  highWaterMark?: number;
+  /** Subprotocols the server speaks, in its order of preference. */
+  subprotocols?: readonly string[];
+  /** Chooses the subprotocol; overrides `subprotocols`. Return undefined for none. */
+  selectSubprotocol?: (offered: readonly string[], request: UpgradeRequest) => string | undefined;
+  /** Checks a valid upgrade request (origin, auth…) before the 101; may refuse with a status. */
+  verifyRequest?: (request: UpgradeRequest) => RequestVerdict | Promise<RequestVerdict>;
+  /** Where log lines go; false for none. Default: text lines on stderr. */
+  logger?: Logger | false;
+}
+
+export const defaults = {
+  host: '::',
+  tlsPort: 8443,
+  plainPort: 8282,
+  maxPayload: 16 * 1024 * 1024,
+  maxFragments: 100_000,
+  maxHeadBytes: 16 * 1024,
+  maxHeaderCount: 100,
+  maxLineBytes: 8 * 1024,
+  handshakeTimeout: 10_000,
+  closeTimeout: 5_000,
+  highWaterMark: 64 * 1024,
+} as const;
+
+export interface ResolvedOptions {
+  cert: string | Buffer | undefined;
+  key: string | Buffer | undefined;
+  plain: boolean;
+  host: string;
+  port: number;
+  paths: readonly string[] | undefined;
+  maxPayload: number;
+  maxFragments: number;
+  maxHeadBytes: number;
+  maxHeaderCount: number;
+  maxLineBytes: number;
+  handshakeTimeout: number;
+  closeTimeout: number;
+  highWaterMark: number;
+  subprotocols: readonly string[] | undefined;
+  selectSubprotocol: ServerOptions['selectSubprotocol'];
+  verifyRequest: ServerOptions['verifyRequest'];
+  logger: Logger | false | undefined;
+}
+
+function positiveInt(name: string, value: number | undefined, fallback: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (value === undefined) return fallback;
+  if (!Number.isInteger(value) || value <= 0 || value > max) {
+    throw new RangeError(`option ${name} must be a positive integer up to ${max}, got ${String(value)}`);
+  }
+  return value;
+}
+
+export function resolveOptions(options: ServerOptions): ResolvedOptions {
+  const plain = options.plain === true;
+  if (!plain && (options.cert === undefined || options.key === undefined)) {
+    throw new TypeError('TLS needs both cert and key (PEM); pass plain: true to serve ws:// behind a proxy');
+  }
+  const port = options.port ?? (plain ? defaults.plainPort : defaults.tlsPort);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new RangeError(`port must be 0–65535, got ${port}`);
+  let paths: readonly string[] | undefined;
+  if (options.path !== undefined) {
+    paths = typeof options.path === 'string' ? [options.path] : options.path;
+    for (const p of paths) if (!p.startsWith('/')) throw new TypeError(`path must start with "/": ${p}`);
+  }
+  return {
+    cert: options.cert,
+    key: options.key,
+    plain,
+    host: options.host ?? defaults.host,
+    port,
+    paths,
+    // A frame length is read as a JS number: keep every limit well under 2^53.
+    maxPayload: positiveInt('maxPayload', options.maxPayload, defaults.maxPayload, 2 ** 48),
+    maxFragments: positiveInt('maxFragments', options.maxFragments, defaults.maxFragments),
+    maxHeadBytes: positiveInt('maxHeadBytes', options.maxHeadBytes, defaults.maxHeadBytes),
+    maxHeaderCount: positiveInt('maxHeaderCount', options.maxHeaderCount, defaults.maxHeaderCount),
+    maxLineBytes: positiveInt('maxLineBytes', options.maxLineBytes, defaults.maxLineBytes),
+    handshakeTimeout: positiveInt('handshakeTimeout', options.handshakeTimeout, defaults.handshakeTimeout),
+    closeTimeout: positiveInt('closeTimeout', options.closeTimeout, defaults.closeTimeout),
+    highWaterMark: positiveInt('highWaterMark', options.highWaterMark, defaults.highWaterMark),
+    subprotocols: options.subprotocols,
+    selectSubprotocol: options.selectSubprotocol,
+    verifyRequest: options.verifyRequest,
+    logger: options.logger,
+  };
+}

@@ -1,0 +1,280 @@
+// One accepted WebSocket connection: the I/O edge around a WebSocketSession.
+// It moves socket bytes into the session, session bytes onto the socket
+// (corked, so everything one incoming chunk causes leaves in one write), runs
+// the close timer, and gives applications a `ws`-like API.
+import { EventEmitter } from 'node:events';
+import type { Socket } from 'node:net';
+import { CloseCode, Opcode } from './protocol/constants.js';
+import { ProtocolError } from './protocol/errors.js';
+import { COPY_LIMIT, encodeFrame, encodeHeader, encodeTextFrame } from './protocol/frame-encoder.js';
+import { SessionState, WebSocketSession, type SessionHost } from './protocol/session.js';
+import type { RequestHead } from './http/request-head.js';
+
+export interface ConnectionOptions {
+  maxMessageSize: number;
+  maxFragments: number;
+  /** send() returns false once this many bytes wait to be written. */
+  highWaterMark: number;
+  /** How long to wait for the peer's Close after ours, and for TCP to end after the handshake. */
+  closeTimeout: number;
+}
+
+/** What the client asked for, as the server saw it. */
+export interface UpgradeRequest extends RequestHead {
+  /** The client's address: the TCP peer, or the one a trusted proxy reported. */
+  remoteAddress: string;
+  remotePort: number;
+  /** Subprotocols the client offered, in its order. */
+  protocols: string[];
+  /** Whether the connection came over TLS. */
+  secure: boolean;
+}
+
+export interface SendOptions {
+  /** Send as a binary message. Default: true for bytes, false for strings. */
+  binary?: boolean;
+}
+
+export const ReadyState = { CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3 } as const;
+
+export interface ConnectionEvents {
+  /** A complete message: a string for text, a Buffer (a view into received memory) for binary. */
+  message: [data: string | Buffer, isBinary: boolean];
+  ping: [payload: Buffer];
+  pong: [payload: Buffer];
+  /** send() may go on: the bytes buffered when it returned false have been written. */
+  drain: [];
+  /** The peer broke the protocol (the connection is being failed) or the socket errored. */
+  error: [error: Error];
+  /** The connection is gone. `code` is the peer's Close code, 1005 if its Close had none, 1006 if none came. */
+  close: [code: number, reason: string];
+}
+
+function uncorkLater(connection: Connection): void {
+  connection.flush();
+}
+
+export class Connection extends EventEmitter<ConnectionEvents> implements SessionHost {
+  readonly socket: Socket;
+  readonly request: UpgradeRequest;
+  /** The negotiated subprotocol, or '' when none. */
+  readonly protocol: string;
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  private readonly session: WebSocketSession;
+  private readonly options: ConnectionOptions;
+  private corked = false;
+  private needDrain = false;
+  private closeTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+  private closeEmitted = false;
+
+  constructor(socket: Socket, request: UpgradeRequest, protocol: string, options: ConnectionOptions) {
+    super();
+    this.socket = socket;
+    this.request = request;
+    this.protocol = protocol;
+    this.remoteAddress = request.remoteAddress;
+    this.remotePort = request.remotePort;
+    this.options = options;
+    this.session = new WebSocketSession(this, {
+      maxMessageSize: options.maxMessageSize,
+      maxFragments: options.maxFragments,
+    });
+    this.onWriteDone = this.onWriteDone.bind(this);
+    socket.on('data', (chunk: Buffer) => this.receive(chunk));
+    socket.on('close', () => this.onSocketClose());
+    socket.on('error', (error) => {
+      // A reset or a broken pipe: the 'close' that follows reports 1006.
+      if (this.listenerCount('error') > 0) this.emit('error', error);
+    });
+  }
+
+  get readyState(): number {
+    if (this.closed) return ReadyState.CLOSED;
+    return this.session.state === SessionState.Open ? ReadyState.OPEN : ReadyState.CLOSING;
+  }
+
+  /** Bytes accepted by send() (and control frames) that the socket has not written yet. */
+  get bufferedAmount(): number {
+    return this.socket.writableLength;
+  }
+
+  /**
+   * Feeds bytes from the socket (also the bytes that followed the HTTP head).
+   * Everything the session writes while handling them goes out in one batch.
+   */
+  receive(chunk: Buffer): void {
+    const alreadyCorked = this.corked;
+    if (!alreadyCorked) {
+      this.corked = true;
+      this.socket.cork();
+    }
+    try {
+      this.session.receive(chunk);
+    } catch (error) {
+      // A handler threw: the peer gets 1011 without details; the error goes to the application.
+      this.session.fail(new ProtocolError('WS_ERR_HANDLER', CloseCode.InternalError, 'internal error'));
+      this.emitError(error instanceof Error ? error : new Error(String(error)));
+    }
+    if (!alreadyCorked) this.flush();
+  }
+
+  /** Uncorks: hands what was written since the cork to the socket in one write. */
+  flush(): void {
+    if (!this.corked) return;
+    this.corked = false;
+    this.socket.uncork();
+  }
+
+  /** SessionHost: writes bytes for the peer, batched with whatever else this tick writes. */
+  write(bytes: Buffer): void {
+    if (this.socket.destroyed) return;
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      process.nextTick(uncorkLater, this);
+    }
+    this.socket.write(bytes);
+  }
+
+  /**
+   * Sends a message. Strings go as text, bytes as binary unless `binary` says
+   * otherwise. Returns false when the bytes waiting to be written pass the
+   * high-water mark (wait for 'drain'), or when the connection is closing and
+   * nothing was sent. A payload above 16 KiB is not copied: do not change it
+   * until 'drain' or the next tick.
+   */
+  send(data: string | Buffer | Uint8Array | ArrayBuffer, options?: SendOptions): boolean {
+    if (this.session.state !== SessionState.Open || this.socket.destroyed) return false;
+    let frameLast: Buffer;
+    if (typeof data === 'string' && options?.binary !== true) {
+      const length = Buffer.byteLength(data, 'utf8');
+      if (length <= COPY_LIMIT) {
+        frameLast = encodeTextFrame(data, length);
+        this.write(frameLast);
+        return this.afterSend();
+      }
+      return this.sendBytes(Opcode.Text, Buffer.from(data, 'utf8'));
+    }
+    const bytes =
+      typeof data === 'string'
+        ? Buffer.from(data, 'utf8')
+        : data instanceof ArrayBuffer
+          ? Buffer.from(data)
+          : Buffer.isBuffer(data)
+            ? data
+            : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    const opcode = options?.binary === false ? Opcode.Text : Opcode.Binary;
+    return this.sendBytes(opcode, bytes);
+  }
+
+  private sendBytes(opcode: number, payload: Buffer): boolean {
+    if (payload.length <= COPY_LIMIT) {
+      this.write(encodeFrame(opcode, true, payload));
+    } else {
+      // Header and payload back to back under the same cork: one write, no copy.
+      this.write(encodeHeader(opcode, true, payload.length));
+      this.write(payload);
+    }
+    return this.afterSend();
+  }
+
+  private afterSend(): boolean {
+    if (this.socket.writableLength < this.options.highWaterMark) return true;
+    if (!this.needDrain) {
+      this.needDrain = true;
+      // An empty write completes after everything queued before it.
+      this.socket.write(Buffer.alloc(0), this.onWriteDone);
+    }
+    return false;
+  }
+
+  private onWriteDone(): void {
+    if (!this.needDrain) return;
+    if (this.socket.writableLength >= this.options.highWaterMark) {
+      this.socket.write(Buffer.alloc(0), this.onWriteDone);
+      return;
+    }
+    this.needDrain = false;
+    this.emit('drain');
+  }
+
+  /** Sends a Ping (§5.5.2); the answer arrives as a 'pong' event. */
+  ping(data: string | Buffer = Buffer.alloc(0)): void {
+    this.session.ping(controlPayload(data));
+  }
+
+  /** Sends an unsolicited Pong (§5.5.3), e.g. as a one-way heartbeat. */
+  pong(data: string | Buffer = Buffer.alloc(0)): void {
+    this.session.pong(controlPayload(data));
+  }
+
+  /**
+   * Starts the closing handshake: sends a Close and waits (closeTimeout) for
+   * the peer's, then ends TCP. The code must be one an endpoint may send
+   * (1000, 1001…, 3000–4999) and the reason at most 123 bytes of UTF-8.
+   */
+  close(code: number = CloseCode.Normal, reason = ''): void {
+    this.session.close(code, reason);
+  }
+
+  /** Destroys the socket at once, without a closing handshake. */
+  terminate(): void {
+    this.session.transportClosed();
+    this.socket.destroy();
+  }
+
+  // SessionHost events.
+  onMessage(data: Buffer, binary: boolean): void {
+    this.emit('message', binary ? data : data.toString('utf8'), binary);
+  }
+
+  onPing(payload: Buffer): void {
+    this.emit('ping', payload);
+  }
+
+  onPong(payload: Buffer): void {
+    this.emit('pong', payload);
+  }
+
+  onCloseSent(): void {
+    this.armCloseTimer();
+  }
+
+  onClosed(error: ProtocolError | undefined): void {
+    // §7.1.1: the server closes TCP first, after the Close has been flushed.
+    this.flush();
+    this.socket.end();
+    this.armCloseTimer();
+    if (error !== undefined) this.emitError(error);
+  }
+
+  private armCloseTimer(): void {
+    if (this.closeTimer !== undefined) clearTimeout(this.closeTimer);
+    // A peer that never answers our Close, or never closes TCP, loses its socket.
+    this.closeTimer = setTimeout(() => this.socket.destroy(), this.options.closeTimeout);
+    this.closeTimer.unref();
+  }
+
+  private emitError(error: Error): void {
+    if (this.listenerCount('error') > 0) this.emit('error', error);
+  }
+
+  private onSocketClose(): void {
+    this.closed = true;
+    this.needDrain = false;
+    if (this.closeTimer !== undefined) clearTimeout(this.closeTimer);
+    this.session.transportClosed();
+    if (this.closeEmitted) return;
+    this.closeEmitted = true;
+    const code = this.session.receivedCloseCode ?? CloseCode.Abnormal;
+    this.emit('close', code, this.session.receivedCloseReason);
+  }
+}
+
+function controlPayload(data: string | Buffer): Buffer {
+  const payload = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+  if (payload.length > 125) throw new RangeError('a control frame payload is at most 125 bytes (RFC 6455 §5.5)');
+  return payload;
+}

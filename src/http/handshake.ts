@@ -1,0 +1,139 @@
+// The server's opening handshake, RFC 6455 §4.2.1 (reading the client's
+// request) and §4.2.2 (answering it). Pure: a parsed head in, a decision and
+// the response bytes out.
+import { createHash } from 'node:crypto';
+import { WEBSOCKET_GUID } from '../protocol/constants.js';
+import { HandshakeError } from './handshake-error.js';
+import { isToken, splitList, type RequestHead } from './request-head.js';
+
+export interface HandshakePolicy {
+  /** Paths served; undefined serves every path. */
+  paths?: readonly string[] | undefined;
+  /** Subprotocols the server speaks, in its order of preference. */
+  subprotocols?: readonly string[] | undefined;
+}
+
+export interface UpgradeDecision {
+  /** Sec-WebSocket-Accept value. */
+  accept: string;
+  /** Subprotocols the client offered, in its order (validated tokens). */
+  offeredProtocols: string[];
+}
+
+/** §4.2.2 step 5.4: base64(SHA-1(key + GUID)). */
+export function acceptKey(key: string): string {
+  return createHash('sha1').update(key + WEBSOCKET_GUID, 'latin1').digest('base64');
+}
+
+/** §4.2.1 item 5: base64 of exactly 16 bytes is 22 characters plus "==". */
+const KEY_PATTERN = /^[A-Za-z0-9+/]{22}==$/;
+
+function hasToken(value: string | undefined, token: string): boolean {
+  if (value === undefined) return false;
+  for (const item of splitList(value)) if (item.toLowerCase() === token) return true;
+  return false;
+}
+
+/**
+ * Checks a request head against §4.2.1. Returns the decision for a valid
+ * upgrade, or throws the HandshakeError with the status the RFCs ask for.
+ * The order matters: version and method first (they decide whether the rest
+ * can even be read), then routing, then the upgrade headers.
+ */
+export function evaluateUpgrade(head: RequestHead, policy: HandshakePolicy = {}): UpgradeDecision {
+  if (head.httpVersion !== 'HTTP/1.1') {
+    throw new HandshakeError(505, `${head.httpVersion} is not supported; WebSocket needs HTTP/1.1 (RFC 6455 §4.1)`);
+  }
+  if (head.method !== 'GET') {
+    throw new HandshakeError(405, `method ${head.method} not allowed; the WebSocket handshake is a GET (§4.1)`, { Allow: 'GET' });
+  }
+  const h = head.headers;
+  if (h.host === undefined || h.host === '') throw new HandshakeError(400, 'missing Host header (§4.1)');
+  if (policy.paths !== undefined && !policy.paths.includes(head.path)) {
+    throw new HandshakeError(404, `no WebSocket service at ${head.path}`);
+  }
+  if (h.upgrade === undefined) {
+    throw new HandshakeError(426, 'this is a WebSocket endpoint: connect with a WebSocket client (wss://)', {
+      Upgrade: 'websocket',
+      'Sec-WebSocket-Version': '13',
+    });
+  }
+  if (!hasToken(h.upgrade, 'websocket')) throw new HandshakeError(400, 'Upgrade header does not name websocket (§4.2.1)');
+  if (!hasToken(h.connection, 'upgrade')) throw new HandshakeError(400, 'Connection header does not include Upgrade (§4.2.1)');
+  const version = h['sec-websocket-version'];
+  if (version === undefined) {
+    throw new HandshakeError(400, 'missing Sec-WebSocket-Version header (§4.2.1)', { 'Sec-WebSocket-Version': '13' });
+  }
+  if (version !== '13') {
+    throw new HandshakeError(426, `unsupported Sec-WebSocket-Version ${version.slice(0, 20)}; this server speaks 13 (§4.4)`, {
+      'Sec-WebSocket-Version': '13',
+    });
+  }
+  const key = h['sec-websocket-key'];
+  if (key === undefined) throw new HandshakeError(400, 'missing Sec-WebSocket-Key header (§4.2.1)');
+  if (!KEY_PATTERN.test(key)) throw new HandshakeError(400, 'Sec-WebSocket-Key is not 16 bytes in base64 (§4.2.1)');
+
+  const offeredProtocols: string[] = [];
+  const protocolField = h['sec-websocket-protocol'];
+  if (protocolField !== undefined) {
+    for (const p of splitList(protocolField)) {
+      if (!isToken(p)) throw new HandshakeError(400, 'invalid subprotocol name in Sec-WebSocket-Protocol (§4.1)');
+      offeredProtocols.push(p);
+    }
+  }
+  return { accept: acceptKey(key), offeredProtocols };
+}
+
+/**
+ * The default subprotocol choice: the first of the server's own list (its
+ * preference) that the client offered; none when nothing matches, which
+ * RFC 6455 §4.2.2 allows (the client then decides whether to go on).
+ */
+export function selectSubprotocol(offered: readonly string[], supported: readonly string[] | undefined): string | undefined {
+  if (supported === undefined) return undefined;
+  for (const p of supported) if (offered.includes(p)) return p;
+  return undefined;
+}
+
+/** §4.2.2 step 5: the 101 response. */
+export function acceptResponse(accept: string, protocol: string | undefined): string {
+  return (
+    'HTTP/1.1 101 Switching Protocols\r\n' +
+    'Upgrade: websocket\r\n' +
+    'Connection: Upgrade\r\n' +
+    `Sec-WebSocket-Accept: ${accept}\r\n` +
+    (protocol !== undefined ? `Sec-WebSocket-Protocol: ${protocol}\r\n` : '') +
+    '\r\n'
+  );
+}
+
+const STATUS_TEXT: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  408: 'Request Timeout',
+  426: 'Upgrade Required',
+  429: 'Too Many Requests',
+  431: 'Request Header Fields Too Large',
+  500: 'Internal Server Error',
+  503: 'Service Unavailable',
+  505: 'HTTP Version Not Supported',
+};
+
+/** A refusal: status, the required headers, and the reason as a one-line text body. */
+export function errorResponse(status: number, reason: string, headers: Readonly<Record<string, string>> = {}): string {
+  const body = `${status} ${STATUS_TEXT[status] ?? 'Error'}: ${reason}\n`;
+  let extra = '';
+  for (const [name, value] of Object.entries(headers)) extra += `${name}: ${value}\r\n`;
+  return (
+    `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}\r\n` +
+    'Connection: close\r\n' +
+    'Content-Type: text/plain; charset=utf-8\r\n' +
+    `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+    extra +
+    '\r\n' +
+    body
+  );
+}

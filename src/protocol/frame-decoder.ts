@@ -1,0 +1,242 @@
+// RFC 6455 §5.2 base framing, decoded as a resumable state machine over the
+// chunks a socket delivers.
+//
+// Why it looks like this: this is the hot path. A frame whose header and
+// payload lie inside one chunk costs no allocation at all: the payload is a
+// subarray view of the chunk, unmasked in place, handed straight to the
+// handler. Bytes are copied only when a header or a payload straddles chunks,
+// and then once, into a buffer of the announced size. Chunks are never reused,
+// so every view stays valid for as long as the user keeps it.
+//
+// Frame rules (mask bit, RSV, opcode, control frames) and the size limit are
+// checked as soon as the header is complete, before any payload is buffered.
+// Message rules (continuation order, UTF-8) belong to the MessageAssembler.
+import { MAX_CONTROL_PAYLOAD, Opcode } from './constants.js';
+import { ProtocolError, protocolErrors } from './errors.js';
+import { unmask } from './mask.js';
+
+export interface FrameHandler {
+  /** One complete frame; `payload` is already unmasked. Return value ignored. */
+  onFrame(opcode: number, fin: boolean, payload: Buffer): void;
+  /** The first violation; the decoder then discards all further input. */
+  onError(error: ProtocolError): void;
+}
+
+export interface FrameDecoderOptions {
+  /** Largest message in bytes (sum of a message's frames); larger → 1009. Default 16 MiB. */
+  maxMessageSize?: number;
+  /** Server side (default): client frames must be masked (§5.1). A client decodes unmasked frames. */
+  requireMask?: boolean;
+}
+
+/** A header's size in bytes, known from its second byte: §5.2 length forms plus the mask. */
+function headerLengthOf(b1: number): number {
+  const len7 = b1 & 0x7f;
+  return (len7 < 126 ? 2 : len7 === 126 ? 4 : 10) + (b1 & 0x80 ? 4 : 0);
+}
+
+const enum State {
+  Header = 0,
+  Payload = 1,
+  Failed = 2,
+}
+
+const EMPTY = Buffer.alloc(0);
+/** 2 fixed bytes + 8 extended length + 4 mask. */
+const MAX_HEADER = 14;
+
+export class FrameDecoder {
+  private readonly handler: FrameHandler;
+  private readonly maxMessageSize: number;
+  private readonly requireMask: boolean;
+
+  private state: State = State.Header;
+  // A header that straddles chunks is gathered here.
+  private readonly headerBytes = Buffer.alloc(MAX_HEADER);
+  private headerFill = 0;
+  // The frame whose payload is being gathered across chunks.
+  private opcode = 0;
+  private fin = false;
+  private masked = false;
+  private m0 = 0;
+  private m1 = 0;
+  private m2 = 0;
+  private m3 = 0;
+  private payload: Buffer = EMPTY;
+  private payloadFill = 0;
+  // Bytes announced so far by the frames of the current data message, so a
+  // fragmented message is refused at the header that pushes it over the limit.
+  private messageBytes = 0;
+
+  constructor(handler: FrameHandler, options: FrameDecoderOptions = {}) {
+    this.handler = handler;
+    this.maxMessageSize = options.maxMessageSize ?? 16 * 1024 * 1024;
+    this.requireMask = options.requireMask ?? true;
+  }
+
+  /** True once a violation was reported; input is then discarded. */
+  get failed(): boolean {
+    return this.state === State.Failed;
+  }
+
+  /** Stop decoding: everything pushed afterwards is discarded (§7.1.7 "fail the connection"). */
+  stop(): void {
+    this.state = State.Failed;
+    this.payload = EMPTY;
+  }
+
+  push(chunk: Buffer): void {
+    let pos = 0;
+    const end = chunk.length;
+    if (this.state !== State.Header) {
+      if (this.state === State.Failed) return;
+      pos = this.continuePayload(chunk);
+      if (pos < 0) return;
+    } else if (this.headerFill > 0) {
+      pos = this.continueHeader(chunk);
+      if (pos < 0) return;
+    }
+
+    // The fast loop: whole headers inside this chunk.
+    while (pos < end) {
+      const avail = end - pos;
+      if (avail < 2) {
+        this.stashHeader(chunk, pos, end);
+        return;
+      }
+      const headerLength = headerLengthOf(chunk[pos + 1]);
+      if (avail < headerLength) {
+        this.stashHeader(chunk, pos, end);
+        return;
+      }
+      const length = this.readHeader(chunk, pos);
+      if (length < 0) return;
+      pos = this.beginPayload(chunk, pos + headerLength, length);
+      if (pos < 0) return;
+    }
+  }
+
+  /**
+   * The header is read; its payload starts at chunk[pos]. Delivers a view when
+   * the payload lies inside the chunk, else starts gathering a copy. Returns
+   * the position after the payload, or -1 when the chunk is used up or the
+   * handler stopped the decoder.
+   */
+  private beginPayload(chunk: Buffer, pos: number, length: number): number {
+    const end = chunk.length;
+    if (end - pos >= length) {
+      const stop = pos + length;
+      let payload: Buffer = EMPTY;
+      if (length > 0) {
+        if (this.masked) unmask(chunk, this.m0, this.m1, this.m2, this.m3, pos, stop);
+        payload = chunk.subarray(pos, stop);
+      }
+      this.handler.onFrame(this.opcode, this.fin, payload);
+      // The handler may have failed or stopped us (e.g. after a Close frame).
+      return this.state === State.Header ? stop : -1;
+    }
+    this.payload = Buffer.allocUnsafe(length);
+    chunk.copy(this.payload, 0, pos, end);
+    this.payloadFill = end - pos;
+    this.state = State.Payload;
+    return -1;
+  }
+
+  /** Gathers the rest of a straddling payload; returns the next position or -1. */
+  private continuePayload(chunk: Buffer): number {
+    const need = this.payload.length - this.payloadFill;
+    const take = need < chunk.length ? need : chunk.length;
+    chunk.copy(this.payload, this.payloadFill, 0, take);
+    this.payloadFill += take;
+    if (this.payloadFill < this.payload.length) return -1;
+    const payload = this.payload;
+    this.payload = EMPTY;
+    this.state = State.Header;
+    if (this.masked) unmask(payload, this.m0, this.m1, this.m2, this.m3, 0, payload.length);
+    this.handler.onFrame(this.opcode, this.fin, payload);
+    return this.state === State.Header ? take : -1;
+  }
+
+  /** Completes a straddling header; returns the next position or -1. */
+  private continueHeader(chunk: Buffer): number {
+    const hb = this.headerBytes;
+    let pos = 0;
+    // Need the second byte to know the header's length.
+    while (this.headerFill < 2 && pos < chunk.length) hb[this.headerFill++] = chunk[pos++];
+    if (this.headerFill < 2) return -1;
+    const headerLength = headerLengthOf(hb[1]);
+    const take = Math.min(headerLength - this.headerFill, chunk.length - pos);
+    chunk.copy(hb, this.headerFill, pos, pos + take);
+    this.headerFill += take;
+    pos += take;
+    if (this.headerFill < headerLength) return -1;
+    this.headerFill = 0;
+    const length = this.readHeader(hb, 0);
+    if (length < 0) return -1;
+    return this.beginPayload(chunk, pos, length);
+  }
+
+  private stashHeader(chunk: Buffer, pos: number, end: number): void {
+    chunk.copy(this.headerBytes, 0, pos, end);
+    this.headerFill = end - pos;
+  }
+
+  /**
+   * Reads and checks a complete header starting at buf[pos]; sets the
+   * frame fields and returns the payload length, or fails and returns -1.
+   */
+  private readHeader(buf: Buffer, pos: number): number {
+    const b0 = buf[pos];
+    const b1 = buf[pos + 1];
+    const opcode = b0 & 0x0f;
+    const fin = (b0 & 0x80) !== 0;
+    const masked = (b1 & 0x80) !== 0;
+    if ((b0 & 0x70) !== 0) return this.fail(protocolErrors.rsv());
+    if (this.requireMask && !masked) return this.fail(protocolErrors.unmasked());
+
+    let length = b1 & 0x7f;
+    let at = pos + 2;
+    if (length === 126) {
+      length = (buf[at] << 8) | buf[at + 1];
+      at += 2;
+      if (length < 126) return this.fail(protocolErrors.nonMinimalLength());
+    } else if (length === 127) {
+      const high = buf.readUInt32BE(at);
+      const low = buf.readUInt32BE(at + 4);
+      at += 8;
+      if (high & 0x80000000) return this.fail(protocolErrors.lengthMsb());
+      // Past 2^53 a JS number loses integers; any limit refuses it far sooner.
+      length = high * 0x100000000 + low;
+      if (length < 0x10000) return this.fail(protocolErrors.nonMinimalLength());
+    }
+
+    if (opcode >= 0x8) {
+      if (opcode > Opcode.Pong) return this.fail(protocolErrors.opcode(opcode));
+      if (!fin) return this.fail(protocolErrors.fragmentedControl());
+      if (length > MAX_CONTROL_PAYLOAD) return this.fail(protocolErrors.controlTooLong());
+    } else {
+      if (opcode > Opcode.Binary) return this.fail(protocolErrors.opcode(opcode));
+      // Ordering errors are the assembler's to report; here only the budget.
+      const total = opcode === Opcode.Continuation ? this.messageBytes + length : length;
+      if (total > this.maxMessageSize) return this.fail(protocolErrors.tooBig(this.maxMessageSize));
+      this.messageBytes = fin ? 0 : total;
+    }
+
+    this.opcode = opcode;
+    this.fin = fin;
+    this.masked = masked;
+    if (masked) {
+      this.m0 = buf[at];
+      this.m1 = buf[at + 1];
+      this.m2 = buf[at + 2];
+      this.m3 = buf[at + 3];
+    }
+    return length;
+  }
+
+  private fail(error: ProtocolError): number {
+    this.stop();
+    this.handler.onError(error);
+    return -1;
+  }
+}

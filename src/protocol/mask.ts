@@ -1,0 +1,81 @@
+// RFC 6455 §5.3: payload byte i is XORed with mask byte (i mod 4).
+//
+// Two implementations that tests hold against each other: a reference byte
+// loop, the definition itself, and a fast path that XORs 32 bits at a time
+// through a Uint32Array laid over the aligned middle of the buffer. Received
+// payloads are views at arbitrary offsets into socket chunks, so the fast path
+// walks bytes up to a 4-byte boundary, then words, then the tail bytes.
+import { endianness } from 'node:os';
+import { randomFillSync } from 'node:crypto';
+
+const LITTLE_ENDIAN = endianness() === 'LE';
+
+/** Below this many bytes a word loop costs more to set up than it saves. */
+const WORD_THRESHOLD = 32;
+
+/** The definition: XOR `length` bytes of `buf` from `start`, in place. */
+export function maskReference(buf: Uint8Array, mask: Uint8Array, start = 0, end = buf.length): void {
+  for (let i = start; i < end; i++) buf[i] ^= mask[(i - start) & 3];
+}
+
+/**
+ * XOR buf[start..end) with the 4-byte mask in place, the mask's byte 0
+ * applying at `start`. The mask is given as its 4 bytes.
+ */
+export function unmask(buf: Uint8Array, m0: number, m1: number, m2: number, m3: number, start: number, end: number): void {
+  const length = end - start;
+  if (length < WORD_THRESHOLD) {
+    let i = start;
+    const stop4 = end - 3;
+    for (; i < stop4; i += 4) {
+      buf[i] ^= m0;
+      buf[i + 1] ^= m1;
+      buf[i + 2] ^= m2;
+      buf[i + 3] ^= m3;
+    }
+    if (i < end) buf[i++] ^= m0;
+    if (i < end) buf[i++] ^= m1;
+    if (i < end) buf[i] ^= m2;
+    return;
+  }
+  // Lead bytes until the absolute address is 4-aligned.
+  let i = start;
+  const lead = (4 - ((buf.byteOffset + start) & 3)) & 3;
+  let k = 0; // mask index of byte i
+  for (; k < lead; k++, i++) buf[i] ^= k === 0 ? m0 : k === 1 ? m1 : m2;
+  // The word whose first byte gets mask byte `lead`.
+  const b0 = lead === 0 ? m0 : lead === 1 ? m1 : lead === 2 ? m2 : m3;
+  const b1 = lead === 0 ? m1 : lead === 1 ? m2 : lead === 2 ? m3 : m0;
+  const b2 = lead === 0 ? m2 : lead === 1 ? m3 : lead === 2 ? m0 : m1;
+  const b3 = lead === 0 ? m3 : lead === 1 ? m0 : lead === 2 ? m1 : m2;
+  const word = LITTLE_ENDIAN
+    ? (b0 | (b1 << 8) | (b2 << 16) | (b3 << 24)) >>> 0
+    : ((b0 << 24) | (b1 << 16) | (b2 << 8) | b3) >>> 0;
+  const words = (end - i) >>> 2;
+  const view = new Uint32Array(buf.buffer, buf.byteOffset + i, words);
+  let w = 0;
+  const stop = words - 3;
+  for (; w < stop; w += 4) {
+    view[w] ^= word;
+    view[w + 1] ^= word;
+    view[w + 2] ^= word;
+    view[w + 3] ^= word;
+  }
+  for (; w < words; w++) view[w] ^= word;
+  i += words << 2;
+  if (i < end) buf[i++] ^= b0;
+  if (i < end) buf[i++] ^= b1;
+  if (i < end) buf[i] ^= b2;
+}
+
+/** Convenience form over a 4-byte mask buffer. */
+export function unmaskWith(buf: Uint8Array, mask: Uint8Array, start = 0, end = buf.length): void {
+  unmask(buf, mask[0], mask[1], mask[2], mask[3], start, end);
+}
+
+/** Where masking keys come from (§5.3 requires them unpredictable); injectable for deterministic tests. */
+export type MaskSource = (into: Uint8Array) => void;
+
+export const randomMaskSource: MaskSource = (into) => {
+  randomFillSync(into, 0, 4);
+};

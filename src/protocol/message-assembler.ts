@@ -1,0 +1,85 @@
+// RFC 6455 §5.4 fragmentation and §5.6 data frames: turns data frames into
+// messages. Control frames never reach here (the session handles them, and
+// §5.4 allows them between fragments).
+//
+// A message in one frame is passed on as the frame's own payload view, no
+// copy. A fragmented one is kept as a list of views and joined once at the
+// end. Text is validated as it arrives, so bad UTF-8 fails at its fragment.
+import { Opcode } from './constants.js';
+import { protocolErrors } from './errors.js';
+import { Utf8Validator, isUtf8 } from './utf8.js';
+
+export interface MessageAssemblerOptions {
+  /** Largest message in bytes; larger → 1009. Default 16 MiB. */
+  maxMessageSize?: number;
+  /** Most fragments one message may have; more → 1009. Default 100,000. */
+  maxFragments?: number;
+}
+
+export class MessageAssembler {
+  private readonly maxMessageSize: number;
+  private readonly maxFragments: number;
+  private readonly utf8 = new Utf8Validator();
+  /** Opcode of the message being assembled, or -1 between messages. */
+  private opcode = -1;
+  private fragments: Buffer[] = [];
+  private fragmentCount = 0;
+  private size = 0;
+  /** The type of the message `push` last returned. */
+  binary = false;
+
+  constructor(options: MessageAssemblerOptions = {}) {
+    this.maxMessageSize = options.maxMessageSize ?? 16 * 1024 * 1024;
+    this.maxFragments = options.maxFragments ?? 100_000;
+  }
+
+  /** True while a fragmented message is open. */
+  get inMessage(): boolean {
+    return this.opcode !== -1;
+  }
+
+  /**
+   * Takes one data frame (opcode 0, 1 or 2). Returns the completed message's
+   * payload (its type in `binary`), or undefined while a fragmented message is
+   * still open. Throws a ProtocolError for a violation. No result object, so
+   * the hot path allocates nothing.
+   */
+  push(opcode: number, fin: boolean, payload: Buffer): Buffer | undefined {
+    if (opcode === Opcode.Continuation) {
+      if (this.opcode === -1) throw protocolErrors.unexpectedContinuation();
+    } else if (this.opcode !== -1) {
+      throw protocolErrors.expectedContinuation();
+    } else if (fin) {
+      // The common case: a whole message in one frame.
+      if (payload.length > this.maxMessageSize) throw protocolErrors.tooBig(this.maxMessageSize);
+      if (opcode === Opcode.Text && !isUtf8(payload)) throw protocolErrors.invalidUtf8();
+      this.binary = opcode === Opcode.Binary;
+      return payload;
+    } else {
+      this.opcode = opcode;
+    }
+
+    this.size += payload.length;
+    if (this.size > this.maxMessageSize) throw protocolErrors.tooBig(this.maxMessageSize);
+    if (++this.fragmentCount > this.maxFragments) throw protocolErrors.tooManyFragments(this.maxFragments);
+    if (this.opcode === Opcode.Text && !this.utf8.push(payload)) throw protocolErrors.invalidUtf8();
+    if (payload.length > 0) this.fragments.push(payload);
+    if (!fin) return undefined;
+
+    const binary = this.opcode === Opcode.Binary;
+    if (!binary && !this.utf8.finish()) throw protocolErrors.invalidUtf8();
+    const fragments = this.fragments;
+    const data = fragments.length === 1 ? fragments[0] : Buffer.concat(fragments, this.size);
+    this.reset();
+    this.binary = binary;
+    return data;
+  }
+
+  reset(): void {
+    this.opcode = -1;
+    this.fragments = [];
+    this.fragmentCount = 0;
+    this.size = 0;
+    this.utf8.reset();
+  }
+}

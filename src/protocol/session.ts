@@ -1,0 +1,170 @@
+// The WebSocket connection as a pure state machine: bytes in (receive), frames
+// out (through the host's write), events up (through the host). It owns the
+// frame decoder, the message assembler and the closing handshake (§7), and
+// knows nothing of sockets or timers, so tests and fuzzers drive it directly.
+//
+// Closing (§7.1): Open → Closing when we send a Close first, then Closed when
+// the peer's Close arrives; Open → Closed directly when the peer closes first
+// (we echo its Close) or when we fail the connection (§7.1.7). In both Closed
+// paths the server then ends TCP first (§7.1.1); the host does that.
+import { CloseCode, Opcode } from './constants.js';
+import { encodeClosePayload, parseClosePayload } from './close.js';
+import { ProtocolError } from './errors.js';
+import { FrameDecoder, type FrameHandler } from './frame-decoder.js';
+import { encodeFrame } from './frame-encoder.js';
+import { MessageAssembler } from './message-assembler.js';
+
+export const SessionState = {
+  Open: 0,
+  /** We sent a Close and wait for the peer's. */
+  Closing: 1,
+  /** The closing handshake is done, or the connection failed; no more frames either way. */
+  Closed: 2,
+} as const;
+export type SessionState = (typeof SessionState)[keyof typeof SessionState];
+
+export interface SessionHost {
+  /** Bytes for the peer, in order. */
+  write(bytes: Buffer): void;
+  onMessage(data: Buffer, binary: boolean): void;
+  onPing(payload: Buffer): void;
+  onPong(payload: Buffer): void;
+  /** We sent a Close first; the host bounds the wait for the peer's. */
+  onCloseSent(): void;
+  /** The session is Closed: the host ends the transport. `error` is set when we failed it. */
+  onClosed(error: ProtocolError | undefined): void;
+}
+
+export interface SessionOptions {
+  maxMessageSize?: number;
+  maxFragments?: number;
+}
+
+export class WebSocketSession implements FrameHandler {
+  private readonly host: SessionHost;
+  private readonly decoder: FrameDecoder;
+  private readonly assembler: MessageAssembler;
+  state: SessionState = SessionState.Open;
+  /** Who sent the first Close: 'server', 'client', or undefined while none was. */
+  closeInitiator: 'server' | 'client' | undefined;
+  /** The code and reason of the peer's Close (1005 when it carried none); undefined until one arrives. */
+  receivedCloseCode: number | undefined;
+  receivedCloseReason = '';
+  /** The code of the Close we sent, if any. */
+  sentCloseCode: number | undefined;
+
+  constructor(host: SessionHost, options: SessionOptions = {}) {
+    this.host = host;
+    const maxMessageSize = options.maxMessageSize ?? 16 * 1024 * 1024;
+    this.decoder = new FrameDecoder(this, { maxMessageSize });
+    this.assembler = new MessageAssembler({ maxMessageSize, maxFragments: options.maxFragments });
+  }
+
+  /** Bytes from the peer. Everything after a Close or a failure is discarded. */
+  receive(chunk: Buffer): void {
+    this.decoder.push(chunk);
+  }
+
+  // FrameHandler, called by the decoder.
+  onFrame(opcode: number, fin: boolean, payload: Buffer): void {
+    if (opcode < Opcode.Close) {
+      let message: Buffer | undefined;
+      try {
+        message = this.assembler.push(opcode, fin, payload);
+      } catch (error) {
+        if (error instanceof ProtocolError) return this.fail(error);
+        throw error;
+      }
+      if (message !== undefined) this.host.onMessage(message, this.assembler.binary);
+      return;
+    }
+    if (opcode === Opcode.Ping) {
+      // §5.5.2: answer with the same payload, unless we already sent a Close.
+      if (this.state === SessionState.Open) this.host.write(encodeFrame(Opcode.Pong, true, payload));
+      this.host.onPing(payload);
+    } else if (opcode === Opcode.Pong) {
+      this.host.onPong(payload);
+    } else {
+      this.receiveClose(payload);
+    }
+  }
+
+  onError(error: ProtocolError): void {
+    this.fail(error);
+  }
+
+  private receiveClose(payload: Buffer): void {
+    let code: number;
+    let reason: string;
+    try {
+      ({ code, reason } = parseClosePayload(payload));
+    } catch (error) {
+      if (error instanceof ProtocolError) return this.fail(error);
+      throw error;
+    }
+    this.receivedCloseCode = code;
+    this.receivedCloseReason = reason;
+    // §5.5.1: nothing the peer sends after its Close is meaningful.
+    this.decoder.stop();
+    if (this.state === SessionState.Open) {
+      this.closeInitiator = 'client';
+      // §5.5.1: answer with a Close, echoing the code it sent (none if it sent none).
+      this.writeClose(code, '');
+    }
+    this.state = SessionState.Closed;
+    this.host.onClosed(undefined);
+  }
+
+  /**
+   * Starts the closing handshake (§7.1.2). Returns false when a Close was
+   * already sent or the session is closed. Throws for a code or reason that
+   * may not be sent.
+   */
+  close(code: number = CloseCode.Normal, reason = ''): boolean {
+    const payload = encodeClosePayload(code, reason);
+    if (this.state !== SessionState.Open) return false;
+    this.closeInitiator = 'server';
+    this.sentCloseCode = code;
+    this.host.write(encodeFrame(Opcode.Close, true, payload));
+    this.state = SessionState.Closing;
+    this.host.onCloseSent();
+    return true;
+  }
+
+  /**
+   * Fails the connection (§7.1.7): sends a Close with the error's code unless
+   * one was already sent, discards all further input, and closes.
+   */
+  fail(error: ProtocolError): void {
+    if (this.state === SessionState.Closed) return;
+    this.decoder.stop();
+    this.assembler.reset();
+    if (this.state === SessionState.Open) {
+      this.closeInitiator = 'server';
+      this.writeClose(error.closeCode, '');
+    }
+    this.state = SessionState.Closed;
+    this.host.onClosed(error);
+  }
+
+  /** The transport is gone: stop decoding; no frame can be sent any more. */
+  transportClosed(): void {
+    this.decoder.stop();
+    this.state = SessionState.Closed;
+  }
+
+  ping(payload: Buffer): void {
+    if (this.state !== SessionState.Open) return;
+    this.host.write(encodeFrame(Opcode.Ping, true, payload));
+  }
+
+  pong(payload: Buffer): void {
+    if (this.state !== SessionState.Open) return;
+    this.host.write(encodeFrame(Opcode.Pong, true, payload));
+  }
+
+  private writeClose(code: number, reason: string): void {
+    this.sentCloseCode = code;
+    this.host.write(encodeFrame(Opcode.Close, true, encodeClosePayload(code, reason)));
+  }
+}

@@ -1,0 +1,278 @@
+// The listeners and the per-socket wiring: accept (TLS or plain), read the
+// HTTP head under its limits and deadline, answer it, and hand the socket to
+// a Connection. Also the TLS client-error log and graceful shutdown.
+import { EventEmitter } from 'node:events';
+import net from 'node:net';
+import tls from 'node:tls';
+import { Connection, type UpgradeRequest } from './connection.js';
+import { resolveOptions, type RequestVerdict, type ResolvedOptions, type ServerOptions } from './config.js';
+import { HandshakeError } from './http/handshake-error.js';
+import { acceptResponse, errorResponse, evaluateUpgrade, selectSubprotocol } from './http/handshake.js';
+import { parseRequestHead, RequestHeadReader, type HeadLimits } from './http/request-head.js';
+import { createLogger, silentLogger, type Logger } from './log.js';
+import { CloseCode } from './protocol/constants.js';
+import { classifyTlsClientError, RateLimiter } from './tls/client-errors.js';
+
+export interface ServerEvents {
+  connection: [connection: Connection, request: UpgradeRequest];
+  /** A handshake was refused with an HTTP status. */
+  refused: [status: number, reason: string, remoteAddress: string];
+  /** A TLS handshake failed; `kind` is its class ('http_request', …). */
+  tlsClientError: [kind: string, error: Error, remoteAddress: string];
+  error: [error: Error];
+}
+
+export interface ListenAddress {
+  host: string;
+  port: number;
+  url: string;
+}
+
+/** Monotonic milliseconds: deadlines must not jump with the wall clock. */
+const now = (): number => performance.now();
+
+/** Accept times of raw TCP sockets, so the handshake deadline counts the TLS handshake too. */
+const acceptedAt = new WeakMap<net.Socket, number>();
+
+export class WebSocketServer extends EventEmitter<ServerEvents> {
+  readonly options: ResolvedOptions;
+  /** Open WebSocket connections. */
+  readonly connections = new Set<Connection>();
+  /** TLS client errors by kind since start. */
+  readonly tlsClientErrors = new Map<string, number>();
+  private readonly listener: net.Server;
+  private readonly pending = new Set<net.Socket>();
+  private readonly log: Logger;
+  private readonly tlsErrorLog = new RateLimiter();
+  private readonly headLimits: HeadLimits;
+  private closing = false;
+
+  constructor(options: ServerOptions) {
+    super();
+    this.options = resolveOptions(options);
+    const o = this.options;
+    this.log = o.logger === false ? silentLogger : (o.logger ?? createLogger());
+    this.headLimits = { maxHeadBytes: o.maxHeadBytes, maxHeaderCount: o.maxHeaderCount, maxLineBytes: o.maxLineBytes };
+    if (o.plain) {
+      this.listener = net.createServer({ noDelay: true }, (socket) => {
+        acceptedAt.set(socket, now());
+        this.accept(socket, false);
+      });
+    } else {
+      const server = tls.createServer({
+        cert: o.cert,
+        key: o.key,
+        // WeChat mini-programs and every current browser speak TLS 1.2+; 1.0/1.1 are deprecated (RFC 8996).
+        minVersion: 'TLSv1.2',
+        ALPNProtocols: ['http/1.1'],
+        handshakeTimeout: o.handshakeTimeout,
+      });
+      server.on('connection', (raw: net.Socket) => {
+        acceptedAt.set(raw, now());
+        // Errors on the raw socket surface on the TLS socket or as tlsClientError.
+        raw.on('error', () => {});
+      });
+      server.on('secureConnection', (socket: tls.TLSSocket) => {
+        socket.setNoDelay(true);
+        this.accept(socket, true);
+      });
+      server.on('tlsClientError', (error: Error, socket: tls.TLSSocket) => this.onTlsClientError(error, socket));
+      this.listener = server;
+    }
+    this.listener.on('error', (error) => this.emit('error', error));
+  }
+
+  listen(): Promise<ListenAddress> {
+    return new Promise((resolve, reject) => {
+      const onError = (error: Error): void => reject(error);
+      this.listener.once('error', onError);
+      this.listener.listen(this.options.port, this.options.host, () => {
+        this.listener.off('error', onError);
+        resolve(this.address());
+      });
+    });
+  }
+
+  address(): ListenAddress {
+    const a = this.listener.address();
+    if (a === null || typeof a === 'string') throw new Error('server is not listening');
+    const host = a.family === 'IPv6' ? `[${a.address}]` : a.address;
+    const scheme = this.options.plain ? 'ws' : 'wss';
+    return { host: a.address, port: a.port, url: `${scheme}://${host}:${a.port}/` };
+  }
+
+  /**
+   * Stops accepting, sends every connection a Close with `code` (1001 "going
+   * away" by default), and resolves once all are closed or `timeout` ms
+   * passed, after which the rest are destroyed.
+   */
+  async close(code: number = CloseCode.GoingAway, reason = 'server shutting down', timeout = this.options.closeTimeout): Promise<void> {
+    this.closing = true;
+    const stopped = new Promise<void>((resolve) => this.listener.close(() => resolve()));
+    for (const socket of this.pending) socket.destroy();
+    const closed: Promise<void>[] = [];
+    for (const connection of this.connections) {
+      closed.push(new Promise((resolve) => connection.once('close', () => resolve())));
+      connection.close(code, reason);
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, timeout);
+    });
+    await Promise.race([Promise.all(closed), deadline]);
+    clearTimeout(timer);
+    for (const connection of this.connections) connection.terminate();
+    await stopped;
+  }
+
+  private onTlsClientError(error: Error & { code?: string }, socket: tls.TLSSocket): void {
+    const { kind, explanation } = classifyTlsClientError(error);
+    this.tlsClientErrors.set(kind, (this.tlsClientErrors.get(kind) ?? 0) + 1);
+    const address = normalizeAddress(socket.remoteAddress) || 'unknown';
+    this.emit('tlsClientError', kind, error, address);
+    const suppressed = this.tlsErrorLog.take(`${kind} ${address}`);
+    if (suppressed < 0) return;
+    const peer = `${formatHost(address)}:${socket.remotePort ?? '?'}`;
+    const held = suppressed > 0 ? ` (${suppressed} more from this address in the last minute not logged)` : '';
+    if (kind === 'http_request') {
+      this.log.warn(`plain HTTP request on the TLS port from ${peer} (OpenSSL "http request"): ${explanation}${held}`);
+    } else {
+      this.log.warn(`TLS handshake failed from ${peer}: ${explanation} [${kind}]${held}`);
+    }
+  }
+
+  /** Reads the HTTP head of a new socket, within the handshake deadline. */
+  private accept(socket: net.Socket, secure: boolean): void {
+    if (this.closing) {
+      socket.destroy();
+      return;
+    }
+    const raw = secure ? (socket as net.Socket & { _parent?: net.Socket })._parent : socket;
+    const started = (raw !== undefined && raw !== null ? acceptedAt.get(raw) : undefined) ?? now();
+    const remoteAddress = normalizeAddress(socket.remoteAddress);
+    const remotePort = socket.remotePort ?? 0;
+    const reader = new RequestHeadReader(this.headLimits);
+    this.pending.add(socket);
+    const timer = setTimeout(() => {
+      this.refuse(socket, new HandshakeError(408, 'handshake not completed in time'), remoteAddress);
+    }, Math.max(0, started + this.options.handshakeTimeout - now()));
+    const done = (): void => {
+      clearTimeout(timer);
+      socket.off('data', onData);
+      socket.off('close', onClose);
+      this.pending.delete(socket);
+    };
+    const onClose = (): void => done();
+    const onData = (chunk: Buffer): void => {
+      let complete: boolean;
+      try {
+        complete = reader.push(chunk);
+      } catch (error) {
+        done();
+        if (error instanceof HandshakeError) this.refuse(socket, error, remoteAddress);
+        else socket.destroy();
+        return;
+      }
+      if (!complete) return;
+      done();
+      this.upgrade(socket, secure, reader.head ?? Buffer.alloc(0), reader.rest ?? Buffer.alloc(0), remoteAddress, remotePort);
+    };
+    socket.on('data', onData);
+    socket.on('close', onClose);
+    // Until the head is read, a socket error just ends it; a Connection takes over errors later.
+    socket.on('error', () => {});
+  }
+
+  private upgrade(socket: net.Socket, secure: boolean, head: Buffer, rest: Buffer, remoteAddress: string, remotePort: number): void {
+    let request: UpgradeRequest;
+    try {
+      const parsed = parseRequestHead(head);
+      const decision = evaluateUpgrade(parsed, { paths: this.options.paths });
+      request = { ...parsed, remoteAddress, remotePort, protocols: decision.offeredProtocols, secure };
+      const accept = decision.accept;
+      const verify = this.options.verifyRequest;
+      const verdict = verify === undefined ? undefined : verify(request);
+      if (verdict instanceof Promise) {
+        // Hold incoming bytes in the socket while the application decides.
+        socket.pause();
+        verdict
+          .then((v) => this.decide(socket, request, accept, rest, v))
+          .catch((error: unknown) => this.failHandshake(socket, error, remoteAddress));
+        return;
+      }
+      this.decide(socket, request, accept, rest, verdict);
+    } catch (error) {
+      if (error instanceof HandshakeError) this.refuse(socket, error, remoteAddress);
+      else this.failHandshake(socket, error, remoteAddress);
+    }
+  }
+
+  private decide(socket: net.Socket, request: UpgradeRequest, accept: string, rest: Buffer, verdict: RequestVerdict): void {
+    if (socket.destroyed) return;
+    if (verdict === false) {
+      return this.refuse(socket, new HandshakeError(403, 'request refused by the server'), request.remoteAddress);
+    }
+    if (typeof verdict === 'object' && verdict !== null) {
+      return this.refuse(socket, new HandshakeError(verdict.status, verdict.reason ?? 'request refused by the server', verdict.headers), request.remoteAddress);
+    }
+    const o = this.options;
+    const protocol =
+      o.selectSubprotocol !== undefined
+        ? o.selectSubprotocol(request.protocols, request)
+        : selectSubprotocol(request.protocols, o.subprotocols);
+    if (protocol !== undefined && !request.protocols.includes(protocol)) {
+      throw new Error(`selectSubprotocol chose ${protocol}, which the client did not offer`);
+    }
+    socket.write(acceptResponse(accept, protocol));
+    const connection = new Connection(socket, request, protocol ?? '', {
+      maxMessageSize: o.maxPayload,
+      maxFragments: o.maxFragments,
+      highWaterMark: o.highWaterMark,
+      closeTimeout: o.closeTimeout,
+    });
+    this.connections.add(connection);
+    connection.once('close', () => this.connections.delete(connection));
+    if (socket.isPaused()) socket.resume();
+    try {
+      this.emit('connection', connection, request);
+    } catch (error) {
+      this.log.error(`connection handler threw: ${describe(error)}`);
+      connection.terminate();
+      return;
+    }
+    if (this.closing) connection.close(CloseCode.GoingAway, 'server shutting down');
+    // Bytes that came with the head belong to the first frames.
+    if (rest.length > 0) connection.receive(rest);
+  }
+
+  private refuse(socket: net.Socket, error: HandshakeError, remoteAddress: string): void {
+    this.emit('refused', error.status, error.message, remoteAddress);
+    if (socket.destroyed) return;
+    socket.end(errorResponse(error.status, error.message, error.headers));
+    // A client that never reads the answer must not hold the socket.
+    setTimeout(() => socket.destroy(), this.options.closeTimeout).unref();
+  }
+
+  private failHandshake(socket: net.Socket, error: unknown, remoteAddress: string): void {
+    this.log.error(`handshake from ${remoteAddress} failed: ${describe(error)}`);
+    this.refuse(socket, new HandshakeError(500, 'internal error'), remoteAddress);
+  }
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? (error.stack ?? error.message) : String(error);
+}
+
+/** "::ffff:192.0.2.1" (an IPv4 peer on a dual-stack socket) → "192.0.2.1", as operators expect. */
+export function normalizeAddress(address: string | undefined): string {
+  if (address === undefined) return '';
+  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
+}
+
+function formatHost(address: string): string {
+  return address.includes(':') ? `[${address}]` : address;
+}
+
+export function createServer(options: ServerOptions): WebSocketServer {
+  return new WebSocketServer(options);
+}
