@@ -13,7 +13,7 @@
 // Message rules (continuation order, UTF-8) belong to the MessageAssembler.
 import { MAX_CONTROL_PAYLOAD, Opcode } from './constants.js';
 import { ProtocolError, protocolErrors } from './errors.js';
-import { unmask } from './mask.js';
+import { unmask, unmaskPhase } from './mask.js';
 
 export interface FrameHandler {
   /** One complete frame; `payload` is already unmasked. Return value ignored. */
@@ -136,23 +136,34 @@ export class FrameDecoder {
       return this.state === State.Header ? stop : -1;
     }
     this.payload = Buffer.allocUnsafe(length);
-    chunk.copy(this.payload, 0, pos, end);
-    this.payloadFill = end - pos;
+    this.payloadFill = 0;
+    this.gather(chunk, pos, end);
     this.state = State.Payload;
     return -1;
+  }
+
+  /**
+   * Appends chunk[from..to) to the straddling payload and unmasks that piece
+   * at once, while it is still in cache, rather than the whole payload at the
+   * end (a 1 MiB payload no longer fits in L2 by then).
+   */
+  private gather(chunk: Buffer, from: number, to: number): void {
+    const at = this.payloadFill;
+    chunk.copy(this.payload, at, from, to);
+    const stop = at + (to - from);
+    if (this.masked) unmaskPhase(this.payload, this.m0, this.m1, this.m2, this.m3, at, at, stop);
+    this.payloadFill = stop;
   }
 
   /** Gathers the rest of a straddling payload; returns the next position or -1. */
   private continuePayload(chunk: Buffer): number {
     const need = this.payload.length - this.payloadFill;
     const take = need < chunk.length ? need : chunk.length;
-    chunk.copy(this.payload, this.payloadFill, 0, take);
-    this.payloadFill += take;
+    this.gather(chunk, 0, take);
     if (this.payloadFill < this.payload.length) return -1;
     const payload = this.payload;
     this.payload = EMPTY;
     this.state = State.Header;
-    if (this.masked) unmask(payload, this.m0, this.m1, this.m2, this.m3, 0, payload.length);
     this.handler.onFrame(this.opcode, this.fin, payload);
     return this.state === State.Header ? take : -1;
   }

@@ -1,0 +1,103 @@
+// Case 1: the frame decoder alone, over 64 MiB of masked client frames, fed
+// in 16 KiB chunks (a TLS record) and 1,337-byte chunks (headers and payloads
+// split at every position), beside its floors over the same bytes: one
+// Buffer.copy pass (memcpy) and the fast unmask alone.
+import { FrameDecoder, type FrameHandler } from '../src/protocol/frame-decoder.js';
+import { unmask } from '../src/protocol/mask.js';
+import type { ProtocolError } from '../src/protocol/errors.js';
+import { buildClientFrames, chunk, payloadPattern, type FrameBatch } from './client-frames.js';
+import { round, timePasses } from './measure.js';
+
+export interface DecoderResult {
+  payload: number;
+  chunk: number;
+  frames: number;
+  nsPerFrame: number;
+  framesPerSec: number;
+  payloadGBps: number;
+  unmaskNsPerFrame: number;
+  unmaskGBps: number;
+  memcpyGBps: number;
+  vsUnmask: number;
+}
+
+class CountingHandler implements FrameHandler {
+  frames = 0;
+  bytes = 0;
+  error: ProtocolError | undefined;
+  onFrame(_opcode: number, _fin: boolean, payload: Buffer): void {
+    this.frames++;
+    this.bytes += payload.length;
+  }
+  onError(error: ProtocolError): void {
+    this.error = error;
+  }
+}
+
+/** Decodes the batch once and checks every payload; the bench's correctness check. */
+export function verifyDecode(batch: FrameBatch, chunkSize: number): void {
+  const copy = Buffer.from(batch.bytes);
+  const expected = payloadPattern(1, batch.payloadSize);
+  let seen = 0;
+  const decoder = new FrameDecoder(
+    {
+      onFrame(opcode, fin, payload) {
+        if (opcode !== batch.opcode || !fin || !payload.equals(expected)) throw new Error(`frame ${seen} decoded wrong`);
+        seen++;
+      },
+      onError(error) {
+        throw error;
+      },
+    },
+    { maxMessageSize: 64 * 1024 * 1024 },
+  );
+  for (const c of chunk(copy, chunkSize)) decoder.push(c);
+  if (seen !== batch.count) throw new Error(`decoded ${seen} of ${batch.count} frames`);
+}
+
+export function benchDecoder(payloadSizes: number[], chunkSizes: number[], totalBytes: number, minMs: number): DecoderResult[] {
+  const results: DecoderResult[] = [];
+  for (const size of payloadSizes) {
+    const batch = buildClientFrames(size, totalBytes);
+    const bytes = batch.bytes;
+    // Check first: the timed passes below unmask in place and leave the payloads toggled.
+    for (const chunkSize of chunkSizes) verifyDecode(batch, chunkSize);
+    // Payload ranges, for the unmask-alone floor.
+    const starts: number[] = [];
+    {
+      const hl = (size < 126 ? 2 : size < 0x10000 ? 4 : 10) + 4;
+      for (let i = 0, at = 0; i < batch.count; i++, at += hl + size) starts.push(at + hl);
+    }
+    const target = Buffer.allocUnsafe(bytes.length);
+    const memcpy = timePasses(() => bytes.copy(target), minMs);
+    // Unmasking twice restores the bytes, and each pass is the same work, so
+    // the batch can be reused by every pass (the decoder unmasks in place too).
+    const unmaskPass = timePasses(() => {
+      for (let i = 0; i < starts.length; i++) unmask(bytes, 0x37, 0xfa, 0x21, 0x3d, starts[i], starts[i] + size);
+    }, minMs);
+    for (const chunkSize of chunkSizes) {
+      const chunks = chunk(bytes, chunkSize);
+      const handler = new CountingHandler();
+      const t = timePasses(() => {
+        const decoder = new FrameDecoder(handler, { maxMessageSize: 64 * 1024 * 1024 });
+        for (let i = 0; i < chunks.length; i++) decoder.push(chunks[i]);
+      }, minMs);
+      if (handler.error !== undefined) throw handler.error;
+      const nsPerFrame = t.nsPerPass / batch.count;
+      const unmaskNsPerFrame = unmaskPass.nsPerPass / batch.count;
+      results.push({
+        payload: size,
+        chunk: chunkSize,
+        frames: batch.count,
+        nsPerFrame: round(nsPerFrame, 1),
+        framesPerSec: Math.round(1e9 / nsPerFrame),
+        payloadGBps: round((batch.count * size) / t.nsPerPass),
+        unmaskNsPerFrame: round(unmaskNsPerFrame, 1),
+        unmaskGBps: round((batch.count * size) / unmaskPass.nsPerPass),
+        memcpyGBps: round(bytes.length / memcpy.nsPerPass),
+        vsUnmask: round(nsPerFrame / Math.max(unmaskNsPerFrame, 1e-9)),
+      });
+    }
+  }
+  return results;
+}

@@ -1,0 +1,118 @@
+// RFC 6455 §5.3 client-to-server masking: the reference loop (the definition)
+// and the word-at-a-time fast path held against each other for every length
+// 0–64, larger sizes, every alignment of the payload in its ArrayBuffer and
+// several keys (STYLE.md principle 8).
+import { describe, expect, it } from 'vitest';
+import { maskReference, randomMaskSource, unmask, unmaskWith } from '../../../src/protocol/mask.js';
+import { hex } from '../helpers/bytes.js';
+import { rng } from '../helpers/prng.js';
+import { xorMask } from '../helpers/client-frame.js';
+
+const MASKS: readonly (readonly [number, number, number, number])[] = [
+  [0x37, 0xfa, 0x21, 0x3d], // the §5.7 key
+  [0x00, 0x00, 0x00, 0x00],
+  [0xff, 0xff, 0xff, 0xff],
+  [0x01, 0x02, 0x04, 0x80],
+  [0xde, 0xad, 0xbe, 0xef],
+];
+
+const LENGTHS = [...Array.from({ length: 65 }, (_, i) => i), 100, 1000, 4096 + 3, 65536 + 1];
+
+/** `length` bytes of seeded data at byteOffset `offset` inside a larger ArrayBuffer with guard bytes. */
+function placed(length: number, offset: number, seed: number): { view: Uint8Array; whole: Uint8Array } {
+  const whole = new Uint8Array(new ArrayBuffer(offset + length + 8));
+  whole.set(rng(seed).bytes(whole.length));
+  return { view: new Uint8Array(whole.buffer, offset, length), whole };
+}
+
+describe('mask (RFC 6455 §5.3)', () => {
+  it('§5.3: unmask (fast path) equals maskReference for every length 0–64 and larger sizes, every byteOffset 0–7, several keys', () => {
+    for (const length of LENGTHS) {
+      for (let offset = 0; offset < 8; offset++) {
+        for (const [k, m] of MASKS.entries()) {
+          const seed = length * 64 + offset * 8 + k;
+          const a = placed(length, offset, seed);
+          const b = placed(length, offset, seed);
+          const key = Uint8Array.from(m);
+          maskReference(a.view, key);
+          unmask(b.view, m[0], m[1], m[2], m[3], 0, length);
+          // Compare the whole ArrayBuffer: the guard bytes around the view must be untouched too.
+          if (Buffer.compare(Buffer.from(a.whole), Buffer.from(b.whole)) !== 0) {
+            expect.fail(`length ${length}, byteOffset ${offset}, mask ${m.join(',')}: fast path differs from reference`);
+          }
+        }
+      }
+    }
+  });
+
+  it('§5.3: the mask\'s byte 0 applies at `start`: every start 0–7 and end inside one buffer, bytes outside [start, end) untouched', () => {
+    const m = MASKS[0];
+    const key = Uint8Array.from(m);
+    for (const length of [0, 1, 3, 4, 5, 31, 32, 33, 35, 64, 100, 1000]) {
+      for (let start = 0; start < 8; start++) {
+        for (let byteOffset = 0; byteOffset < 4; byteOffset++) {
+          const seed = length * 100 + start * 10 + byteOffset;
+          const a = placed(start + length + 5, byteOffset, seed);
+          const b = placed(start + length + 5, byteOffset, seed);
+          const original = Buffer.from(a.whole);
+          maskReference(a.view, key, start, start + length);
+          unmask(b.view, m[0], m[1], m[2], m[3], start, start + length);
+          expect(Buffer.from(b.whole).equals(Buffer.from(a.whole)), `length ${length} start ${start} byteOffset ${byteOffset}`).toBe(true);
+          // And both equal the definition computed here: XOR with mask[(i - start) % 4].
+          const expected = Buffer.from(original);
+          const region = expected.subarray(byteOffset + start, byteOffset + start + length);
+          region.set(xorMask(region, m));
+          expect(Buffer.from(b.whole).equals(expected)).toBe(true);
+        }
+      }
+    }
+  });
+
+  it('§5.3: unmask applied twice is the identity (XOR is its own inverse), for every length and alignment', () => {
+    for (const length of LENGTHS) {
+      for (let offset = 0; offset < 8; offset++) {
+        const m = MASKS[(length + offset) % MASKS.length];
+        const { view, whole } = placed(length, offset, length ^ (offset << 20));
+        const before = Buffer.from(whole);
+        unmask(view, m[0], m[1], m[2], m[3], 0, length);
+        if (length > 0 && m.some((x) => x !== 0)) expect(Buffer.from(whole).equals(before)).toBe(false);
+        unmask(view, m[0], m[1], m[2], m[3], 0, length);
+        expect(Buffer.from(whole).equals(before), `length ${length} offset ${offset}`).toBe(true);
+      }
+    }
+  });
+
+  it('§5.7: "Hello" masked with 37 fa 21 3d is 7f 9f 4d 51 58, and unmasks back', () => {
+    const hello = Buffer.from('Hello');
+    const a = Buffer.from(hello);
+    maskReference(a, hex('37 fa 21 3d'));
+    expect(a).toEqual(hex('7f 9f 4d 51 58'));
+    const b = Buffer.from(hello);
+    unmask(b, 0x37, 0xfa, 0x21, 0x3d, 0, b.length);
+    expect(b).toEqual(hex('7f 9f 4d 51 58'));
+    unmaskWith(b, hex('37 fa 21 3d'));
+    expect(b.toString()).toBe('Hello');
+  });
+
+  it('§5.3: unmaskWith (4-byte key form) equals unmask over a start/end range', () => {
+    for (const length of [7, 40, 1000]) {
+      const a = rng(length).bytes(length + 10);
+      const b = Buffer.from(a);
+      unmaskWith(a, hex('de ad be ef'), 3, 3 + length);
+      unmask(b, 0xde, 0xad, 0xbe, 0xef, 3, 3 + length);
+      expect(a.equals(b)).toBe(true);
+    }
+  });
+
+  it('§5.3: randomMaskSource fills exactly the 4 key bytes and varies between calls', () => {
+    const seen = new Set<string>();
+    for (let i = 0; i < 8; i++) {
+      const into = new Uint8Array(8).fill(0xaa);
+      randomMaskSource(into);
+      expect(Array.from(into.subarray(4))).toEqual([0xaa, 0xaa, 0xaa, 0xaa]);
+      seen.add(Buffer.from(into.subarray(0, 4)).toString('hex'));
+    }
+    // 8 draws of 32 random bits: a repeat is a ~1e-8 event, not flakiness.
+    expect(seen.size).toBe(8);
+  });
+});
