@@ -29,8 +29,22 @@ export interface ServerOptions {
   handshakeTimeout?: number;
   /** How long to wait for the peer's Close and for TCP to end, in ms. */
   closeTimeout?: number;
-  /** send() returns false past this many buffered bytes. */
+  /** send() returns false, and reading pauses, past this many buffered outgoing bytes. */
   highWaterMark?: number;
+  /** Hard cap on a connection's buffered outgoing bytes; past it `bufferPolicy` applies. */
+  maxBuffered?: number;
+  /** Past maxBuffered: 'close' fails the connection with 1008 (default); 'drop' refuses the message. */
+  bufferPolicy?: 'close' | 'drop';
+  /** Open WebSocket connections at most; new handshakes get 503 past it. */
+  maxConnections?: number;
+  /** Open connections per client address at most (0 = no limit); new ones get 429 past it. */
+  maxConnectionsPerIp?: number;
+  /** Close connections that sent nothing for this long, in ms; 0 (default) = never. */
+  idleTimeout?: number;
+  /** Ping every connection this often, in ms; 0 = never. */
+  pingInterval?: number;
+  /** Terminate a connection from which nothing came back this long after a ping, in ms. */
+  pingTimeout?: number;
   /** Subprotocols the server speaks, in its order of preference. */
   subprotocols?: readonly string[];
   /** Chooses the subprotocol; overrides `subprotocols`. Return undefined for none. */
@@ -53,6 +67,12 @@ export const defaults = {
   handshakeTimeout: 10_000,
   closeTimeout: 5_000,
   highWaterMark: 64 * 1024,
+  maxBuffered: 16 * 1024 * 1024,
+  maxConnections: 100_000,
+  maxConnectionsPerIp: 0,
+  idleTimeout: 0,
+  pingInterval: 30_000,
+  pingTimeout: 10_000,
 } as const;
 
 export interface ResolvedOptions {
@@ -70,10 +90,23 @@ export interface ResolvedOptions {
   handshakeTimeout: number;
   closeTimeout: number;
   highWaterMark: number;
+  maxBuffered: number;
+  bufferPolicy: 'close' | 'drop';
+  maxConnections: number;
+  maxConnectionsPerIp: number;
+  idleTimeout: number;
+  pingInterval: number;
+  pingTimeout: number;
   subprotocols: readonly string[] | undefined;
   selectSubprotocol: ServerOptions['selectSubprotocol'];
   verifyRequest: ServerOptions['verifyRequest'];
   logger: Logger | false | undefined;
+}
+
+function nonNegativeInt(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isInteger(value) || value < 0) throw new RangeError(`option ${name} must be a non-negative integer, got ${String(value)}`);
+  return value;
 }
 
 function positiveInt(name: string, value: number | undefined, fallback: number, max = Number.MAX_SAFE_INTEGER): number {
@@ -82,6 +115,11 @@ function positiveInt(name: string, value: number | undefined, fallback: number, 
     throw new RangeError(`option ${name} must be a positive integer up to ${max}, got ${String(value)}`);
   }
   return value;
+}
+
+function bufferPolicy(value: string | undefined): 'close' | 'drop' {
+  if (value === undefined || value === 'close' || value === 'drop') return value ?? 'close';
+  throw new RangeError(`option bufferPolicy must be 'close' or 'drop', got ${value}`);
 }
 
 export function resolveOptions(options: ServerOptions): ResolvedOptions {
@@ -96,6 +134,9 @@ export function resolveOptions(options: ServerOptions): ResolvedOptions {
     paths = typeof options.path === 'string' ? [options.path] : options.path;
     for (const p of paths) if (!p.startsWith('/')) throw new TypeError(`path must start with "/": ${p}`);
   }
+  const pingInterval = nonNegativeInt('pingInterval', options.pingInterval, defaults.pingInterval);
+  const pingTimeout = positiveInt('pingTimeout', options.pingTimeout, Math.min(defaults.pingTimeout, pingInterval || defaults.pingTimeout));
+  if (pingInterval > 0 && pingTimeout > pingInterval) throw new RangeError('pingTimeout must not exceed pingInterval');
   return {
     cert: options.cert,
     key: options.key,
@@ -112,6 +153,13 @@ export function resolveOptions(options: ServerOptions): ResolvedOptions {
     handshakeTimeout: positiveInt('handshakeTimeout', options.handshakeTimeout, defaults.handshakeTimeout),
     closeTimeout: positiveInt('closeTimeout', options.closeTimeout, defaults.closeTimeout),
     highWaterMark: positiveInt('highWaterMark', options.highWaterMark, defaults.highWaterMark),
+    maxBuffered: positiveInt('maxBuffered', options.maxBuffered, defaults.maxBuffered),
+    bufferPolicy: bufferPolicy(options.bufferPolicy),
+    maxConnections: positiveInt('maxConnections', options.maxConnections, defaults.maxConnections),
+    maxConnectionsPerIp: nonNegativeInt('maxConnectionsPerIp', options.maxConnectionsPerIp, defaults.maxConnectionsPerIp),
+    idleTimeout: nonNegativeInt('idleTimeout', options.idleTimeout, defaults.idleTimeout),
+    pingInterval,
+    pingTimeout,
     subprotocols: options.subprotocols,
     selectSubprotocol: options.selectSubprotocol,
     verifyRequest: options.verifyRequest,

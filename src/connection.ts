@@ -13,8 +13,18 @@ import type { RequestHead } from './http/request-head.js';
 export interface ConnectionOptions {
   maxMessageSize: number;
   maxFragments: number;
-  /** send() returns false once this many bytes wait to be written. */
+  /** send() returns false, and reading pauses, once this many bytes wait to be written. */
   highWaterMark: number;
+  /** Hard cap on bytes waiting to be written; past it `bufferPolicy` applies. */
+  maxBuffered: number;
+  /** 'close': fail with 1008; 'drop': refuse the message (send returns false, nothing queued). */
+  bufferPolicy: 'close' | 'drop';
+  /** Close (1001) a connection that sent nothing for this long, in ms; 0 = never. */
+  idleTimeout: number;
+  /** Ping the peer this often, in ms; 0 = never. */
+  pingInterval: number;
+  /** Terminate when nothing (pong or data) came back this long after a ping, in ms. */
+  pingTimeout: number;
   /** How long to wait for the peer's Close after ours, and for TCP to end after the handshake. */
   closeTimeout: number;
 }
@@ -50,6 +60,8 @@ export interface ConnectionEvents {
   close: [code: number, reason: string];
 }
 
+const EMPTY = Buffer.alloc(0);
+
 function uncorkLater(connection: Connection): void {
   connection.flush();
 }
@@ -64,7 +76,20 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Sessio
   private readonly session: WebSocketSession;
   private readonly options: ConnectionOptions;
   private corked = false;
+  /** send() returned false: emit 'drain' when the buffer empties. */
   private needDrain = false;
+  /** An empty write is queued whose callback tells when the buffer has emptied. */
+  private watchingDrain = false;
+  /** Reading stopped because the peer does not read what we send (TCP pushes back on it). */
+  private readPaused = false;
+  /** Reading stopped by the application (pause()). */
+  private userPaused = false;
+  private idleTimer: NodeJS.Timeout | undefined;
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  /** Something arrived since the last heartbeat ping. */
+  private heardFrom = true;
+  /** Messages refused by the 'drop' buffer policy. */
+  droppedMessages = 0;
   private closeTimer: NodeJS.Timeout | undefined;
   private closed = false;
   private closeEmitted = false;
@@ -82,6 +107,11 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Sessio
       maxFragments: options.maxFragments,
     });
     this.onWriteDone = this.onWriteDone.bind(this);
+    if (options.idleTimeout > 0) {
+      this.idleTimer = setTimeout(() => this.onIdle(), options.idleTimeout);
+      this.idleTimer.unref();
+    }
+    if (options.pingInterval > 0) this.scheduleHeartbeat(options.pingInterval);
     socket.on('data', (chunk: Buffer) => this.receive(chunk));
     socket.on('close', () => this.onSocketClose());
     socket.on('error', (error) => {
@@ -105,6 +135,8 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Sessio
    * Everything the session writes while handling them goes out in one batch.
    */
   receive(chunk: Buffer): void {
+    this.heardFrom = true;
+    this.idleTimer?.refresh();
     const alreadyCorked = this.corked;
     if (!alreadyCorked) {
       this.corked = true;
@@ -118,6 +150,13 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Sessio
       this.emitError(error instanceof Error ? error : new Error(String(error)));
     }
     if (!alreadyCorked) this.flush();
+    // Backpressure on the peer: while it does not read our answers, we do not
+    // read its requests, so neither side's buffers grow without bound.
+    if (!this.readPaused && this.socket.writableLength >= this.options.highWaterMark && !this.socket.destroyed) {
+      this.readPaused = true;
+      this.socket.pause();
+      this.watchDrain();
+    }
   }
 
   /** Uncorks: hands what was written since the cork to the socket in one write. */
@@ -147,12 +186,11 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Sessio
    */
   send(data: string | Buffer | Uint8Array | ArrayBuffer, options?: SendOptions): boolean {
     if (this.session.state !== SessionState.Open || this.socket.destroyed) return false;
-    let frameLast: Buffer;
     if (typeof data === 'string' && options?.binary !== true) {
       const length = Buffer.byteLength(data, 'utf8');
       if (length <= COPY_LIMIT) {
-        frameLast = encodeTextFrame(data, length);
-        this.write(frameLast);
+        if (!this.hasRoomFor(length)) return this.overflow();
+        this.write(encodeTextFrame(data, length));
         return this.afterSend();
       }
       return this.sendBytes(Opcode.Text, Buffer.from(data, 'utf8'));
@@ -165,11 +203,11 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Sessio
           : Buffer.isBuffer(data)
             ? data
             : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-    const opcode = options?.binary === false ? Opcode.Text : Opcode.Binary;
-    return this.sendBytes(opcode, bytes);
+    return this.sendBytes(options?.binary === false ? Opcode.Text : Opcode.Binary, bytes);
   }
 
   private sendBytes(opcode: number, payload: Buffer): boolean {
+    if (!this.hasRoomFor(payload.length)) return this.overflow();
     if (payload.length <= COPY_LIMIT) {
       this.write(encodeFrame(opcode, true, payload));
     } else {
@@ -180,24 +218,69 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Sessio
     return this.afterSend();
   }
 
-  private afterSend(): boolean {
-    if (this.socket.writableLength < this.options.highWaterMark) return true;
-    if (!this.needDrain) {
-      this.needDrain = true;
-      // An empty write completes after everything queued before it.
-      this.socket.write(Buffer.alloc(0), this.onWriteDone);
+  /** Whether a message of this size still fits under maxBuffered (headers are within the slack). */
+  private hasRoomFor(payloadLength: number): boolean {
+    return this.socket.writableLength + payloadLength <= this.options.maxBuffered;
+  }
+
+  /**
+   * The peer reads slower than we send and the buffer is full. Either refuse
+   * this message, or fail the connection with 1008: never queue without bound.
+   */
+  private overflow(): boolean {
+    if (this.options.bufferPolicy === 'drop') {
+      this.droppedMessages++;
+    } else {
+      this.session.close(CloseCode.PolicyViolation, 'send buffer full: the client does not read');
     }
     return false;
   }
 
-  private onWriteDone(): void {
-    if (!this.needDrain) return;
+  private afterSend(): boolean {
+    if (this.socket.writableLength < this.options.highWaterMark) return true;
+    this.needDrain = true;
+    this.watchDrain();
+    return false;
+  }
+
+  /** Queues an empty write: its callback runs once everything queued before it is written. */
+  private watchDrain(): void {
+    if (this.watchingDrain || this.socket.destroyed) return;
+    this.watchingDrain = true;
+    this.socket.write(EMPTY, this.onWriteDone);
+  }
+
+  private onWriteDone(error?: Error | null): void {
+    this.watchingDrain = false;
+    if (error != null || this.socket.destroyed) return;
     if (this.socket.writableLength >= this.options.highWaterMark) {
-      this.socket.write(Buffer.alloc(0), this.onWriteDone);
+      this.watchDrain();
       return;
     }
-    this.needDrain = false;
-    this.emit('drain');
+    if (this.readPaused) {
+      this.readPaused = false;
+      if (!this.userPaused) this.socket.resume();
+    }
+    if (this.needDrain) {
+      this.needDrain = false;
+      this.emit('drain');
+    }
+  }
+
+  /**
+   * Stops reading from the peer, e.g. while an async handler catches up: no
+   * more messages arrive, the socket's receive window fills and TCP pushes
+   * back on the client instead of wssd buffering its messages.
+   */
+  pause(): void {
+    this.userPaused = true;
+    this.socket.pause();
+  }
+
+  /** Reads again after pause() (unless the outgoing buffer still holds reading back). */
+  resume(): void {
+    this.userPaused = false;
+    if (!this.readPaused) this.socket.resume();
   }
 
   /** Sends a Ping (§5.5.2); the answer arrives as a 'pong' event. */
@@ -239,6 +322,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Sessio
   }
 
   onCloseSent(): void {
+    this.stopTimers();
     this.armCloseTimer();
   }
 
@@ -246,8 +330,47 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Sessio
     // §7.1.1: the server closes TCP first, after the Close has been flushed.
     this.flush();
     this.socket.end();
+    this.stopTimers();
     this.armCloseTimer();
     if (error !== undefined) this.emitError(error);
+  }
+
+  /**
+   * Heartbeat (production): ping every pingInterval; a peer from which
+   * nothing at all (pong or data) arrives within pingTimeout of the ping is
+   * gone — a pulled cable or a NAT that forgot us — and its socket is freed.
+   */
+  private scheduleHeartbeat(delay: number): void {
+    this.heartbeatTimer = setTimeout(() => this.heartbeat(), delay);
+    this.heartbeatTimer.unref();
+  }
+
+  private heartbeat(): void {
+    if (this.closed || this.session.state !== SessionState.Open) return;
+    this.heardFrom = false;
+    this.session.ping(EMPTY);
+    this.heartbeatTimer = setTimeout(() => {
+      if (!this.heardFrom) {
+        this.emitError(new Error(`no pong within ${this.options.pingTimeout} ms: connection terminated`));
+        this.terminate();
+        return;
+      }
+      this.scheduleHeartbeat(Math.max(1, this.options.pingInterval - this.options.pingTimeout));
+    }, this.options.pingTimeout);
+    this.heartbeatTimer.unref();
+  }
+
+  private onIdle(): void {
+    this.idleTimer = undefined;
+    this.session.close(CloseCode.GoingAway, 'idle timeout');
+  }
+
+  /** The open-state timers (idle, heartbeat) end with the open state. */
+  private stopTimers(): void {
+    if (this.idleTimer !== undefined) clearTimeout(this.idleTimer);
+    if (this.heartbeatTimer !== undefined) clearTimeout(this.heartbeatTimer);
+    this.idleTimer = undefined;
+    this.heartbeatTimer = undefined;
   }
 
   private armCloseTimer(): void {
@@ -265,6 +388,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Sessio
     this.closed = true;
     this.needDrain = false;
     if (this.closeTimer !== undefined) clearTimeout(this.closeTimer);
+    this.stopTimers();
     this.session.transportClosed();
     if (this.closeEmitted) return;
     this.closeEmitted = true;

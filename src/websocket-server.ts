@@ -46,6 +46,8 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
   private readonly tlsErrorLog = new RateLimiter();
   private readonly headLimits: HeadLimits;
   private closing = false;
+  /** Open connections per client address, for maxConnectionsPerIp. */
+  private readonly perIp = new Map<string, number>();
 
   constructor(options: ServerOptions) {
     super();
@@ -223,15 +225,33 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
     if (protocol !== undefined && !request.protocols.includes(protocol)) {
       throw new Error(`selectSubprotocol chose ${protocol}, which the client did not offer`);
     }
+    if (this.connections.size >= o.maxConnections) {
+      return this.refuse(socket, new HandshakeError(503, 'server at its connection limit, try again later', { 'Retry-After': '10' }), request.remoteAddress);
+    }
+    const fromIp = this.perIp.get(request.remoteAddress) ?? 0;
+    if (o.maxConnectionsPerIp > 0 && fromIp >= o.maxConnectionsPerIp) {
+      return this.refuse(socket, new HandshakeError(429, 'too many connections from this address', { 'Retry-After': '10' }), request.remoteAddress);
+    }
     socket.write(acceptResponse(accept, protocol));
     const connection = new Connection(socket, request, protocol ?? '', {
       maxMessageSize: o.maxPayload,
       maxFragments: o.maxFragments,
       highWaterMark: o.highWaterMark,
+      maxBuffered: o.maxBuffered,
+      bufferPolicy: o.bufferPolicy,
+      idleTimeout: o.idleTimeout,
+      pingInterval: o.pingInterval,
+      pingTimeout: o.pingTimeout,
       closeTimeout: o.closeTimeout,
     });
     this.connections.add(connection);
-    connection.once('close', () => this.connections.delete(connection));
+    this.perIp.set(request.remoteAddress, fromIp + 1);
+    connection.once('close', () => {
+      this.connections.delete(connection);
+      const n = (this.perIp.get(request.remoteAddress) ?? 1) - 1;
+      if (n > 0) this.perIp.set(request.remoteAddress, n);
+      else this.perIp.delete(request.remoteAddress);
+    });
     if (socket.isPaused()) socket.resume();
     try {
       this.emit('connection', connection, request);

@@ -1,0 +1,473 @@
+// RFC 6455 §5.2 base framing, §5.5 control frames, §5.7 examples: the frame
+// decoder fed hex fixtures whole, split at every byte offset, one byte at a
+// time and in seeded random chunk sizes, which must all give the same frames.
+import { describe, expect, it } from 'vitest';
+import { CloseCode, Opcode } from '../../../src/protocol/constants.js';
+import { ProtocolError } from '../../../src/protocol/errors.js';
+import { FrameDecoder, type FrameDecoderOptions, type FrameHandler } from '../../../src/protocol/frame-decoder.js';
+import { hex, pattern } from '../helpers/bytes.js';
+import { bytewise, chunkings, splitAt } from '../helpers/chunking.js';
+import { clientFrame, clientHeader, RFC_MASK, text, xorMask } from '../helpers/client-frame.js';
+import { rng } from '../helpers/prng.js';
+
+interface Frame {
+  opcode: number;
+  fin: boolean;
+  payload: Buffer;
+}
+
+class Recorder implements FrameHandler {
+  frames: Frame[] = [];
+  errors: ProtocolError[] = [];
+  /** Called after each recorded frame; lets a test act from inside onFrame. */
+  after: ((frame: Frame) => void) | undefined;
+  onFrame(opcode: number, fin: boolean, payload: Buffer): void {
+    const frame = { opcode, fin, payload };
+    this.frames.push(frame);
+    this.after?.(frame);
+  }
+  onError(error: ProtocolError): void {
+    this.errors.push(error);
+  }
+}
+
+interface Summary {
+  frames: { opcode: number; fin: boolean; payload: string }[];
+  errors: { code: string; closeCode: number }[];
+}
+
+function summarize(r: Recorder): Summary {
+  return {
+    frames: r.frames.map((f) => ({ opcode: f.opcode, fin: f.fin, payload: f.payload.toString('hex') })),
+    errors: r.errors.map((e) => ({ code: e.code, closeCode: e.closeCode })),
+  };
+}
+
+function feed(chunks: Buffer[], options?: FrameDecoderOptions): { recorder: Recorder; decoder: FrameDecoder } {
+  const recorder = new Recorder();
+  const decoder = new FrameDecoder(recorder, options);
+  for (const chunk of chunks) decoder.push(chunk);
+  return { recorder, decoder };
+}
+
+function expected(frames: [number, boolean, Uint8Array][], errors: [string, number][] = []): Summary {
+  return {
+    frames: frames.map(([opcode, fin, p]) => ({ opcode, fin, payload: Buffer.from(p).toString('hex') })),
+    errors: errors.map(([code, closeCode]) => ({ code, closeCode })),
+  };
+}
+
+/** Feeds `wire` in every chunking and checks each gives `want`. */
+function expectAllChunkings(
+  wire: Buffer,
+  want: Summary,
+  options: FrameDecoderOptions | undefined,
+  seed: number,
+  chunkOpts: Parameters<typeof chunkings>[2] = {},
+): number {
+  let runs = 0;
+  for (const { name, chunks } of chunkings(wire, rng(seed), chunkOpts)) {
+    const got = summarize(feed(chunks, options).recorder);
+    if (JSON.stringify(got) !== JSON.stringify(want)) expect(got, `chunking: ${name}`).toEqual(want);
+    runs++;
+  }
+  return runs;
+}
+
+const PAYLOAD_256 = pattern(256, 1);
+const PAYLOAD_64K = pattern(65536, 2);
+
+// The §5.7 examples, byte for byte. The RFC prints them unmasked (server to
+// client) except "Hello" and the Pong; a server must receive masked frames,
+// so each unmasked one is also given in the masked form a client would send
+// with the §5.7 key 37 fa 21 3d ("Hel" → 7f 9f 4d, "lo" → 5b 95).
+const FIXTURES: { name: string; wire: Buffer; options?: FrameDecoderOptions; frames: [number, boolean, Uint8Array][] }[] = [
+  { name: '§5.7 single-frame masked text "Hello"', wire: hex('81 85 37 fa 21 3d 7f 9f 4d 51 58'), frames: [[Opcode.Text, true, text('Hello')]] },
+  {
+    name: '§5.7 single-frame unmasked text "Hello" (requireMask: false, the client side)',
+    wire: hex('0x81 0x05 0x48 0x65 0x6c 0x6c 0x6f'),
+    options: { requireMask: false },
+    frames: [[Opcode.Text, true, text('Hello')]],
+  },
+  {
+    name: '§5.7 fragmented unmasked text "Hel" + "lo" (requireMask: false)',
+    wire: hex('0x01 0x03 0x48 0x65 0x6c 0x80 0x02 0x6c 0x6f'),
+    options: { requireMask: false },
+    frames: [
+      [Opcode.Text, false, text('Hel')],
+      [Opcode.Continuation, true, text('lo')],
+    ],
+  },
+  {
+    name: '§5.7 fragmented text "Hel" + "lo", masked with 37 fa 21 3d',
+    wire: hex('01 83 37 fa 21 3d 7f 9f 4d   80 82 37 fa 21 3d 5b 95'),
+    frames: [
+      [Opcode.Text, false, text('Hel')],
+      [Opcode.Continuation, true, text('lo')],
+    ],
+  },
+  { name: '§5.7 unmasked ping "Hello" (requireMask: false)', wire: hex('0x89 0x05 0x48 0x65 0x6c 0x6c 0x6f'), options: { requireMask: false }, frames: [[Opcode.Ping, true, text('Hello')]] },
+  { name: '§5.7 ping "Hello", masked', wire: hex('89 85 37 fa 21 3d 7f 9f 4d 51 58'), frames: [[Opcode.Ping, true, text('Hello')]] },
+  { name: '§5.7 masked pong "Hello"', wire: hex('0x8a 0x85 0x37 0xfa 0x21 0x3d 0x7f 0x9f 0x4d 0x51 0x58'), frames: [[Opcode.Pong, true, text('Hello')]] },
+  {
+    name: '§5.7 256-byte unmasked binary, 16-bit length 7E 01 00 (requireMask: false)',
+    wire: Buffer.concat([hex('0x82 0x7E 0x0100'), PAYLOAD_256]),
+    options: { requireMask: false },
+    frames: [[Opcode.Binary, true, PAYLOAD_256]],
+  },
+  {
+    name: '§5.7 256-byte binary, 16-bit length, masked',
+    wire: Buffer.concat([hex('82 FE 01 00 37 fa 21 3d'), xorMask(PAYLOAD_256, RFC_MASK)]),
+    frames: [[Opcode.Binary, true, PAYLOAD_256]],
+  },
+  {
+    name: '§5.2 empty masked text and empty Close',
+    wire: hex('81 80 37 fa 21 3d   88 80 01 02 03 04'),
+    frames: [
+      [Opcode.Text, true, new Uint8Array(0)],
+      [Opcode.Close, true, new Uint8Array(0)],
+    ],
+  },
+  {
+    name: '§5.4 a ping between two fragments, 125-byte (largest 7-bit) and 126-byte (smallest 16-bit) payloads',
+    wire: Buffer.concat([
+      clientFrame({ opcode: Opcode.Binary, fin: false, payload: pattern(125, 3) }),
+      clientFrame({ opcode: Opcode.Ping, payload: pattern(125, 4), mask: [1, 2, 3, 4] }),
+      clientFrame({ opcode: Opcode.Continuation, payload: pattern(126, 5), mask: [0xff, 0, 0xff, 0] }),
+    ]),
+    frames: [
+      [Opcode.Binary, false, pattern(125, 3)],
+      [Opcode.Ping, true, pattern(125, 4)],
+      [Opcode.Continuation, true, pattern(126, 5)],
+    ],
+  },
+];
+
+describe('FrameDecoder: §5.7 fixtures in every chunking', () => {
+  for (const [i, f] of FIXTURES.entries()) {
+    it(`${f.name}: same frames whole, split at every offset, bytewise and in random chunks`, () => {
+      const runs = expectAllChunkings(f.wire, expected(f.frames), f.options, 1000 + i);
+      expect(runs).toBeGreaterThan(f.wire.length);
+    });
+  }
+
+  it('§5.7 64 KiB binary with the 64-bit length 7F 00 00 00 00 00 01 00 00, unmasked (requireMask: false) and masked', () => {
+    const unmasked = Buffer.concat([hex('0x82 0x7F 0x0000000000010000'), PAYLOAD_64K]);
+    const masked = Buffer.concat([hex('82 FF 00 00 00 00 00 01 00 00 37 fa 21 3d'), xorMask(PAYLOAD_64K, RFC_MASK)]);
+    const want = expected([[Opcode.Binary, true, PAYLOAD_64K]]);
+    // Every offset in the 14-byte header region and the tail, every 997th in between.
+    const opts = { stride: 997, edge: 40, randomRuns: 6, maxChunk: 3000 };
+    expectAllChunkings(unmasked, want, { requireMask: false }, 7, opts);
+    expectAllChunkings(masked, want, undefined, 8, opts);
+    expectAllChunkings(masked, want, undefined, 9, { ...opts, stride: 1 << 30, randomRuns: 2, maxChunk: 64 });
+  });
+
+  it('§5.2 the whole §5.7 set back to back in one stream, in every chunking', () => {
+    const masked = FIXTURES.filter((f) => f.options === undefined);
+    const wire = Buffer.concat(masked.map((f) => f.wire));
+    expectAllChunkings(wire, expected(masked.flatMap((f) => f.frames)), undefined, 11);
+  });
+
+  it('§5.2 many frames in one chunk are all delivered, in order (and in random chunkings)', () => {
+    const r = rng(12);
+    const frames: [number, boolean, Uint8Array][] = [];
+    const parts: Buffer[] = [];
+    for (let i = 0; i < 400; i++) {
+      const length = i % 50 === 0 ? r.int(126, 400) : r.int(0, 40);
+      const opcode = i % 7 === 0 ? Opcode.Ping : i % 2 === 0 ? Opcode.Text : Opcode.Binary;
+      const payload = r.bytes(Math.min(length, opcode === Opcode.Ping ? 125 : length));
+      frames.push([opcode, true, payload]);
+      parts.push(clientFrame({ opcode, payload, mask: [r.int(0, 255), r.int(0, 255), r.int(0, 255), r.int(0, 255)] }));
+    }
+    const wire = Buffer.concat(parts);
+    const { recorder } = feed([Buffer.from(wire)]);
+    expect(summarize(recorder)).toEqual(expected(frames));
+    expectAllChunkings(wire, expected(frames), undefined, 13, { stride: 101, edge: 8, randomRuns: 10, maxChunk: 300 });
+  });
+
+  it('§5.2 a frame is delivered on the push that carries its last byte, not later', () => {
+    const wire = Buffer.concat([
+      clientFrame({ opcode: Opcode.Text, payload: text('abc') }),
+      clientFrame({ opcode: Opcode.Ping }),
+      clientFrame({ opcode: Opcode.Binary, payload: pattern(130) }),
+    ]);
+    const ends = [6 + 3, 6 + 3 + 6, 6 + 3 + 6 + 8 + 130];
+    const recorder = new Recorder();
+    const decoder = new FrameDecoder(recorder);
+    const deliveredAt: number[] = [];
+    let pushed = 0;
+    recorder.after = () => deliveredAt.push(pushed);
+    for (const chunk of bytewise(wire)) {
+      pushed++;
+      decoder.push(chunk);
+    }
+    expect(deliveredAt).toEqual(ends);
+  });
+
+  it('§5.2 empty chunks anywhere change nothing', () => {
+    const wire = FIXTURES[3].wire;
+    for (let at = 0; at <= wire.length; at++) {
+      const [a, b] = splitAt(wire, at);
+      const { recorder } = feed([Buffer.alloc(0), a, Buffer.alloc(0), Buffer.alloc(0), b, Buffer.alloc(0)]);
+      expect(summarize(recorder)).toEqual(expected(FIXTURES[3].frames));
+    }
+  });
+});
+
+describe('FrameDecoder: zero-copy views (STYLE.md principle 2)', () => {
+  it('§5.2 a frame inside one chunk: the payload is a view of that chunk, unmasked in place', () => {
+    const chunk = Buffer.concat([
+      clientFrame({ opcode: Opcode.Text, payload: text('Hello') }),
+      clientFrame({ opcode: Opcode.Binary, payload: pattern(300) }),
+    ]);
+    const { recorder } = feed([chunk]);
+    const [a, b] = recorder.frames;
+    expect(a.payload.buffer).toBe(chunk.buffer);
+    expect(a.payload.byteOffset).toBe(chunk.byteOffset + 6);
+    expect(a.payload.toString()).toBe('Hello');
+    expect(b.payload.buffer).toBe(chunk.buffer);
+    expect(b.payload.byteOffset).toBe(chunk.byteOffset + 11 + 8);
+    expect(b.payload.equals(pattern(300))).toBe(true);
+    // Unmasked in place: the chunk now holds the clear text.
+    expect(chunk.subarray(6, 11).toString()).toBe('Hello');
+  });
+
+  it('§5.2 a header straddling two chunks with its payload inside the second: the payload is a view of the second chunk', () => {
+    const wire = clientFrame({ opcode: Opcode.Binary, payload: pattern(200) });
+    for (let at = 1; at < 8; at++) {
+      const [a, b] = splitAt(wire, at);
+      const { recorder } = feed([a, b]);
+      expect(recorder.frames).toHaveLength(1);
+      expect(recorder.frames[0].payload.equals(pattern(200))).toBe(true);
+      expect(recorder.frames[0].payload.buffer, `split at ${at}`).toBe(b.buffer);
+      expect(recorder.frames[0].payload.byteOffset).toBe(b.byteOffset + 8 - at);
+    }
+  });
+
+  it('§5.2 a payload straddling chunks is gathered correctly, and earlier views stay valid after later pushes', () => {
+    const first = clientFrame({ opcode: Opcode.Text, payload: text('first') });
+    const second = clientFrame({ opcode: Opcode.Binary, payload: pattern(1000, 9), mask: [9, 8, 7, 6] });
+    const wire = Buffer.concat([first, second]);
+    const chunks = [Buffer.from(wire.subarray(0, 11 + 100)), Buffer.from(wire.subarray(111, 600)), Buffer.from(wire.subarray(600))];
+    const recorder = new Recorder();
+    const decoder = new FrameDecoder(recorder);
+    decoder.push(chunks[0]);
+    expect(recorder.frames).toHaveLength(1);
+    const kept = recorder.frames[0].payload;
+    decoder.push(chunks[1]);
+    decoder.push(chunks[2]);
+    expect(kept.toString()).toBe('first');
+    expect(recorder.frames[1].payload.equals(pattern(1000, 9))).toBe(true);
+  });
+});
+
+/** A frame whose header alone breaks a rule, with the error it must raise. */
+const HEADER_VIOLATIONS: { name: string; frame: Buffer; code: string; closeCode: number; options?: FrameDecoderOptions }[] = [
+  { name: '§5.1 unmasked client frame', frame: clientFrame({ opcode: Opcode.Text, payload: text('Hi'), mask: null }), code: 'WS_ERR_EXPECTED_MASK', closeCode: 1002 },
+  { name: '§5.1 unmasked client ping', frame: clientFrame({ opcode: Opcode.Ping, mask: null }), code: 'WS_ERR_EXPECTED_MASK', closeCode: 1002 },
+  ...[4, 2, 1, 7].map((rsv) => ({
+    name: `§5.2 RSV bits ${rsv.toString(2).padStart(3, '0')} without an extension`,
+    frame: clientFrame({ opcode: Opcode.Text, payload: text('Hi'), rsv }),
+    code: 'WS_ERR_UNEXPECTED_RSV',
+    closeCode: 1002,
+  })),
+  ...[3, 4, 5, 6, 7, 0xb, 0xc, 0xd, 0xe, 0xf].map((opcode) => ({
+    name: `§5.2 reserved opcode 0x${opcode.toString(16)}`,
+    frame: clientFrame({ opcode, payload: text('Hi') }),
+    code: 'WS_ERR_INVALID_OPCODE',
+    closeCode: 1002,
+  })),
+  ...[Opcode.Close, Opcode.Ping, Opcode.Pong].map((opcode) => ({
+    name: `§5.5 control frame 0x${opcode.toString(16)} with FIN=0`,
+    frame: clientFrame({ opcode, fin: false, payload: text('Hi') }),
+    code: 'WS_ERR_FRAGMENTED_CONTROL',
+    closeCode: 1002,
+  })),
+  ...[Opcode.Close, Opcode.Ping, Opcode.Pong].map((opcode) => ({
+    name: `§5.5 control frame 0x${opcode.toString(16)} with a 126-byte payload`,
+    frame: clientFrame({ opcode, payload: pattern(126) }),
+    code: 'WS_ERR_CONTROL_TOO_LONG',
+    closeCode: 1002,
+  })),
+  {
+    name: '§5.2 64-bit length with the most significant bit set (2^63)',
+    frame: clientHeader({ opcode: Opcode.Binary, announcedLength: 1n << 63n, lengthForm: 64 }),
+    code: 'WS_ERR_LENGTH_MSB',
+    closeCode: 1002,
+  },
+  {
+    name: '§5.2 64-bit length ff ff ff ff ff ff ff ff',
+    frame: clientHeader({ opcode: Opcode.Binary, announcedLength: (1n << 64n) - 1n, lengthForm: 64 }),
+    code: 'WS_ERR_LENGTH_MSB',
+    closeCode: 1002,
+  },
+  ...[0, 5, 125].map((n) => ({
+    name: `§5.2 non-minimal length: ${n} in the 16-bit form`,
+    frame: clientFrame({ opcode: Opcode.Binary, payload: pattern(n), lengthForm: 16 }),
+    code: 'WS_ERR_NON_MINIMAL_LENGTH',
+    closeCode: 1002,
+  })),
+  ...[0, 125, 126, 65535].map((n) => ({
+    name: `§5.2 non-minimal length: ${n} in the 64-bit form`,
+    frame: clientFrame({ opcode: Opcode.Binary, payload: pattern(n), lengthForm: 64 }),
+    code: 'WS_ERR_NON_MINIMAL_LENGTH',
+    closeCode: 1002,
+  })),
+  {
+    name: '§5.2/§10.4 a frame over maxMessageSize (1001 > 1000)',
+    frame: clientFrame({ opcode: Opcode.Binary, payload: pattern(1001) }),
+    code: 'WS_ERR_MESSAGE_TOO_BIG',
+    closeCode: CloseCode.MessageTooBig,
+    options: { maxMessageSize: 1000 },
+  },
+  {
+    name: '§10.4 a 64-bit length past 2^53 with the default limit',
+    frame: clientHeader({ opcode: Opcode.Binary, announcedLength: (1n << 62n) + 1n, lengthForm: 64 }),
+    code: 'WS_ERR_MESSAGE_TOO_BIG',
+    closeCode: 1009,
+  },
+];
+
+describe('FrameDecoder: violations fail with their close code', () => {
+  const good = clientFrame({ opcode: Opcode.Text, payload: text('ok') });
+  const after = clientFrame({ opcode: Opcode.Text, payload: text('after') });
+
+  for (const [i, v] of HEADER_VIOLATIONS.entries()) {
+    it(`${v.name} → ${v.closeCode} ${v.code}, in every chunking; frames before it delivered, nothing after`, () => {
+      const wire = Buffer.concat([good, v.frame, after]);
+      const want = expected([[Opcode.Text, true, text('ok')]], [[v.code, v.closeCode]]);
+      expectAllChunkings(wire, want, v.options, 2000 + i, { stride: 97, edge: 40, randomRuns: 10 });
+    });
+  }
+
+  it('§5.5 a control frame over 125 bytes is refused at its header, before any payload arrives', () => {
+    for (const opcode of [Opcode.Ping, Opcode.Pong, Opcode.Close]) {
+      const { recorder, decoder } = feed([clientHeader({ opcode, announcedLength: 126 })]);
+      expect(summarize(recorder)).toEqual(expected([], [['WS_ERR_CONTROL_TOO_LONG', 1002]]));
+      expect(decoder.failed).toBe(true);
+    }
+    // Also with a 64-bit length: a huge "ping" must not be buffered.
+    const { recorder } = feed([clientHeader({ opcode: Opcode.Ping, announcedLength: 1n << 40n })]);
+    expect(recorder.errors.map((e) => e.closeCode)).toEqual([1002]);
+  });
+
+  it('§10.4 a frame announcing more than maxMessageSize is refused at its header with 1009', () => {
+    for (const chunks of [[clientHeader({ opcode: Opcode.Binary, announcedLength: 1001 })], bytewise(clientHeader({ opcode: Opcode.Text, announcedLength: 70000 }))]) {
+      const { recorder } = feed(chunks, { maxMessageSize: 1000 });
+      expect(summarize(recorder)).toEqual(expected([], [['WS_ERR_MESSAGE_TOO_BIG', 1009]]));
+    }
+    // Exactly the limit is fine.
+    const { recorder } = feed([clientFrame({ opcode: Opcode.Binary, payload: pattern(1000) })], { maxMessageSize: 1000 });
+    expect(recorder.errors).toEqual([]);
+    expect(recorder.frames[0].payload.equals(pattern(1000))).toBe(true);
+  });
+
+  it('§10.4 a frame longer than a Buffer can hold (2^32+1 bytes) under maxMessageSize 2^48 (the ceiling config.ts admits) fails with 1009, push does not throw', () => {
+    // Peer-controlled input must end as a ProtocolError through onError, never
+    // as an exception out of push (STYLE.md principle 3).
+    const recorder = new Recorder();
+    const decoder = new FrameDecoder(recorder, { maxMessageSize: 2 ** 48 });
+    expect(() => decoder.push(clientHeader({ opcode: Opcode.Binary, announcedLength: 2 ** 32 + 1 }))).not.toThrow();
+    expect(summarize(recorder)).toEqual(expected([], [['WS_ERR_MESSAGE_TOO_BIG', 1009]]));
+  });
+
+  it('§5.4/§10.4 a fragmented message is refused with 1009 at the header of the fragment that crosses maxMessageSize', () => {
+    const recorder = new Recorder();
+    const decoder = new FrameDecoder(recorder, { maxMessageSize: 10 });
+    decoder.push(clientFrame({ opcode: Opcode.Text, fin: false, payload: text('abcdef') }));
+    // A control frame between fragments does not count towards the message.
+    decoder.push(clientFrame({ opcode: Opcode.Ping, payload: text('0123456789ab') }));
+    decoder.push(clientFrame({ opcode: Opcode.Continuation, fin: false, payload: text('ghij') }));
+    expect(recorder.frames).toHaveLength(3);
+    expect(recorder.errors).toEqual([]);
+    // 10 bytes so far; one more announced byte crosses the limit: refused on the header alone.
+    decoder.push(clientHeader({ opcode: Opcode.Continuation, fin: true, announcedLength: 1 }));
+    expect(summarize(recorder).errors).toEqual([{ code: 'WS_ERR_MESSAGE_TOO_BIG', closeCode: 1009 }]);
+    expect(recorder.frames).toHaveLength(3);
+  });
+
+  it('§5.4 the message budget restarts after a final fragment', () => {
+    const recorder = new Recorder();
+    const decoder = new FrameDecoder(recorder, { maxMessageSize: 10 });
+    for (let round = 0; round < 3; round++) {
+      decoder.push(clientFrame({ opcode: Opcode.Binary, fin: false, payload: pattern(5) }));
+      decoder.push(clientFrame({ opcode: Opcode.Continuation, fin: true, payload: pattern(5) }));
+      decoder.push(clientFrame({ opcode: Opcode.Text, payload: pattern(10) }));
+    }
+    expect(recorder.errors).toEqual([]);
+    expect(recorder.frames).toHaveLength(9);
+  });
+
+  it('§7.1.7 after an error, further pushes deliver nothing and report no second error', () => {
+    const recorder = new Recorder();
+    const decoder = new FrameDecoder(recorder);
+    decoder.push(clientFrame({ opcode: Opcode.Text, payload: text('x'), rsv: 4 }));
+    expect(decoder.failed).toBe(true);
+    for (let i = 0; i < 5; i++) {
+      decoder.push(clientFrame({ opcode: Opcode.Text, payload: text('y') }));
+      decoder.push(clientFrame({ opcode: 0x3 }));
+    }
+    expect(recorder.frames).toEqual([]);
+    expect(recorder.errors).toHaveLength(1);
+    expect(recorder.errors[0]).toBeInstanceOf(ProtocolError);
+  });
+
+  it('§7.1.7 an error in a header that straddles chunks: the rest of that chunk is discarded', () => {
+    const bad = clientFrame({ opcode: Opcode.Binary, payload: pattern(3), rsv: 2 });
+    const wire = Buffer.concat([bad, good]);
+    const recorder = new Recorder();
+    const decoder = new FrameDecoder(recorder);
+    decoder.push(Buffer.from(wire.subarray(0, 1)));
+    decoder.push(Buffer.from(wire.subarray(1)));
+    expect(summarize(recorder)).toEqual(expected([], [['WS_ERR_UNEXPECTED_RSV', 1002]]));
+  });
+});
+
+describe('FrameDecoder: stop() from inside the handler', () => {
+  const three = Buffer.concat([
+    clientFrame({ opcode: Opcode.Text, payload: text('one') }),
+    clientFrame({ opcode: Opcode.Close, payload: hex('03 e8') }),
+    clientFrame({ opcode: Opcode.Text, payload: text('three') }),
+  ]);
+
+  it('§5.5.1 a handler that calls stop() on a Close stops delivery of the rest of the chunk and of later chunks', () => {
+    const recorder = new Recorder();
+    const decoder = new FrameDecoder(recorder);
+    recorder.after = (f) => {
+      if (f.opcode === Opcode.Close) decoder.stop();
+    };
+    decoder.push(Buffer.from(three));
+    expect(recorder.frames.map((f) => f.opcode)).toEqual([Opcode.Text, Opcode.Close]);
+    decoder.push(clientFrame({ opcode: Opcode.Text, payload: text('four') }));
+    expect(recorder.frames).toHaveLength(2);
+    expect(recorder.errors).toEqual([]);
+    expect(decoder.failed).toBe(true);
+  });
+
+  it('§5.5.1 stop() in every chunking: never a frame after the one that stopped', () => {
+    for (const { name, chunks } of chunkings(three, rng(31))) {
+      const recorder = new Recorder();
+      const decoder = new FrameDecoder(recorder);
+      recorder.after = (f) => {
+        if (f.opcode === Opcode.Close) decoder.stop();
+      };
+      for (const c of chunks) decoder.push(c);
+      expect(recorder.frames.map((f) => f.opcode), name).toEqual([Opcode.Text, Opcode.Close]);
+    }
+  });
+
+  it('§5.2 stop() on the very first frame of a chunk', () => {
+    const recorder = new Recorder();
+    const decoder = new FrameDecoder(recorder);
+    recorder.after = () => decoder.stop();
+    decoder.push(Buffer.from(three));
+    expect(recorder.frames).toHaveLength(1);
+  });
+});
+
+describe('FrameDecoder: requireMask: false (client side)', () => {
+  it('§5.1 a masked frame is still unmasked when masks are not required', () => {
+    const { recorder } = feed([hex('81 85 37 fa 21 3d 7f 9f 4d 51 58')], { requireMask: false });
+    expect(recorder.frames[0].payload.toString()).toBe('Hello');
+  });
+});
