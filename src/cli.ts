@@ -28,14 +28,33 @@ Every option can also be set as WSSD_<NAME> in the environment (e.g. WSSD_PORT=4
   --plain             serve ws:// without TLS, for a TLS-terminating proxy in front
   --path /P           accept upgrades only on this path (repeatable; default: every path)
   --max-payload N     largest message in bytes (default ${defaults.maxPayload})
+  --max-buffered N    outgoing bytes buffered per connection before it is closed with 1008 (default ${defaults.maxBuffered})
+  --max-connections N open connections; past it new handshakes get 503 (default ${defaults.maxConnections})
+  --max-connections-per-ip N  per client address, 429 past it (default 0 = no limit)
   --handshake-timeout MS  from TCP accept to the end of the HTTP head (default ${defaults.handshakeTimeout})
   --close-timeout MS  wait for the peer's Close / for shutdown (default ${defaults.closeTimeout})
+  --idle-timeout MS   close connections that sent nothing this long (default 0 = never)
+  --ping-interval MS  heartbeat ping period, 0 = off (default ${defaults.pingInterval})
+  --ping-timeout MS   drop a peer silent this long after a ping (default ${defaults.pingTimeout})
   --app MODULE        module whose default export (or onConnection) handles connections (default: echo)
   --log-format F      text (default) or json
   --help              this text
 `;
 
 export class ConfigError extends Error {}
+
+/** Integer flags and the option each sets. */
+const INT_FLAGS = {
+  'max-payload': 'maxPayload',
+  'max-buffered': 'maxBuffered',
+  'max-connections': 'maxConnections',
+  'max-connections-per-ip': 'maxConnectionsPerIp',
+  'handshake-timeout': 'handshakeTimeout',
+  'close-timeout': 'closeTimeout',
+  'idle-timeout': 'idleTimeout',
+  'ping-interval': 'pingInterval',
+  'ping-timeout': 'pingTimeout',
+} as const satisfies Record<string, keyof ServerOptions>;
 
 interface CliConfig {
   options: ServerOptions;
@@ -62,9 +81,7 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv): CliCo
       key: { type: 'string' },
       plain: { type: 'boolean' },
       path: { type: 'string', multiple: true },
-      'max-payload': { type: 'string' },
-      'handshake-timeout': { type: 'string' },
-      'close-timeout': { type: 'string' },
+      ...Object.fromEntries(Object.keys(INT_FLAGS).map((flag) => [flag, { type: 'string' as const }])),
       app: { type: 'string' },
       'log-format': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -75,8 +92,8 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv): CliCo
     const v = env[`WSSD_${name.toUpperCase().replace(/-/g, '_')}`];
     return v === '' ? undefined : v;
   };
-  const str = (name: keyof typeof values & string): string | undefined => {
-    const v = values[name];
+  const str = (name: string): string | undefined => {
+    const v = (values as Record<string, string | boolean | string[] | undefined>)[name];
     return typeof v === 'string' ? v : fromEnv(name);
   };
   const plainEnv = fromEnv('plain');
@@ -91,10 +108,11 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv): CliCo
     host: str('host'),
     port: intOption('port', str('port')),
     path: paths,
-    maxPayload: intOption('max-payload', str('max-payload')),
-    handshakeTimeout: intOption('handshake-timeout', str('handshake-timeout')),
-    closeTimeout: intOption('close-timeout', str('close-timeout')),
   };
+  for (const [flag, key] of Object.entries(INT_FLAGS)) {
+    const value = intOption(flag, str(flag));
+    if (value !== undefined) options[key] = value;
+  }
   let certFile: string | undefined;
   let usingDevCert = false;
   if (!plain) {

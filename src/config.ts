@@ -1,6 +1,9 @@
 // Server options, their defaults, and their validation. Every limit is bounded
 // by default; the README's limits table mirrors `defaults` below.
+import { constants } from 'node:buffer';
 import type { Logger } from './log.js';
+
+const MAX_LENGTH = constants.MAX_LENGTH;
 import type { UpgradeRequest } from './connection.js';
 
 /** What a request check may answer: accept (true/undefined) or refuse with a status. */
@@ -144,8 +147,8 @@ export function resolveOptions(options: ServerOptions): ResolvedOptions {
     host: options.host ?? defaults.host,
     port,
     paths,
-    // A frame length is read as a JS number: keep every limit well under 2^53.
-    maxPayload: positiveInt('maxPayload', options.maxPayload, defaults.maxPayload, 2 ** 48),
+    // A message must fit in one Buffer (2^32 bytes on Node 20).
+    maxPayload: positiveInt('maxPayload', options.maxPayload, defaults.maxPayload, MAX_LENGTH),
     maxFragments: positiveInt('maxFragments', options.maxFragments, defaults.maxFragments),
     maxHeadBytes: positiveInt('maxHeadBytes', options.maxHeadBytes, defaults.maxHeadBytes),
     maxHeaderCount: positiveInt('maxHeaderCount', options.maxHeaderCount, defaults.maxHeaderCount),

@@ -194,8 +194,14 @@ function splitTarget(target: string): { path: string; query: string } {
   if (target.charCodeAt(0) !== 0x2f /* / */) {
     const scheme = /^(?:https?|wss?):\/\//i.exec(target);
     if (!scheme) throw new HandshakeError(400, 'request target is not a path');
-    const slash = target.indexOf('/', scheme[0].length);
-    rest = slash < 0 ? '/' : target.slice(slash);
+    // RFC 3986 §3.2: the authority ends at the first "/", "?" or "#".
+    let end = scheme[0].length;
+    while (end < target.length) {
+      const c = target.charCodeAt(end);
+      if (c === 0x2f || c === 0x3f || c === 0x23) break;
+      end++;
+    }
+    rest = target.charCodeAt(end) === 0x2f ? target.slice(end) : '/' + target.slice(end);
   }
   const q = rest.indexOf('?');
   return q < 0 ? { path: rest, query: '' } : { path: rest.slice(0, q), query: rest.slice(q + 1) };

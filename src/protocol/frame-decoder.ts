@@ -2,15 +2,19 @@
 // chunks a socket delivers.
 //
 // Why it looks like this: this is the hot path. A frame whose header and
-// payload lie inside one chunk costs no allocation at all: the payload is a
-// subarray view of the chunk, unmasked in place, handed straight to the
+// payload lie inside one chunk costs no allocation but its view: the payload
+// is a subarray of the chunk, unmasked in place, handed straight to the
 // handler. Bytes are copied only when a header or a payload straddles chunks,
-// and then once, into a buffer of the announced size. Chunks are never reused,
-// so every view stays valid for as long as the user keeps it.
+// and then once: the pieces are kept as views (unmasked as they arrive, while
+// in cache) and joined into one buffer of the announced size when the last
+// piece comes. Memory held for a frame is what actually arrived, never what a
+// (possibly hostile) header announced. Chunks are never reused, so every view
+// stays valid for as long as the user keeps it.
 //
 // Frame rules (mask bit, RSV, opcode, control frames) and the size limit are
 // checked as soon as the header is complete, before any payload is buffered.
 // Message rules (continuation order, UTF-8) belong to the MessageAssembler.
+import { constants } from 'node:buffer';
 import { MAX_CONTROL_PAYLOAD, Opcode } from './constants.js';
 import { ProtocolError, protocolErrors } from './errors.js';
 import { unmask, unmaskPhase } from './mask.js';
@@ -62,15 +66,18 @@ export class FrameDecoder {
   private m1 = 0;
   private m2 = 0;
   private m3 = 0;
-  private payload: Buffer = EMPTY;
+  /** Pieces of a straddling payload, already unmasked, and their total so far. */
+  private pieces: Buffer[] = [];
   private payloadFill = 0;
+  private payloadLength = 0;
   // Bytes announced so far by the frames of the current data message, so a
   // fragmented message is refused at the header that pushes it over the limit.
   private messageBytes = 0;
 
   constructor(handler: FrameHandler, options: FrameDecoderOptions = {}) {
     this.handler = handler;
-    this.maxMessageSize = options.maxMessageSize ?? 16 * 1024 * 1024;
+    // A message must fit in one Buffer, whatever the option says.
+    this.maxMessageSize = Math.min(options.maxMessageSize ?? 16 * 1024 * 1024, constants.MAX_LENGTH);
     this.requireMask = options.requireMask ?? true;
   }
 
@@ -82,7 +89,7 @@ export class FrameDecoder {
   /** Stop decoding: everything pushed afterwards is discarded (§7.1.7 "fail the connection"). */
   stop(): void {
     this.state = State.Failed;
-    this.payload = EMPTY;
+    this.pieces = [];
   }
 
   push(chunk: Buffer): void {
@@ -135,7 +142,7 @@ export class FrameDecoder {
       // The handler may have failed or stopped us (e.g. after a Close frame).
       return this.state === State.Header ? stop : -1;
     }
-    this.payload = Buffer.allocUnsafe(length);
+    this.payloadLength = length;
     this.payloadFill = 0;
     this.gather(chunk, pos, end);
     this.state = State.Payload;
@@ -143,27 +150,28 @@ export class FrameDecoder {
   }
 
   /**
-   * Appends chunk[from..to) to the straddling payload and unmasks that piece
-   * at once, while it is still in cache, rather than the whole payload at the
-   * end (a 1 MiB payload no longer fits in L2 by then).
+   * Keeps chunk[from..to) as the next piece of the straddling payload,
+   * unmasked at once while it is still in cache.
    */
   private gather(chunk: Buffer, from: number, to: number): void {
+    if (to === from) return;
     const at = this.payloadFill;
-    chunk.copy(this.payload, at, from, to);
-    const stop = at + (to - from);
-    if (this.masked) unmaskPhase(this.payload, this.m0, this.m1, this.m2, this.m3, at, at, stop);
-    this.payloadFill = stop;
+    if (this.masked) unmaskPhase(chunk, this.m0, this.m1, this.m2, this.m3, at, from, to);
+    this.pieces.push(chunk.subarray(from, to));
+    this.payloadFill = at + (to - from);
   }
 
   /** Gathers the rest of a straddling payload; returns the next position or -1. */
   private continuePayload(chunk: Buffer): number {
-    const need = this.payload.length - this.payloadFill;
+    const need = this.payloadLength - this.payloadFill;
     const take = need < chunk.length ? need : chunk.length;
     this.gather(chunk, 0, take);
-    if (this.payloadFill < this.payload.length) return -1;
-    const payload = this.payload;
-    this.payload = EMPTY;
+    if (this.payloadFill < this.payloadLength) return -1;
+    const pieces = this.pieces;
+    this.pieces = [];
     this.state = State.Header;
+    // The one copy of a straddling payload.
+    const payload = Buffer.concat(pieces, this.payloadLength);
     this.handler.onFrame(this.opcode, this.fin, payload);
     return this.state === State.Header ? take : -1;
   }

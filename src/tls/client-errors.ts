@@ -54,8 +54,7 @@ const KNOWN: Record<string, TlsClientErrorKind> = {
 
 export function classifyTlsClientError(error: Error & { code?: string }): TlsClientErrorKind {
   const code = error.code ?? '';
-  const known = KNOWN[code];
-  if (known !== undefined) return known;
+  if (Object.hasOwn(KNOWN, code)) return KNOWN[code];
   // An unknown OpenSSL error: its code is the most stable name we have.
   return { kind: code !== '' ? code.toLowerCase() : 'unknown', explanation: `TLS handshake failed (${code || error.message.slice(0, 80)})` };
 }
@@ -93,8 +92,11 @@ export class RateLimiter {
   }
 
   private prune(now: number): void {
+    // Entries are (re)inserted when logged, so the Map is in `since` order:
+    // the expired ones are all at the front.
     for (const [key, entry] of this.entries) {
-      if (now - entry.since >= this.windowMs) this.entries.delete(key);
+      if (now - entry.since < this.windowMs) break;
+      this.entries.delete(key);
     }
     // All recent: drop the oldest (Map keeps insertion order).
     while (this.entries.size >= this.maxKeys) {

@@ -31,16 +31,16 @@ describe('frame encoder: §5.2 header sizes and bytes', () => {
   });
 
   it('§5.2 encodeHeader bytes: FIN, opcode, no mask bit (§5.1), minimal length form', () => {
-    const cases: [number, number, boolean, string][] = [
-      [Opcode.Text, true, 0, '81 00'],
-      [Opcode.Binary, true, 125, '82 7d'],
-      [Opcode.Binary, false, 126, '02 7e 00 7e'],
-      [Opcode.Continuation, true, 65535, '80 7e ff ff'],
-      [Opcode.Binary, true, 65536, '82 7f 00 00 00 00 00 01 00 00'],
-      [Opcode.Binary, true, TWO_32_PLUS_1, '82 7f 00 00 00 01 00 00 00 01'],
-      [Opcode.Close, true, 2, '88 02'],
-      [Opcode.Pong, true, 5, '8a 05'],
-    ].map(([op, fin, len, h]) => [op as number, len as number, fin as boolean, h as string]);
+    const cases: [opcode: number, length: number, fin: boolean, header: string][] = [
+      [Opcode.Text, 0, true, '81 00'],
+      [Opcode.Binary, 125, true, '82 7d'],
+      [Opcode.Binary, 126, false, '02 7e 00 7e'],
+      [Opcode.Continuation, 65535, true, '80 7e ff ff'],
+      [Opcode.Binary, 65536, true, '82 7f 00 00 00 00 00 01 00 00'],
+      [Opcode.Binary, TWO_32_PLUS_1, true, '82 7f 00 00 00 01 00 00 00 01'],
+      [Opcode.Close, 2, true, '88 02'],
+      [Opcode.Pong, 5, true, '8a 05'],
+    ];
     for (const [opcode, length, fin, want] of cases) {
       expect(toHex(encodeHeader(opcode, fin, length)), `opcode ${opcode} length ${length}`).toBe(want);
     }
@@ -120,7 +120,8 @@ describe('frame encoder: §5.2 round trips through the decoder', () => {
       expect(frame.length).toBe(headerSize(byteLength) + byteLength);
       expect(frame.subarray(0, headerSize(byteLength))).toEqual(encodeHeader(Opcode.Text, true, byteLength));
       expect(frame.subarray(headerSize(byteLength)).toString('utf8')).toBe(s);
-      const { frames, errors } = decodeAll(bytewise(maskServerFrame(frame)).length < 100 ? bytewise(maskServerFrame(frame)) : [maskServerFrame(frame)]);
+      const masked = maskServerFrame(frame);
+      const { frames, errors } = decodeAll(masked.length < 100 ? bytewise(masked) : [masked]);
       expect(errors).toEqual([]);
       expect(frames[0].opcode).toBe(Opcode.Text);
       expect(frames[0].payload.toString('utf8')).toBe(s);
