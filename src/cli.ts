@@ -27,6 +27,8 @@ Every option can also be set as WSSD_<NAME> in the environment (e.g. WSSD_PORT=4
   --key FILE          PEM private key (default: the dev key in certs/)
   --plain             serve ws:// without TLS, for a TLS-terminating proxy in front
   --path /P           accept upgrades only on this path (repeatable; default: every path)
+  --trust-proxy LIST  proxies (addresses/CIDRs, comma-separated) whose X-Forwarded-For / X-Real-IP
+                      give the client's address (default: none — the TCP peer is the client)
   --max-payload N     largest message in bytes (default ${defaults.maxPayload})
   --max-buffered N    outgoing bytes buffered per connection before it is closed with 1008 (default ${defaults.maxBuffered})
   --max-connections N open connections; past it new handshakes get 503 (default ${defaults.maxConnections})
@@ -81,6 +83,7 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv): CliCo
       key: { type: 'string' },
       plain: { type: 'boolean' },
       path: { type: 'string', multiple: true },
+      'trust-proxy': { type: 'string', multiple: true },
       ...Object.fromEntries(Object.keys(INT_FLAGS).map((flag) => [flag, { type: 'string' as const }])),
       app: { type: 'string' },
       'log-format': { type: 'string' },
@@ -103,7 +106,10 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv): CliCo
   const envPath = fromEnv('path');
   const paths = values.path ?? (envPath !== undefined ? envPath.split(',') : undefined);
 
+  const trustArgs = values['trust-proxy'] ?? (fromEnv('trust-proxy') !== undefined ? [fromEnv('trust-proxy') as string] : []);
+  const trustProxy = trustArgs.flatMap((v) => v.split(',')).map((v) => v.trim()).filter((v) => v !== '');
   const options: ServerOptions = {
+    trustProxy,
     plain,
     host: str('host'),
     port: intOption('port', str('port')),

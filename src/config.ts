@@ -2,6 +2,7 @@
 // by default; the README's limits table mirrors `defaults` below.
 import { constants } from 'node:buffer';
 import type { Logger } from './log.js';
+import { TrustedProxies } from './http/real-ip.js';
 
 const MAX_LENGTH = constants.MAX_LENGTH;
 import type { UpgradeRequest } from './connection.js';
@@ -38,6 +39,11 @@ export interface ServerOptions {
   maxBuffered?: number;
   /** Past maxBuffered: 'close' fails the connection with 1008 (default); 'drop' refuses the message. */
   bufferPolicy?: 'close' | 'drop';
+  /**
+   * Proxies whose X-Forwarded-For / X-Real-IP are believed (addresses or
+   * CIDRs, e.g. ["127.0.0.1", "::1", "10.0.0.0/8"]). Empty (default): the TCP peer is the client.
+   */
+  trustProxy?: readonly string[];
   /** Open WebSocket connections at most; new handshakes get 503 past it. */
   maxConnections?: number;
   /** Open connections per client address at most (0 = no limit); new ones get 429 past it. */
@@ -97,6 +103,7 @@ export interface ResolvedOptions {
   bufferPolicy: 'close' | 'drop';
   maxConnections: number;
   maxConnectionsPerIp: number;
+  trustProxy: TrustedProxies;
   idleTimeout: number;
   pingInterval: number;
   pingTimeout: number;
@@ -158,6 +165,7 @@ export function resolveOptions(options: ServerOptions): ResolvedOptions {
     highWaterMark: positiveInt('highWaterMark', options.highWaterMark, defaults.highWaterMark),
     maxBuffered: positiveInt('maxBuffered', options.maxBuffered, defaults.maxBuffered),
     bufferPolicy: bufferPolicy(options.bufferPolicy),
+    trustProxy: new TrustedProxies(options.trustProxy ?? []),
     maxConnections: positiveInt('maxConnections', options.maxConnections, defaults.maxConnections),
     maxConnectionsPerIp: nonNegativeInt('maxConnectionsPerIp', options.maxConnectionsPerIp, defaults.maxConnectionsPerIp),
     idleTimeout: nonNegativeInt('idleTimeout', options.idleTimeout, defaults.idleTimeout),

@@ -33,7 +33,10 @@ export interface ConnectionOptions {
 export interface UpgradeRequest extends RequestHead {
   /** The client's address: the TCP peer, or the one a trusted proxy reported. */
   remoteAddress: string;
+  /** The TCP peer's port (the proxy's, behind a proxy). */
   remotePort: number;
+  /** The TCP peer's address: the proxy's, behind a trusted proxy; else remoteAddress. */
+  peerAddress: string;
   /** Subprotocols the client offered, in its order. */
   protocols: string[];
   /** Whether the connection came over TLS. */

@@ -8,6 +8,7 @@ import { Connection, type UpgradeRequest } from './connection.js';
 import { resolveOptions, type RequestVerdict, type ResolvedOptions, type ServerOptions } from './config.js';
 import { HandshakeError } from './http/handshake-error.js';
 import { acceptResponse, errorResponse, evaluateUpgrade, selectSubprotocol } from './http/handshake.js';
+import { clientAddress } from './http/real-ip.js';
 import { parseRequestHead, RequestHeadReader, type HeadLimits } from './http/request-head.js';
 import { createLogger, silentLogger, type Logger } from './log.js';
 import { CloseCode } from './protocol/constants.js';
@@ -190,7 +191,8 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
     try {
       const parsed = parseRequestHead(head);
       const decision = evaluateUpgrade(parsed, { paths: this.options.paths });
-      request = { ...parsed, remoteAddress, remotePort, protocols: decision.offeredProtocols, secure };
+      const client = clientAddress(remoteAddress, parsed.headers, this.options.trustProxy);
+      request = { ...parsed, remoteAddress: client, remotePort, peerAddress: remoteAddress, protocols: decision.offeredProtocols, secure };
       const accept = decision.accept;
       const verify = this.options.verifyRequest;
       const verdict = verify === undefined ? undefined : verify(request);

@@ -1,0 +1,125 @@
+// The server side of the end-to-end cases (4–6), one per child process so its
+// CPU time and memory are measured alone: wssd (wss:// or ws://) echoing every
+// message, or a bare node:tls / node:net server, the floor wssd is held to.
+//
+//   node --import tsx --expose-gc bench/echo-server.ts <kind> <mode>
+//   kind: wss | ws | tls | net; mode (bare servers only): echo | end | hold
+//
+// IPC: sends {type:'ready', port} once listening; answers each UsageRequest
+// with a UsageReply (process.cpuUsage(), process.memoryUsage(), open sockets).
+// Exits when the parent goes away (the IPC channel closes) or asks it to.
+import { readFileSync } from 'node:fs';
+import net from 'node:net';
+import tls from 'node:tls';
+import { createServer } from '../src/index.js';
+
+export type ServerKind = 'wss' | 'ws' | 'tls' | 'net';
+/** What a bare server does with a connection: echo it (pipe to itself), end it at once, or hold it idle. */
+export type BareMode = 'echo' | 'end' | 'hold';
+
+export interface UsageRequest {
+  type: 'usage';
+  id: number;
+  /** Run the garbage collector first (the child runs with --expose-gc). */
+  gc: boolean;
+}
+
+export interface ExitRequest {
+  type: 'exit';
+}
+
+export interface ReadyMessage {
+  type: 'ready';
+  port: number;
+}
+
+export interface UsageReply {
+  type: 'usage';
+  id: number;
+  /** process.cpuUsage() user + system, µs since the child started. */
+  cpuUs: number;
+  rss: number;
+  heapUsed: number;
+  external: number;
+  arrayBuffers: number;
+  /** Sockets (bare) or WebSocket connections (wssd) open now. */
+  connections: number;
+}
+
+const certs = new URL('../certs/', import.meta.url);
+const cert = readFileSync(new URL('dev-cert.pem', certs));
+const key = readFileSync(new URL('dev-key.pem', certs));
+const host = '127.0.0.1';
+
+async function listen(kind: ServerKind, mode: BareMode): Promise<{ port: number; connections: () => number }> {
+  if (kind === 'wss' || kind === 'ws') {
+    const server = createServer(kind === 'wss' ? { cert, key, host, port: 0, logger: false, pingInterval: 0 } : { plain: true, host, port: 0, logger: false, pingInterval: 0 });
+    server.on('connection', (conn) => {
+      conn.on('error', () => {});
+      conn.on('message', (data, isBinary) => conn.send(data, { binary: isBinary }));
+    });
+    const { port } = await server.listen();
+    return { port, connections: () => server.connections.size };
+  }
+  let open = 0;
+  // The same socket options wssd uses (no Nagle, TLS 1.2+, ALPN http/1.1), so only the WebSocket layer differs.
+  const handle = (socket: net.Socket): void => {
+    open++;
+    socket.setNoDelay(true);
+    socket.on('error', () => {});
+    socket.on('close', () => open--);
+    if (mode === 'echo') socket.pipe(socket);
+    else if (mode === 'end') socket.end();
+    // 'hold': keep it, reading (and dropping) whatever comes.
+    else socket.resume();
+  };
+  let server: net.Server;
+  if (kind === 'tls') {
+    const s = tls.createServer({ cert, key, minVersion: 'TLSv1.2', ALPNProtocols: ['http/1.1'] }, handle);
+    s.on('tlsClientError', () => {});
+    server = s;
+  } else {
+    server = net.createServer(handle);
+  }
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, host, () => resolve());
+  });
+  const address = server.address();
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  return { port: address.port, connections: () => open };
+}
+
+const [kindArg, modeArg] = process.argv.slice(2);
+if (!['wss', 'ws', 'tls', 'net'].includes(kindArg ?? '') || !['echo', 'end', 'hold'].includes(modeArg ?? 'echo')) {
+  throw new Error(`usage: echo-server.ts wss|ws|tls|net [echo|end|hold], got ${process.argv.slice(2).join(' ')}`);
+}
+const { port, connections } = await listen(kindArg as ServerKind, (modeArg ?? 'echo') as BareMode);
+const gc = (globalThis as { gc?: () => void }).gc;
+
+process.on('message', (msg: UsageRequest | ExitRequest) => {
+  if (msg.type === 'exit') process.exit(0);
+  if (msg.type !== 'usage') return;
+  if (msg.gc && gc !== undefined) {
+    // Twice: the first pass may only promote what the second frees.
+    gc();
+    gc();
+  }
+  const cpu = process.cpuUsage();
+  const m = process.memoryUsage();
+  const reply: UsageReply = {
+    type: 'usage',
+    id: msg.id,
+    cpuUs: cpu.user + cpu.system,
+    rss: m.rss,
+    heapUsed: m.heapUsed,
+    external: m.external,
+    arrayBuffers: m.arrayBuffers,
+    connections: connections(),
+  };
+  process.send?.(reply);
+});
+// Never outlive the bench: the channel closes when the parent exits or dies.
+process.on('disconnect', () => process.exit(0));
+const ready: ReadyMessage = { type: 'ready', port };
+process.send?.(ready);
