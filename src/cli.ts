@@ -1,14 +1,13 @@
 // The production process: flags and WSSD_* environment variables → options →
 // server, plus the startup line and the signals. Errors in the configuration
 // stop startup with one clear line and exit code 1.
-import { X509Certificate, createPrivateKey } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Connection, UpgradeRequest } from './connection.js';
 import { defaults, type ServerOptions } from './config.js';
 import { createLogger, type LogFormat, type Logger } from './log.js';
+import { CertificateError, describePair } from './tls/certificates.js';
 import { createServer, type WebSocketServer } from './websocket-server.js';
 
 const DEV_CERT = fileURLToPath(new URL('../certs/dev-cert.pem', import.meta.url));
@@ -23,8 +22,12 @@ Every option can also be set as WSSD_<NAME> in the environment (e.g. WSSD_PORT=4
 
   --port N            port (default ${defaults.tlsPort}; ${defaults.plainPort} with --plain)
   --host ADDR         address to listen on (default :: = all, IPv4 and IPv6)
-  --cert FILE         PEM certificate chain, leaf first (default: the dev certificate in certs/)
+  --cert FILE         PEM certificate chain, leaf first (default: the dev certificate in certs/);
+                      repeat --cert/--key for more names: the first pair is the default, the
+                      others are chosen by SNI server name
   --key FILE          PEM private key (default: the dev key in certs/)
+  --sni-dir DIR       more pairs for SNI: every NAME.crt (or NAME.pem) with its NAME.key
+                      Certificates reload without a restart on SIGHUP and when their files change.
   --plain             serve ws:// without TLS, for a TLS-terminating proxy in front
   --path /P           accept upgrades only on this path (repeatable; default: every path)
   --trust-proxy LIST  proxies (addresses/CIDRs, comma-separated) whose X-Forwarded-For / X-Real-IP
@@ -79,8 +82,9 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv): CliCo
     options: {
       port: { type: 'string' },
       host: { type: 'string' },
-      cert: { type: 'string' },
-      key: { type: 'string' },
+      cert: { type: 'string', multiple: true },
+      key: { type: 'string', multiple: true },
+      'sni-dir': { type: 'string' },
       plain: { type: 'boolean' },
       path: { type: 'string', multiple: true },
       'trust-proxy': { type: 'string', multiple: true },
@@ -122,46 +126,22 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv): CliCo
   let certFile: string | undefined;
   let usingDevCert = false;
   if (!plain) {
-    const certArg = str('cert');
-    const keyArg = str('key');
-    if ((certArg === undefined) !== (keyArg === undefined)) throw new ConfigError('--cert and --key go together');
-    usingDevCert = certArg === undefined;
-    certFile = certArg ?? DEV_CERT;
-    const keyFile = keyArg ?? DEV_KEY;
-    const cert = readPem(certFile, 'certificate');
-    const key = readPem(keyFile, 'key');
-    checkPair(cert, key, certFile, keyFile);
-    options.cert = cert;
-    options.key = key;
+    const certs = values.cert ?? (fromEnv('cert') !== undefined ? [fromEnv('cert') as string] : []);
+    const keys = values.key ?? (fromEnv('key') !== undefined ? [fromEnv('key') as string] : []);
+    if (certs.length !== keys.length) throw new ConfigError('--cert and --key go together, one --key for each --cert');
+    usingDevCert = certs.length === 0;
+    if (usingDevCert) {
+      certs.push(DEV_CERT);
+      keys.push(DEV_KEY);
+    }
+    certFile = certs[0];
+    options.certFile = certs[0];
+    options.keyFile = keys[0];
+    // Further pairs are chosen by SNI server name.
+    options.sni = certs.slice(1).map((c, i) => ({ certFile: c, keyFile: keys[i + 1] }));
+    options.sniDir = str('sni-dir');
   }
   return { options, app: str('app'), logFormat, certFile, usingDevCert };
-}
-
-function readPem(file: string, what: string): Buffer {
-  try {
-    return readFileSync(file);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code ?? '';
-    throw new ConfigError(`cannot read the TLS ${what} file ${file}${code ? ` (${code})` : ''}`);
-  }
-}
-
-/** Refuses a key that does not belong to the certificate, before listening. */
-function checkPair(cert: Buffer, key: Buffer, certFile: string, keyFile: string): X509Certificate {
-  let x509: X509Certificate;
-  try {
-    x509 = new X509Certificate(cert);
-  } catch {
-    throw new ConfigError(`${certFile} is not a PEM certificate`);
-  }
-  let privateKey;
-  try {
-    privateKey = createPrivateKey(key);
-  } catch {
-    throw new ConfigError(`${keyFile} is not a PEM private key (or it is encrypted)`);
-  }
-  if (!x509.checkPrivateKey(privateKey)) throw new ConfigError(`the key ${keyFile} does not match the certificate ${certFile}`);
-  return x509;
 }
 
 function echo(connection: Connection): void {
@@ -181,12 +161,6 @@ async function loadApp(spec: string): Promise<ConnectionHandler> {
   return handler as ConnectionHandler;
 }
 
-function describeCert(pem: Buffer): string {
-  const x509 = new X509Certificate(pem);
-  const subject = x509.subject.replace(/\n/g, ', ');
-  return `certificate "${subject}" valid until ${new Date(x509.validTo).toISOString().slice(0, 10)}`;
-}
-
 export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<WebSocketServer | undefined> {
   let config: CliConfig | 'help';
   let log: Logger = createLogger('text');
@@ -203,10 +177,11 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     server.on('connection', handler);
     server.on('error', (error) => log.error(`server error: ${error.message}`));
     const address = await server.listen();
+    const certificates = server.certificates;
     const tlsNote =
-      config.options.plain === true
+      certificates === undefined
         ? 'plain ws:// (put a TLS-terminating proxy in front)'
-        : `TLSv1.2 and TLSv1.3, ${describeCert(config.options.cert as Buffer)}`;
+        : `TLSv1.2 and TLSv1.3, ${certificates.all.map(describePair).join('; ')}`;
     const shown = address.host === '::' || address.host === '0.0.0.0' ? 'localhost' : address.host.includes(':') ? `[${address.host}]` : address.host;
     const scheme = config.options.plain === true ? 'ws' : 'wss';
     log.info(`wssd listening on ${scheme}://${shown}:${address.port}/ (bound to ${address.host}) — ${tlsNote}`);
@@ -214,7 +189,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
       log.warn(`using the DEVELOPMENT certificate ${config.certFile}: fine for localhost, never for production (pass --cert and --key)`);
     }
   } catch (error) {
-    if (error instanceof ConfigError || error instanceof RangeError || error instanceof TypeError || isListenError(error)) {
+    if (error instanceof ConfigError || error instanceof CertificateError || error instanceof RangeError || error instanceof TypeError || isListenError(error)) {
       log.error(`wssd: ${error instanceof Error ? error.message : String(error)}`);
       process.exitCode = 1;
       return undefined;
@@ -231,6 +206,10 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
       () => process.exit(1),
     );
   };
+  process.on('SIGHUP', () => {
+    log.info('SIGHUP: reloading certificates');
+    if (server.reloadCertificates() === 'unchanged') log.info('certificates unchanged');
+  });
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
   return server;

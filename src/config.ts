@@ -3,6 +3,7 @@
 import { constants } from 'node:buffer';
 import type { Logger } from './log.js';
 import { TrustedProxies } from './http/real-ip.js';
+import { pairsInDirectory, type PairSource } from './tls/certificates.js';
 
 const MAX_LENGTH = constants.MAX_LENGTH;
 import type { UpgradeRequest } from './connection.js';
@@ -14,6 +15,15 @@ export interface ServerOptions {
   /** PEM certificate chain (leaf first) and key. Omit both with `plain: true`. */
   cert?: string | Buffer;
   key?: string | Buffer;
+  /** Or the same as files, which can then be reloaded (SIGHUP, file changes). */
+  certFile?: string;
+  keyFile?: string;
+  /** More pairs, chosen by SNI server name (from each certificate's names); the first pair stays the default. */
+  sni?: readonly PairSource[];
+  /** A directory of NAME.crt (or NAME.pem) + NAME.key pairs for SNI. */
+  sniDir?: string;
+  /** Reload file-backed certificates when their files change. Default: true. */
+  watchCertificates?: boolean;
   /** Serve plain ws:// (behind a TLS-terminating proxy). */
   plain?: boolean;
   host?: string;
@@ -85,8 +95,9 @@ export const defaults = {
 } as const;
 
 export interface ResolvedOptions {
-  cert: string | Buffer | undefined;
-  key: string | Buffer | undefined;
+  /** The default pair first, then the SNI pairs; empty with `plain`. */
+  certificates: PairSource[];
+  watchCertificates: boolean;
   plain: boolean;
   host: string;
   port: number;
@@ -134,8 +145,16 @@ function bufferPolicy(value: string | undefined): 'close' | 'drop' {
 
 export function resolveOptions(options: ServerOptions): ResolvedOptions {
   const plain = options.plain === true;
-  if (!plain && (options.cert === undefined || options.key === undefined)) {
-    throw new TypeError('TLS needs both cert and key (PEM); pass plain: true to serve ws:// behind a proxy');
+  const certificates: PairSource[] = [];
+  if (!plain) {
+    const hasPem = options.cert !== undefined && options.key !== undefined;
+    const hasFiles = options.certFile !== undefined && options.keyFile !== undefined;
+    if (!hasPem && !hasFiles) {
+      throw new TypeError('TLS needs a certificate and a key (cert/key PEM or certFile/keyFile); pass plain: true to serve ws:// behind a proxy');
+    }
+    certificates.push(hasFiles ? { certFile: options.certFile, keyFile: options.keyFile } : { cert: options.cert, key: options.key });
+    certificates.push(...(options.sni ?? []));
+    if (options.sniDir !== undefined) certificates.push(...pairsInDirectory(options.sniDir));
   }
   const port = options.port ?? (plain ? defaults.plainPort : defaults.tlsPort);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new RangeError(`port must be 0–65535, got ${port}`);
@@ -148,8 +167,8 @@ export function resolveOptions(options: ServerOptions): ResolvedOptions {
   const pingTimeout = positiveInt('pingTimeout', options.pingTimeout, Math.min(defaults.pingTimeout, pingInterval || defaults.pingTimeout));
   if (pingInterval > 0 && pingTimeout > pingInterval) throw new RangeError('pingTimeout must not exceed pingInterval');
   return {
-    cert: options.cert,
-    key: options.key,
+    certificates,
+    watchCertificates: options.watchCertificates ?? true,
     plain,
     host: options.host ?? defaults.host,
     port,

@@ -12,6 +12,7 @@ import { clientAddress } from './http/real-ip.js';
 import { parseRequestHead, RequestHeadReader, type HeadLimits } from './http/request-head.js';
 import { createLogger, silentLogger, type Logger } from './log.js';
 import { CloseCode } from './protocol/constants.js';
+import { CertificateError, CertificateStore, describePair, TLS_BASE, watchFiles } from './tls/certificates.js';
 import { classifyTlsClientError, RateLimiter } from './tls/client-errors.js';
 
 export interface ServerEvents {
@@ -47,6 +48,9 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
   private readonly tlsErrorLog = new RateLimiter();
   private readonly headLimits: HeadLimits;
   private closing = false;
+  /** The TLS certificates (undefined in plain mode). */
+  readonly certificates: CertificateStore | undefined;
+  private stopWatching: (() => void) | undefined;
   /** Open connections per client address, for maxConnectionsPerIp. */
   private readonly perIp = new Map<string, number>();
 
@@ -62,13 +66,17 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
         this.accept(socket, false);
       });
     } else {
+      const store = new CertificateStore(o.certificates);
+      this.certificates = store;
+      const pair = store.defaultPair;
       const server = tls.createServer({
-        cert: o.cert,
-        key: o.key,
-        // WeChat mini-programs and every current browser speak TLS 1.2+; 1.0/1.1 are deprecated (RFC 8996).
-        minVersion: 'TLSv1.2',
+        ...TLS_BASE,
+        cert: pair.cert,
+        key: pair.key,
         ALPNProtocols: ['http/1.1'],
         handshakeTimeout: o.handshakeTimeout,
+        // Only with several pairs: SNI then picks by server name (default pair otherwise).
+        SNICallback: store.all.length > 1 ? (name, cb) => cb(null, store.contextFor(name)) : undefined,
       });
       server.on('connection', (raw: net.Socket) => {
         acceptedAt.set(raw, now());
@@ -85,7 +93,34 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
     this.listener.on('error', (error) => this.emit('error', error));
   }
 
+  /**
+   * Loads the certificate files again (SIGHUP, or their files changed). New
+   * handshakes get the new pair; open connections are untouched. A bad new
+   * pair is refused with a log line and the current one keeps serving.
+   */
+  reloadCertificates(): 'reloaded' | 'unchanged' | 'refused' {
+    const store = this.certificates;
+    if (store === undefined) return 'unchanged';
+    let outcome: 'unchanged' | 'reloaded';
+    try {
+      outcome = store.reload();
+    } catch (error) {
+      const reason = error instanceof CertificateError ? error.message : String(error);
+      this.log.error(`certificate reload refused: ${reason}; still serving ${describePair(store.defaultPair)}`);
+      return 'refused';
+    }
+    if (outcome === 'unchanged') return outcome;
+    const pair = store.defaultPair;
+    (this.listener as tls.Server).setSecureContext({ ...TLS_BASE, cert: pair.cert, key: pair.key });
+    this.log.info(`certificates reloaded: ${store.all.map(describePair).join('; ')}`);
+    return outcome;
+  }
+
   listen(): Promise<ListenAddress> {
+    const store = this.certificates;
+    if (store !== undefined && this.options.watchCertificates && store.files.length > 0 && this.stopWatching === undefined) {
+      this.stopWatching = watchFiles(store.files, () => this.reloadCertificates());
+    }
     return new Promise((resolve, reject) => {
       const onError = (error: Error): void => reject(error);
       this.listener.once('error', onError);
@@ -111,6 +146,8 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
    */
   async close(code: number = CloseCode.GoingAway, reason = 'server shutting down', timeout = this.options.closeTimeout): Promise<void> {
     this.closing = true;
+    this.stopWatching?.();
+    this.stopWatching = undefined;
     const stopped = new Promise<void>((resolve) => this.listener.close(() => resolve()));
     for (const socket of this.pending) socket.destroy();
     const closed: Promise<void>[] = [];
