@@ -69,6 +69,8 @@ export function connect(target: Target, timeoutMs = 10_000): Promise<net.Socket>
   const ready = new Promise<net.Socket>((resolve, reject) => {
     socket.once(target.tls ? 'secureConnect' : 'connect', () => {
       socket.off('error', reject);
+      // Until a user of the socket listens for errors, an error just ends it (its 'close' tells).
+      socket.on('error', () => {});
       resolve(socket);
     });
     socket.once('error', reject);
@@ -171,6 +173,14 @@ export class EchoStats {
   error: Error | undefined;
   constructor(maxSamples = 1 << 22) {
     this.latencies = new Float64Array(maxSamples);
+  }
+  /** For the next run; keeps the latency buffer. */
+  reset(): void {
+    this.sent = 0;
+    this.echoed = 0;
+    this.recording = false;
+    this.recorded = 0;
+    this.error = undefined;
   }
   fail(error: Error): void {
     this.error ??= error;

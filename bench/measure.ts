@@ -34,3 +34,18 @@ export function markdownTable(headers: string[], rows: (string | number)[][]): s
 }
 
 export const round = (x: number, digits = 2): number => Number(x.toFixed(digits));
+
+export function median(xs: number[]): number {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+}
+
+/** `x` to `digits` significant figures (whole numbers are kept whole). */
+export function sig(x: number, digits = 3): number {
+  if (!Number.isFinite(x) || x === 0) return x;
+  const magnitude = Math.floor(Math.log10(Math.abs(x)));
+  const decimals = Math.max(0, digits - 1 - magnitude);
+  return Number(x.toFixed(Math.min(decimals, 6)));
+}

@@ -3,17 +3,20 @@
 // stop startup with one clear line and exit code 1.
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { resolve } from 'node:path';
+import cluster from 'node:cluster';
 import { parseArgs } from 'node:util';
 import type { Connection, UpgradeRequest } from './connection.js';
 import { defaults, type ServerOptions } from './config.js';
 import { createLogger, type LogFormat, type Logger } from './log.js';
 import { CertificateError, describePair } from './tls/certificates.js';
 import { createServer, type WebSocketServer } from './websocket-server.js';
+import { parseWorkers, supervise } from './workers.js';
 
 const DEV_CERT = fileURLToPath(new URL('../certs/dev-cert.pem', import.meta.url));
 const DEV_KEY = fileURLToPath(new URL('../certs/dev-key.pem', import.meta.url));
 
-export type ConnectionHandler = (connection: Connection, request: UpgradeRequest) => void;
+/** What --app modules export: called for every connection; `server` gives access to all of them (broadcast). */
+export type ConnectionHandler = (connection: Connection, request: UpgradeRequest, server: WebSocketServer) => void;
 
 const HELP = `Usage: wssd [options]       (node dist/server.js [options])
 
@@ -43,6 +46,10 @@ Every option can also be set as WSSD_<NAME> in the environment (e.g. WSSD_PORT=4
   --ping-timeout MS   drop a peer silent this long after a ping (default ${defaults.pingTimeout})
   --app MODULE        module whose default export (or onConnection) handles connections (default: echo)
   --log-format F      text (default) or json
+  --stats             serve GET /stats (JSON counters) on the WebSocket port
+  --stats-port N      serve /stats on this port instead, on 127.0.0.1 (implies --stats)
+  --shutdown-timeout MS  on SIGTERM/SIGINT, wait this long for connections to close (default 10000)
+  --workers N|auto    processes sharing the port (node:cluster); auto = one per CPU (default 1)
   --help              this text
 `;
 
@@ -59,10 +66,13 @@ const INT_FLAGS = {
   'idle-timeout': 'idleTimeout',
   'ping-interval': 'pingInterval',
   'ping-timeout': 'pingTimeout',
+  'stats-port': 'statsPort',
 } as const satisfies Record<string, keyof ServerOptions>;
 
 interface CliConfig {
   options: ServerOptions;
+  workers: number;
+  shutdownTimeout: number;
   app: string | undefined;
   logFormat: LogFormat;
   certFile: string | undefined;
@@ -90,7 +100,11 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv): CliCo
       'trust-proxy': { type: 'string', multiple: true },
       ...Object.fromEntries(Object.keys(INT_FLAGS).map((flag) => [flag, { type: 'string' as const }])),
       app: { type: 'string' },
+      'shutdown-timeout': { type: 'string' },
       'log-format': { type: 'string' },
+      stats: { type: 'boolean' },
+      'stats-port': { type: 'string' },
+      workers: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -141,7 +155,11 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv): CliCo
     options.sni = certs.slice(1).map((c, i) => ({ certFile: c, keyFile: keys[i + 1] }));
     options.sniDir = str('sni-dir');
   }
-  return { options, app: str('app'), logFormat, certFile, usingDevCert };
+  const statsEnv = fromEnv('stats');
+  options.stats = values.stats === true || statsEnv === '1' || statsEnv === 'true';
+  const workers = parseWorkers(str('workers'));
+  const shutdownTimeout = intOption('shutdown-timeout', str('shutdown-timeout')) ?? 10_000;
+  return { options, workers, shutdownTimeout, app: str('app'), logFormat, certFile, usingDevCert };
 }
 
 function echo(connection: Connection): void {
@@ -172,9 +190,16 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
       return undefined;
     }
     log = createLogger(config.logFormat);
+    if (config.workers > 1 && cluster.isPrimary) {
+      // The primary only supervises; each worker runs this same main() and listens.
+      const done = supervise(config.workers, log, config.shutdownTimeout);
+      void done.then(() => process.exit(0));
+      return undefined;
+    }
     const handler = config.app !== undefined ? await loadApp(config.app) : echo;
     server = createServer({ ...config.options, logger: log });
-    server.on('connection', handler);
+    const app = handler;
+    server.on('connection', (connection, request) => app(connection, request, server));
     server.on('error', (error) => log.error(`server error: ${error.message}`));
     const address = await server.listen();
     const certificates = server.certificates;
@@ -201,7 +226,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     if (stopping) return;
     stopping = true;
     log.info(`${signal}: closing ${server.connections.size} connection(s) with 1001`);
-    server.close().then(
+    server.close(1001, 'server shutting down', config.shutdownTimeout).then(
       () => process.exit(0),
       () => process.exit(1),
     );

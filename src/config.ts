@@ -70,6 +70,13 @@ export interface ServerOptions {
   selectSubprotocol?: (offered: readonly string[], request: UpgradeRequest) => string | undefined;
   /** Checks a valid upgrade request (origin, auth…) before the 101; may refuse with a status. */
   verifyRequest?: (request: UpgradeRequest) => RequestVerdict | Promise<RequestVerdict>;
+  /** Serve the WebSocket test page on a plain GET / (default true). */
+  demoPage?: boolean;
+  /** Serve GET /stats (JSON) on the WebSocket port (default false). */
+  stats?: boolean;
+  /** Serve /stats on this separate plain-HTTP port instead, bound to statsHost (default 127.0.0.1). */
+  statsPort?: number;
+  statsHost?: string;
   /** Where log lines go; false for none. Default: text lines on stderr. */
   logger?: Logger | false;
 }
@@ -122,6 +129,10 @@ export interface ResolvedOptions {
   selectSubprotocol: ServerOptions['selectSubprotocol'];
   verifyRequest: ServerOptions['verifyRequest'];
   logger: Logger | false | undefined;
+  demoPage: boolean;
+  stats: boolean;
+  statsPort: number | undefined;
+  statsHost: string;
 }
 
 function nonNegativeInt(name: string, value: number | undefined, fallback: number): number {
@@ -194,5 +205,9 @@ export function resolveOptions(options: ServerOptions): ResolvedOptions {
     selectSubprotocol: options.selectSubprotocol,
     verifyRequest: options.verifyRequest,
     logger: options.logger,
+    demoPage: options.demoPage ?? true,
+    stats: options.stats === true && options.statsPort === undefined,
+    statsPort: options.statsPort,
+    statsHost: options.statsHost ?? '127.0.0.1',
   };
 }

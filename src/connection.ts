@@ -9,6 +9,7 @@ import { ProtocolError } from './protocol/errors.js';
 import { COPY_LIMIT, encodeFrame, encodeHeader, encodeTextFrame } from './protocol/frame-encoder.js';
 import { SessionState, WebSocketSession, type SessionHost } from './protocol/session.js';
 import type { RequestHead } from './http/request-head.js';
+import type { ServerStats } from './stats.js';
 
 export interface ConnectionOptions {
   maxMessageSize: number;
@@ -25,6 +26,8 @@ export interface ConnectionOptions {
   pingInterval: number;
   /** Terminate when nothing (pong or data) came back this long after a ping, in ms. */
   pingTimeout: number;
+  /** Server-wide counters this connection adds to. */
+  stats: ServerStats;
   /** How long to wait for the peer's Close after ours, and for TCP to end after the handshake. */
   closeTimeout: number;
 }
@@ -193,6 +196,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Sessio
       const length = Buffer.byteLength(data, 'utf8');
       if (length <= COPY_LIMIT) {
         if (!this.hasRoomFor(length)) return this.overflow();
+        this.options.stats.bytesOut += length;
         this.write(encodeTextFrame(data, length));
         return this.afterSend();
       }
@@ -211,6 +215,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Sessio
 
   private sendBytes(opcode: number, payload: Buffer): boolean {
     if (!this.hasRoomFor(payload.length)) return this.overflow();
+    this.options.stats.bytesOut += payload.length;
     if (payload.length <= COPY_LIMIT) {
       this.write(encodeFrame(opcode, true, payload));
     } else {
@@ -240,6 +245,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Sessio
   }
 
   private afterSend(): boolean {
+    this.options.stats.messagesOut++;
     if (this.socket.writableLength < this.options.highWaterMark) return true;
     this.needDrain = true;
     this.watchDrain();
@@ -313,6 +319,9 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Sessio
 
   // SessionHost events.
   onMessage(data: Buffer, binary: boolean): void {
+    const stats = this.options.stats;
+    stats.messagesIn++;
+    stats.bytesIn += data.length;
     this.emit('message', binary ? data : data.toString('utf8'), binary);
   }
 
@@ -396,6 +405,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Sessio
     if (this.closeEmitted) return;
     this.closeEmitted = true;
     const code = this.session.receivedCloseCode ?? CloseCode.Abnormal;
+    this.options.stats.closedWith(code);
     this.emit('close', code, this.session.receivedCloseReason);
   }
 }

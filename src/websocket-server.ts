@@ -2,6 +2,7 @@
 // HTTP head under its limits and deadline, answer it, and hand the socket to
 // a Connection. Also the TLS client-error log and graceful shutdown.
 import { EventEmitter } from 'node:events';
+import http from 'node:http';
 import net from 'node:net';
 import tls from 'node:tls';
 import { Connection, type UpgradeRequest } from './connection.js';
@@ -9,7 +10,9 @@ import { resolveOptions, type RequestVerdict, type ResolvedOptions, type ServerO
 import { HandshakeError } from './http/handshake-error.js';
 import { acceptResponse, errorResponse, evaluateUpgrade, selectSubprotocol } from './http/handshake.js';
 import { clientAddress } from './http/real-ip.js';
-import { parseRequestHead, RequestHeadReader, type HeadLimits } from './http/request-head.js';
+import { demoPage, htmlResponse } from './http/demo-page.js';
+import { parseRequestHead, RequestHeadReader, type HeadLimits, type RequestHead } from './http/request-head.js';
+import { ServerStats, snapshot } from './stats.js';
 import { createLogger, silentLogger, type Logger } from './log.js';
 import { CloseCode } from './protocol/constants.js';
 import { CertificateError, CertificateStore, describePair, TLS_BASE, watchFiles } from './tls/certificates.js';
@@ -42,6 +45,9 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
   readonly connections = new Set<Connection>();
   /** TLS client errors by kind since start. */
   readonly tlsClientErrors = new Map<string, number>();
+  /** Counters behind GET /stats. */
+  readonly stats = new ServerStats();
+  private statsServer: http.Server | undefined;
   private readonly listener: net.Server;
   private readonly pending = new Set<net.Socket>();
   private readonly log: Logger;
@@ -121,6 +127,19 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
     if (store !== undefined && this.options.watchCertificates && store.files.length > 0 && this.stopWatching === undefined) {
       this.stopWatching = watchFiles(store.files, () => this.reloadCertificates());
     }
+    const o = this.options;
+    if (o.statsPort !== undefined && this.statsServer === undefined) {
+      const statsServer = http.createServer((req, res) => {
+        if (req.url !== '/stats') {
+          res.writeHead(404, { 'content-type': 'text/plain' }).end('only /stats here\n');
+          return;
+        }
+        res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(this.statsJson());
+      });
+      statsServer.on('error', (error) => this.emit('error', error));
+      statsServer.listen(o.statsPort, o.statsHost);
+      this.statsServer = statsServer;
+    }
     return new Promise((resolve, reject) => {
       const onError = (error: Error): void => reject(error);
       this.listener.once('error', onError);
@@ -148,6 +167,8 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
     this.closing = true;
     this.stopWatching?.();
     this.stopWatching = undefined;
+    this.statsServer?.close();
+    this.statsServer?.closeAllConnections();
     const stopped = new Promise<void>((resolve) => this.listener.close(() => resolve()));
     for (const socket of this.pending) socket.destroy();
     const closed: Promise<void>[] = [];
@@ -227,6 +248,11 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
     let request: UpgradeRequest;
     try {
       const parsed = parseRequestHead(head);
+      const page = this.plainResponse(parsed);
+      if (page !== undefined) {
+        socket.end(page);
+        return;
+      }
       const decision = evaluateUpgrade(parsed, { paths: this.options.paths });
       const client = clientAddress(remoteAddress, parsed.headers, this.options.trustProxy);
       request = { ...parsed, remoteAddress: client, remotePort, peerAddress: remoteAddress, protocols: decision.offeredProtocols, secure };
@@ -282,7 +308,9 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
       pingInterval: o.pingInterval,
       pingTimeout: o.pingTimeout,
       closeTimeout: o.closeTimeout,
+      stats: this.stats,
     });
+    this.stats.handshakesAccepted++;
     this.connections.add(connection);
     this.perIp.set(request.remoteAddress, fromIp + 1);
     connection.once('close', () => {
@@ -304,7 +332,20 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
     if (rest.length > 0) connection.receive(rest);
   }
 
+  /** A plain GET (no Upgrade) for the demo page or /stats, or undefined to go on with the handshake rules. */
+  private plainResponse(head: RequestHead): string | undefined {
+    if (head.method !== 'GET' || head.httpVersion !== 'HTTP/1.1' || head.headers.upgrade !== undefined) return undefined;
+    if (head.path === '/stats' && this.options.stats) return htmlResponse(200, this.statsJson(), 'application/json');
+    if (head.path === '/' && this.options.demoPage) return htmlResponse(200, demoPage(this.options.paths?.[0] ?? '/'));
+    return undefined;
+  }
+
+  statsJson(): string {
+    return JSON.stringify(snapshot(this.stats, this.connections.size, this.tlsClientErrors)) + '\n';
+  }
+
   private refuse(socket: net.Socket, error: HandshakeError, remoteAddress: string): void {
+    this.stats.refusedWith(error.status);
     this.emit('refused', error.status, error.message, remoteAddress);
     if (socket.destroyed) return;
     socket.end(errorResponse(error.status, error.message, error.headers));

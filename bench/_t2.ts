@@ -1,0 +1,14 @@
+import { readFileSync } from 'node:fs';
+import { benchEcho, windowFor } from './echo.js';
+import { pinClient, killAllServers } from './server-process.js';
+process.on('exit', killAllServers);
+const pin = pinClient();
+console.log('pin', pin);
+const ca = readFileSync(new URL('../certs/dev-ca.pem', import.meta.url));
+const configs = [];
+for (const payload of [32, 1024, 65536, 1048576]) for (const connections of [1, 64]) configs.push({ payload, connections, window: windowFor(payload) });
+const t0 = performance.now();
+const r = await benchEcho({ configs, rounds: 1, warmMs: 250, measureMs: 700, pin, ca });
+console.table(r.cells);
+console.table(r.ratios);
+console.log('took', performance.now() - t0);
