@@ -26,6 +26,8 @@ export interface ServerOptions {
   watchCertificates?: boolean;
   /** Serve plain ws:// (behind a TLS-terminating proxy). */
   plain?: boolean;
+  /** No listener of its own: upgrades come through handleUpgrade() (see attach()). */
+  noServer?: boolean;
   host?: string;
   /** Default 8443, or 8282 with `plain`. 0 picks a free port. */
   port?: number;
@@ -106,6 +108,7 @@ export interface ResolvedOptions {
   certificates: PairSource[];
   watchCertificates: boolean;
   plain: boolean;
+  noServer: boolean;
   host: string;
   port: number;
   paths: readonly string[] | undefined;
@@ -155,7 +158,8 @@ function bufferPolicy(value: string | undefined): 'close' | 'drop' {
 }
 
 export function resolveOptions(options: ServerOptions): ResolvedOptions {
-  const plain = options.plain === true;
+  const noServer = options.noServer === true;
+  const plain = options.plain === true || noServer;
   const certificates: PairSource[] = [];
   if (!plain) {
     const hasPem = options.cert !== undefined && options.key !== undefined;
@@ -181,6 +185,7 @@ export function resolveOptions(options: ServerOptions): ResolvedOptions {
     certificates,
     watchCertificates: options.watchCertificates ?? true,
     plain,
+    noServer,
     host: options.host ?? defaults.host,
     port,
     paths,

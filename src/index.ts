@@ -1,5 +1,5 @@
 // wssd's public API. Everything here is stable; the rest of src/ is not.
-export { createServer, WebSocketServer, type ListenAddress, type ServerEvents } from './websocket-server.js';
+export { attach, createServer, WebSocketServer, type ListenAddress, type ServerEvents } from './websocket-server.js';
 export { Connection, ReadyState, type ConnectionEvents, type SendOptions, type UpgradeRequest } from './connection.js';
 export { defaults, type ServerOptions, type RequestVerdict } from './config.js';
 export { createLogger, type Logger, type LogFormat } from './log.js';

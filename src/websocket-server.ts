@@ -2,6 +2,7 @@
 // HTTP head under its limits and deadline, answer it, and hand the socket to
 // a Connection. Also the TLS client-error log and graceful shutdown.
 import { EventEmitter } from 'node:events';
+import type { Duplex } from 'node:stream';
 import http from 'node:http';
 import net from 'node:net';
 import tls from 'node:tls';
@@ -11,7 +12,7 @@ import { HandshakeError } from './http/handshake-error.js';
 import { acceptResponse, errorResponse, evaluateUpgrade, selectSubprotocol } from './http/handshake.js';
 import { clientAddress } from './http/real-ip.js';
 import { demoPage, htmlResponse } from './http/demo-page.js';
-import { parseRequestHead, RequestHeadReader, type HeadLimits, type RequestHead } from './http/request-head.js';
+import { headFromParsed, parseRequestHead, RequestHeadReader, type HeadLimits, type RequestHead } from './http/request-head.js';
 import { ServerStats, snapshot } from './stats.js';
 import { createLogger, silentLogger, type Logger } from './log.js';
 import { CloseCode } from './protocol/constants.js';
@@ -48,7 +49,8 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
   /** Counters behind GET /stats. */
   readonly stats = new ServerStats();
   private statsServer: http.Server | undefined;
-  private readonly listener: net.Server;
+  /** The TCP/TLS listener; undefined for attach() / noServer, where node:http accepts. */
+  private readonly listener: net.Server | undefined;
   private readonly pending = new Set<net.Socket>();
   private readonly log: Logger;
   private readonly tlsErrorLog = new RateLimiter();
@@ -66,7 +68,9 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
     const o = this.options;
     this.log = o.logger === false ? silentLogger : (o.logger ?? createLogger());
     this.headLimits = { maxHeadBytes: o.maxHeadBytes, maxHeaderCount: o.maxHeaderCount, maxLineBytes: o.maxLineBytes };
-    if (o.plain) {
+    if (o.noServer) {
+      this.listener = undefined;
+    } else if (o.plain) {
       this.listener = net.createServer({ noDelay: true }, (socket) => {
         acceptedAt.set(socket, now());
         this.accept(socket, false);
@@ -96,7 +100,7 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
       server.on('tlsClientError', (error: Error, socket: tls.TLSSocket) => this.onTlsClientError(error, socket));
       this.listener = server;
     }
-    this.listener.on('error', (error) => this.emit('error', error));
+    this.listener?.on('error', (error) => this.emit('error', error));
   }
 
   /**
@@ -117,7 +121,7 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
     }
     if (outcome === 'unchanged') return outcome;
     const pair = store.defaultPair;
-    (this.listener as tls.Server).setSecureContext({ ...TLS_BASE, cert: pair.cert, key: pair.key });
+    (this.listener as tls.Server | undefined)?.setSecureContext({ ...TLS_BASE, cert: pair.cert, key: pair.key });
     this.log.info(`certificates reloaded: ${store.all.map(describePair).join('; ')}`);
     return outcome;
   }
@@ -140,18 +144,20 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
       statsServer.listen(o.statsPort, o.statsHost);
       this.statsServer = statsServer;
     }
+    const listener = this.listener;
+    if (listener === undefined) return Promise.reject(new Error('this server has no listener (noServer / attach): the HTTP server listens'));
     return new Promise((resolve, reject) => {
       const onError = (error: Error): void => reject(error);
-      this.listener.once('error', onError);
-      this.listener.listen(this.options.port, this.options.host, () => {
-        this.listener.off('error', onError);
+      listener.once('error', onError);
+      listener.listen(this.options.port, this.options.host, () => {
+        listener.off('error', onError);
         resolve(this.address());
       });
     });
   }
 
   address(): ListenAddress {
-    const a = this.listener.address();
+    const a = this.listener?.address() ?? null;
     if (a === null || typeof a === 'string') throw new Error('server is not listening');
     const host = a.family === 'IPv6' ? `[${a.address}]` : a.address;
     const scheme = this.options.plain ? 'ws' : 'wss';
@@ -169,7 +175,8 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
     this.stopWatching = undefined;
     this.statsServer?.close();
     this.statsServer?.closeAllConnections();
-    const stopped = new Promise<void>((resolve) => this.listener.close(() => resolve()));
+    const listener = this.listener;
+    const stopped = new Promise<void>((resolve) => (listener === undefined ? resolve() : listener.close(() => resolve())));
     for (const socket of this.pending) socket.destroy();
     const closed: Promise<void>[] = [];
     for (const connection of this.connections) {
@@ -245,33 +252,56 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
   }
 
   private upgrade(socket: net.Socket, secure: boolean, head: Buffer, rest: Buffer, remoteAddress: string, remotePort: number): void {
-    let request: UpgradeRequest;
     try {
-      const parsed = parseRequestHead(head);
-      const page = this.plainResponse(parsed);
-      if (page !== undefined) {
-        socket.end(page);
-        return;
-      }
-      const decision = evaluateUpgrade(parsed, { paths: this.options.paths });
-      const client = clientAddress(remoteAddress, parsed.headers, this.options.trustProxy);
-      request = { ...parsed, remoteAddress: client, remotePort, peerAddress: remoteAddress, protocols: decision.offeredProtocols, secure };
-      const accept = decision.accept;
-      const verify = this.options.verifyRequest;
-      const verdict = verify === undefined ? undefined : verify(request);
-      if (verdict instanceof Promise) {
-        // Hold incoming bytes in the socket while the application decides.
-        socket.pause();
-        verdict
-          .then((v) => this.decide(socket, request, accept, rest, v))
-          .catch((error: unknown) => this.failHandshake(socket, error, remoteAddress));
-        return;
-      }
-      this.decide(socket, request, accept, rest, verdict);
+      this.upgradeHead(socket, secure, parseRequestHead(head), rest, remoteAddress, remotePort);
     } catch (error) {
       if (error instanceof HandshakeError) this.refuse(socket, error, remoteAddress);
       else this.failHandshake(socket, error, remoteAddress);
     }
+  }
+
+  /**
+   * Takes over an upgrade request that node:http already parsed: the
+   * 'upgrade' event of an http/https server (see attach()). The same rules,
+   * limits and Connection as the standalone server.
+   */
+  handleUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
+    const tcp = socket as net.Socket;
+    const remoteAddress = normalizeAddress(tcp.remoteAddress);
+    const secure = (tcp as tls.TLSSocket).encrypted === true;
+    tcp.on('error', () => {});
+    if (tcp.setNoDelay !== undefined) tcp.setNoDelay(true);
+    try {
+      if (req.rawHeaders.length / 2 > this.options.maxHeaderCount) throw new HandshakeError(431, 'header count too large');
+      const parsed = headFromParsed(req.method ?? '', req.url ?? '', req.httpVersion, req.rawHeaders);
+      this.upgradeHead(tcp, secure, parsed, head, remoteAddress, tcp.remotePort ?? 0);
+    } catch (error) {
+      if (error instanceof HandshakeError) this.refuse(tcp, error, remoteAddress);
+      else this.failHandshake(tcp, error, remoteAddress);
+    }
+  }
+
+  /** Applies the handshake rules to a parsed head; throws a HandshakeError to refuse. */
+  private upgradeHead(socket: net.Socket, secure: boolean, parsed: RequestHead, rest: Buffer, remoteAddress: string, remotePort: number): void {
+    const page = this.plainResponse(parsed);
+    if (page !== undefined) {
+      socket.end(page);
+      return;
+    }
+    const decision = evaluateUpgrade(parsed, { paths: this.options.paths });
+    const client = clientAddress(remoteAddress, parsed.headers, this.options.trustProxy);
+    const request: UpgradeRequest = { ...parsed, remoteAddress: client, remotePort, peerAddress: remoteAddress, protocols: decision.offeredProtocols, secure };
+    const verify = this.options.verifyRequest;
+    const verdict = verify === undefined ? undefined : verify(request);
+    if (verdict instanceof Promise) {
+      // Hold incoming bytes in the socket while the application decides.
+      socket.pause();
+      verdict
+        .then((v) => this.decide(socket, request, decision.accept, rest, v))
+        .catch((error: unknown) => this.failHandshake(socket, error, remoteAddress));
+      return;
+    }
+    this.decide(socket, request, decision.accept, rest, verdict);
   }
 
   private decide(socket: net.Socket, request: UpgradeRequest, accept: string, rest: Buffer, verdict: RequestVerdict): void {
@@ -375,4 +405,16 @@ function formatHost(address: string): string {
 
 export function createServer(options: ServerOptions): WebSocketServer {
   return new WebSocketServer(options);
+}
+
+/**
+ * Adds WebSocket to an existing node:http or node:https server: wssd takes
+ * its 'upgrade' events (on the paths in `options.path`, or all), so one port
+ * serves both. TLS, if any, is the http server's; `listen()` is its too.
+ */
+export function attach(httpServer: http.Server, options: Omit<ServerOptions, 'cert' | 'key' | 'certFile' | 'keyFile' | 'plain' | 'noServer'> = {}): WebSocketServer {
+  const wss = new WebSocketServer({ ...options, noServer: true });
+  httpServer.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => wss.handleUpgrade(req, socket, head));
+  httpServer.on('close', () => void wss.close());
+  return wss;
 }

@@ -173,19 +173,34 @@ export function parseRequestHead(head: Buffer): RequestHead {
     if (first === 0x20 || first === 0x09) throw new HandshakeError(400, 'obsolete line folding in header (RFC 9112 §5.2)');
     const colon = line.indexOf(':');
     if (colon < 0) throw new HandshakeError(400, 'header line without a colon');
-    const name = line.slice(0, colon);
-    // §5.1: no whitespace between the field name and the colon.
-    if (!isToken(name)) throw new HandshakeError(400, `invalid header name ${JSON.stringify(name.slice(0, 40))}`);
-    const value = trimOws(line.slice(colon + 1));
-    if (hasBadValueByte(value)) throw new HandshakeError(400, `invalid character in header ${name}`);
-    rawHeaders.push(name, value);
-    const key = name.toLowerCase();
-    const previous = headers[key];
-    if (previous === undefined) headers[key] = value;
-    else if (SINGLETON_FIELDS.has(key)) throw new HandshakeError(400, `repeated ${name} header`);
-    else headers[key] = `${previous}, ${value}`;
+    addHeader(headers, rawHeaders, line.slice(0, colon), trimOws(line.slice(colon + 1)));
   }
   return { method, target, path, query, httpVersion, headers, rawHeaders };
+}
+
+/** Checks one field (RFC 9110 §5.1, §5.5) and adds it; a repeated singleton field is refused. */
+function addHeader(headers: Record<string, string>, rawHeaders: string[], name: string, value: string): void {
+  // RFC 9112 §5.1: no whitespace between the field name and the colon.
+  if (!isToken(name)) throw new HandshakeError(400, `invalid header name ${JSON.stringify(name.slice(0, 40))}`);
+  if (hasBadValueByte(value)) throw new HandshakeError(400, `invalid character in header ${name}`);
+  rawHeaders.push(name, value);
+  const key = name.toLowerCase();
+  const previous = headers[key];
+  if (previous === undefined) headers[key] = value;
+  else if (SINGLETON_FIELDS.has(key)) throw new HandshakeError(400, `repeated ${name} header`);
+  else headers[key] = `${previous}, ${value}`;
+}
+
+/**
+ * The same RequestHead from a head that node:http already parsed (for
+ * attach()/handleUpgrade), held to the same header rules.
+ */
+export function headFromParsed(method: string, target: string, httpVersion: string, raw: readonly string[]): RequestHead {
+  const { path, query } = splitTarget(target);
+  const headers: Record<string, string> = Object.create(null) as Record<string, string>;
+  const rawHeaders: string[] = [];
+  for (let i = 0; i + 1 < raw.length; i += 2) addHeader(headers, rawHeaders, raw[i], raw[i + 1]);
+  return { method, target, path, query, httpVersion: `HTTP/${httpVersion}`, headers, rawHeaders };
 }
 
 /** Origin-form "/p?q", or absolute-form "http://host/p?q" (RFC 9112 §3.2.2). */

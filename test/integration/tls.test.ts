@@ -1,0 +1,209 @@
+// The TLS listener: versions (TLS 1.2 and 1.3 only, RFC 8996), ALPN, the
+// dev certificate chain, the rate-limited log line for plain HTTP sent to the
+// TLS port, the TLS handshake deadline, and IPv4/IPv6 loopback.
+import net from 'node:net';
+import tls from 'node:tls';
+import { afterEach, describe, expect, it } from 'vitest';
+import { DEV_CA, RawClient } from '../helpers/raw-client.js';
+import { expectServing, sleep, startServer, TLS_MODE, PLAIN_MODE, type TestServer } from '../helpers/test-server.js';
+
+const PLAIN_HTTP = 'GET / HTTP/1.1\r\nHost: x\r\n\r\n';
+
+/** Polls `check` every 10 ms until it holds or `ms` pass. */
+async function eventually(check: () => boolean, ms: number, what: string): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`not within ${ms} ms: ${what}`);
+    await sleep(10);
+  }
+}
+
+/** Sends bytes over plain TCP to `port` and waits for the server to close. */
+async function plainTcpHit(port: number, host: string, bytes: string): Promise<void> {
+  const client = await RawClient.connect({ port, host, tls: false });
+  client.write(bytes);
+  try {
+    await client.waitClosed(2000);
+  } finally {
+    client.destroy();
+  }
+}
+
+/** A TLS connection with explicit options; resolves with the socket or rejects with the TLS error. */
+function tlsConnect(port: number, options: tls.ConnectionOptions): Promise<tls.TLSSocket> {
+  return new Promise((resolve, reject) => {
+    const socket = tls.connect({ host: '127.0.0.1', port, servername: 'localhost', ca: DEV_CA, ...options });
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error('TLS connect timed out'));
+    }, 3000);
+    socket.once('secureConnect', () => {
+      clearTimeout(timer);
+      resolve(socket);
+    });
+    socket.once('error', (error) => {
+      clearTimeout(timer);
+      socket.destroy();
+      reject(error);
+    });
+  });
+}
+
+describe('TLS listener', () => {
+  let ts: TestServer | undefined;
+  afterEach(async () => {
+    await ts?.close();
+    ts = undefined;
+  });
+
+  it("plain HTTP on the TLS port: one warn line with the peer and OpenSSL's 'http request', rate-limited per IP, still serving wss", async () => {
+    ts = await startServer(TLS_MODE);
+    const server = ts;
+    await plainTcpHit(server.port, '127.0.0.1', PLAIN_HTTP);
+    await eventually(() => server.logs.lines('warn').length >= 1, 1000, 'a warn line');
+    const warns = server.logs.lines('warn');
+    expect(warns).toHaveLength(1);
+    expect(warns[0]).toContain('plain HTTP request on the TLS port');
+    expect(warns[0]).toContain('127.0.0.1');
+    expect(warns[0]).toContain('http request');
+    // A second hit from the same IP within the minute: counted, not logged.
+    await plainTcpHit(server.port, '127.0.0.1', PLAIN_HTTP);
+    await eventually(() => server.server.tlsClientErrors.get('http_request') === 2, 1000, 'second hit counted');
+    await sleep(50);
+    expect(server.logs.lines('warn')).toHaveLength(1);
+    expect(server.logs.lines('error')).toEqual([]);
+    await expectServing(server);
+  });
+
+  it("the 'tlsClientError' event reports the kind and the normalized peer address", async () => {
+    ts = await startServer(TLS_MODE, { host: '::' });
+    const seen: Array<[string, string]> = [];
+    ts.server.on('tlsClientError', (kind, _error, address) => seen.push([kind, address]));
+    await plainTcpHit(ts.port, '127.0.0.1', PLAIN_HTTP);
+    await plainTcpHit(ts.port, '::1', PLAIN_HTTP);
+    await eventually(() => seen.length === 2, 1000, 'two tlsClientError events');
+    // A dual-stack socket sees "::ffff:127.0.0.1"; operators expect "127.0.0.1".
+    expect(seen).toEqual([
+      ['http_request', '127.0.0.1'],
+      ['http_request', '::1'],
+    ]);
+    const warns = ts.logs.lines('warn');
+    expect(warns).toHaveLength(2);
+    expect(warns[0]).toMatch(/from 127\.0\.0\.1:\d+/);
+    expect(warns[1]).toMatch(/from \[::1\]:\d+/);
+  });
+
+  it("TLS 1.1 is refused by the server (counted and logged as 'unsupported_protocol')", async () => {
+    ts = await startServer(TLS_MODE);
+    const kinds: string[] = [];
+    ts.server.on('tlsClientError', (kind) => kinds.push(kind));
+    // The client allows everything down to TLS 1.0 at security level 0, so the refusal is the server's.
+    await expect(
+      tlsConnect(ts.port, { minVersion: 'TLSv1', maxVersion: 'TLSv1.1', ciphers: 'DEFAULT@SECLEVEL=0' }),
+    ).rejects.toMatchObject({ code: expect.stringMatching(/PROTOCOL_VERSION|UNSUPPORTED_PROTOCOL|WRONG_VERSION/) as unknown });
+    const server = ts;
+    await eventually(() => kinds.length === 1, 1000, 'tlsClientError');
+    expect(kinds).toEqual(['unsupported_protocol']);
+    expect(server.server.tlsClientErrors.get('unsupported_protocol')).toBe(1);
+    const warns = server.logs.lines('warn');
+    expect(warns).toHaveLength(1);
+    expect(warns[0]).toContain('unsupported_protocol');
+    expect(warns[0]).toContain('127.0.0.1');
+    await expectServing(server);
+  });
+
+  it.each(['TLSv1.2', 'TLSv1.3'] as const)('%s is accepted, ALPN is http/1.1, the chain verifies for "localhost"', async (version) => {
+    ts = await startServer(TLS_MODE);
+    const socket = await tlsConnect(ts.port, { minVersion: version, maxVersion: version, ALPNProtocols: ['h2', 'http/1.1'] });
+    try {
+      expect(socket.getProtocol()).toBe(version);
+      expect(socket.alpnProtocol).toBe('http/1.1');
+      expect(socket.authorized).toBe(true);
+      expect(socket.getPeerCertificate().subject.CN).toBe('localhost');
+    } finally {
+      socket.destroy();
+    }
+    // And a WebSocket works over that version.
+    const client = await ts.open({}, { tlsOptions: { minVersion: version, maxVersion: version } });
+    expect((client.socket as tls.TLSSocket).getProtocol()).toBe(version);
+    client.sendText(version);
+    expect((await client.readFrame()).payload.toString()).toBe(version);
+    client.destroy();
+  });
+
+  it('a TCP connection that never starts TLS is closed within ~1 s (handshakeTimeout 300 ms)', async () => {
+    ts = await startServer(TLS_MODE, { handshakeTimeout: 300 });
+    const started = performance.now();
+    const client = await ts.connect({ tls: false });
+    try {
+      await client.waitClosed(1500);
+    } finally {
+      client.destroy();
+    }
+    expect(performance.now() - started).toBeLessThan(1200);
+  });
+
+  it('a TLS handshake stalled after part of a ClientHello is closed within ~1 s (handshakeTimeout 300 ms)', async () => {
+    ts = await startServer(TLS_MODE, { handshakeTimeout: 300 });
+    const started = performance.now();
+    const client = await ts.connect({ tls: false });
+    // A TLS record header announcing 512 bytes of handshake, then one byte of it.
+    client.write(Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01]));
+    try {
+      await client.waitClosed(1500);
+    } finally {
+      client.destroy();
+    }
+    expect(performance.now() - started).toBeLessThan(1200);
+    expect(ts.server.tlsClientErrors.get('handshake_timeout')).toBe(1);
+  });
+
+  it('the handshake deadline counts the TLS handshake too: TLS then nothing → closed by ~300 ms after accept', async () => {
+    ts = await startServer(TLS_MODE, { handshakeTimeout: 300 });
+    const started = performance.now();
+    const client = await ts.connect();
+    await client.waitClosed(1500);
+    const elapsed = performance.now() - started;
+    expect(elapsed).toBeLessThan(1000);
+  });
+});
+
+describe.each([TLS_MODE, PLAIN_MODE])('loopback addresses over $name://', (mode) => {
+  let ts: TestServer | undefined;
+  afterEach(async () => {
+    await ts?.close();
+    ts = undefined;
+  });
+
+  it('bound to :: (dual stack): 127.0.0.1 and ::1 clients both connect; remoteAddress is normalized', async () => {
+    ts = await startServer(mode, { host: '::' });
+    const v4 = await ts.open({}, { host: '127.0.0.1' });
+    const v6 = await ts.open({}, { host: '::1' });
+    expect((await ts.serverSide(v4)).connection.remoteAddress).toBe('127.0.0.1');
+    expect((await ts.serverSide(v6)).connection.remoteAddress).toBe('::1');
+    for (const c of [v4, v6]) {
+      c.sendText('hi');
+      expect((await c.readFrame()).payload.toString()).toBe('hi');
+      c.destroy();
+    }
+  });
+
+  it('bound to ::1 only: address() gives a bracketed URL, 127.0.0.1 is not served', async () => {
+    ts = await startServer(mode, { host: '::1' });
+    expect(ts.url).toBe(`${mode.name}://[::1]:${ts.port}/`);
+    const c = await ts.open({}, { host: '::1' });
+    c.sendText('v6');
+    expect((await c.readFrame()).payload.toString()).toBe('v6');
+    c.destroy();
+    await expect(
+      new Promise<void>((resolve, reject) => {
+        const s = net.connect({ host: '127.0.0.1', port: ts?.port ?? 0 });
+        s.once('connect', () => {
+          s.destroy();
+          resolve();
+        });
+        s.once('error', reject);
+      }),
+    ).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+  });
+});
