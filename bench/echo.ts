@@ -156,7 +156,7 @@ export async function benchEcho(options: EchoOptions): Promise<{ cells: EchoSamp
     }
     const stats = new EchoStats();
     const samples = new Map<string, EchoSample[]>();
-    const key = (kind: ServerKind, c: EchoConfig): string => `${kind} ${c.payload} ${c.connections}`;
+    const key = (kind: ServerKind, c: EchoConfig): string => `${kind} ${c.payload} ${c.connections} ${c.window}`;
     for (let round = 0; round < options.rounds; round++) {
       for (const config of options.configs) {
         for (const server of servers) {

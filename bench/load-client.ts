@@ -25,6 +25,19 @@ export interface Target {
   ca: Buffer;
 }
 
+// One client context per CA: passing `ca` to tls.connect would build a new
+// context (parse the PEM, fill an X509 store) for every connection, which
+// costs the client more than the whole handshake.
+const contexts = new Map<Buffer, tls.SecureContext>();
+function clientContext(ca: Buffer): tls.SecureContext {
+  let context = contexts.get(ca);
+  if (context === undefined) {
+    context = tls.createSecureContext({ ca });
+    contexts.set(ca, context);
+  }
+  return context;
+}
+
 const HOST = '127.0.0.1';
 const now = (): number => performance.now();
 
@@ -63,7 +76,7 @@ export function closeFrame(): Buffer {
 /** TCP (and TLS) connect; resolves once the TLS handshake is done. */
 export function connect(target: Target, timeoutMs = 10_000): Promise<net.Socket> {
   const socket = target.tls
-    ? tls.connect({ host: HOST, port: target.port, ca: target.ca, servername: 'localhost', ALPNProtocols: ['http/1.1'] })
+    ? tls.connect({ host: HOST, port: target.port, secureContext: clientContext(target.ca), servername: 'localhost', ALPNProtocols: ['http/1.1'] })
     : net.connect({ host: HOST, port: target.port });
   socket.setNoDelay(true);
   const ready = new Promise<net.Socket>((resolve, reject) => {
@@ -91,7 +104,7 @@ export function upgrade(socket: net.Socket, port: number, timeoutMs = 10_000): P
       `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
   );
   const done = new Promise<Buffer>((resolve, reject) => {
-    let head = Buffer.alloc(0);
+    let head: Buffer = Buffer.alloc(0);
     const finish = (error: Error | undefined, rest?: Buffer): void => {
       socket.off('data', onData);
       socket.off('error', finish);

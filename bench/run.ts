@@ -1,11 +1,15 @@
-// `npm run bench [-- --quick] [-- --out FILE] [-- --only decoder,mask,...]`:
+// `npm run bench [-- --quick] [-- --out FILE] [-- --only decoder,mask,encoder,echo,handshake,idle]`:
 // every case, a markdown table each, and last one JSON line with every figure.
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { benchDecoder } from './decoder.js';
+import { benchEcho, windowFor, type EchoConfig } from './echo.js';
+import { benchHandshakes } from './handshakes.js';
+import { benchIdleMemory, openFileLimit } from './idle-memory.js';
 import { benchEncoder } from './encoder.js';
 import { benchMask } from './mask.js';
 import { formatBytes, markdownTable } from './measure.js';
+import { killAllServers, pinClient, type Pinning } from './server-process.js';
 
 const { values } = parseArgs({
   options: {
@@ -47,6 +51,86 @@ if (want('encoder')) {
   const encoder = benchEncoder([0, 16, 125, 1024, 64 * 1024, 1024 * 1024], minMs);
   results.encoder = encoder;
   print('3. Encoder / send path into a discarding writer (frames/s)', markdownTable(['payload', 'binary', 'text (string)'], encoder.map((r) => [formatBytes(r.payload), r.binaryFramesPerSec.toLocaleString('en'), r.textFramesPerSec.toLocaleString('en')])));
+}
+
+// Cases 4–6 run servers in child processes: none may outlive the bench.
+process.on('exit', killAllServers);
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    killAllServers();
+    process.exit(130);
+  });
+}
+
+const e2e = ['echo', 'handshake', 'idle'].some(want);
+const ca = readFileSync(new URL('../certs/dev-ca.pem', import.meta.url));
+// Server children on CPU 0, this process (the load client) on CPU 1, where taskset exists.
+const pin: Pinning | undefined = e2e ? pinClient() : undefined;
+const pinNote = pin === undefined ? 'not pinned' : `server on CPU ${pin.server}, client on CPU ${pin.client}`;
+if (e2e) results.pinning = pin ?? null;
+
+if (want('echo')) {
+  const configs: EchoConfig[] = [];
+  for (const payload of [32, 1024, 64 * 1024, 1024 * 1024]) {
+    for (const connections of [1, 64]) configs.push({ payload, connections, window: windowFor(payload) });
+  }
+  const rounds = quick ? 1 : 3;
+  const measureMs = quick ? 700 : 3000;
+  const echo = await benchEcho({ configs, rounds, warmMs: quick ? 200 : 500, measureMs, pin, ca });
+  results.echo = { rounds, measureMs, ...echo };
+  print(
+    `4. End-to-end echo on loopback, server in a child process (${pinNote}; median of ${rounds} round${rounds > 1 ? 's' : ''} × ${measureMs / 1000} s)`,
+    markdownTable(
+      ['payload', 'conns × window', 'server', 'msgs/s', 'MiB/s', 'server CPU µs/msg', 'server CPU %', 'client CPU %', 'p50 ms', 'p99 ms'],
+      echo.cells.map((c) => [formatBytes(c.payload), `${c.connections} × ${c.window}`, c.server, c.msgsPerSec.toLocaleString('en'), c.mibPerSec, c.serverCpuUsPerMsg, c.serverCpuPct, c.clientCpuPct, c.p50Ms, c.p99Ms]),
+    ),
+  );
+  print(
+    '4b. Server CPU per echoed message, wssd ÷ bare echo of the same transport',
+    markdownTable(
+      ['payload', 'conns', 'wss µs', 'bare tls µs', 'wss ÷ tls', 'ws µs', 'bare net µs', 'ws ÷ net'],
+      echo.ratios.map((r) => [formatBytes(r.payload), r.connections, r.wssUsPerMsg, r.tlsUsPerMsg, r.wssVsTls, r.wsUsPerMsg, r.netUsPerMsg, r.wsVsNet]),
+    ),
+  );
+}
+
+if (want('handshake')) {
+  const rounds = quick ? 1 : 3;
+  const measureMs = quick ? 700 : 2000;
+  const parallel = 4;
+  const pairs = await benchHandshakes({ rounds, warmMs: quick ? 200 : 400, measureMs, parallel, pin, ca });
+  results.handshakes = { rounds, measureMs, parallel, pairs };
+  print(
+    `5. Connections per second: connect + upgrade + close, ${parallel} client loops (${pinNote}; median of ${rounds} round${rounds > 1 ? 's' : ''} × ${measureMs / 1000} s)`,
+    markdownTable(
+      ['transport', 'server', 'handshakes/s', 'server CPU µs/handshake', 'server CPU %', 'client CPU %', 'wssd − bare µs'],
+      pairs.flatMap((p) => [
+        [p.transport, `wssd (${p.wssd.server})`, p.wssd.handshakesPerSec.toLocaleString('en'), p.wssd.serverCpuUsPerHandshake, p.wssd.serverCpuPct, p.wssd.clientCpuPct, p.extraUs],
+        [p.transport, `bare ${p.bare.server} (accept, end)`, p.bare.handshakesPerSec.toLocaleString('en'), p.bare.serverCpuUsPerHandshake, p.bare.serverCpuPct, p.bare.clientCpuPct, ''],
+      ]),
+    ),
+  );
+}
+
+if (want('idle')) {
+  const wanted = 2000;
+  // Each connection is a descriptor here and one in the server child; keep headroom for the rest.
+  const limit = openFileLimit();
+  const connections = limit === undefined || limit >= wanted + 200 ? wanted : Math.max(10, limit - 200);
+  const settleMs = quick ? 300 : 1000;
+  const pairs = await benchIdleMemory({ connections, settleMs, pin, ca });
+  results.idleMemory = { connections, settleMs, openFileLimit: limit ?? null, pairs };
+  const capped = connections < wanted ? ` — capped from ${wanted} by ulimit -n ${limit}` : '';
+  print(
+    `6. Memory per idle connection: ${connections.toLocaleString('en')} idle connections${capped}, delta after a full GC ÷ N (KiB)`,
+    markdownTable(
+      ['transport', 'server', 'RSS KiB/conn', 'heap KiB/conn', 'external KiB/conn', 'wssd − bare RSS', 'wssd − bare heap'],
+      pairs.flatMap((p) => [
+        [p.transport, `wssd (${p.wssd.server})`, p.wssd.rssKiBPerConn, p.wssd.heapKiBPerConn, p.wssd.externalKiBPerConn, p.extraRssKiB, p.extraHeapKiB],
+        [p.transport, `bare ${p.bare.server} (holds sockets)`, p.bare.rssKiBPerConn, p.bare.heapKiBPerConn, p.bare.externalKiBPerConn, '', ''],
+      ]),
+    ),
+  );
 }
 
 const json = JSON.stringify(results);

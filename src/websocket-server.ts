@@ -56,6 +56,7 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
   private readonly tlsErrorLog = new RateLimiter();
   private readonly headLimits: HeadLimits;
   private closing = false;
+  private listenPending = false;
   /** The TLS certificates (undefined in plain mode). */
   readonly certificates: CertificateStore | undefined;
   private stopWatching: (() => void) | undefined;
@@ -100,7 +101,13 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
       server.on('tlsClientError', (error: Error, socket: tls.TLSSocket) => this.onTlsClientError(error, socket));
       this.listener = server;
     }
-    this.listener?.on('error', (error) => this.emit('error', error));
+    // Errors while listen() is pending reject its promise; later ones are
+    // events (logged when nobody listens, rather than thrown).
+    this.listener?.on('error', (error) => {
+      if (this.listenPending) return;
+      if (this.listenerCount('error') > 0) this.emit('error', error);
+      else this.log.error(`server error: ${error.message}`);
+    });
   }
 
   /**
@@ -140,16 +147,21 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
         }
         res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(this.statsJson());
       });
-      statsServer.on('error', (error) => this.emit('error', error));
+      statsServer.on('error', (error) => this.log.error(`stats server: ${error.message}`));
       statsServer.listen(o.statsPort, o.statsHost);
       this.statsServer = statsServer;
     }
     const listener = this.listener;
     if (listener === undefined) return Promise.reject(new Error('this server has no listener (noServer / attach): the HTTP server listens'));
     return new Promise((resolve, reject) => {
-      const onError = (error: Error): void => reject(error);
+      this.listenPending = true;
+      const onError = (error: Error): void => {
+        this.listenPending = false;
+        reject(error);
+      };
       listener.once('error', onError);
       listener.listen(this.options.port, this.options.host, () => {
+        this.listenPending = false;
         listener.off('error', onError);
         resolve(this.address());
       });
@@ -197,10 +209,13 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
     const { kind, explanation } = classifyTlsClientError(error);
     this.tlsClientErrors.set(kind, (this.tlsClientErrors.get(kind) ?? 0) + 1);
     const address = normalizeAddress(socket.remoteAddress) || 'unknown';
+    const port = socket.remotePort;
+    // Node reports a handshake timeout here but leaves the socket open: end it.
+    socket.destroy();
     this.emit('tlsClientError', kind, error, address);
     const suppressed = this.tlsErrorLog.take(`${kind} ${address}`);
     if (suppressed < 0) return;
-    const peer = `${formatHost(address)}:${socket.remotePort ?? '?'}`;
+    const peer = `${formatHost(address)}:${port ?? '?'}`;
     const held = suppressed > 0 ? ` (${suppressed} more from this address in the last minute not logged)` : '';
     if (kind === 'http_request') {
       this.log.warn(`plain HTTP request on the TLS port from ${peer} (OpenSSL "http request"): ${explanation}${held}`);

@@ -83,6 +83,8 @@ export async function startServer(mode: Mode, options: StartOptions = {}): Promi
     port: 0,
     logger: logs,
     ...(mode.tls ? { cert: DEV_CERT, key: DEV_KEY } : { plain: true }),
+    // No heartbeat pings unless a test asks: tests read frames in exact order.
+    pingInterval: 0,
     ...rest,
   });
   const accepted: ServerSide[] = [];

@@ -57,8 +57,9 @@ const BAD: BadCase[] = [
   { name: 'short Sec-WebSocket-Key (8 bytes)', request: () => crlf(lines({ set: { 'Sec-WebSocket-Key': 'c2hvcnRrZXk=' } })), status: 400 },
   { name: 'two Sec-WebSocket-Key headers', request: () => crlf(lines({ extra: [`Sec-WebSocket-Key: ${randomKey()}`] })), status: 400 },
   {
+    // Not "/": a plain GET / gets the demo page (demoPage option, on by default).
     name: 'plain GET without Upgrade → 426',
-    request: () => crlf(['GET / HTTP/1.1', 'Host: localhost', 'Accept: text/html']),
+    request: () => crlf(['GET /chat HTTP/1.1', 'Host: localhost', 'Accept: text/html']),
     status: 426,
   },
   { name: 'Upgrade: foo', request: () => crlf(lines({ set: { Upgrade: 'foo' } })), status: 400 },
@@ -184,11 +185,21 @@ describe.each(MODES)('opening handshake over $name://', (mode) => {
 
   it('426 for a plain GET names the fix in its text body', async () => {
     const client = await ts.connect();
-    client.write(crlf(['GET / HTTP/1.1', 'Host: localhost']));
+    client.write(crlf(['GET /chat HTTP/1.1', 'Host: localhost']));
     const r = await client.readResponse();
     expect(r.status).toBe(426);
     expect(r.headers['upgrade']?.toLowerCase()).toBe('websocket');
     expect(r.body.toString('utf8').toLowerCase()).toContain('websocket');
+    await client.waitClosed(2000);
+  });
+
+  it('a plain GET / gets the demo page (200 text/html), then the connection ends', async () => {
+    const client = await ts.connect();
+    client.write(crlf(['GET / HTTP/1.1', 'Host: localhost']));
+    const r = await client.readResponse();
+    expect(r.status).toBe(200);
+    expect(r.headers['content-type']).toMatch(/^text\/html/);
+    expect(r.body.toString('utf8')).toContain('WebSocket');
     await client.waitClosed(2000);
   });
 

@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeFrame, Op, type RawClient } from '../helpers/raw-client.js';
-import { MODES, startServer, type TestServer } from '../helpers/test-server.js';
+import { MODES, startServer, withTimeout, type TestServer } from '../helpers/test-server.js';
 
 const SIZES = [0, 125, 126, 65535, 65536, 1024 * 1024];
 
@@ -188,6 +188,22 @@ describe.each(MODES)('messages over $name://', (mode) => {
     client.sendText('done');
     expect((await client.readFrame()).payload.toString()).toBe('done');
   }, 15_000);
+
+  it("send() reports backpressure: false past the high-water mark, bufferedAmount counts it, 'drain' follows", async () => {
+    const c = await ts.open();
+    const side = await ts.serverSide(c);
+    const big = randomBytes(1024 * 1024);
+    const drained = new Promise<void>((resolve) => side.connection.once('drain', () => resolve()));
+    expect(side.connection.send(big)).toBe(false);
+    expect(side.connection.bufferedAmount).toBeGreaterThanOrEqual(big.length);
+    const frame = await c.readFrame(5000);
+    expect(frame.payload.equals(big)).toBe(true);
+    await withTimeout(drained, 2000, "'drain'");
+    expect(side.connection.bufferedAmount).toBe(0);
+    expect(side.connection.send('small')).toBe(true);
+    expect((await c.readFrame()).payload.toString()).toBe('small');
+    c.destroy();
+  });
 
   it('the server delivers what it received: message count and types on the server side', async () => {
     const c = await ts.open();

@@ -58,17 +58,20 @@ describe.each(MODES)('verifyRequest over $name://', (mode) => {
   let ts: TestServer;
   beforeAll(async () => {
     ts = await startServer(mode, {
-      verifyRequest: async (request) => {
+      // Synchronous answers for Origin checks, promises for the rest: both paths are exercised.
+      verifyRequest: (request) => {
         const origin = request.headers['origin'];
         if (origin === 'https://evil.example') return { status: 403, reason: 'origin not allowed' };
         if (origin === 'https://sync.example') return false;
         if (request.path === '/slow') {
-          await sleep(100);
-          return request.headers['authorization'] === 'Bearer ok'
-            ? true
-            : { status: 401, reason: 'token required', headers: { 'WWW-Authenticate': 'Bearer' } };
+          return sleep(100).then(() =>
+            request.headers['authorization'] === 'Bearer ok'
+              ? true
+              : { status: 401, reason: 'token required', headers: { 'WWW-Authenticate': 'Bearer' } },
+          );
         }
-        if (request.path === '/throws') throw new Error('verifier bug with secret details');
+        if (request.path === '/throws') return Promise.reject(new Error('verifier bug with secret details'));
+        if (request.path === '/throws-sync') throw new Error('sync verifier bug with secret details');
         return undefined;
       },
     });
@@ -116,9 +119,9 @@ describe.each(MODES)('verifyRequest over $name://', (mode) => {
     client.destroy();
   });
 
-  it('a verifier that throws: 500 without internal details, error logged, still serving', async () => {
+  it.each(['/throws', '/throws-sync'])('a verifier that fails (%s): 500 without internal details, error logged, still serving', async (path) => {
     const client = await ts.connect();
-    client.write(upgradeRequest({ path: '/throws' }));
+    client.write(upgradeRequest({ path }));
     const r = await client.readResponse();
     expect(r.status).toBe(500);
     expect(r.body.toString()).not.toContain('secret');

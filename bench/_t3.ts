@@ -1,0 +1,10 @@
+import { readFileSync } from 'node:fs';
+import { benchEcho } from './echo.js';
+import { pinClient, killAllServers } from './server-process.js';
+process.on('exit', killAllServers);
+const pin = pinClient();
+const ca = readFileSync(new URL('../certs/dev-ca.pem', import.meta.url));
+const configs = [];
+for (const payload of (process.argv[2] ?? '1024').split(',').map(Number)) for (const window of (process.argv[3] ?? '1,16').split(',').map(Number)) configs.push({ payload, connections: Number(process.argv[4] ?? 1), window });
+const r = await benchEcho({ configs, rounds: 1, warmMs: 250, measureMs: 700, pin, ca });
+console.table(r.cells.map(c => ({s:c.server,p:c.payload,w:c.window,mps:c.msgsPerSec,us:c.serverCpuUsPerMsg,scpu:c.serverCpuPct,ccpu:c.clientCpuPct,p50:c.p50Ms,p99:c.p99Ms})));

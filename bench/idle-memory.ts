@@ -1,0 +1,110 @@
+// Case 6: memory per idle connection. N connections opened (wssd: upgraded)
+// and left idle; the server child's RSS, V8 heap and external memory before
+// and after, each read after a full GC, divided by N. Beside wssd, a bare
+// server of the same transport that just holds its sockets: the difference is
+// what a WebSocket connection costs beyond its socket (and TLS state).
+//
+// Fresh server children: a process that has echoed megabytes has freed memory
+// in its allocator that new connections would reuse without growing RSS.
+import { execFileSync } from 'node:child_process';
+import { closeAll, openMany, sleep } from './load-client.js';
+import { sig } from './measure.js';
+import { targetOf } from './echo.js';
+import { startServers, type Pinning, type ServerKind, type ServerProcess, type UsageReply } from './server-process.js';
+
+export interface IdleSample {
+  server: ServerKind;
+  connections: number;
+  rssKiBPerConn: number;
+  heapKiBPerConn: number;
+  externalKiBPerConn: number;
+}
+
+export interface IdlePair {
+  transport: 'tls' | 'plain';
+  wssd: IdleSample;
+  bare: IdleSample;
+  /** wssd − bare, KiB per connection. */
+  extraRssKiB: number;
+  extraHeapKiB: number;
+}
+
+export interface IdleOptions {
+  connections: number;
+  settleMs: number;
+  pin: Pinning | undefined;
+  ca: Buffer;
+}
+
+/** The soft limit on open files that this process and its children have, or undefined if unknown. */
+export function openFileLimit(): number | undefined {
+  try {
+    const n = Number(execFileSync('sh', ['-c', 'ulimit -n'], { encoding: 'utf8' }).trim());
+    return Number.isFinite(n) ? n : undefined; // 'unlimited' → NaN → unknown, i.e. no cap
+  } catch {
+    return undefined;
+  }
+}
+
+/** Polls the child (≤ 10 s) until it holds exactly `n` connections. */
+async function settleAt(server: ServerProcess, n: number): Promise<void> {
+  const deadline = performance.now() + 10_000;
+  for (;;) {
+    const u = await server.usage();
+    if (u.connections === n) return;
+    if (performance.now() > deadline) throw new Error(`${server.kind}: ${u.connections} connections open, expected ${n}`);
+    await sleep(50);
+  }
+}
+
+async function measure(server: ServerProcess, options: IdleOptions): Promise<IdleSample> {
+  const target = targetOf(server, options.ca);
+  // Warm-up: the first connections load code, fill the TLS context's caches and tune the JIT.
+  await closeAll((await openMany(target, 50, 10)).map((o) => o.socket));
+  await settleAt(server, 0);
+  await sleep(options.settleMs);
+  const before: UsageReply = await server.usage(true);
+  const opened = await openMany(target, options.connections, 50);
+  const sockets = opened.map((o) => o.socket);
+  try {
+    // Read (and drop) what the server sends, such as TLS 1.3 session tickets, as a live client would.
+    for (const s of sockets) s.resume();
+    await settleAt(server, options.connections);
+    await sleep(options.settleMs);
+    const after = await server.usage(true);
+    const perConn = (bytes: number): number => sig(bytes / options.connections / 1024);
+    return {
+      server: server.kind,
+      connections: options.connections,
+      rssKiBPerConn: perConn(after.rss - before.rss),
+      heapKiBPerConn: perConn(after.heapUsed - before.heapUsed),
+      externalKiBPerConn: perConn(after.external - before.external),
+    };
+  } finally {
+    await closeAll(sockets);
+  }
+}
+
+export async function benchIdleMemory(options: IdleOptions): Promise<IdlePair[]> {
+  const servers = await startServers(
+    [
+      ['wss', 'echo'],
+      ['tls', 'hold'],
+      ['ws', 'echo'],
+      ['net', 'hold'],
+    ],
+    options.pin,
+  );
+  try {
+    const samples = new Map<ServerKind, IdleSample>();
+    for (const server of servers) samples.set(server.kind, await measure(server, options));
+    const pair = (transport: 'tls' | 'plain', w: ServerKind, b: ServerKind): IdlePair => {
+      const wssd = samples.get(w) as IdleSample;
+      const bare = samples.get(b) as IdleSample;
+      return { transport, wssd, bare, extraRssKiB: sig(wssd.rssKiBPerConn - bare.rssKiBPerConn), extraHeapKiB: sig(wssd.heapKiBPerConn - bare.heapKiBPerConn) };
+    };
+    return [pair('tls', 'wss', 'tls'), pair('plain', 'ws', 'net')];
+  } finally {
+    await Promise.all(servers.map((s) => s.stop()));
+  }
+}

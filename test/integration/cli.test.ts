@@ -1,0 +1,184 @@
+// The executable as operators run it: `node dist/server.js` with flags. The
+// startup line, configuration errors (one clear line, exit 1, no stack),
+// --plain, --app, and SIGTERM closing live connections with 1001.
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { WssdProcess } from '../helpers/cli-process.js';
+import { freePort } from '../helpers/free-port.js';
+import { Op, RawClient } from '../helpers/raw-client.js';
+
+let tmp: string;
+const running: WssdProcess[] = [];
+
+function wssd(args: string[]): WssdProcess {
+  const p = new WssdProcess(args);
+  running.push(p);
+  return p;
+}
+
+beforeAll(() => {
+  tmp = mkdtempSync(join(tmpdir(), 'wssd-cli-'));
+});
+afterEach(() => {
+  for (const p of running.splice(0)) p.kill();
+});
+afterAll(() => {
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+/** Every non-empty stderr line, with the assertion that none looks like a stack frame. */
+function expectOneCleanErrorLine(p: WssdProcess): string {
+  const lines = p.stderr.filter((l) => l.trim() !== '');
+  expect(lines, lines.join('\n')).toHaveLength(1);
+  expect(lines[0]).not.toMatch(/^\s+at /);
+  expect(lines[0]).not.toMatch(/Error:|node:internal/);
+  return lines[0];
+}
+
+describe('CLI (node dist/server.js)', () => {
+  it("startup line names wss://, the port and 'TLSv1.2'; a wss client is served (default echo)", async () => {
+    const port = await freePort();
+    const p = wssd(['--port', String(port), '--host', '127.0.0.1', '--cert', 'certs/dev-cert.pem', '--key', 'certs/dev-key.pem']);
+    const line = await p.waitForLine(/listening/);
+    expect(line).toContain('wss://');
+    expect(line).toContain(String(port));
+    expect(line).toContain('TLSv1.2');
+    const client = await RawClient.connect({ port, tls: true });
+    await client.upgrade();
+    client.sendText('echo?');
+    expect((await client.readFrame()).payload.toString()).toBe('echo?');
+    client.destroy();
+  });
+
+  it('a --cert path that does not exist: exit 1 with one clear line, no stack trace', async () => {
+    const port = await freePort();
+    const missing = join(tmp, 'no-such-cert.pem');
+    const p = wssd(['--port', String(port), '--host', '127.0.0.1', '--cert', missing, '--key', 'certs/dev-key.pem']);
+    const exit = await p.exited(5000);
+    expect(exit.code).toBe(1);
+    const line = expectOneCleanErrorLine(p);
+    expect(line).toContain(missing);
+    expect(line).toContain('ENOENT');
+  });
+
+  it('a key that does not match the certificate: exit 1 with one clear line', async () => {
+    const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+    const keyFile = join(tmp, 'other-key.pem');
+    writeFileSync(keyFile, privateKey.export({ type: 'pkcs8', format: 'pem' }));
+    const port = await freePort();
+    const p = wssd(['--port', String(port), '--host', '127.0.0.1', '--cert', 'certs/dev-cert.pem', '--key', keyFile]);
+    const exit = await p.exited(5000);
+    expect(exit.code).toBe(1);
+    const line = expectOneCleanErrorLine(p);
+    expect(line).toMatch(/does not match/);
+  });
+
+  it('a bad --port value: exit 1 with one clear line', async () => {
+    const p = wssd(['--port', 'eighty', '--plain']);
+    const exit = await p.exited(5000);
+    expect(exit.code).toBe(1);
+    expect(expectOneCleanErrorLine(p)).toContain('--port');
+  });
+
+  it('a port already in use: exit 1 with one clear line', async () => {
+    const port = await freePort();
+    const first = wssd(['--port', String(port), '--host', '127.0.0.1', '--plain']);
+    await first.waitForLine(/listening/);
+    const second = wssd(['--port', String(port), '--host', '127.0.0.1', '--plain']);
+    const exit = await second.exited(5000);
+    expect(exit.code).toBe(1);
+    expect(expectOneCleanErrorLine(second)).toContain('EADDRINUSE');
+  });
+
+  it('--plain serves ws:// (and --path limits the paths)', async () => {
+    const port = await freePort();
+    const p = wssd(['--port', String(port), '--host', '127.0.0.1', '--plain', '--path', '/ws']);
+    const line = await p.waitForLine(/listening/);
+    expect(line).toContain(`ws://127.0.0.1:${port}/`);
+    expect(line).not.toContain('wss://');
+    const refused = await RawClient.connect({ port, tls: false });
+    refused.write('GET /other HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n');
+    expect((await refused.readResponse()).status).toBe(404);
+    refused.destroy();
+    const client = await RawClient.connect({ port, tls: false });
+    await client.upgrade({ path: '/ws' });
+    client.sendBinary(Buffer.from([1, 2, 3]));
+    const frame = await client.readFrame();
+    expect(frame.opcode).toBe(Op.Binary);
+    expect([...frame.payload]).toEqual([1, 2, 3]);
+    client.destroy();
+  });
+
+  it('--max-payload is applied: a bigger message is closed with 1009', async () => {
+    const port = await freePort();
+    const p = wssd(['--port', String(port), '--host', '127.0.0.1', '--plain', '--max-payload', '100']);
+    await p.waitForLine(/listening/);
+    const client = await RawClient.connect({ port, tls: false });
+    await client.upgrade();
+    client.sendBinary(Buffer.alloc(101));
+    expect((await client.readClose()).code).toBe(1009);
+    await client.waitClosed(2000);
+  });
+
+  it('SIGTERM with a live connection: the client gets Close 1001 and the process exits 0', async () => {
+    const port = await freePort();
+    const p = wssd(['--port', String(port), '--host', '127.0.0.1', '--close-timeout', '2000']);
+    await p.waitForLine(/listening/);
+    const client = await RawClient.connect({ port, tls: true });
+    await client.upgrade();
+    p.child.kill('SIGTERM');
+    const close = await client.readClose(3000);
+    expect(close.code).toBe(1001);
+    client.sendClose(1001);
+    await client.waitClosed(2000);
+    const exit = await p.exited(3000);
+    expect(exit).toEqual({ code: 0, signal: null });
+    expect(p.stderr.some((l) => l.includes('SIGTERM'))).toBe(true);
+  });
+
+  it('SIGTERM with a client that never answers: exit 0 once --close-timeout passes', async () => {
+    const port = await freePort();
+    const p = wssd(['--port', String(port), '--host', '127.0.0.1', '--plain', '--close-timeout', '300']);
+    await p.waitForLine(/listening/);
+    const client = await RawClient.connect({ port, tls: false });
+    await client.upgrade();
+    const started = performance.now();
+    p.child.kill('SIGTERM');
+    expect((await client.readClose(2000)).code).toBe(1001);
+    const exit = await p.exited(3000);
+    expect(exit.code).toBe(0);
+    expect(performance.now() - started).toBeLessThan(2500);
+    await client.waitClosed(1000);
+  });
+
+  it("--app MODULE: its default export handles connections (sends 'hello' on connect)", async () => {
+    const app = join(tmp, 'hello-app.mjs');
+    writeFileSync(
+      app,
+      "export default function onConnection(connection) {\n  connection.send('hello');\n  connection.on('message', (data) => connection.send('app:' + data));\n}\n",
+    );
+    const port = await freePort();
+    const p = wssd(['--port', String(port), '--host', '127.0.0.1', '--plain', '--app', app]);
+    await p.waitForLine(/listening/);
+    const client = await RawClient.connect({ port, tls: false });
+    await client.upgrade();
+    const hello = await client.readFrame();
+    expect(hello.opcode).toBe(Op.Text);
+    expect(hello.payload.toString()).toBe('hello');
+    client.sendText('x');
+    expect((await client.readFrame()).payload.toString()).toBe('app:x');
+    client.destroy();
+  });
+
+  it('--app with a module that exports no function: exit 1 with one clear line', async () => {
+    const app = join(tmp, 'not-an-app.mjs');
+    writeFileSync(app, 'export const answer = 42;\n');
+    const p = wssd(['--port', String(await freePort()), '--plain', '--app', app]);
+    const exit = await p.exited(5000);
+    expect(exit.code).toBe(1);
+    expect(expectOneCleanErrorLine(p)).toContain('exports no function');
+  });
+});
