@@ -28,6 +28,8 @@ export interface ConnectionOptions {
   pingTimeout: number;
   /** Server-wide counters this connection adds to. */
   stats: ServerStats;
+  /** Where an exception from an application handler goes when nobody listens for 'error'. */
+  reportHandlerError: (error: Error, connection: Connection) => void;
   /** How long to wait for the peer's Close after ours, and for TCP to end after the handshake. */
   closeTimeout: number;
 }
@@ -153,7 +155,9 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Sessio
     } catch (error) {
       // A handler threw: the peer gets 1011 without details; the error goes to the application.
       this.session.fail(new ProtocolError('WS_ERR_HANDLER', CloseCode.InternalError, 'internal error'));
-      this.emitError(error instanceof Error ? error : new Error(String(error)));
+      const e = error instanceof Error ? error : new Error(String(error));
+      if (this.listenerCount('error') > 0) this.emit('error', e);
+      else this.options.reportHandlerError(e, this);
     }
     if (!alreadyCorked) this.flush();
     // Backpressure on the peer: while it does not read our answers, we do not

@@ -354,6 +354,7 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
       pingTimeout: o.pingTimeout,
       closeTimeout: o.closeTimeout,
       stats: this.stats,
+      reportHandlerError: (error, c) => this.log.error(`handler error on a connection from ${c.remoteAddress} (closed with 1011): ${describe(error)}`),
     });
     this.stats.handshakesAccepted++;
     this.connections.add(connection);
