@@ -43,7 +43,7 @@ Every option can also be set as WSSD_<NAME> in the environment (e.g. WSSD_PORT=4
   --close-timeout MS  wait for the peer's Close / for shutdown (default ${defaults.closeTimeout})
   --idle-timeout MS   close connections that sent nothing this long (default 0 = never)
   --ping-interval MS  heartbeat ping period, 0 = off (default ${defaults.pingInterval})
-  --ping-timeout MS   drop a peer silent this long after a ping (default ${defaults.pingTimeout})
+  --ping-timeout MS   drop a peer silent this long after a ping, at most --ping-interval (default ${defaults.pingTimeout})
   --app MODULE        module whose default export (or onConnection) handles connections (default: echo)
   --log-format F      text (default) or json
   --stats             serve GET /stats (JSON counters) on the WebSocket port

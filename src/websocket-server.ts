@@ -380,7 +380,8 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
 
   /** A plain GET (no Upgrade) for the demo page or /stats, or undefined to go on with the handshake rules. */
   private plainResponse(head: RequestHead): string | undefined {
-    if (head.method !== 'GET' || head.httpVersion !== 'HTTP/1.1' || head.headers.upgrade !== undefined) return undefined;
+    // HTTP/1.0 too: a proxy in front may speak it for plain requests (nginx's default).
+    if (head.method !== 'GET' || (head.httpVersion !== 'HTTP/1.1' && head.httpVersion !== 'HTTP/1.0') || head.headers.upgrade !== undefined) return undefined;
     if (head.path === '/stats' && this.options.stats) return htmlResponse(200, this.statsJson(), 'application/json');
     if (head.path === '/' && this.options.demoPage) return htmlResponse(200, demoPage(this.options.paths?.[0] ?? '/'));
     return undefined;
