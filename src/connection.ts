@@ -122,6 +122,11 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Sessio
     if (options.pingInterval > 0) this.scheduleHeartbeat(options.pingInterval);
     socket.on('data', (chunk: Buffer) => this.receive(chunk));
     socket.on('close', () => this.onSocketClose());
+    // The peer ended TCP (with or without a Close): end ours too, even on a
+    // socket created half-open-capable (node:http's upgraded sockets).
+    socket.on('end', () => {
+      if (!socket.writableEnded) socket.end();
+    });
     socket.on('error', (error) => {
       // A reset or a broken pipe: the 'close' that follows reports 1006.
       if (this.listenerCount('error') > 0) this.emit('error', error);

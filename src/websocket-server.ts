@@ -284,6 +284,8 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
     const tcp = socket as net.Socket;
     const remoteAddress = normalizeAddress(tcp.remoteAddress);
     const secure = (tcp as tls.TLSSocket).encrypted === true;
+    // node:http hands upgraded sockets over half-open-capable; a WebSocket has no use for that.
+    tcp.allowHalfOpen = false;
     tcp.on('error', () => {});
     if (tcp.setNoDelay !== undefined) tcp.setNoDelay(true);
     try {
@@ -432,6 +434,13 @@ export function createServer(options: ServerOptions): WebSocketServer {
 export function attach(httpServer: http.Server, options: Omit<ServerOptions, 'cert' | 'key' | 'certFile' | 'keyFile' | 'plain' | 'noServer'> = {}): WebSocketServer {
   const wss = new WebSocketServer({ ...options, noServer: true });
   httpServer.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => wss.handleUpgrade(req, socket, head));
-  httpServer.on('close', () => void wss.close());
+  // node:http emits 'close' only after every socket is gone, upgraded ones
+  // included, so waiting for it would wait for the WebSocket clients to leave
+  // on their own. Closing the http server starts their closing handshake (1001).
+  const close = httpServer.close.bind(httpServer);
+  httpServer.close = ((callback?: (error?: Error) => void) => {
+    void wss.close();
+    return close(callback);
+  }) as typeof httpServer.close;
   return wss;
 }
