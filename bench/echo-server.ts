@@ -3,7 +3,8 @@
 // message, or a bare node:tls / node:net server, the floor wssd is held to.
 //
 //   node --import tsx --expose-gc bench/echo-server.ts <kind> <mode>
-//   kind: wss | ws | tls | net; mode (bare servers only): echo | end | hold
+//   kind: wss | ws | tls | net; mode (bare servers only): echo | end | hold,
+//   switchable later over IPC
 //
 // IPC: sends {type:'ready', port} once listening; answers each UsageRequest
 // with a UsageReply (process.cpuUsage(), process.memoryUsage(), open sockets).
@@ -28,6 +29,18 @@ export interface ExitRequest {
   type: 'exit';
 }
 
+/** Bare servers: how to treat connections from now on (one child serves cases 4 and 5). */
+export interface ModeRequest {
+  type: 'mode';
+  id: number;
+  mode: BareMode;
+}
+
+export interface ModeReply {
+  type: 'mode';
+  id: number;
+}
+
 export interface ReadyMessage {
   type: 'ready';
   port: number;
@@ -44,6 +57,14 @@ export interface UsageReply {
   arrayBuffers: number;
   /** Sockets (bare) or WebSocket connections (wssd) open now. */
   connections: number;
+  /** Connections accepted since start: TLS-established or TCP (bare), upgraded (wssd). */
+  accepted: number;
+  /** Messages received since start (wssd only; a bare server sees bytes, not messages). */
+  messages: number;
+  /** Bytes received since start: payload bytes (wssd), stream bytes (bare). */
+  bytes: number;
+  /** performance.now() at the reading, ms: counts and CPU time are read in the same instant. */
+  time: number;
 }
 
 const certs = new URL('../certs/', import.meta.url);
@@ -51,24 +72,42 @@ const cert = readFileSync(new URL('dev-cert.pem', certs));
 const key = readFileSync(new URL('dev-key.pem', certs));
 const host = '127.0.0.1';
 
-async function listen(kind: ServerKind, mode: BareMode): Promise<{ port: number; connections: () => number }> {
+let mode: BareMode = 'echo';
+// Counted here, not by the load client, so that they are read in the same instant as the CPU time.
+let accepted = 0;
+let messages = 0;
+let bytes = 0;
+
+async function listen(kind: ServerKind): Promise<{ port: number; connections: () => number }> {
   if (kind === 'wss' || kind === 'ws') {
     const server = createServer(kind === 'wss' ? { cert, key, host, port: 0, logger: false, pingInterval: 0 } : { plain: true, host, port: 0, logger: false, pingInterval: 0 });
     server.on('connection', (conn) => {
+      accepted++;
       conn.on('error', () => {});
-      conn.on('message', (data, isBinary) => conn.send(data, { binary: isBinary }));
+      conn.on('message', (data, isBinary) => {
+        messages++;
+        bytes += data.length;
+        conn.send(data, { binary: isBinary });
+      });
     });
     const { port } = await server.listen();
     return { port, connections: () => server.connections.size };
   }
   let open = 0;
   // The same socket options wssd uses (no Nagle, TLS 1.2+, ALPN http/1.1), so only the WebSocket layer differs.
+  const count = (chunk: Buffer): void => {
+    bytes += chunk.length;
+  };
   const handle = (socket: net.Socket): void => {
     open++;
+    accepted++;
     socket.setNoDelay(true);
     socket.on('error', () => {});
     socket.on('close', () => open--);
-    if (mode === 'echo') socket.pipe(socket);
+    if (mode === 'echo') {
+      socket.on('data', count);
+      socket.pipe(socket);
+    }
     else if (mode === 'end') socket.end();
     // 'hold': keep it, reading (and dropping) whatever comes.
     else socket.resume();
@@ -94,11 +133,18 @@ const [kindArg, modeArg] = process.argv.slice(2);
 if (!['wss', 'ws', 'tls', 'net'].includes(kindArg ?? '') || !['echo', 'end', 'hold'].includes(modeArg ?? 'echo')) {
   throw new Error(`usage: echo-server.ts wss|ws|tls|net [echo|end|hold], got ${process.argv.slice(2).join(' ')}`);
 }
-const { port, connections } = await listen(kindArg as ServerKind, (modeArg ?? 'echo') as BareMode);
+mode = (modeArg ?? 'echo') as BareMode;
+const { port, connections } = await listen(kindArg as ServerKind);
 const gc = (globalThis as { gc?: () => void }).gc;
 
-process.on('message', (msg: UsageRequest | ExitRequest) => {
+process.on('message', (msg: UsageRequest | ExitRequest | ModeRequest) => {
   if (msg.type === 'exit') process.exit(0);
+  if (msg.type === 'mode') {
+    mode = msg.mode;
+    const reply: ModeReply = { type: 'mode', id: msg.id };
+    process.send?.(reply);
+    return;
+  }
   if (msg.type !== 'usage') return;
   if (msg.gc && gc !== undefined) {
     // Twice: the first pass may only promote what the second frees.
@@ -116,6 +162,10 @@ process.on('message', (msg: UsageRequest | ExitRequest) => {
     external: m.external,
     arrayBuffers: m.arrayBuffers,
     connections: connections(),
+    accepted,
+    messages,
+    bytes,
+    time: performance.now(),
   };
   process.send?.(reply);
 });

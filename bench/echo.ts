@@ -7,10 +7,12 @@
 // Servers are interleaved config by config within each round (wss, ws, tls,
 // net), so a slow moment of the machine hits all four alike; figures are the
 // medians over the rounds.
+import { randomBytes } from 'node:crypto';
+import { Opcode } from '../src/protocol/constants.js';
 import { payloadPattern } from './client-frames.js';
-import { closeAll, EchoStats, EchoStream, openMany, sleep, withTimeout, type Target } from './load-client.js';
+import { closeAll, EchoStats, EchoStream, maskedFrame, openMany, sleep, withTimeout, type Target } from './load-client.js';
 import { median, sig } from './measure.js';
-import { startServers, type Pinning, type ServerKind, type ServerProcess } from './server-process.js';
+import type { ServerKind, ServerProcess } from './server-process.js';
 
 export interface EchoConfig {
   payload: number;
@@ -24,7 +26,7 @@ export interface EchoSample {
   payload: number;
   connections: number;
   window: number;
-  /** Messages echoed in the measured window. */
+  /** Messages the server received in the measured window. */
   messages: number;
   msgsPerSec: number;
   /** Payload bytes echoed per second (one direction). */
@@ -56,7 +58,6 @@ export interface EchoOptions {
   rounds: number;
   warmMs: number;
   measureMs: number;
-  pin: Pinning | undefined;
   ca: Buffer;
 }
 
@@ -67,53 +68,77 @@ export function windowFor(payload: number): number {
 
 export const SERVERS: readonly ServerKind[] = ['wss', 'ws', 'tls', 'net'];
 
+/** The servers of `kinds`, in that order, from a set of started children. */
+export function pick(servers: readonly ServerProcess[], kinds: readonly ServerKind[]): ServerProcess[] {
+  return kinds.map((kind) => {
+    const server = servers.find((s) => s.kind === kind);
+    if (server === undefined) throw new Error(`no ${kind} server`);
+    return server;
+  });
+}
+
 export function targetOf(server: ServerProcess, ca: Buffer): Target {
   return { port: server.port, tls: server.kind === 'wss' || server.kind === 'tls', websocket: server.kind === 'wss' || server.kind === 'ws', ca };
 }
 
-async function runCell(server: ServerProcess, config: EchoConfig, payloads: Buffer[], options: EchoOptions, stats: EchoStats): Promise<EchoSample> {
+/** What each connection sends and expects back: payload i, and (wssd) its masked frame. */
+interface Messages {
+  payloads: Buffer[];
+  frames: Buffer[];
+}
+
+async function runCell(server: ServerProcess, config: EchoConfig, messages: Messages, options: EchoOptions, stats: EchoStats): Promise<EchoSample> {
   stats.reset();
   const target = targetOf(server, options.ca);
   const opened = await openMany(target, config.connections, 16);
   const sockets = opened.map((o) => o.socket);
   try {
-    const streams = opened.map((o, i) => new EchoStream(o.socket, o.rest, target.websocket, payloads[i], config.window, stats));
+    // Every server gets the same bytes: the masked frame. wssd echoes its
+    // payload in a frame; a bare echo returns the frame's bytes as they came.
+    // (Sending the bare ones only the payload would align their TLS records
+    // differently: 16 × 1 KiB is one 16 KiB record, 16 frames are two.)
+    const streams = opened.map((o, i) => {
+      const frame = messages.frames[i];
+      return new EchoStream(o.socket, o.rest, target.websocket, target.websocket ? messages.payloads[i] : frame, frame, config.window, stats);
+    });
     for (const s of streams) s.start();
     await sleep(options.warmMs);
     if (stats.error !== undefined) throw stats.error;
 
-    // The window opens when the child's CPU reading arrives, and closes likewise.
+    // The child reads its CPU time and its message count in the same instant,
+    // so the headline does not depend on how late its answer gets here (under
+    // load, the IPC round trip can take a good part of the window).
     const u0 = await server.usage();
     const c0 = process.cpuUsage();
     const t0 = performance.now();
-    const e0 = stats.echoed;
     stats.recorded = 0;
     stats.recording = true;
     await sleep(options.measureMs);
     const u1 = await server.usage();
     const c1 = process.cpuUsage(c0);
     const t1 = performance.now();
-    const e1 = stats.echoed;
     stats.recording = false;
 
     await withTimeout(Promise.all(streams.map((s) => s.stop())), 30_000, `${server.kind}: waiting for the last echoes`);
     if (stats.error !== undefined) throw stats.error;
     if (stats.echoed !== stats.sent) throw new Error(`${server.kind}: ${stats.sent} messages sent, ${stats.echoed} echoed`);
-    const messages = e1 - e0;
-    if (messages === 0) throw new Error(`${server.kind}: nothing echoed in ${options.measureMs} ms`);
-    const wallUs = (t1 - t0) * 1000;
+    // A bare echo sees a byte stream: its messages are bytes ÷ frame size.
+    const received = target.websocket ? u1.messages - u0.messages : (u1.bytes - u0.bytes) / messages.frames[0].length;
+    if (received <= 0) throw new Error(`${server.kind}: nothing echoed in ${options.measureMs} ms`);
+    const serverUs = (u1.time - u0.time) * 1000;
+    const cpuUs = u1.cpuUs - u0.cpuUs;
     const [p50, p99] = stats.percentiles([0.5, 0.99]);
     return {
       server: server.kind,
       payload: config.payload,
       connections: config.connections,
       window: config.window,
-      messages,
-      msgsPerSec: (messages * 1e6) / wallUs,
-      mibPerSec: (messages * config.payload * 1e6) / wallUs / (1024 * 1024),
-      serverCpuUsPerMsg: (u1.cpuUs - u0.cpuUs) / messages,
-      serverCpuPct: (100 * (u1.cpuUs - u0.cpuUs)) / wallUs,
-      clientCpuPct: (100 * (c1.user + c1.system)) / wallUs,
+      messages: received,
+      msgsPerSec: (received * 1e6) / serverUs,
+      mibPerSec: (received * config.payload * 1e6) / serverUs / (1024 * 1024),
+      serverCpuUsPerMsg: cpuUs / received,
+      serverCpuPct: (100 * cpuUs) / serverUs,
+      clientCpuPct: (100 * (c1.user + c1.system)) / ((t1 - t0) * 1000),
       p50Ms: p50,
       p99Ms: p99,
     };
@@ -141,55 +166,56 @@ function medianSample(samples: EchoSample[]): EchoSample {
   };
 }
 
-export async function benchEcho(options: EchoOptions): Promise<{ cells: EchoSample[]; ratios: EchoRatio[] }> {
-  const servers = await startServers(
-    SERVERS.map((kind) => [kind, 'echo']),
-    options.pin,
-  );
-  try {
-    // Each connection echoes its own pattern, so bytes crossing between connections would show.
-    const payloads = new Map<number, Buffer[]>();
-    for (const c of options.configs) {
-      const have = payloads.get(c.payload) ?? [];
-      for (let i = have.length; i < c.connections; i++) have.push(payloadPattern(i + 1, c.payload));
-      payloads.set(c.payload, have);
+/** `servers`: a wss, ws, tls and net child each (bare ones are switched to echo). */
+export async function benchEcho(all: readonly ServerProcess[], options: EchoOptions): Promise<{ cells: EchoSample[]; ratios: EchoRatio[] }> {
+  const servers = pick(all, SERVERS);
+  for (const s of servers) if (s.kind === 'tls' || s.kind === 'net') await s.setMode('echo');
+  // Each connection echoes its own pattern, so bytes crossing between
+  // connections would show; its frame is masked once (with the reference
+  // masker: the server's unmasking is what the echo check tests).
+  const messages = new Map<number, Messages>();
+  for (const c of options.configs) {
+    const m = messages.get(c.payload) ?? { payloads: [], frames: [] };
+    for (let i = m.payloads.length; i < c.connections; i++) {
+      const payload = payloadPattern(i + 1, c.payload);
+      m.payloads.push(payload);
+      m.frames.push(maskedFrame(Opcode.Binary, payload, randomBytes(4)));
     }
-    const stats = new EchoStats();
-    const samples = new Map<string, EchoSample[]>();
-    const key = (kind: ServerKind, c: EchoConfig): string => `${kind} ${c.payload} ${c.connections} ${c.window}`;
-    for (let round = 0; round < options.rounds; round++) {
-      for (const config of options.configs) {
-        for (const server of servers) {
-          const sample = await runCell(server, config, payloads.get(config.payload) ?? [], options, stats);
-          const list = samples.get(key(server.kind, config)) ?? [];
-          list.push(sample);
-          samples.set(key(server.kind, config), list);
-        }
-      }
-    }
-    const cells: EchoSample[] = [];
-    const ratios: EchoRatio[] = [];
-    for (const config of options.configs) {
-      const byKind = new Map<ServerKind, EchoSample>();
-      for (const kind of SERVERS) {
-        const cell = medianSample(samples.get(key(kind, config)) ?? []);
-        byKind.set(kind, cell);
-        cells.push(cell);
-      }
-      const us = (kind: ServerKind): number => byKind.get(kind)?.serverCpuUsPerMsg ?? NaN;
-      ratios.push({
-        payload: config.payload,
-        connections: config.connections,
-        wssUsPerMsg: us('wss'),
-        tlsUsPerMsg: us('tls'),
-        wssVsTls: sig(us('wss') / us('tls')),
-        wsUsPerMsg: us('ws'),
-        netUsPerMsg: us('net'),
-        wsVsNet: sig(us('ws') / us('net')),
-      });
-    }
-    return { cells, ratios };
-  } finally {
-    await Promise.all(servers.map((s) => s.stop()));
+    messages.set(c.payload, m);
   }
+  const stats = new EchoStats();
+  const samples = new Map<string, EchoSample[]>();
+  const key = (kind: ServerKind, c: EchoConfig): string => `${kind} ${c.payload} ${c.connections} ${c.window}`;
+  for (let round = 0; round < options.rounds; round++) {
+    for (const config of options.configs) {
+      for (const server of servers) {
+        const sample = await runCell(server, config, messages.get(config.payload) ?? { payloads: [], frames: [] }, options, stats);
+        const list = samples.get(key(server.kind, config)) ?? [];
+        list.push(sample);
+        samples.set(key(server.kind, config), list);
+      }
+    }
+  }
+  const cells: EchoSample[] = [];
+  const ratios: EchoRatio[] = [];
+  for (const config of options.configs) {
+    const byKind = new Map<ServerKind, EchoSample>();
+    for (const kind of SERVERS) {
+      const cell = medianSample(samples.get(key(kind, config)) ?? []);
+      byKind.set(kind, cell);
+      cells.push(cell);
+    }
+    const us = (kind: ServerKind): number => byKind.get(kind)?.serverCpuUsPerMsg ?? NaN;
+    ratios.push({
+      payload: config.payload,
+      connections: config.connections,
+      wssUsPerMsg: us('wss'),
+      tlsUsPerMsg: us('tls'),
+      wssVsTls: sig(us('wss') / us('tls')),
+      wsUsPerMsg: us('ws'),
+      netUsPerMsg: us('net'),
+      wsVsNet: sig(us('ws') / us('net')),
+    });
+  }
+  return { cells, ratios };
 }

@@ -6,8 +6,8 @@
 // is what wssd's HTTP upgrade, Connection set-up and closing handshake cost.
 import { handshakeOnce, sleep, withTimeout } from './load-client.js';
 import { median, sig } from './measure.js';
-import { targetOf } from './echo.js';
-import { startServers, type Pinning, type ServerKind, type ServerProcess } from './server-process.js';
+import { pick, targetOf } from './echo.js';
+import type { ServerKind, ServerProcess } from './server-process.js';
 
 export interface HandshakeSample {
   server: ServerKind;
@@ -32,7 +32,6 @@ export interface HandshakeOptions {
   measureMs: number;
   /** Client loops running at once. */
   parallel: number;
-  pin: Pinning | undefined;
   ca: Buffer;
 }
 
@@ -57,27 +56,29 @@ async function runCell(server: ServerProcess, options: HandshakeOptions): Promis
   const stopAt = setTimeout(() => (running = false), options.warmMs + options.measureMs + 10_000);
   try {
     await sleep(options.warmMs);
+    // Connections are counted by the child as it accepts them, in the same
+    // instant as its CPU time is read (see echo.ts).
     const u0 = await server.usage();
     const c0 = process.cpuUsage();
     const t0 = performance.now();
-    const n0 = done;
     await sleep(options.measureMs);
     const u1 = await server.usage();
     const c1 = process.cpuUsage(c0);
     const t1 = performance.now();
-    const n = done - n0;
     running = false;
     await withTimeout(Promise.all(loops), 15_000, `${server.kind}: the last handshakes`);
     if (failure !== undefined) throw failure;
-    if (n === 0) throw new Error(`${server.kind}: no handshake completed in ${options.measureMs} ms`);
-    const wallUs = (t1 - t0) * 1000;
+    const n = u1.accepted - u0.accepted;
+    if (n === 0 || done === 0) throw new Error(`${server.kind}: no handshake completed in ${options.measureMs} ms`);
+    const serverUs = (u1.time - u0.time) * 1000;
+    const cpuUs = u1.cpuUs - u0.cpuUs;
     return {
       server: server.kind,
       handshakes: n,
-      handshakesPerSec: (n * 1e6) / wallUs,
-      serverCpuUsPerHandshake: (u1.cpuUs - u0.cpuUs) / n,
-      serverCpuPct: (100 * (u1.cpuUs - u0.cpuUs)) / wallUs,
-      clientCpuPct: (100 * (c1.user + c1.system)) / wallUs,
+      handshakesPerSec: (n * 1e6) / serverUs,
+      serverCpuUsPerHandshake: cpuUs / n,
+      serverCpuPct: (100 * cpuUs) / serverUs,
+      clientCpuPct: (100 * (c1.user + c1.system)) / ((t1 - t0) * 1000),
     };
   } finally {
     running = false;
@@ -97,35 +98,25 @@ function medianSample(samples: HandshakeSample[]): HandshakeSample {
   };
 }
 
-export async function benchHandshakes(options: HandshakeOptions): Promise<HandshakePair[]> {
+/** `servers`: a wss, ws, tls and net child each (bare ones are switched to accept-and-end). */
+export async function benchHandshakes(all: readonly ServerProcess[], options: HandshakeOptions): Promise<HandshakePair[]> {
   // Interleaved as wss, tls, ws, net in each round.
-  const servers = await startServers(
-    [
-      ['wss', 'echo'],
-      ['tls', 'end'],
-      ['ws', 'echo'],
-      ['net', 'end'],
-    ],
-    options.pin,
-  );
-  try {
-    const samples = new Map<ServerKind, HandshakeSample[]>();
-    for (let round = 0; round < options.rounds; round++) {
-      for (const server of servers) {
-        const list = samples.get(server.kind) ?? [];
-        list.push(await runCell(server, options));
-        samples.set(server.kind, list);
-      }
+  const servers = pick(all, ['wss', 'tls', 'ws', 'net']);
+  for (const s of servers) if (s.kind === 'tls' || s.kind === 'net') await s.setMode('end');
+  const samples = new Map<ServerKind, HandshakeSample[]>();
+  for (let round = 0; round < options.rounds; round++) {
+    for (const server of servers) {
+      const list = samples.get(server.kind) ?? [];
+      list.push(await runCell(server, options));
+      samples.set(server.kind, list);
     }
-    const cell = (kind: ServerKind): HandshakeSample => medianSample(samples.get(kind) ?? []);
-    const pair = (transport: 'tls' | 'plain', wssd: HandshakeSample, bare: HandshakeSample): HandshakePair => ({
-      transport,
-      wssd,
-      bare,
-      extraUs: sig(wssd.serverCpuUsPerHandshake - bare.serverCpuUsPerHandshake),
-    });
-    return [pair('tls', cell('wss'), cell('tls')), pair('plain', cell('ws'), cell('net'))];
-  } finally {
-    await Promise.all(servers.map((s) => s.stop()));
   }
+  const cell = (kind: ServerKind): HandshakeSample => medianSample(samples.get(kind) ?? []);
+  const pair = (transport: 'tls' | 'plain', wssd: HandshakeSample, bare: HandshakeSample): HandshakePair => ({
+    transport,
+    wssd,
+    bare,
+    extraUs: sig(wssd.serverCpuUsPerHandshake - bare.serverCpuUsPerHandshake),
+  });
+  return [pair('tls', cell('wss'), cell('tls')), pair('plain', cell('ws'), cell('net'))];
 }

@@ -9,8 +9,8 @@
 import { execFileSync } from 'node:child_process';
 import { closeAll, openMany, sleep } from './load-client.js';
 import { sig } from './measure.js';
-import { targetOf } from './echo.js';
-import { startServers, type Pinning, type ServerKind, type ServerProcess, type UsageReply } from './server-process.js';
+import { pick, targetOf } from './echo.js';
+import type { ServerKind, ServerProcess, UsageReply } from './server-process.js';
 
 export interface IdleSample {
   server: ServerKind;
@@ -32,7 +32,6 @@ export interface IdlePair {
 export interface IdleOptions {
   connections: number;
   settleMs: number;
-  pin: Pinning | undefined;
   ca: Buffer;
 }
 
@@ -85,26 +84,19 @@ async function measure(server: ServerProcess, options: IdleOptions): Promise<Idl
   }
 }
 
-export async function benchIdleMemory(options: IdleOptions): Promise<IdlePair[]> {
-  const servers = await startServers(
-    [
-      ['wss', 'echo'],
-      ['tls', 'hold'],
-      ['ws', 'echo'],
-      ['net', 'hold'],
-    ],
-    options.pin,
-  );
-  try {
-    const samples = new Map<ServerKind, IdleSample>();
-    for (const server of servers) samples.set(server.kind, await measure(server, options));
-    const pair = (transport: 'tls' | 'plain', w: ServerKind, b: ServerKind): IdlePair => {
-      const wssd = samples.get(w) as IdleSample;
-      const bare = samples.get(b) as IdleSample;
-      return { transport, wssd, bare, extraRssKiB: sig(wssd.rssKiBPerConn - bare.rssKiBPerConn), extraHeapKiB: sig(wssd.heapKiBPerConn - bare.heapKiBPerConn) };
-    };
-    return [pair('tls', 'wss', 'tls'), pair('plain', 'ws', 'net')];
-  } finally {
-    await Promise.all(servers.map((s) => s.stop()));
-  }
+/**
+ * `servers`: a wss, ws, tls and net child each that have served nothing yet
+ * (bare ones are switched to holding their sockets).
+ */
+export async function benchIdleMemory(all: readonly ServerProcess[], options: IdleOptions): Promise<IdlePair[]> {
+  const servers = pick(all, ['wss', 'tls', 'ws', 'net']);
+  for (const s of servers) if (s.kind === 'tls' || s.kind === 'net') await s.setMode('hold');
+  const samples = new Map<ServerKind, IdleSample>();
+  for (const server of servers) samples.set(server.kind, await measure(server, options));
+  const pair = (transport: 'tls' | 'plain', w: ServerKind, b: ServerKind): IdlePair => {
+    const wssd = samples.get(w) as IdleSample;
+    const bare = samples.get(b) as IdleSample;
+    return { transport, wssd, bare, extraRssKiB: sig(wssd.rssKiBPerConn - bare.rssKiBPerConn), extraHeapKiB: sig(wssd.heapKiBPerConn - bare.heapKiBPerConn) };
+  };
+  return [pair('tls', 'wss', 'tls'), pair('plain', 'ws', 'net')];
 }

@@ -213,7 +213,7 @@ export class EchoStats {
 export class EchoStream {
   private readonly socket: net.Socket;
   private readonly stats: EchoStats;
-  /** The bytes sent per message: a masked frame (wssd) or the payload itself (bare). */
+  /** The bytes sent per message. */
   private readonly message: Buffer;
   private readonly expected: Buffer;
   private readonly window: number;
@@ -225,15 +225,21 @@ export class EchoStream {
   private offset = 0;
   private readonly decoder: FrameDecoder | undefined;
   private sending = false;
+  private failed = false;
   private onDrained: (() => void) | undefined;
 
-  constructor(socket: net.Socket, rest: Buffer, websocket: boolean, payload: Buffer, window: number, stats: EchoStats) {
+  /**
+   * `message`: the bytes to send each time, built once by the caller (a
+   * masked frame, see maskedFrame). `expected`: what must come back — the
+   * frame's payload from wssd (in a frame), the message itself from a bare echo.
+   */
+  constructor(socket: net.Socket, rest: Buffer, websocket: boolean, expected: Buffer, message: Buffer, window: number, stats: EchoStats) {
     this.socket = socket;
     this.stats = stats;
-    this.expected = payload;
+    this.expected = expected;
     this.window = window;
     this.sentAt = new Float64Array(window);
-    this.message = websocket ? maskedFrame(Opcode.Binary, payload, randomBytes(4)) : payload;
+    this.message = message;
     if (websocket) {
       this.decoder = new FrameDecoder(
         {
@@ -244,7 +250,7 @@ export class EchoStream {
           },
           onError: (error) => this.fail(error),
         },
-        { requireMask: false, maxMessageSize: payload.length },
+        { requireMask: false, maxMessageSize: expected.length },
       );
     }
     socket.on('data', (chunk: Buffer) => this.receive(chunk));
@@ -267,7 +273,7 @@ export class EchoStream {
   /** Stops sending; resolves when every message sent has been echoed. */
   stop(): Promise<void> {
     this.sending = false;
-    if (this.inFlight === 0) return Promise.resolve();
+    if (this.inFlight === 0 || this.failed) return Promise.resolve();
     return new Promise((resolve) => {
       this.onDrained = resolve;
     });
@@ -289,7 +295,7 @@ export class EchoStream {
     this.socket.uncork();
   }
 
-  /** A bare echo: the stream is the payload again and again; compare it in place. */
+  /** A bare echo: the stream is the message again and again; compare it in place. */
   private receiveRaw(chunk: Buffer): void {
     const size = this.expected.length;
     let pos = 0;
@@ -322,6 +328,7 @@ export class EchoStream {
 
   private fail(error: Error): void {
     this.stats.fail(error);
+    this.failed = true;
     this.sending = false;
     this.socket.destroy();
     this.onDrained?.();

@@ -4,12 +4,12 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { benchDecoder } from './decoder.js';
 import { benchEcho, windowFor, type EchoConfig } from './echo.js';
+import { benchEncoder } from './encoder.js';
 import { benchHandshakes } from './handshakes.js';
 import { benchIdleMemory, openFileLimit } from './idle-memory.js';
-import { benchEncoder } from './encoder.js';
 import { benchMask } from './mask.js';
 import { formatBytes, markdownTable } from './measure.js';
-import { killAllServers, pinClient, type Pinning } from './server-process.js';
+import { killAllServers, pinningPlan, pinSelf, startServers, type BareMode, type ServerKind, type ServerProcess } from './server-process.js';
 
 const { values } = parseArgs({
   options: {
@@ -23,6 +23,15 @@ const only = values.only === undefined ? undefined : new Set(values.only.split('
 const want = (name: string): boolean => only === undefined || only.has(name);
 const minMs = quick ? 150 : 600;
 const results: Record<string, unknown> = { quick, node: process.version, date: new Date().toISOString() };
+
+// Wall time of each case (and of starting the server children), for the time budget.
+const seconds: Record<string, number> = {};
+let lapStart = performance.now();
+const lap = (name: string): void => {
+  const t = performance.now();
+  seconds[name] = Number(((t - lapStart) / 1000).toFixed(1));
+  lapStart = t;
+};
 
 const print = (title: string, table: string): void => {
   process.stdout.write(`\n### ${title}\n\n${table}\n`);
@@ -39,18 +48,21 @@ if (want('decoder')) {
       decoder.map((r) => [formatBytes(r.payload), r.chunk, r.nsPerFrame, r.framesPerSec.toLocaleString('en'), r.payloadGBps, r.unmaskNsPerFrame, r.unmaskGBps, r.memcpyGBps, r.vsUnmask]),
     ),
   );
+  lap('decoder');
 }
 
 if (want('mask')) {
   const mask = benchMask([16, 64, 125, 1024, 16 * 1024, 64 * 1024, 1024 * 1024], minMs);
   results.mask = mask;
   print('2. Masking: reference byte loop vs fast path (GB/s, unaligned start)', markdownTable(['size', 'reference', 'fast', 'speedup'], mask.map((r) => [formatBytes(r.size), r.referenceGBps, r.fastGBps, r.speedup])));
+  lap('mask');
 }
 
 if (want('encoder')) {
   const encoder = benchEncoder([0, 16, 125, 1024, 64 * 1024, 1024 * 1024], minMs);
   results.encoder = encoder;
   print('3. Encoder / send path into a discarding writer (frames/s)', markdownTable(['payload', 'binary', 'text (string)'], encoder.map((r) => [formatBytes(r.payload), r.binaryFramesPerSec.toLocaleString('en'), r.textFramesPerSec.toLocaleString('en')])));
+  lap('encoder');
 }
 
 // Cases 4–6 run servers in child processes: none may outlive the bench.
@@ -64,75 +76,98 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 
 const e2e = ['echo', 'handshake', 'idle'].some(want);
 const ca = readFileSync(new URL('../certs/dev-ca.pem', import.meta.url));
-// Server children on CPU 0, this process (the load client) on CPU 1, where taskset exists.
-const pin: Pinning | undefined = e2e ? pinClient() : undefined;
+// Where taskset exists: server children on the first CPU this process may use, this process (the load client) on the second.
+const pin = e2e ? pinningPlan() : undefined;
 const pinNote = pin === undefined ? 'not pinned' : `server on CPU ${pin.server}, client on CPU ${pin.client}`;
 if (e2e) results.pinning = pin ?? null;
 
-if (want('echo')) {
-  const configs: EchoConfig[] = [];
-  for (const payload of [32, 1024, 64 * 1024, 1024 * 1024]) {
-    for (const connections of [1, 64]) configs.push({ payload, connections, window: windowFor(payload) });
+// All children start at once, before any measurement, on both CPUs: cases 4
+// and 5 share one set (the bare servers switch from echoing to ending each
+// connection); case 6 gets its own, so that its allocators have not served
+// megabytes of echoes before it counts memory.
+const kinds: ServerKind[] = ['wss', 'ws', 'tls', 'net'];
+const traffic: [ServerKind, BareMode][] = want('echo') || want('handshake') ? kinds.map((kind) => [kind, 'echo']) : [];
+const idle: [ServerKind, BareMode][] = want('idle') ? kinds.map((kind) => [kind, 'hold']) : [];
+const children: ServerProcess[] = e2e ? await startServers([...traffic, ...idle], pin) : [];
+const trafficServers = children.slice(0, traffic.length);
+const idleServers = children.slice(traffic.length);
+if (pin !== undefined) pinSelf(pin.client);
+if (e2e) lap('start servers');
+
+try {
+  if (want('echo')) {
+    const configs: EchoConfig[] = [];
+    for (const payload of [32, 1024, 64 * 1024, 1024 * 1024]) {
+      for (const connections of [1, 64]) configs.push({ payload, connections, window: windowFor(payload) });
+    }
+    const rounds = quick ? 1 : 3;
+    // Quick: 0.4 s windows, not more — 32 cells must fit the 60 s of a quick run with cases 1–3 and 5–6.
+    const measureMs = quick ? 400 : 3000;
+    const echo = await benchEcho(trafficServers, { configs, rounds, warmMs: quick ? 150 : 400, measureMs, ca });
+    results.echo = { rounds, measureMs, ...echo };
+    print(
+      `4. End-to-end echo on loopback, server in a child process (${pinNote}; median of ${rounds} round${rounds > 1 ? 's' : ''} × ${measureMs / 1000} s)`,
+      markdownTable(
+        ['payload', 'conns × window', 'server', 'msgs/s', 'MiB/s', 'server CPU µs/msg', 'server CPU %', 'client CPU %', 'p50 ms', 'p99 ms'],
+        echo.cells.map((c) => [formatBytes(c.payload), `${c.connections} × ${c.window}`, c.server, c.msgsPerSec.toLocaleString('en'), c.mibPerSec, c.serverCpuUsPerMsg, c.serverCpuPct, c.clientCpuPct, c.p50Ms, c.p99Ms]),
+      ),
+    );
+    print(
+      '4b. Server CPU per echoed message, wssd ÷ bare echo of the same transport',
+      markdownTable(
+        ['payload', 'conns', 'wss µs', 'bare tls µs', 'wss ÷ tls', 'ws µs', 'bare net µs', 'ws ÷ net'],
+        echo.ratios.map((r) => [formatBytes(r.payload), r.connections, r.wssUsPerMsg, r.tlsUsPerMsg, r.wssVsTls, r.wsUsPerMsg, r.netUsPerMsg, r.wsVsNet]),
+      ),
+    );
+    lap('echo');
   }
-  const rounds = quick ? 1 : 3;
-  const measureMs = quick ? 700 : 3000;
-  const echo = await benchEcho({ configs, rounds, warmMs: quick ? 200 : 500, measureMs, pin, ca });
-  results.echo = { rounds, measureMs, ...echo };
-  print(
-    `4. End-to-end echo on loopback, server in a child process (${pinNote}; median of ${rounds} round${rounds > 1 ? 's' : ''} × ${measureMs / 1000} s)`,
-    markdownTable(
-      ['payload', 'conns × window', 'server', 'msgs/s', 'MiB/s', 'server CPU µs/msg', 'server CPU %', 'client CPU %', 'p50 ms', 'p99 ms'],
-      echo.cells.map((c) => [formatBytes(c.payload), `${c.connections} × ${c.window}`, c.server, c.msgsPerSec.toLocaleString('en'), c.mibPerSec, c.serverCpuUsPerMsg, c.serverCpuPct, c.clientCpuPct, c.p50Ms, c.p99Ms]),
-    ),
-  );
-  print(
-    '4b. Server CPU per echoed message, wssd ÷ bare echo of the same transport',
-    markdownTable(
-      ['payload', 'conns', 'wss µs', 'bare tls µs', 'wss ÷ tls', 'ws µs', 'bare net µs', 'ws ÷ net'],
-      echo.ratios.map((r) => [formatBytes(r.payload), r.connections, r.wssUsPerMsg, r.tlsUsPerMsg, r.wssVsTls, r.wsUsPerMsg, r.netUsPerMsg, r.wsVsNet]),
-    ),
-  );
+
+  if (want('handshake')) {
+    const rounds = quick ? 1 : 3;
+    const measureMs = quick ? 600 : 2000;
+    const parallel = 4;
+    const pairs = await benchHandshakes(trafficServers, { rounds, warmMs: quick ? 150 : 400, measureMs, parallel, ca });
+    results.handshakes = { rounds, measureMs, parallel, pairs };
+    print(
+      `5. Connections per second: connect + upgrade + close, ${parallel} client loops (${pinNote}; median of ${rounds} round${rounds > 1 ? 's' : ''} × ${measureMs / 1000} s)`,
+      markdownTable(
+        ['transport', 'server', 'handshakes/s', 'server CPU µs/handshake', 'server CPU %', 'client CPU %', 'wssd − bare µs'],
+        pairs.flatMap((p) => [
+          [p.transport, `wssd (${p.wssd.server})`, p.wssd.handshakesPerSec.toLocaleString('en'), p.wssd.serverCpuUsPerHandshake, p.wssd.serverCpuPct, p.wssd.clientCpuPct, p.extraUs],
+          [p.transport, `bare ${p.bare.server} (accept, end)`, p.bare.handshakesPerSec.toLocaleString('en'), p.bare.serverCpuUsPerHandshake, p.bare.serverCpuPct, p.bare.clientCpuPct, ''],
+        ]),
+      ),
+    );
+    lap('handshake');
+  }
+
+  if (want('idle')) {
+    // Quick: 1,000, as opening each TLS connection costs this client ~1.5 ms of CPU (Node 20 / OpenSSL 3.0).
+    const wanted = quick ? 1000 : 2000;
+    // Each connection is a descriptor here and one in the server child; keep headroom for the rest.
+    const limit = openFileLimit();
+    const connections = limit === undefined || limit >= wanted + 200 ? wanted : Math.max(10, limit - 200);
+    const settleMs = quick ? 300 : 1000;
+    const pairs = await benchIdleMemory(idleServers, { connections, settleMs, ca });
+    results.idleMemory = { connections, settleMs, openFileLimit: limit ?? null, pairs };
+    const capped = connections < wanted ? ` (capped from ${wanted} by ulimit -n ${limit})` : quick ? ' (2,000 in the full run)' : '';
+    print(
+      `6. Memory per idle connection: ${connections.toLocaleString('en')} idle connections${capped}, delta after a full GC ÷ N (KiB)`,
+      markdownTable(
+        ['transport', 'server', 'RSS KiB/conn', 'heap KiB/conn', 'external KiB/conn', 'wssd − bare RSS', 'wssd − bare heap'],
+        pairs.flatMap((p) => [
+          [p.transport, `wssd (${p.wssd.server})`, p.wssd.rssKiBPerConn, p.wssd.heapKiBPerConn, p.wssd.externalKiBPerConn, p.extraRssKiB, p.extraHeapKiB],
+          [p.transport, `bare ${p.bare.server} (holds sockets)`, p.bare.rssKiBPerConn, p.bare.heapKiBPerConn, p.bare.externalKiBPerConn, '', ''],
+        ]),
+      ),
+    );
+    lap('idle');
+  }
+} finally {
+  await Promise.all(children.map((c) => c.stop()));
 }
 
-if (want('handshake')) {
-  const rounds = quick ? 1 : 3;
-  const measureMs = quick ? 700 : 2000;
-  const parallel = 4;
-  const pairs = await benchHandshakes({ rounds, warmMs: quick ? 200 : 400, measureMs, parallel, pin, ca });
-  results.handshakes = { rounds, measureMs, parallel, pairs };
-  print(
-    `5. Connections per second: connect + upgrade + close, ${parallel} client loops (${pinNote}; median of ${rounds} round${rounds > 1 ? 's' : ''} × ${measureMs / 1000} s)`,
-    markdownTable(
-      ['transport', 'server', 'handshakes/s', 'server CPU µs/handshake', 'server CPU %', 'client CPU %', 'wssd − bare µs'],
-      pairs.flatMap((p) => [
-        [p.transport, `wssd (${p.wssd.server})`, p.wssd.handshakesPerSec.toLocaleString('en'), p.wssd.serverCpuUsPerHandshake, p.wssd.serverCpuPct, p.wssd.clientCpuPct, p.extraUs],
-        [p.transport, `bare ${p.bare.server} (accept, end)`, p.bare.handshakesPerSec.toLocaleString('en'), p.bare.serverCpuUsPerHandshake, p.bare.serverCpuPct, p.bare.clientCpuPct, ''],
-      ]),
-    ),
-  );
-}
-
-if (want('idle')) {
-  const wanted = 2000;
-  // Each connection is a descriptor here and one in the server child; keep headroom for the rest.
-  const limit = openFileLimit();
-  const connections = limit === undefined || limit >= wanted + 200 ? wanted : Math.max(10, limit - 200);
-  const settleMs = quick ? 300 : 1000;
-  const pairs = await benchIdleMemory({ connections, settleMs, pin, ca });
-  results.idleMemory = { connections, settleMs, openFileLimit: limit ?? null, pairs };
-  const capped = connections < wanted ? ` — capped from ${wanted} by ulimit -n ${limit}` : '';
-  print(
-    `6. Memory per idle connection: ${connections.toLocaleString('en')} idle connections${capped}, delta after a full GC ÷ N (KiB)`,
-    markdownTable(
-      ['transport', 'server', 'RSS KiB/conn', 'heap KiB/conn', 'external KiB/conn', 'wssd − bare RSS', 'wssd − bare heap'],
-      pairs.flatMap((p) => [
-        [p.transport, `wssd (${p.wssd.server})`, p.wssd.rssKiBPerConn, p.wssd.heapKiBPerConn, p.wssd.externalKiBPerConn, p.extraRssKiB, p.extraHeapKiB],
-        [p.transport, `bare ${p.bare.server} (holds sockets)`, p.bare.rssKiBPerConn, p.bare.heapKiBPerConn, p.bare.externalKiBPerConn, '', ''],
-      ]),
-    ),
-  );
-}
-
+results.seconds = seconds;
 const json = JSON.stringify(results);
 if (values.out !== undefined) writeFileSync(values.out, json + '\n');
 process.stdout.write('\n' + json + '\n');

@@ -4,7 +4,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import type { BareMode, ExitRequest, ReadyMessage, ServerKind, UsageReply, UsageRequest } from './echo-server.js';
+import type { BareMode, ExitRequest, ModeReply, ModeRequest, ReadyMessage, ServerKind, UsageReply, UsageRequest } from './echo-server.js';
 
 export type { BareMode, ServerKind, UsageReply } from './echo-server.js';
 
@@ -19,37 +19,52 @@ export interface Pinning {
 }
 
 /**
- * Pins this process (all its threads) to one CPU and returns the CPU the
- * server children should use, or undefined where there is no taskset or
- * fewer than 2 CPUs. Server and client then never share a core.
+ * The first two CPUs this process may run on: the server children get the
+ * first, this process (the load client) the second — or undefined where there
+ * is no taskset or fewer than 2 CPUs.
  */
-export function pinClient(): Pinning | undefined {
+export function pinningPlan(): Pinning | undefined {
   if (availableParallelism() < 2) return undefined;
+  let listing: string;
   try {
-    execFileSync('taskset', ['-a', '-cp', '1', String(process.pid)], { stdio: 'ignore' });
-    return { server: 0, client: 1 };
+    // "pid 123's current affinity list: 0-3,6"
+    listing = execFileSync('taskset', ['-pc', String(process.pid)], { encoding: 'utf8' });
   } catch {
     return undefined;
   }
+  const cpus: number[] = [];
+  for (const range of listing.slice(listing.lastIndexOf(':') + 1).trim().split(',')) {
+    const [from, to = from] = range.split('-').map(Number);
+    for (let cpu = from; cpu <= to && cpus.length < 2; cpu++) cpus.push(cpu);
+  }
+  return cpus.length === 2 && cpus.every(Number.isInteger) ? { server: cpus[0], client: cpus[1] } : undefined;
+}
+
+/**
+ * Pins this process, all its threads, to `cpu`. After the children are
+ * started: they would inherit the mask, and start faster on both CPUs.
+ */
+export function pinSelf(cpu: number): void {
+  execFileSync('taskset', ['-a', '-cp', String(cpu), String(process.pid)], { stdio: 'ignore' });
 }
 
 export class ServerProcess {
   readonly kind: ServerKind;
-  readonly mode: BareMode;
   readonly port: number;
   private readonly child: ChildProcess;
   private nextId = 0;
-  private readonly pending = new Map<number, { resolve: (r: UsageReply) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
+  private mode_: BareMode;
+  private readonly pending = new Map<number, { resolve: (r: UsageReply | ModeReply) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
 
   private constructor(kind: ServerKind, mode: BareMode, child: ChildProcess, port: number) {
     this.kind = kind;
-    this.mode = mode;
+    this.mode_ = mode;
     this.child = child;
     this.port = port;
     child.on('message', (message: unknown) => {
-      const msg = message as UsageReply;
+      const msg = message as UsageReply | ModeReply;
       const waiter = this.pending.get(msg.id);
-      if (msg.type !== 'usage' || waiter === undefined) return;
+      if (waiter === undefined) return;
       this.pending.delete(msg.id);
       clearTimeout(waiter.timer);
       waiter.resolve(msg);
@@ -63,11 +78,13 @@ export class ServerProcess {
     });
   }
 
-  /** Starts `echo-server.ts kind mode` and waits (≤ 20 s) for its port. */
+  /**
+   * Starts `echo-server.ts kind mode` and waits (≤ 20 s) for its port. The
+   * child starts on any CPU (start-up is module loading, and several start at
+   * once) and is pinned to `pin.server` once ready, before any measurement.
+   */
   static start(kind: ServerKind, mode: BareMode, pin: Pinning | undefined): Promise<ServerProcess> {
-    const node = [process.execPath, '--import', 'tsx', '--expose-gc', entry, kind, mode];
-    const [command, ...args] = pin === undefined ? node : ['taskset', '-c', String(pin.server), ...node];
-    const child = spawn(command, args, { cwd: root, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', '--expose-gc', entry, kind, mode], { cwd: root, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     live.add(child);
     child.on('exit', () => live.delete(child));
     return new Promise((resolve, reject) => {
@@ -76,6 +93,14 @@ export class ServerProcess {
         child.off('exit', onExit);
         child.off('error', fail);
         child.on('error', () => {});
+        if (pin !== undefined && child.pid !== undefined) {
+          try {
+            execFileSync('taskset', ['-a', '-cp', String(pin.server), String(child.pid)], { stdio: 'ignore' });
+          } catch (error) {
+            fail(error instanceof Error ? error : new Error(String(error)));
+            return;
+          }
+        }
         resolve(new ServerProcess(kind, mode, child, (msg as ReadyMessage).port));
       };
       const fail = (error: Error): void => {
@@ -92,18 +117,31 @@ export class ServerProcess {
     });
   }
 
-  /** The child's CPU time and memory now (after a full GC when `gc`). */
-  usage(gc = false): Promise<UsageReply> {
-    const id = this.nextId++;
+  get mode(): BareMode {
+    return this.mode_;
+  }
+
+  private request<R extends UsageReply | ModeReply>(message: UsageRequest | ModeRequest): Promise<R> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
-        this.pending.delete(id);
-        reject(new Error(`${this.kind} server did not answer a usage request within 10 s`));
+        this.pending.delete(message.id);
+        reject(new Error(`${this.kind} server did not answer a ${message.type} request within 10 s`));
       }, 10_000);
-      this.pending.set(id, { resolve, reject, timer });
-      const request: UsageRequest = { type: 'usage', id, gc };
-      this.child.send(request);
+      this.pending.set(message.id, { resolve: (r) => resolve(r as R), reject, timer });
+      this.child.send(message);
     });
+  }
+
+  /** The child's CPU time and memory now (after a full GC when `gc`). */
+  usage(gc = false): Promise<UsageReply> {
+    return this.request<UsageReply>({ type: 'usage', id: this.nextId++, gc });
+  }
+
+  /** Bare servers: what to do with the connections accepted from now on. */
+  async setMode(mode: BareMode): Promise<void> {
+    if (mode === this.mode_) return;
+    await this.request<ModeReply>({ type: 'mode', id: this.nextId++, mode });
+    this.mode_ = mode;
   }
 
   /** Asks the child to exit; kills it if it has not within a second. */
@@ -118,7 +156,7 @@ export class ServerProcess {
   }
 }
 
-/** Starts several children at once (their start-up is mostly module loading). */
+/** Starts several children at once (their start-up is mostly module loading, on both CPUs). */
 export async function startServers(specs: [ServerKind, BareMode][], pin: Pinning | undefined): Promise<ServerProcess[]> {
   const started = await Promise.allSettled(specs.map(([kind, mode]) => ServerProcess.start(kind, mode, pin)));
   const servers = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
