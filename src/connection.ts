@@ -22,9 +22,7 @@ export interface ConnectionOptions {
   bufferPolicy: 'close' | 'drop';
   /** Close (1001) a connection that sent nothing for this long, in ms; 0 = never. */
   idleTimeout: number;
-  /** Ping the peer this often, in ms; 0 = never. */
-  pingInterval: number;
-  /** Terminate when nothing (pong or data) came back this long after a ping, in ms. */
+  /** For the message when the heartbeat terminates a silent peer, in ms. */
   pingTimeout: number;
   /** Server-wide counters this connection adds to. */
   stats: ServerStats;
@@ -70,6 +68,26 @@ export interface ConnectionEvents {
 
 const EMPTY = Buffer.alloc(0);
 
+const CONNECTION = Symbol('wssd.connection');
+type SocketWithConnection = Socket & { [CONNECTION]: Connection };
+
+function onSocketData(this: Socket, chunk: Buffer): void {
+  (this as SocketWithConnection)[CONNECTION].receive(chunk);
+}
+
+function onSocketClose(this: Socket): void {
+  (this as SocketWithConnection)[CONNECTION].socketClosed();
+}
+
+function onSocketError(this: Socket, error: Error): void {
+  (this as SocketWithConnection)[CONNECTION].socketError(error);
+}
+
+/** The peer ended TCP (with or without a Close): end ours too, even on a socket made half-open-capable (node:http's upgraded sockets). */
+function onSocketEnd(this: Socket): void {
+  if (!this.writableEnded) this.end();
+}
+
 function uncorkLater(connection: Connection): void {
   connection.flush();
 }
@@ -93,7 +111,6 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Sessio
   /** Reading stopped by the application (pause()). */
   private userPaused = false;
   private idleTimer: NodeJS.Timeout | undefined;
-  private heartbeatTimer: NodeJS.Timeout | undefined;
   /** Something arrived since the last heartbeat ping. */
   private heardFrom = true;
   /** Messages refused by the 'drop' buffer policy. */
@@ -114,23 +131,17 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Sessio
       maxMessageSize: options.maxMessageSize,
       maxFragments: options.maxFragments,
     });
-    this.onWriteDone = this.onWriteDone.bind(this);
     if (options.idleTimeout > 0) {
       this.idleTimer = setTimeout(() => this.onIdle(), options.idleTimeout);
       this.idleTimer.unref();
     }
-    if (options.pingInterval > 0) this.scheduleHeartbeat(options.pingInterval);
-    socket.on('data', (chunk: Buffer) => this.receive(chunk));
-    socket.on('close', () => this.onSocketClose());
-    // The peer ended TCP (with or without a Close): end ours too, even on a
-    // socket created half-open-capable (node:http's upgraded sockets).
-    socket.on('end', () => {
-      if (!socket.writableEnded) socket.end();
-    });
-    socket.on('error', (error) => {
-      // A reset or a broken pipe: the 'close' that follows reports 1006.
-      if (this.listenerCount('error') > 0) this.emit('error', error);
-    });
+    // Shared listeners that find their Connection on the socket: no closures
+    // per connection (they cost memory on every idle one).
+    (socket as SocketWithConnection)[CONNECTION] = this;
+    socket.on('data', onSocketData);
+    socket.on('close', onSocketClose);
+    socket.on('error', onSocketError);
+    socket.on('end', onSocketEnd);
   }
 
   get readyState(): number {
@@ -265,7 +276,8 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Sessio
   private watchDrain(): void {
     if (this.watchingDrain || this.socket.destroyed) return;
     this.watchingDrain = true;
-    this.socket.write(EMPTY, this.onWriteDone);
+    // A bound callback only when backpressure happens, not one per connection.
+    this.socket.write(EMPTY, (error?: Error | null) => this.onWriteDone(error));
   }
 
   private onWriteDone(error?: Error | null): void {
@@ -357,28 +369,25 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Sessio
   }
 
   /**
-   * Heartbeat (production): ping every pingInterval; a peer from which
-   * nothing at all (pong or data) arrives within pingTimeout of the ping is
-   * gone — a pulled cable or a NAT that forgot us — and its socket is freed.
+   * @internal Heartbeat, driven by the server for all connections at once
+   * (one timer, not one per connection): ping, and forget having heard from
+   * the peer. heartbeatCheck() follows pingTimeout later.
    */
-  private scheduleHeartbeat(delay: number): void {
-    this.heartbeatTimer = setTimeout(() => this.heartbeat(), delay);
-    this.heartbeatTimer.unref();
-  }
-
-  private heartbeat(): void {
+  heartbeatPing(): void {
     if (this.closed || this.session.state !== SessionState.Open) return;
     this.heardFrom = false;
     this.session.ping(EMPTY);
-    this.heartbeatTimer = setTimeout(() => {
-      if (!this.heardFrom) {
-        this.emitError(new Error(`no pong within ${this.options.pingTimeout} ms: connection terminated`));
-        this.terminate();
-        return;
-      }
-      this.scheduleHeartbeat(Math.max(1, this.options.pingInterval - this.options.pingTimeout));
-    }, this.options.pingTimeout);
-    this.heartbeatTimer.unref();
+  }
+
+  /**
+   * @internal A peer from which nothing at all (pong or data) arrived since
+   * the ping is gone — a pulled cable, a NAT that forgot us — and its socket
+   * is freed.
+   */
+  heartbeatCheck(): void {
+    if (this.heardFrom || this.closed || this.session.state !== SessionState.Open) return;
+    this.emitError(new Error(`no pong within ${this.options.pingTimeout} ms: connection terminated`));
+    this.terminate();
   }
 
   private onIdle(): void {
@@ -386,12 +395,10 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Sessio
     this.session.close(CloseCode.GoingAway, 'idle timeout');
   }
 
-  /** The open-state timers (idle, heartbeat) end with the open state. */
+  /** The idle timer ends with the open state. */
   private stopTimers(): void {
     if (this.idleTimer !== undefined) clearTimeout(this.idleTimer);
-    if (this.heartbeatTimer !== undefined) clearTimeout(this.heartbeatTimer);
     this.idleTimer = undefined;
-    this.heartbeatTimer = undefined;
   }
 
   private armCloseTimer(): void {
@@ -405,7 +412,13 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Sessio
     if (this.listenerCount('error') > 0) this.emit('error', error);
   }
 
-  private onSocketClose(): void {
+  /** @internal the socket's 'error' (a reset, a broken pipe): the 'close' that follows reports 1006. */
+  socketError(error: Error): void {
+    if (this.listenerCount('error') > 0) this.emit('error', error);
+  }
+
+  /** @internal the socket's 'close'. */
+  socketClosed(): void {
     this.closed = true;
     this.needDrain = false;
     if (this.closeTimer !== undefined) clearTimeout(this.closeTimer);

@@ -34,6 +34,14 @@ export interface ListenAddress {
   url: string;
 }
 
+/**
+ * A listener that swallows socket errors during the handshake (the 'close'
+ * that follows does the cleanup). Module-level on purpose: a closure made in
+ * accept() would share its context with the handshake's reader and timer and
+ * keep them alive for the connection's whole life.
+ */
+function ignore(): void {}
+
 /** Monotonic milliseconds: deadlines must not jump with the wall clock. */
 const now = (): number => performance.now();
 
@@ -57,6 +65,7 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
   private readonly headLimits: HeadLimits;
   private closing = false;
   private listenPending = false;
+  private heartbeatTimer: NodeJS.Timeout | undefined;
   /** The TLS certificates (undefined in plain mode). */
   readonly certificates: CertificateStore | undefined;
   private stopWatching: (() => void) | undefined;
@@ -92,7 +101,7 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
       server.on('connection', (raw: net.Socket) => {
         acceptedAt.set(raw, now());
         // Errors on the raw socket surface on the TLS socket or as tlsClientError.
-        raw.on('error', () => {});
+        raw.on('error', ignore);
       });
       server.on('secureConnection', (socket: tls.TLSSocket) => {
         socket.setNoDelay(true);
@@ -101,6 +110,7 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
       server.on('tlsClientError', (error: Error, socket: tls.TLSSocket) => this.onTlsClientError(error, socket));
       this.listener = server;
     }
+    if (o.pingInterval > 0) this.scheduleHeartbeat(o.pingInterval);
     // Errors while listen() is pending reject its promise; later ones are
     // events (logged when nobody listens, rather than thrown).
     this.listener?.on('error', (error) => {
@@ -108,6 +118,24 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
       if (this.listenerCount('error') > 0) this.emit('error', error);
       else this.log.error(`server error: ${error.message}`);
     });
+  }
+
+  /**
+   * Heartbeats for every connection on one timer: ping all, then after
+   * pingTimeout terminate those that sent nothing back, then wait out the
+   * rest of the interval. A connection costs no timer of its own.
+   */
+  private scheduleHeartbeat(delay: number): void {
+    const { pingInterval, pingTimeout } = this.options;
+    this.heartbeatTimer = setTimeout(() => {
+      for (const c of this.connections) c.heartbeatPing();
+      this.heartbeatTimer = setTimeout(() => {
+        for (const c of this.connections) c.heartbeatCheck();
+        this.scheduleHeartbeat(Math.max(1, pingInterval - pingTimeout));
+      }, pingTimeout);
+      this.heartbeatTimer.unref();
+    }, delay);
+    this.heartbeatTimer.unref();
   }
 
   /**
@@ -183,6 +211,7 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
    */
   async close(code: number = CloseCode.GoingAway, reason = 'server shutting down', timeout = this.options.closeTimeout): Promise<void> {
     this.closing = true;
+    clearTimeout(this.heartbeatTimer);
     this.stopWatching?.();
     this.stopWatching = undefined;
     this.statsServer?.close();
@@ -263,7 +292,7 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
     socket.on('data', onData);
     socket.on('close', onClose);
     // Until the head is read, a socket error just ends it; a Connection takes over errors later.
-    socket.on('error', () => {});
+    socket.on('error', ignore);
   }
 
   private upgrade(socket: net.Socket, secure: boolean, head: Buffer, rest: Buffer, remoteAddress: string, remotePort: number): void {
@@ -286,7 +315,7 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
     const secure = (tcp as tls.TLSSocket).encrypted === true;
     // node:http hands upgraded sockets over half-open-capable; a WebSocket has no use for that.
     tcp.allowHalfOpen = false;
-    tcp.on('error', () => {});
+    tcp.on('error', ignore);
     if (tcp.setNoDelay !== undefined) tcp.setNoDelay(true);
     try {
       if (req.rawHeaders.length / 2 > this.options.maxHeaderCount) throw new HandshakeError(431, 'header count too large');
@@ -352,7 +381,6 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
       maxBuffered: o.maxBuffered,
       bufferPolicy: o.bufferPolicy,
       idleTimeout: o.idleTimeout,
-      pingInterval: o.pingInterval,
       pingTimeout: o.pingTimeout,
       closeTimeout: o.closeTimeout,
       stats: this.stats,

@@ -55,8 +55,9 @@ export class FrameDecoder {
   private readonly requireMask: boolean;
 
   private state: State = State.Header;
-  // A header that straddles chunks is gathered here.
-  private readonly headerBytes = Buffer.alloc(MAX_HEADER);
+  // A header that straddles chunks is gathered here; allocated the first
+  // time one does, so an idle connection carries no buffer for it.
+  private headerBytes: Buffer = EMPTY;
   private headerFill = 0;
   // The frame whose payload is being gathered across chunks.
   private opcode = 0;
@@ -178,7 +179,7 @@ export class FrameDecoder {
 
   /** Completes a straddling header; returns the next position or -1. */
   private continueHeader(chunk: Buffer): number {
-    const hb = this.headerBytes;
+    const hb = this.headerBytes;  // allocated by stashHeader
     let pos = 0;
     // Need the second byte to know the header's length.
     while (this.headerFill < 2 && pos < chunk.length) hb[this.headerFill++] = chunk[pos++];
@@ -196,6 +197,7 @@ export class FrameDecoder {
   }
 
   private stashHeader(chunk: Buffer, pos: number, end: number): void {
+    if (this.headerBytes.length === 0) this.headerBytes = Buffer.alloc(MAX_HEADER);
     chunk.copy(this.headerBytes, 0, pos, end);
     this.headerFill = end - pos;
   }

@@ -24,7 +24,7 @@ function sequenceLength(lead: number): number {
  * where overlongs (E0, F0), surrogates (ED) and code points past U+10FFFF (F4)
  * are refused before the sequence is complete.
  */
-function isValidPrefix(b: Uint8Array, n: number): boolean {
+function isValidPrefix(b: ArrayLike<number>, n: number): boolean {
   const lead = b[0];
   if (sequenceLength(lead) <= n) return false;
   if (n < 2) return true;
@@ -40,8 +40,8 @@ function isValidPrefix(b: Uint8Array, n: number): boolean {
 }
 
 export class Utf8Validator {
-  /** The bytes of a code point cut at the end of the last fragment. */
-  private readonly pending = new Uint8Array(4);
+  /** The bytes of a code point cut at the end of the last fragment (up to 4, as a small int array: no buffer per connection). */
+  private readonly pending: number[] = [0, 0, 0, 0];
   private pendingLength = 0;
 
   /** Validates the next fragment; false as soon as the text cannot be valid UTF-8. */
@@ -53,7 +53,8 @@ export class Utf8Validator {
       for (let i = 0; i < take; i++) this.pending[this.pendingLength++] = bytes[i];
       start = take;
       if (take < need) return isValidPrefix(this.pending, this.pendingLength);
-      if (!isUtf8(this.pending.subarray(0, this.pendingLength))) return false;
+      // Rare (a code point cut between fragments): a tiny copy is fine here.
+      if (!isUtf8(Uint8Array.from(this.pending.slice(0, this.pendingLength)))) return false;
       this.pendingLength = 0;
     }
     // Find where the last, possibly cut, code point starts: at most 3 bytes back.
