@@ -28,6 +28,8 @@ export interface ConnectionOptions {
   stats: ServerStats;
   /** Where an exception from an application handler goes when nobody listens for 'error'. */
   reportHandlerError: (error: Error, connection: Connection) => void;
+  /** Called once when the connection is gone, before its 'close' event (the server's bookkeeping). */
+  onGone: (connection: Connection) => void;
   /** How long to wait for the peer's Close after ours, and for TCP to end after the handshake. */
   closeTimeout: number;
 }
@@ -83,10 +85,9 @@ function onSocketError(this: Socket, error: Error): void {
   (this as SocketWithConnection)[CONNECTION].socketError(error);
 }
 
-/** The peer ended TCP (with or without a Close): end ours too, even on a socket made half-open-capable (node:http's upgraded sockets). */
-function onSocketEnd(this: Socket): void {
-  if (!this.writableEnded) this.end();
-}
+// No 'end' listener: sockets here are never half-open (allowHalfOpen is false
+// for net/tls servers' sockets, and handleUpgrade turns it off for node:http's),
+// so Node ends our side itself when the peer ends TCP.
 
 function uncorkLater(connection: Connection): void {
   connection.flush();
@@ -94,7 +95,10 @@ function uncorkLater(connection: Connection): void {
 
 export class Connection extends EventEmitter<ConnectionEvents> implements SessionHost {
   readonly socket: Socket;
-  readonly request: UpgradeRequest;
+  /** The request path (the full request, headers and all, comes with the 'connection' event; not kept here, to keep idle connections small). */
+  readonly path: string;
+  /** Whether the connection came over TLS. */
+  readonly secure: boolean;
   /** The negotiated subprotocol, or '' when none. */
   readonly protocol: string;
   readonly remoteAddress: string;
@@ -122,7 +126,8 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Sessio
   constructor(socket: Socket, request: UpgradeRequest, protocol: string, options: ConnectionOptions) {
     super();
     this.socket = socket;
-    this.request = request;
+    this.path = request.path;
+    this.secure = request.secure;
     this.protocol = protocol;
     this.remoteAddress = request.remoteAddress;
     this.remotePort = request.remotePort;
@@ -141,7 +146,6 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Sessio
     socket.on('data', onSocketData);
     socket.on('close', onSocketClose);
     socket.on('error', onSocketError);
-    socket.on('end', onSocketEnd);
   }
 
   get readyState(): number {
@@ -428,6 +432,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Sessio
     this.closeEmitted = true;
     const code = this.session.receivedCloseCode ?? CloseCode.Abnormal;
     this.options.stats.closedWith(code);
+    this.options.onGone(this);
     this.emit('close', code, this.session.receivedCloseReason);
   }
 }

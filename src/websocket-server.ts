@@ -6,7 +6,7 @@ import type { Duplex } from 'node:stream';
 import http from 'node:http';
 import net from 'node:net';
 import tls from 'node:tls';
-import { Connection, type UpgradeRequest } from './connection.js';
+import { Connection, type ConnectionOptions, type UpgradeRequest } from './connection.js';
 import { resolveOptions, type RequestVerdict, type ResolvedOptions, type ServerOptions } from './config.js';
 import { HandshakeError } from './http/handshake-error.js';
 import { acceptResponse, errorResponse, evaluateUpgrade, selectSubprotocol } from './http/handshake.js';
@@ -57,12 +57,20 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
   /** Counters behind GET /stats. */
   readonly stats = new ServerStats();
   private statsServer: http.Server | undefined;
+  /** One function for every connection (no closure per connection): forget it when it is gone. */
+  private readonly connectionGone = (connection: Connection): void => {
+    this.connections.delete(connection);
+    const n = (this.perIp.get(connection.remoteAddress) ?? 1) - 1;
+    if (n > 0) this.perIp.set(connection.remoteAddress, n);
+    else this.perIp.delete(connection.remoteAddress);
+  };
   /** The TCP/TLS listener; undefined for attach() / noServer, where node:http accepts. */
   private readonly listener: net.Server | undefined;
   private readonly pending = new Set<net.Socket>();
   private readonly log: Logger;
   private readonly tlsErrorLog = new RateLimiter();
   private readonly headLimits: HeadLimits;
+  private readonly connectionOptions: ConnectionOptions;
   private closing = false;
   private listenPending = false;
   private heartbeatTimer: NodeJS.Timeout | undefined;
@@ -77,6 +85,20 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
     this.options = resolveOptions(options);
     const o = this.options;
     this.log = o.logger === false ? silentLogger : (o.logger ?? createLogger());
+    // One options object shared by every Connection.
+    this.connectionOptions = {
+      maxMessageSize: o.maxPayload,
+      maxFragments: o.maxFragments,
+      highWaterMark: o.highWaterMark,
+      maxBuffered: o.maxBuffered,
+      bufferPolicy: o.bufferPolicy,
+      idleTimeout: o.idleTimeout,
+      pingTimeout: o.pingTimeout,
+      closeTimeout: o.closeTimeout,
+      stats: this.stats,
+      onGone: this.connectionGone,
+      reportHandlerError: (error, c) => this.log.error(`handler error on a connection from ${c.remoteAddress} (closed with 1011): ${describe(error)}`),
+    };
     this.headLimits = { maxHeadBytes: o.maxHeadBytes, maxHeaderCount: o.maxHeaderCount, maxLineBytes: o.maxLineBytes };
     if (o.noServer) {
       this.listener = undefined;
@@ -374,27 +396,12 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
       return this.refuse(socket, new HandshakeError(429, 'too many connections from this address', { 'Retry-After': '10' }), request.remoteAddress);
     }
     socket.write(acceptResponse(accept, protocol));
-    const connection = new Connection(socket, request, protocol ?? '', {
-      maxMessageSize: o.maxPayload,
-      maxFragments: o.maxFragments,
-      highWaterMark: o.highWaterMark,
-      maxBuffered: o.maxBuffered,
-      bufferPolicy: o.bufferPolicy,
-      idleTimeout: o.idleTimeout,
-      pingTimeout: o.pingTimeout,
-      closeTimeout: o.closeTimeout,
-      stats: this.stats,
-      reportHandlerError: (error, c) => this.log.error(`handler error on a connection from ${c.remoteAddress} (closed with 1011): ${describe(error)}`),
-    });
+    const connection = new Connection(socket, request, protocol ?? '', this.connectionOptions);
+    // The Connection listens for errors now; the handshake's listener can go.
+    socket.off('error', ignore);
     this.stats.handshakesAccepted++;
     this.connections.add(connection);
     this.perIp.set(request.remoteAddress, fromIp + 1);
-    connection.once('close', () => {
-      this.connections.delete(connection);
-      const n = (this.perIp.get(request.remoteAddress) ?? 1) - 1;
-      if (n > 0) this.perIp.set(request.remoteAddress, n);
-      else this.perIp.delete(request.remoteAddress);
-    });
     if (socket.isPaused()) socket.resume();
     try {
       this.emit('connection', connection, request);

@@ -19,7 +19,8 @@ export interface MessageAssemblerOptions {
 export class MessageAssembler {
   private readonly maxMessageSize: number;
   private readonly maxFragments: number;
-  private readonly utf8 = new Utf8Validator();
+  /** Made the first time a text message is fragmented: most connections never need one. */
+  private utf8: Utf8Validator | undefined;
   /** Opcode of the message being assembled, or -1 between messages. */
   private opcode = -1;
   private fragments: Buffer[] = [];
@@ -62,12 +63,12 @@ export class MessageAssembler {
     this.size += payload.length;
     if (this.size > this.maxMessageSize) throw protocolErrors.tooBig(this.maxMessageSize);
     if (++this.fragmentCount > this.maxFragments) throw protocolErrors.tooManyFragments(this.maxFragments);
-    if (this.opcode === Opcode.Text && !this.utf8.push(payload)) throw protocolErrors.invalidUtf8();
+    if (this.opcode === Opcode.Text && !(this.utf8 ??= new Utf8Validator()).push(payload)) throw protocolErrors.invalidUtf8();
     if (payload.length > 0) this.fragments.push(payload);
     if (!fin) return undefined;
 
     const binary = this.opcode === Opcode.Binary;
-    if (!binary && !this.utf8.finish()) throw protocolErrors.invalidUtf8();
+    if (!binary && this.utf8 !== undefined && !this.utf8.finish()) throw protocolErrors.invalidUtf8();
     const fragments = this.fragments;
     const data = fragments.length === 1 ? fragments[0] : Buffer.concat(fragments, this.size);
     this.reset();
@@ -80,6 +81,6 @@ export class MessageAssembler {
     this.fragments = [];
     this.fragmentCount = 0;
     this.size = 0;
-    this.utf8.reset();
+    this.utf8?.reset();
   }
 }
