@@ -7,7 +7,8 @@
 // Fresh server children: a process that has echoed megabytes has freed memory
 // in its allocator that new connections would reuse without growing RSS.
 import { execFileSync } from 'node:child_process';
-import { closeAll, openMany, sleep } from './load-client.js';
+import type net from 'node:net';
+import { closeAll, openMany, sleep, withTimeout } from './load-client.js';
 import { sig } from './measure.js';
 import { pick, targetOf } from './echo.js';
 import type { ServerKind, ServerProcess, UsageReply } from './server-process.js';
@@ -15,6 +16,8 @@ import type { ServerKind, ServerProcess, UsageReply } from './server-process.js'
 export interface IdleSample {
   server: ServerKind;
   connections: number;
+  /** WebSocket servers: connections that ended with the closing handshake (our Close, the server's Close, TCP end). */
+  closedCleanly?: number;
   rssKiBPerConn: number;
   heapKiBPerConn: number;
   externalKiBPerConn: number;
@@ -72,16 +75,45 @@ async function measure(server: ServerProcess, options: IdleOptions): Promise<Idl
     await sleep(options.settleMs);
     const after = await server.usage(true);
     const perConn = (bytes: number): number => sig(bytes / options.connections / 1024);
-    return {
+    const sample: IdleSample = {
       server: server.kind,
       connections: options.connections,
       rssKiBPerConn: perConn(after.rss - before.rss),
       heapKiBPerConn: perConn(after.heapUsed - before.heapUsed),
       externalKiBPerConn: perConn(after.external - before.external),
     };
+    if (server.kind === 'wss' || server.kind === 'ws') {
+      sample.closedCleanly = await closeCleanly(sockets);
+      await settleAt(server, 0);
+    }
+    return sample;
   } finally {
     await closeAll(sockets);
   }
+}
+
+/**
+ * The closing handshake on every connection (RFC 6455 §7): a masked Close
+ * 1000, then the server's Close and its end of TCP. Returns how many
+ * completed it within 20 s.
+ */
+async function closeCleanly(sockets: net.Socket[]): Promise<number> {
+  const close = Buffer.from([0x88, 0x82, 0x11, 0x22, 0x33, 0x44, 0x03 ^ 0x11, 0xe8 ^ 0x22]);
+  const done = sockets.map(
+    (s) =>
+      new Promise<boolean>((resolve) => {
+        let sawClose = false;
+        s.removeAllListeners('data');
+        s.on('data', (chunk: Buffer) => {
+          // The server's Close frame: 0x88, length 2, code 1000.
+          if (chunk.includes(Buffer.from([0x88, 0x02, 0x03, 0xe8]))) sawClose = true;
+        });
+        s.once('close', () => resolve(sawClose));
+        s.write(close);
+      }),
+  );
+  const results = await withTimeout(Promise.all(done), 20_000, 'closing handshakes').catch(() => [] as boolean[]);
+  return results.filter(Boolean).length;
 }
 
 /**

@@ -16,6 +16,8 @@ const { values } = parseArgs({
     quick: { type: 'boolean' },
     out: { type: 'string' },
     only: { type: 'string' },
+    // Case 6's number of idle connections (`npm run bench:connections` opens 10,000).
+    connections: { type: 'string' },
   },
 });
 const quick = values.quick === true;
@@ -143,21 +145,21 @@ try {
 
   if (want('idle')) {
     // Quick: 1,000, as opening each TLS connection costs this client ~1.5 ms of CPU (Node 20 / OpenSSL 3.0).
-    const wanted = quick ? 1000 : 2000;
+    const wanted = values.connections !== undefined ? Number(values.connections) : quick ? 1000 : 2000;
     // Each connection is a descriptor here and one in the server child; keep headroom for the rest.
     const limit = openFileLimit();
     const connections = limit === undefined || limit >= wanted + 200 ? wanted : Math.max(10, limit - 200);
     const settleMs = quick ? 300 : 1000;
     const pairs = await benchIdleMemory(idleServers, { connections, settleMs, ca });
     results.idleMemory = { connections, settleMs, openFileLimit: limit ?? null, pairs };
-    const capped = connections < wanted ? ` (capped from ${wanted} by ulimit -n ${limit})` : quick ? ' (2,000 in the full run)' : '';
+    const capped = connections < wanted ? ` (capped from ${wanted} by ulimit -n ${limit})` : quick && values.connections === undefined ? ' (2,000 in the full run)' : '';
     print(
       `6. Memory per idle connection: ${connections.toLocaleString('en')} idle connections${capped}, delta after a full GC ÷ N (KiB)`,
       markdownTable(
-        ['transport', 'server', 'RSS KiB/conn', 'heap KiB/conn', 'external KiB/conn', 'wssd − bare RSS', 'wssd − bare heap'],
+        ['transport', 'server', 'RSS KiB/conn', 'heap KiB/conn', 'external KiB/conn', 'wssd − bare RSS', 'wssd − bare heap', 'closed cleanly'],
         pairs.flatMap((p) => [
-          [p.transport, `wssd (${p.wssd.server})`, p.wssd.rssKiBPerConn, p.wssd.heapKiBPerConn, p.wssd.externalKiBPerConn, p.extraRssKiB, p.extraHeapKiB],
-          [p.transport, `bare ${p.bare.server} (holds sockets)`, p.bare.rssKiBPerConn, p.bare.heapKiBPerConn, p.bare.externalKiBPerConn, '', ''],
+          [p.transport, `wssd (${p.wssd.server})`, p.wssd.rssKiBPerConn, p.wssd.heapKiBPerConn, p.wssd.externalKiBPerConn, p.extraRssKiB, p.extraHeapKiB, `${p.wssd.closedCleanly ?? 0} / ${p.wssd.connections}`],
+          [p.transport, `bare ${p.bare.server} (holds sockets)`, p.bare.rssKiBPerConn, p.bare.heapKiBPerConn, p.bare.externalKiBPerConn, '', '', ''],
         ]),
       ),
     );
