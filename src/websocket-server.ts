@@ -288,6 +288,8 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
     const reader = new RequestHeadReader(this.headLimits);
     this.pending.add(socket);
     const timer = setTimeout(() => {
+      // Stop reading first: a head that completes after the 408 must not be upgraded.
+      done();
       this.refuse(socket, new HandshakeError(408, 'handshake not completed in time'), remoteAddress);
     }, Math.max(0, started + this.options.handshakeTimeout - now()));
     const done = (): void => {

@@ -46,6 +46,20 @@ function closedAfter(socket: net.Socket, since: number, timeoutMs: number): Prom
 }
 
 describe('slow and silent clients (handshakeTimeout 600 ms)', () => {
+  it('a head completed just after the 408 is not upgraded', async () => {
+    const { server, bystander } = await start({ handshakeTimeout: 300, closeTimeout: 2000 });
+    const client = await server.connect();
+    const head = Buffer.from(upgradeRequest());
+    client.write(head.subarray(0, 20));
+    const response = await client.readResponse(1500);
+    expect(response.status).toBe(408);
+    // The rest of the head right after the refusal: it must not turn into a 101.
+    if (!client.closed) client.write(head.subarray(20));
+    await sleep(200);
+    expect(server.accepted).toHaveLength(1);
+    await expectEchoes(bystander);
+  });
+
   it('slowloris: one byte of the head every 200 ms → 408 (or dropped) by the deadline, ~0.6 s after TCP accept', async () => {
     const { server, bystander } = await start({ handshakeTimeout: 600 });
     const started = performance.now();
