@@ -14,6 +14,7 @@ import { ProtocolError } from '../../src/protocol/errors.js';
 import { SessionState, WebSocketSession, type SessionHost } from '../../src/protocol/session.js';
 import { HandshakeError } from '../../src/http/handshake-error.js';
 import { parseRequestHead, RequestHeadReader } from '../../src/http/request-head.js';
+import { encodeFrame } from '../helpers/raw-client.js';
 import { prng, randInt } from './prng.js';
 
 const LIMIT = 64 * 1024;
@@ -24,26 +25,10 @@ interface Sent {
   data: Buffer;
 }
 
-/** A masked client frame, built here independently of src's encoder. */
+/** A masked client frame (test/helpers' builder, independent of src's encoder), its key from the seeded PRNG. */
 function frame(rand: () => number, opcode: number, fin: boolean, payload: Buffer, rsv = 0): Buffer {
-  const len = payload.length;
-  const ext = len < 126 ? 0 : len < 65536 ? 2 : 8;
-  const out = Buffer.alloc(2 + ext + 4 + len);
-  out[0] = (fin ? 0x80 : 0) | (rsv << 4) | opcode;
-  if (ext === 0) out[1] = 0x80 | len;
-  else if (ext === 2) {
-    out[1] = 0x80 | 126;
-    out.writeUInt16BE(len, 2);
-  } else {
-    out[1] = 0x80 | 127;
-    out.writeUInt32BE(0, 2);
-    out.writeUInt32BE(len, 6);
-  }
-  const m = 2 + ext;
-  for (let i = 0; i < 4; i++) out[m + i] = randInt(rand, 0, 255);
-  const k0 = out[m], k1 = out[m + 1], k2 = out[m + 2], k3 = out[m + 3];
-  for (let i = 0; i < len; i++) out[m + 4 + i] = payload[i] ^ ((i & 3) === 0 ? k0 : (i & 3) === 1 ? k1 : (i & 3) === 2 ? k2 : k3);
-  return out;
+  const key = Buffer.from([randInt(rand, 0, 255), randInt(rand, 0, 255), randInt(rand, 0, 255), randInt(rand, 0, 255)]);
+  return encodeFrame({ opcode, fin, payload, rsv, mask: key });
 }
 
 function randomText(rand: () => number, maxBytes: number): Buffer {

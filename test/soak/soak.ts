@@ -9,6 +9,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import tls from 'node:tls';
+import { encodeFrame } from '../helpers/raw-client.js';
 
 export interface Sample {
   rss: number;
@@ -31,22 +32,7 @@ export interface SoakReport {
 const CA = readFileSync(new URL('../../certs/dev-ca.pem', import.meta.url));
 
 function maskedFrame(opcode: number, payload: Buffer, fin = true): Buffer {
-  const len = payload.length;
-  const ext = len < 126 ? 0 : len < 65536 ? 2 : 8;
-  const out = Buffer.alloc(2 + ext + 4 + len);
-  out[0] = (fin ? 0x80 : 0) | opcode;
-  if (ext === 0) out[1] = 0x80 | len;
-  else if (ext === 2) {
-    out[1] = 0x80 | 126;
-    out.writeUInt16BE(len, 2);
-  } else {
-    out[1] = 0x80 | 127;
-    out.writeUInt32BE(len, 6);
-  }
-  const key = randomBytes(4);
-  key.copy(out, 2 + ext);
-  for (let i = 0; i < len; i++) out[6 + ext + i] = payload[i] ^ key[i & 3];
-  return out;
+  return encodeFrame({ opcode, payload, fin });
 }
 
 /** Counts complete server frames in a byte stream (server frames are unmasked). */
