@@ -85,13 +85,7 @@ proxySuite(
     writeFileSync(conf, mainConf(dir, port));
     const errorLog = join(dir, 'error.log');
     const daemon = new Daemon('apache2', APACHE, ['-d', dir, '-f', conf, '-DFOREGROUND'], {}, [errorLog]);
-    try {
-      await daemon.waitForPort('127.0.0.1', port);
-      await daemon.waitForPort('::1', port);
-    } catch (error) {
-      await daemon.stop();
-      throw error;
-    }
+    await daemon.waitListening(port);
     return { daemon, port };
   },
 );

@@ -16,7 +16,7 @@ import { freePort } from '../helpers/free-port.js';
 import { Op, RawClient } from '../helpers/raw-client.js';
 import { Chromium, type Page } from './chromium.js';
 import { inPage } from './page-scripts.js';
-import { DEV_CERT_FILE, OUTPUT_DIR, ROOT, startWssd } from './support.js';
+import { DEV_CERT_FILE, expectEchoAndClose, OUTPUT_DIR, ROOT, startWssd } from './support.js';
 
 const E2E_TIMEOUT = 60_000;
 
@@ -312,12 +312,7 @@ describe('wssd terminating TLS itself (method 2)', () => {
         const socket = client.socket as tls.TLSSocket;
         expect(socket.getProtocol()).toBe('TLSv1.2');
         await client.upgrade({ path: '/', host: `localhost:${echoPort}` }, 5000);
-        client.sendText('tom over TLS 1.2');
-        const frame = await client.readFrame(5000);
-        expect(frame.opcode).toBe(Op.Text);
-        expect(frame.payload.toString('utf8')).toBe('tom over TLS 1.2');
-        client.sendClose(1000);
-        expect((await client.readClose(5000)).code).toBe(1000);
+        await expectEchoAndClose(client, 'tom over TLS 1.2');
       } finally {
         client.destroy();
       }

@@ -62,13 +62,7 @@ const suite = proxySuite(
     const errorLog = join(dir, 'error.log');
     // -e: the log for startup errors, before the configuration names one.
     const daemon = new Daemon('nginx', NGINX, ['-e', errorLog, '-p', `${dir}/`, '-c', join(dir, 'nginx.conf')], {}, [errorLog]);
-    try {
-      await daemon.waitForPort('127.0.0.1', port);
-      await daemon.waitForPort('::1', port);
-    } catch (error) {
-      await daemon.stop();
-      throw error;
-    }
+    await daemon.waitListening(port);
     return { daemon, port };
   },
 );

@@ -14,7 +14,7 @@ import { freePort } from '../helpers/free-port.js';
 import { Op, RawClient } from '../helpers/raw-client.js';
 import { Chromium, type Page } from './chromium.js';
 import { echoBinary, echoText, sendTom, whoami } from './page-scripts.js';
-import { DEV_CERT_FILE, removeDir, startWssd, tempDir, writeWhoamiApp, type Daemon, type WhoAmI } from './support.js';
+import { DEV_CERT_FILE, expectEchoAndClose, removeDir, startWssd, tempDir, writeWhoamiApp, type Daemon, type WhoAmI } from './support.js';
 
 export const E2E_TIMEOUT = 60_000;
 /** Start-up (wssd, the proxy on two addresses) and tear-down (browser, proxy) have bounded steps that add up past vitest's 30 s default. */
@@ -215,12 +215,7 @@ export function proxySuite(name: string, requireProxy: () => void, start: (ctx: 
           const socket = client.socket as tls.TLSSocket;
           expect(socket.getProtocol()).toBe('TLSv1.2');
           expect(socket.getCipher().name).toMatch(/^ECDHE-(RSA|ECDSA)-(AES128-GCM-SHA256|AES256-GCM-SHA384|CHACHA20-POLY1305)$/);
-          client.sendText('tom over TLS 1.2');
-          const frame = await client.readFrame(5000);
-          expect(frame.opcode).toBe(Op.Text);
-          expect(frame.payload.toString('utf8')).toBe('tom over TLS 1.2');
-          client.sendClose(1000);
-          expect((await client.readClose(5000)).code).toBe(1000);
+          await expectEchoAndClose(client, 'tom over TLS 1.2');
         } finally {
           client.destroy();
         }

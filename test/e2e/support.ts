@@ -9,7 +9,8 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT, WssdProcess } from '../helpers/cli-process.js';
-import { CERTS_DIR } from '../helpers/raw-client.js';
+import { expect } from 'vitest';
+import { CERTS_DIR, Op, type RawClient } from '../helpers/raw-client.js';
 
 export { ROOT };
 export const DEV_CERT_FILE = `${CERTS_DIR}dev-cert.pem`;
@@ -118,6 +119,17 @@ export class Daemon {
     }
   }
 
+  /** Waits until `port` accepts on 127.0.0.1 and on ::1; stops the daemon and rethrows if it does not. */
+  async waitListening(port: number): Promise<void> {
+    try {
+      await this.waitForPort('127.0.0.1', port);
+      await this.waitForPort('::1', port);
+    } catch (error) {
+      await this.stop();
+      throw error;
+    }
+  }
+
   /** SIGTERM to the group, SIGKILL after `graceMs`. Never throws. */
   async stop(graceMs = 5000): Promise<void> {
     const pid = this.child.pid;
@@ -179,6 +191,16 @@ export function writeWhoamiApp(dir: string): string {
 `,
   );
   return file;
+}
+
+/** An upgraded client's text comes back, then the closing handshake completes with 1000. */
+export async function expectEchoAndClose(client: RawClient, text: string): Promise<void> {
+  client.sendText(text);
+  const frame = await client.readFrame(5000);
+  expect(frame.opcode).toBe(Op.Text);
+  expect(frame.payload.toString('utf8')).toBe(text);
+  client.sendClose(1000);
+  expect((await client.readClose(5000)).code).toBe(1000);
 }
 
 export interface WhoAmI {
