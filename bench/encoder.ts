@@ -1,8 +1,11 @@
-// Case 3: the send path without a socket — a Connection-shaped send into a
-// writer that discards, for each payload size: small frames are built as one
-// buffer, large ones as a header plus the caller's payload.
+// Case 3: the send path without a socket, as Connection.send runs it, into a
+// writer that discards: small frames are encoded into the shared write batch
+// (header + one copy of the payload, a string encoded in place), which is
+// handed on every 16 messages as one buffer (as after an incoming chunk);
+// large ones are a header at the end of the batch plus the caller's payload.
 import { Opcode } from '../src/protocol/constants.js';
-import { COPY_LIMIT, encodeFrame, encodeHeader, encodeTextFrame } from '../src/protocol/frame-encoder.js';
+import { COPY_LIMIT } from '../src/protocol/frame-encoder.js';
+import { WriteBatch, type ByteSink } from '../src/io/write-batch.js';
 import { round, timePasses } from './measure.js';
 
 export interface EncoderResult {
@@ -11,42 +14,57 @@ export interface EncoderResult {
   textFramesPerSec: number;
 }
 
+/** Messages per batch handed on: one incoming chunk's worth of echoes. */
+const PER_BATCH = 16;
+
+/**
+ * Sends `count` messages of `payload` (bytes: binary; string: text) the way
+ * Connection.send does, everything reaching `sink`. Tests decode what the
+ * sink got, so this is also the bench's correctness check.
+ */
+export function sendPath(batch: WriteBatch, payload: Buffer | string, count: number, sink: ByteSink): void {
+  for (let i = 0; i < count; i++) {
+    if (typeof payload === 'string') {
+      const length = Buffer.byteLength(payload, 'utf8');
+      if (length <= COPY_LIMIT) batch.appendText(Opcode.Text, payload, length, sink);
+      else {
+        batch.appendHeader(Opcode.Text, true, length, sink);
+        sink.write(batch.take());
+        sink.write(Buffer.from(payload, 'utf8'));
+      }
+    } else if (payload.length <= COPY_LIMIT) {
+      batch.appendFrame(Opcode.Binary, true, payload, sink);
+    } else {
+      batch.appendHeader(Opcode.Binary, true, payload.length, sink);
+      sink.write(batch.take());
+      sink.write(payload);
+    }
+    if (i % PER_BATCH === PER_BATCH - 1 && batch.length > 0) sink.write(batch.take());
+  }
+  if (batch.length > 0) sink.write(batch.take());
+}
+
 export function benchEncoder(sizes: number[], minMs: number): EncoderResult[] {
   const results: EncoderResult[] = [];
-  let sink = 0;
-  const write = (b: Buffer): void => {
-    sink += b.length;
+  const sink = {
+    bytes: 0,
+    write(b: Buffer): void {
+      this.bytes += b.length;
+    },
   };
+  const batch = new WriteBatch();
   for (const size of sizes) {
     const payload = Buffer.alloc(size, 0x61);
     const text = 'a'.repeat(size);
     const reps = Math.max(1, Math.floor((8 * 1024 * 1024) / Math.max(size, 64)));
-    const bin = timePasses(() => {
-      for (let r = 0; r < reps; r++) {
-        if (size <= COPY_LIMIT) write(encodeFrame(Opcode.Binary, true, payload));
-        else {
-          write(encodeHeader(Opcode.Binary, true, size));
-          write(payload);
-        }
-      }
-    }, minMs);
-    const txt = timePasses(() => {
-      for (let r = 0; r < reps; r++) {
-        const length = Buffer.byteLength(text, 'utf8');
-        if (length <= COPY_LIMIT) write(encodeTextFrame(text, length));
-        else {
-          const bytes = Buffer.from(text, 'utf8');
-          write(encodeHeader(Opcode.Text, true, length));
-          write(bytes);
-        }
-      }
-    }, minMs);
+    const bin = timePasses(() => sendPath(batch, payload, reps, sink), minMs);
+    const txt = timePasses(() => sendPath(batch, text, reps, sink), minMs);
     results.push({
       payload: size,
       binaryFramesPerSec: Math.round((reps * 1e9) / bin.nsPerPass),
       textFramesPerSec: Math.round((reps * 1e9) / txt.nsPerPass),
     });
   }
-  if (sink < 0) console.log(sink);
+  if (sink.bytes < 0) console.log(sink.bytes);
   return results.map((r) => ({ ...r, binaryFramesPerSec: round(r.binaryFramesPerSec, 0) }));
 }

@@ -1,4 +1,5 @@
-// `npm run bench [-- --quick] [-- --out FILE] [-- --only decoder,mask,encoder,echo,handshake,idle]`:
+// `npm run bench [-- --quick] [-- --out FILE] [-- --only decoder,mask,encoder,echo,handshake,idle]
+//   [-- --payloads 32,1024 --conns 64]` (a subset of case 4, for A/B runs):
 // every case, a markdown table each, and last one JSON line with every figure.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -18,6 +19,9 @@ const { values } = parseArgs({
     only: { type: 'string' },
     // Case 6's number of idle connections (`npm run bench:connections` opens 10,000).
     connections: { type: 'string' },
+    // Case 4 subset for A/B runs of one change: payload sizes and connection counts to echo.
+    payloads: { type: 'string' },
+    conns: { type: 'string' },
   },
 });
 const quick = values.quick === true;
@@ -99,8 +103,9 @@ if (e2e) lap('start servers');
 try {
   if (want('echo')) {
     const configs: EchoConfig[] = [];
-    for (const payload of [32, 1024, 64 * 1024, 1024 * 1024]) {
-      for (const connections of [1, 64]) configs.push({ payload, connections, window: windowFor(payload) });
+    const list = (text: string | undefined, all: number[]): number[] => (text === undefined ? all : text.split(',').map(Number));
+    for (const payload of list(values.payloads, [32, 1024, 64 * 1024, 1024 * 1024])) {
+      for (const connections of list(values.conns, [1, 64])) configs.push({ payload, connections, window: windowFor(payload) });
     }
     const rounds = quick ? 1 : 3;
     // Quick: 0.4 s windows, not more — 32 cells must fit the 60 s of a quick run with cases 1–3 and 5–6.

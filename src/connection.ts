@@ -1,12 +1,13 @@
 // One accepted WebSocket connection: the I/O edge around a WebSocketSession.
 // It moves socket bytes into the session, session bytes onto the socket
-// (corked, so everything one incoming chunk causes leaves in one write), runs
+// (batched, so everything one incoming chunk causes leaves in one write), runs
 // the close timer, and gives applications a `ws`-like API.
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import { CloseCode, Opcode } from './protocol/constants.js';
 import { ProtocolError } from './protocol/errors.js';
-import { COPY_LIMIT, encodeFrame, encodeHeader, encodeTextFrame } from './protocol/frame-encoder.js';
+import { COPY_LIMIT } from './protocol/frame-encoder.js';
+import { WriteBatch } from './io/write-batch.js';
 import { SessionState, WebSocketSession, type SessionHost } from './protocol/session.js';
 import type { RequestHead } from './http/request-head.js';
 import type { ServerStats } from './stats.js';
@@ -89,7 +90,7 @@ function onSocketError(this: Socket, error: Error): void {
 // for net/tls servers' sockets, and handleUpgrade turns it off for node:http's),
 // so Node ends our side itself when the peer ends TCP.
 
-function uncorkLater(connection: Connection): void {
+function flushLater(connection: Connection): void {
   connection.flush();
 }
 
@@ -105,7 +106,10 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Sessio
   readonly remotePort: number;
   private readonly session: WebSocketSession;
   private readonly options: ConnectionOptions;
-  private corked = false;
+  /** Frames waiting for the end of the chunk (or tick) that caused them; made on the first send. */
+  private batch: WriteBatch | undefined;
+  /** Frames are being batched and a flush is due: at the end of receive(), or on the next tick. */
+  private batching = false;
   /** send() returned false: emit 'drain' when the buffer empties. */
   private needDrain = false;
   /** An empty write is queued whose callback tells when the buffer has emptied. */
@@ -155,7 +159,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Sessio
 
   /** Bytes accepted by send() (and control frames) that the socket has not written yet. */
   get bufferedAmount(): number {
-    return this.socket.writableLength;
+    return this.socket.writableLength + (this.batch?.length ?? 0);
   }
 
   /**
@@ -165,9 +169,12 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Sessio
   receive(chunk: Buffer): void {
     this.heardFrom = true;
     this.idleTimer?.refresh();
-    const alreadyCorked = this.corked;
-    if (!alreadyCorked) {
-      this.corked = true;
+    const alreadyBatching = this.batching;
+    // Corked too, though the batch is one write: over TLS, uncorking at the
+    // end lets node:tls take the writes of chunks decrypted in a row
+    // together (measured: 1.6× the 32-byte echoes per second without it).
+    if (!alreadyBatching) {
+      this.batching = true;
       this.socket.cork();
     }
     try {
@@ -179,7 +186,10 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Sessio
       if (this.listenerCount('error') > 0) this.emit('error', e);
       else this.options.reportHandlerError(e, this);
     }
-    if (!alreadyCorked) this.flush();
+    if (!alreadyBatching) {
+      this.flush();
+      this.socket.uncork();
+    }
     // Backpressure on the peer: while it does not read our answers, we do not
     // read its requests, so neither side's buffers grow without bound.
     if (!this.readPaused && this.socket.writableLength >= this.options.highWaterMark && !this.socket.destroyed) {
@@ -189,22 +199,60 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Sessio
     }
   }
 
-  /** Uncorks: hands what was written since the cork to the socket in one write. */
+  /** Hands the batch to the socket: what this chunk or tick caused leaves in one write. */
   flush(): void {
-    if (!this.corked) return;
-    this.corked = false;
-    this.socket.uncork();
+    if (!this.batching) return;
+    this.batching = false;
+    this.writeBatch();
   }
 
-  /** SessionHost: writes bytes for the peer, batched with whatever else this tick writes. */
+  /** Passes the batched frames to the socket, ahead of whatever is written next. */
+  private writeBatch(): void {
+    const batch = this.batch;
+    if (batch !== undefined && batch.length > 0) {
+      if (this.socket.destroyed) batch.clear();
+      else this.socket.write(batch.take());
+    }
+  }
+
+  /**
+   * The batch to append to. Outside receive() (a send from a timer, say),
+   * it is flushed on the next tick, so a loop of sends still leaves in one write.
+   */
+  private openBatch(): WriteBatch {
+    if (!this.batching) {
+      this.batching = true;
+      process.nextTick(flushLater, this);
+    }
+    return (this.batch ??= new WriteBatch());
+  }
+
+  /** SessionHost: writes bytes for the peer, in order with everything batched before them. */
   write(bytes: Buffer): void {
     if (this.socket.destroyed) return;
-    if (!this.corked) {
-      this.corked = true;
-      this.socket.cork();
-      process.nextTick(uncorkLater, this);
+    if (bytes.length <= COPY_LIMIT) {
+      const batch = this.openBatch();
+      const at = batch.reserve(bytes.length, this.socket);
+      bytes.copy(batch.buffer, at);
+      return;
     }
+    this.writeAfterBatch(bytes);
+  }
+
+  /**
+   * Writes a large buffer right behind the batch, the two corked together so
+   * they still leave in one write (one writev; node:tls joins them anyway).
+   */
+  private writeAfterBatch(bytes: Buffer): void {
+    const batch = this.batch;
+    if (batch === undefined || batch.length === 0) {
+      this.socket.write(bytes);
+      return;
+    }
+    this.socket.cork();
+    this.socket.write(batch.take());
     this.socket.write(bytes);
+    this.socket.uncork();
   }
 
   /**
@@ -221,7 +269,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Sessio
       if (length <= COPY_LIMIT) {
         if (!this.hasRoomFor(length)) return this.overflow();
         this.options.stats.bytesOut += length;
-        this.write(encodeTextFrame(data, length));
+        this.openBatch().appendText(Opcode.Text, data, length, this.socket);
         return this.afterSend();
       }
       return this.sendBytes(Opcode.Text, Buffer.from(data, 'utf8'));
@@ -241,18 +289,19 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Sessio
     if (!this.hasRoomFor(payload.length)) return this.overflow();
     this.options.stats.bytesOut += payload.length;
     if (payload.length <= COPY_LIMIT) {
-      this.write(encodeFrame(opcode, true, payload));
+      this.openBatch().appendFrame(opcode, true, payload, this.socket);
     } else {
-      // Header and payload back to back under the same cork: one write, no copy.
-      this.write(encodeHeader(opcode, true, payload.length));
-      this.write(payload);
+      // The header ends the batch and the payload follows it under the same
+      // cork: one write, and the payload is not copied.
+      this.openBatch().appendHeader(opcode, true, payload.length, this.socket);
+      this.writeAfterBatch(payload);
     }
     return this.afterSend();
   }
 
   /** Whether a message of this size still fits under maxBuffered (headers are within the slack). */
   private hasRoomFor(payloadLength: number): boolean {
-    return this.socket.writableLength + payloadLength <= this.options.maxBuffered;
+    return this.bufferedAmount + payloadLength <= this.options.maxBuffered;
   }
 
   /**
@@ -270,7 +319,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Sessio
 
   private afterSend(): boolean {
     this.options.stats.messagesOut++;
-    if (this.socket.writableLength < this.options.highWaterMark) return true;
+    if (this.bufferedAmount < this.options.highWaterMark) return true;
     this.needDrain = true;
     this.watchDrain();
     return false;
@@ -280,6 +329,8 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Sessio
   private watchDrain(): void {
     if (this.watchingDrain || this.socket.destroyed) return;
     this.watchingDrain = true;
+    // After the batch, so the callback waits for its bytes too.
+    this.writeBatch();
     // A bound callback only when backpressure happens, not one per connection.
     this.socket.write(EMPTY, (error?: Error | null) => this.onWriteDone(error));
   }

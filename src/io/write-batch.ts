@@ -1,0 +1,112 @@
+// The frames one incoming chunk (or one tick of sends) causes, encoded back to
+// back into one buffer and handed to the socket as a single write.
+//
+// Why: a socket.write() per frame costs more than the frame, even corked
+// (Writable's request queue, then writev's array, and node:tls copies the
+// pieces into one buffer again before encrypting). Building the batch
+// ourselves makes a small frame cost its header and one copy of its payload.
+//
+// Batches are cut from a slab shared by all connections, the way Node's own
+// Buffer pool works: a batch grows in place while it is the slab's last one,
+// so the usual case (one connection answering one chunk) is contiguous, and
+// an interleaved one (a broadcast loop) just starts a new batch. A batch
+// handed to the socket is never written again, so the socket may hold its
+// view for as long as the peer takes to read it. A slow reader can thereby
+// pin one slab (64 KiB) beside what it already has queued, which maxBuffered
+// bounds anyway.
+
+import { COPY_LIMIT, headerSize, writeHeader } from '../protocol/frame-encoder.js';
+
+// Larger writes than COPY_LIMIT bypass the batch: a copy would cost more
+// than the write it saves. A slab holds at least four of the largest.
+const SLAB_SIZE = 4 * COPY_LIMIT;
+
+const EMPTY = Buffer.alloc(0);
+
+let slab: Buffer = EMPTY;
+/** Bytes of `slab` handed out; batches only ever grow at this edge. */
+let slabUsed = 0;
+
+/** Where a batch goes when it cannot grow in place: the socket, or a bench's discarding writer. */
+export interface ByteSink {
+  write(bytes: Buffer): unknown;
+}
+
+export class WriteBatch {
+  /** The slab this batch lives in; its bytes are buffer[start..end). */
+  buffer: Buffer = EMPTY;
+  private start = 0;
+  private end = 0;
+
+  get length(): number {
+    return this.end - this.start;
+  }
+
+  /**
+   * Makes room for `n` (≤ COPY_LIMIT) more bytes and returns where they go
+   * in `this.buffer`; -1 when the batch cannot grow in place (another
+   * batch took the slab's edge, or the slab is full).
+   */
+  private grow(n: number): number {
+    if (this.end === this.start) {
+      // Empty: start at the slab's edge, or in a new slab.
+      if (slabUsed + n > slab.length) {
+        slab = Buffer.allocUnsafe(SLAB_SIZE);
+        slabUsed = 0;
+      }
+      this.buffer = slab;
+      this.start = this.end = slabUsed;
+    } else if (this.buffer !== slab || this.end !== slabUsed || slabUsed + n > slab.length) {
+      return -1;
+    }
+    const at = this.end;
+    this.end = at + n;
+    slabUsed = this.end;
+    return at;
+  }
+
+  /** Room for `n` bytes, passing the batch to `sink` first when it cannot grow in place; returns where they go in this.buffer. */
+  reserve(n: number, sink: ByteSink): number {
+    const at = this.grow(n);
+    if (at >= 0) return at;
+    sink.write(this.take());
+    return this.grow(n);
+  }
+
+  /** A whole frame (§5.2, unmasked as a server sends it): header, then a copy of the payload (≤ COPY_LIMIT). */
+  appendFrame(opcode: number, fin: boolean, payload: Uint8Array, sink: ByteSink): void {
+    const length = payload.length;
+    const hl = headerSize(length);
+    const at = this.reserve(hl + length, sink);
+    writeHeader(this.buffer, at, opcode, fin, length);
+    this.buffer.set(payload, at + hl);
+  }
+
+  /** A whole text frame, the string encoded straight behind its header; `byteLength` is its UTF-8 length (≤ COPY_LIMIT). */
+  appendText(opcode: number, text: string, byteLength: number, sink: ByteSink): void {
+    const hl = headerSize(byteLength);
+    const at = this.reserve(hl + byteLength, sink);
+    writeHeader(this.buffer, at, opcode, true, byteLength);
+    this.buffer.write(text, at + hl, byteLength, 'utf8');
+  }
+
+  /** The header of a frame whose payload the caller writes right after this batch. */
+  appendHeader(opcode: number, fin: boolean, payloadLength: number, sink: ByteSink): void {
+    const at = this.reserve(headerSize(payloadLength), sink);
+    writeHeader(this.buffer, at, opcode, fin, payloadLength);
+  }
+
+  /** The batched bytes as one view (the batch is then empty). */
+  take(): Buffer {
+    const bytes = this.buffer.subarray(this.start, this.end);
+    this.buffer = EMPTY;
+    this.start = this.end = 0;
+    return bytes;
+  }
+
+  /** Forgets the batched bytes (the socket is gone). */
+  clear(): void {
+    this.buffer = EMPTY;
+    this.start = this.end = 0;
+  }
+}
