@@ -25,9 +25,9 @@ class CountingHandler implements FrameHandler {
   frames = 0;
   bytes = 0;
   error: ProtocolError | undefined;
-  onFrame(_opcode: number, _fin: boolean, payload: Buffer): void {
+  onFrame(_opcode: number, _fin: boolean, _data: Buffer, start: number, end: number): void {
     this.frames++;
-    this.bytes += payload.length;
+    this.bytes += end - start;
   }
   onError(error: ProtocolError): void {
     this.error = error;
@@ -41,8 +41,8 @@ export function verifyDecode(batch: FrameBatch, chunkSize: number): void {
   let seen = 0;
   const decoder = new FrameDecoder(
     {
-      onFrame(opcode, fin, payload) {
-        if (opcode !== batch.opcode || !fin || !payload.equals(expected)) throw new Error(`frame ${seen} decoded wrong`);
+      onFrame(opcode, fin, data, start, end) {
+        if (opcode !== batch.opcode || !fin || data.compare(expected, 0, expected.length, start, end) !== 0) throw new Error(`frame ${seen} decoded wrong`);
         seen++;
       },
       onError(error) {

@@ -2,9 +2,11 @@
 // chunks a socket delivers.
 //
 // Why it looks like this: this is the hot path. A frame whose header and
-// payload lie inside one chunk costs no allocation but its view: the payload
-// is a subarray of the chunk, unmasked in place, handed straight to the
-// handler. Bytes are copied only when a header or a payload straddles chunks,
+// payload lie inside one chunk costs no allocation at all: its payload is a
+// range of the chunk, unmasked in place, handed to the handler as (chunk,
+// start, end). Not even a subarray view is made here — creating one costs
+// more than decoding a small frame — so the handler makes the one view a
+// message needs, and none for what it only inspects. Bytes are copied only when a header or a payload straddles chunks,
 // and then once: the pieces are kept as views (unmasked as they arrive, while
 // in cache) and joined into one buffer of the announced size when the last
 // piece comes. Memory held for a frame is what actually arrived, never what a
@@ -20,8 +22,12 @@ import { ProtocolError, protocolErrors } from './errors.js';
 import { unmask, unmaskPhase } from './mask.js';
 
 export interface FrameHandler {
-  /** One complete frame; `payload` is already unmasked. Return value ignored. */
-  onFrame(opcode: number, fin: boolean, payload: Buffer): void;
+  /**
+   * One complete frame; its payload, already unmasked, is data[start..end).
+   * `data` is the received chunk (or, for a payload that straddled chunks,
+   * a buffer of its own): bytes outside the range belong to other frames.
+   */
+  onFrame(opcode: number, fin: boolean, data: Buffer, start: number, end: number): void;
   /** The first violation; the decoder then discards all further input. */
   onError(error: ProtocolError): void;
 }
@@ -134,12 +140,8 @@ export class FrameDecoder {
     const end = chunk.length;
     if (end - pos >= length) {
       const stop = pos + length;
-      let payload: Buffer = EMPTY;
-      if (length > 0) {
-        if (this.masked) unmask(chunk, this.m0, this.m1, this.m2, this.m3, pos, stop);
-        payload = chunk.subarray(pos, stop);
-      }
-      this.handler.onFrame(this.opcode, this.fin, payload);
+      if (this.masked && length > 0) unmask(chunk, this.m0, this.m1, this.m2, this.m3, pos, stop);
+      this.handler.onFrame(this.opcode, this.fin, chunk, pos, stop);
       // The handler may have failed or stopped us (e.g. after a Close frame).
       return this.state === State.Header ? stop : -1;
     }
@@ -173,7 +175,7 @@ export class FrameDecoder {
     this.state = State.Header;
     // The one copy of a straddling payload.
     const payload = Buffer.concat(pieces, this.payloadLength);
-    this.handler.onFrame(this.opcode, this.fin, payload);
+    this.handler.onFrame(this.opcode, this.fin, payload, 0, payload.length);
     return this.state === State.Header ? take : -1;
   }
 

@@ -2,8 +2,8 @@
 // messages. Control frames never reach here (the session handles them, and
 // §5.4 allows them between fragments).
 //
-// A message in one frame is passed on as the frame's own payload view, no
-// copy. A fragmented one is kept as a list of views and joined once at the
+// A message in one frame is passed on as a view of the frame's payload (the
+// one view the decoder leaves to us), no copy. A fragmented one is kept as a list of views and joined once at the
 // end. Text is validated as it arrives, so bad UTF-8 fails at its fragment.
 import { Opcode } from './constants.js';
 import { protocolErrors } from './errors.js';
@@ -40,12 +40,13 @@ export class MessageAssembler {
   }
 
   /**
-   * Takes one data frame (opcode 0, 1 or 2). Returns the completed message's
+   * Takes one data frame (opcode 0, 1 or 2), its payload data[start..end). Returns the completed message's
    * payload (its type in `binary`), or undefined while a fragmented message is
    * still open. Throws a ProtocolError for a violation. No result object, so
    * the hot path allocates nothing.
    */
-  push(opcode: number, fin: boolean, payload: Buffer): Buffer | undefined {
+  push(opcode: number, fin: boolean, data: Buffer, start = 0, end = data.length): Buffer | undefined {
+    const payload = start === 0 && end === data.length ? data : data.subarray(start, end);
     if (opcode === Opcode.Continuation) {
       if (this.opcode === -1) throw protocolErrors.unexpectedContinuation();
     } else if (this.opcode !== -1) {
@@ -70,10 +71,10 @@ export class MessageAssembler {
     const binary = this.opcode === Opcode.Binary;
     if (!binary && this.utf8 !== undefined && !this.utf8.finish()) throw protocolErrors.invalidUtf8();
     const fragments = this.fragments;
-    const data = fragments.length === 1 ? fragments[0] : Buffer.concat(fragments, this.size);
+    const message = fragments.length === 1 ? fragments[0] : Buffer.concat(fragments, this.size);
     this.reset();
     this.binary = binary;
-    return data;
+    return message;
   }
 
   reset(): void {

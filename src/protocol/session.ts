@@ -66,11 +66,11 @@ export class WebSocketSession implements FrameHandler {
   }
 
   // FrameHandler, called by the decoder.
-  onFrame(opcode: number, fin: boolean, payload: Buffer): void {
+  onFrame(opcode: number, fin: boolean, data: Buffer, start: number, end: number): void {
     if (opcode < Opcode.Close) {
       let message: Buffer | undefined;
       try {
-        message = this.assembler.push(opcode, fin, payload);
+        message = this.assembler.push(opcode, fin, data, start, end);
       } catch (error) {
         if (error instanceof ProtocolError) return this.fail(error);
         throw error;
@@ -78,6 +78,8 @@ export class WebSocketSession implements FrameHandler {
       if (message !== undefined) this.host.onMessage(message, this.assembler.binary);
       return;
     }
+    // Control frames are rare: a view of their own.
+    const payload = data.subarray(start, end);
     if (opcode === Opcode.Ping) {
       // §5.5.2: answer with the same payload, unless we already sent a Close.
       if (this.state === SessionState.Open) this.host.write(encodeFrame(Opcode.Pong, true, payload));

@@ -21,8 +21,10 @@ class Recorder implements FrameHandler {
   errors: ProtocolError[] = [];
   /** Called after each recorded frame; lets a test act from inside onFrame. */
   after: ((frame: Frame) => void) | undefined;
-  onFrame(opcode: number, fin: boolean, payload: Buffer): void {
-    const frame = { opcode, fin, payload };
+  onFrame(opcode: number, fin: boolean, data: Buffer, start: number, end: number): void {
+    expect(start).toBeGreaterThanOrEqual(0);
+    expect(end).toBeLessThanOrEqual(data.length);
+    const frame = { opcode, fin, payload: data.subarray(start, end) };
     this.frames.push(frame);
     this.after?.(frame);
   }

@@ -15,7 +15,7 @@ function decodeAll(chunks: Buffer[], options?: FrameDecoderOptions): { frames: {
   const frames: { opcode: number; fin: boolean; payload: Buffer }[] = [];
   const errors: ProtocolError[] = [];
   const handler: FrameHandler = {
-    onFrame: (opcode, fin, payload) => frames.push({ opcode, fin, payload }),
+    onFrame: (opcode, fin, data, start, end) => frames.push({ opcode, fin, payload: data.subarray(start, end) }),
     onError: (e) => errors.push(e),
   };
   const decoder = new FrameDecoder(handler, options);
