@@ -4,7 +4,7 @@
 // several keys (STYLE.md principle 8).
 import { describe, expect, it } from 'vitest';
 import { maskReference, randomMaskSource, unmask, unmaskPhase, unmaskWith } from '../../../src/protocol/mask.js';
-import { hex } from '../helpers/bytes.js';
+import { hex, pattern } from '../helpers/bytes.js';
 import { rng } from '../helpers/prng.js';
 import { xorMask } from '../helpers/client-frame.js';
 
@@ -98,6 +98,28 @@ describe('mask (RFC 6455 §5.3)', () => {
           if (!Buffer.from(got.whole).equals(Buffer.from(want.whole))) expect.fail(`length ${length} offset ${offset} cuts ${a},${b}`);
         }
       }
+    }
+  });
+
+  it('§5.3: the fast path\'s reused word view stays right across buffers: alternating ArrayBuffers, views of one ArrayBuffer at every offset, pooled Buffers, odd-sized ArrayBuffers', () => {
+    const key = Buffer.from([0x37, 0xfa, 0x21, 0x3d]);
+    const check = (buf: Buffer, start: number, end: number): void => {
+      const want = Buffer.from(buf);
+      maskReference(want, key, start, end);
+      unmask(buf, 0x37, 0xfa, 0x21, 0x3d, start, end);
+      expect(buf.equals(want), `byteOffset ${buf.byteOffset} of ${buf.buffer.byteLength}, [${start}, ${end})`).toBe(true);
+    };
+    const a = Buffer.from(pattern(4099, 1).buffer.slice(0));
+    const b = Buffer.from(new Uint8Array(pattern(4101, 2)).buffer);
+    for (let i = 0; i < 40; i++) {
+      check(a, i, a.length - i);
+      check(b, 3 * i, b.length - 1);
+    }
+    const shared = Buffer.from(pattern(8192, 3));
+    for (let off = 0; off < 16; off++) check(shared.subarray(off, off + 500 + off), 0, 500 + off);
+    for (let i = 0; i < 20; i++) {
+      const pooled = Buffer.from(pattern(100 + i, i)); // from Node's shared pool: arbitrary byteOffset
+      check(pooled, 0, pooled.length);
     }
   });
 
