@@ -73,8 +73,8 @@ export class FrameDecoder {
   private m1 = 0;
   private m2 = 0;
   private m3 = 0;
-  /** Pieces of a straddling payload, already unmasked, and their total so far. */
-  private pieces: Buffer[] = [];
+  /** Pieces of a straddling payload, already unmasked, and their total so far (no array until one straddles: idle connections are many). */
+  private pieces: Buffer[] | undefined;
   private payloadFill = 0;
   private payloadLength = 0;
   // Bytes announced so far by the frames of the current data message, so a
@@ -96,7 +96,7 @@ export class FrameDecoder {
   /** Stop decoding: everything pushed afterwards is discarded (§7.1.7 "fail the connection"). */
   stop(): void {
     this.state = State.Failed;
-    this.pieces = [];
+    this.pieces = undefined;
   }
 
   push(chunk: Buffer): void {
@@ -160,7 +160,7 @@ export class FrameDecoder {
     if (to === from) return;
     const at = this.payloadFill;
     if (this.masked) unmaskPhase(chunk, this.m0, this.m1, this.m2, this.m3, at, from, to);
-    this.pieces.push(chunk.subarray(from, to));
+    (this.pieces ??= []).push(chunk.subarray(from, to));
     this.payloadFill = at + (to - from);
   }
 
@@ -170,8 +170,8 @@ export class FrameDecoder {
     const take = need < chunk.length ? need : chunk.length;
     this.gather(chunk, 0, take);
     if (this.payloadFill < this.payloadLength) return -1;
-    const pieces = this.pieces;
-    this.pieces = [];
+    const pieces = this.pieces ?? [];
+    this.pieces = undefined;
     this.state = State.Header;
     // The one copy of a straddling payload.
     const payload = Buffer.concat(pieces, this.payloadLength);

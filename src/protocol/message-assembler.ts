@@ -23,7 +23,8 @@ export class MessageAssembler {
   private utf8: Utf8Validator | undefined;
   /** Opcode of the message being assembled, or -1 between messages. */
   private opcode = -1;
-  private fragments: Buffer[] = [];
+  /** The fragments so far; no array between messages (most connections are idle most of the time). */
+  private fragments: Buffer[] | undefined;
   private fragmentCount = 0;
   private size = 0;
   /** The type of the message `push` last returned. */
@@ -65,12 +66,12 @@ export class MessageAssembler {
     if (this.size > this.maxMessageSize) throw protocolErrors.tooBig(this.maxMessageSize);
     if (++this.fragmentCount > this.maxFragments) throw protocolErrors.tooManyFragments(this.maxFragments);
     if (this.opcode === Opcode.Text && !(this.utf8 ??= new Utf8Validator()).push(payload)) throw protocolErrors.invalidUtf8();
-    if (payload.length > 0) this.fragments.push(payload);
+    if (payload.length > 0) (this.fragments ??= []).push(payload);
     if (!fin) return undefined;
 
     const binary = this.opcode === Opcode.Binary;
     if (!binary && this.utf8 !== undefined && !this.utf8.finish()) throw protocolErrors.invalidUtf8();
-    const fragments = this.fragments;
+    const fragments = this.fragments ?? [];
     const message = fragments.length === 1 ? fragments[0] : Buffer.concat(fragments, this.size);
     this.reset();
     this.binary = binary;
@@ -79,7 +80,7 @@ export class MessageAssembler {
 
   reset(): void {
     this.opcode = -1;
-    this.fragments = [];
+    this.fragments = undefined;
     this.fragmentCount = 0;
     this.size = 0;
     this.utf8?.reset();
