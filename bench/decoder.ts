@@ -1,9 +1,10 @@
 // Case 1: the frame decoder alone, over 64 MiB of masked client frames, fed
 // in 16 KiB chunks (a TLS record) and 1,337-byte chunks (headers and payloads
 // split at every position), beside its floors over the same bytes: one
-// Buffer.copy pass (memcpy) and the fast unmask alone.
+// Buffer.copy pass (memcpy), the project's fastest unmask alone (WebAssembly
+// SIMD from 512 bytes where available) and the JavaScript 32-bit XOR loop alone.
 import { FrameDecoder, type FrameHandler } from '../src/protocol/frame-decoder.js';
-import { unmask } from '../src/protocol/mask.js';
+import { unmask, unmaskWords } from '../src/protocol/mask.js';
 import type { ProtocolError } from '../src/protocol/errors.js';
 import { buildClientFrames, chunk, payloadPattern, type FrameBatch } from './client-frames.js';
 import { round, timePasses } from './measure.js';
@@ -17,8 +18,13 @@ export interface DecoderResult {
   payloadGBps: number;
   unmaskNsPerFrame: number;
   unmaskGBps: number;
+  /** The JavaScript 32-bit XOR loop alone over the same payloads. */
+  jsXorGBps: number;
   memcpyGBps: number;
+  /** Decoder time per frame ÷ the fastest unmask's. */
   vsUnmask: number;
+  /** Decoder payload GB/s ÷ the JS XOR loop's. */
+  vsJsXor: number;
 }
 
 class CountingHandler implements FrameHandler {
@@ -75,6 +81,9 @@ export function benchDecoder(payloadSizes: number[], chunkSizes: number[], total
     const unmaskPass = timePasses(() => {
       for (let i = 0; i < starts.length; i++) unmask(bytes, 0x37, 0xfa, 0x21, 0x3d, starts[i], starts[i] + size);
     }, minMs);
+    const jsXorPass = timePasses(() => {
+      for (let i = 0; i < starts.length; i++) unmaskWords(bytes, 0x37, 0xfa, 0x21, 0x3d, starts[i], starts[i] + size);
+    }, minMs);
     for (const chunkSize of chunkSizes) {
       const chunks = chunk(bytes, chunkSize);
       const handler = new CountingHandler();
@@ -85,17 +94,20 @@ export function benchDecoder(payloadSizes: number[], chunkSizes: number[], total
       if (handler.error !== undefined) throw handler.error;
       const nsPerFrame = t.nsPerPass / batch.count;
       const unmaskNsPerFrame = unmaskPass.nsPerPass / batch.count;
+      const payloadBytes = batch.count * size;
       results.push({
         payload: size,
         chunk: chunkSize,
         frames: batch.count,
         nsPerFrame: round(nsPerFrame, 1),
         framesPerSec: Math.round(1e9 / nsPerFrame),
-        payloadGBps: round((batch.count * size) / t.nsPerPass),
+        payloadGBps: round(payloadBytes / t.nsPerPass),
         unmaskNsPerFrame: round(unmaskNsPerFrame, 1),
-        unmaskGBps: round((batch.count * size) / unmaskPass.nsPerPass),
+        unmaskGBps: round(payloadBytes / unmaskPass.nsPerPass),
+        jsXorGBps: round(payloadBytes / jsXorPass.nsPerPass),
         memcpyGBps: round(bytes.length / memcpy.nsPerPass),
         vsUnmask: round(nsPerFrame / Math.max(unmaskNsPerFrame, 1e-9)),
+        vsJsXor: size === 0 ? 0 : round(jsXorPass.nsPerPass / t.nsPerPass),
       });
     }
   }

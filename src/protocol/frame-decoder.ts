@@ -6,12 +6,15 @@
 // range of the chunk, unmasked in place, handed to the handler as (chunk,
 // start, end). Not even a subarray view is made here — creating one costs
 // more than decoding a small frame — so the handler makes the one view a
-// message needs, and none for what it only inspects. Bytes are copied only when a header or a payload straddles chunks,
-// and then once: the pieces are kept as views (unmasked as they arrive, while
-// in cache) and joined into one buffer of the announced size when the last
-// piece comes. Memory held for a frame is what actually arrived, never what a
-// (possibly hostile) header announced. Chunks are never reused, so every view
-// stays valid for as long as the user keeps it.
+// message needs, and none for what it only inspects.
+//
+// Bytes are copied only when a header or a payload straddles chunks, and
+// then once: the pieces are kept as views and, when the last one comes,
+// copied and unmasked in the same pass into one buffer of the payload's size
+// (unmaskInto: WebAssembly SIMD for large pieces). Memory held for a frame is
+// what actually arrived, never what a (possibly hostile) header announced.
+// Chunks are never reused, so every view stays valid for as long as the user
+// keeps it.
 //
 // Frame rules (mask bit, RSV, opcode, control frames) and the size limit are
 // checked as soon as the header is complete, before any payload is buffered.
@@ -19,7 +22,7 @@
 import { constants } from 'node:buffer';
 import { MAX_CONTROL_PAYLOAD, Opcode } from './constants.js';
 import { ProtocolError, protocolErrors } from './errors.js';
-import { unmask, unmaskPhase } from './mask.js';
+import { unmask } from './mask.js';
 
 export interface FrameHandler {
   /**
@@ -73,7 +76,7 @@ export class FrameDecoder {
   private m1 = 0;
   private m2 = 0;
   private m3 = 0;
-  /** Pieces of a straddling payload, already unmasked, and their total so far (no array until one straddles: idle connections are many). */
+  /** Pieces of a straddling payload, still masked, and their total so far (no array until one straddles: idle connections are many). */
   private pieces: Buffer[] | undefined;
   private payloadFill = 0;
   private payloadLength = 0;
@@ -152,16 +155,11 @@ export class FrameDecoder {
     return -1;
   }
 
-  /**
-   * Keeps chunk[from..to) as the next piece of the straddling payload,
-   * unmasked at once while it is still in cache.
-   */
+  /** Keeps chunk[from..to) as the next piece of the straddling payload. */
   private gather(chunk: Buffer, from: number, to: number): void {
     if (to === from) return;
-    const at = this.payloadFill;
-    if (this.masked) unmaskPhase(chunk, this.m0, this.m1, this.m2, this.m3, at, from, to);
     (this.pieces ??= []).push(chunk.subarray(from, to));
-    this.payloadFill = at + (to - from);
+    this.payloadFill += to - from;
   }
 
   /** Gathers the rest of a straddling payload; returns the next position or -1. */
@@ -173,10 +171,16 @@ export class FrameDecoder {
     const pieces = this.pieces ?? [];
     this.pieces = undefined;
     this.state = State.Header;
-    // The one copy of a straddling payload.
-    const payload = Buffer.concat(pieces, this.payloadLength);
+    const payload = this.join(pieces);
     this.handler.onFrame(this.opcode, this.fin, payload, 0, payload.length);
     return this.state === State.Header ? take : -1;
+  }
+
+  /** The one copy of a straddling payload: its pieces joined, and unmasked on the way. */
+  private join(pieces: Buffer[]): Buffer {
+    const payload = Buffer.concat(pieces, this.payloadLength);
+    if (this.masked) unmask(payload, this.m0, this.m1, this.m2, this.m3, 0, payload.length);
+    return payload;
   }
 
   /** Completes a straddling header; returns the next position or -1. */

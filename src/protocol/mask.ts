@@ -1,10 +1,11 @@
 // RFC 6455 §5.3: payload byte i is XORed with mask byte (i mod 4).
 //
-// Two implementations that tests hold against each other: a reference byte
-// loop, the definition itself, and a fast path that XORs 32 bits at a time
-// through a Uint32Array laid over the buffer. Received payloads are views at
-// arbitrary offsets into socket chunks, so the fast path walks bytes up to a
-// 4-byte boundary, then words, then the tail bytes.
+// Implementations that tests hold against each other: a reference byte loop,
+// the definition itself; a JavaScript fast path that XORs 32 bits at a time
+// through a Uint32Array laid over the buffer (received payloads are views at
+// arbitrary offsets into socket chunks, so it walks bytes up to a 4-byte
+// boundary, then words, then the tail bytes); and from SIMD_THRESHOLD bytes a
+// WebAssembly SIMD kernel (mask-simd.ts) where the engine has one.
 //
 // The Uint32Array covers the whole ArrayBuffer and is kept for the next call:
 // the frames of one chunk share its ArrayBuffer, and creating a typed-array
@@ -13,6 +14,7 @@
 // the whole process.
 import { endianness } from 'node:os';
 import { randomFillSync } from 'node:crypto';
+import { simd } from './mask-simd.js';
 
 const LITTLE_ENDIAN = endianness() === 'LE';
 
@@ -21,6 +23,17 @@ const LITTLE_ENDIAN = endianness() === 'LE';
  * word loop saves (measured: the two cross at about 64 bytes on x86-64).
  */
 const WORD_THRESHOLD = 64;
+
+/** From here on the SIMD kernel's copy–XOR–copy beats the word loop (measured crossover ~512 B). */
+const SIMD_THRESHOLD = 512;
+
+/** Whether payloads of SIMD_THRESHOLD bytes and more are masked with WebAssembly SIMD. */
+export const simdMasking = simd !== undefined;
+
+/** The mask as a little-endian word, its low byte applying first (WebAssembly memory is little-endian on every host). */
+function maskWord(m0: number, m1: number, m2: number, m3: number): number {
+  return m0 | (m1 << 8) | (m2 << 16) | (m3 << 24);
+}
 
 let wordsBuffer: ArrayBufferLike | undefined;
 let words32: Uint32Array<ArrayBufferLike> = new Uint32Array(0);
@@ -41,9 +54,19 @@ export function maskReference(buf: Uint8Array, mask: Uint8Array, start = 0, end 
 
 /**
  * XOR buf[start..end) with the 4-byte mask in place, the mask's byte 0
- * applying at `start`. The mask is given as its 4 bytes.
+ * applying at `start`. The mask is given as its 4 bytes. The fastest path
+ * this engine has: SIMD from SIMD_THRESHOLD bytes, else the word loop.
  */
 export function unmask(buf: Uint8Array, m0: number, m1: number, m2: number, m3: number, start: number, end: number): void {
+  if (simd !== undefined && end - start >= SIMD_THRESHOLD) {
+    // The SIMD part is a multiple of 64 bytes, so the tail starts at mask byte 0 again.
+    start += simd.xor(buf, start, end, maskWord(m0, m1, m2, m3));
+  }
+  unmaskWords(buf, m0, m1, m2, m3, start, end);
+}
+
+/** The JavaScript word loop alone (the bench's "JS 32-bit XOR" floor, and what unmask runs below SIMD_THRESHOLD). */
+export function unmaskWords(buf: Uint8Array, m0: number, m1: number, m2: number, m3: number, start: number, end: number): void {
   const length = end - start;
   if (length < WORD_THRESHOLD) {
     let i = start;

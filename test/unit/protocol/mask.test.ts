@@ -3,7 +3,8 @@
 // 0–64, larger sizes, every alignment of the payload in its ArrayBuffer and
 // several keys (STYLE.md principle 8).
 import { describe, expect, it } from 'vitest';
-import { maskReference, randomMaskSource, unmask, unmaskPhase, unmaskWith } from '../../../src/protocol/mask.js';
+import { execFileSync } from 'node:child_process';
+import { maskReference, randomMaskSource, simdMasking, unmask, unmaskPhase, unmaskWith, unmaskWords } from '../../../src/protocol/mask.js';
 import { hex, pattern } from '../helpers/bytes.js';
 import { rng } from '../helpers/prng.js';
 import { xorMask } from '../helpers/client-frame.js';
@@ -16,7 +17,9 @@ const MASKS: readonly (readonly [number, number, number, number])[] = [
   [0xde, 0xad, 0xbe, 0xef],
 ];
 
-const LENGTHS = [...Array.from({ length: 65 }, (_, i) => i), 100, 1000, 4096 + 3, 65536 + 1];
+// Beyond 0–64: both sides of the SIMD threshold (512) and of its 64-byte
+// runs, and of its 64 KiB scratch block.
+const LENGTHS = [...Array.from({ length: 65 }, (_, i) => i), 100, 511, 512, 513, 575, 576, 1000, 4096 + 3, 65535, 65536, 65536 + 1, 2 * 65536 + 63];
 
 /** `length` bytes of seeded data at byteOffset `offset` inside a larger ArrayBuffer with guard bytes. */
 function placed(length: number, offset: number, seed: number): { view: Uint8Array; whole: Uint8Array } {
@@ -44,6 +47,38 @@ describe('mask (RFC 6455 §5.3)', () => {
       }
     }
   });
+
+  it('§5.3: the WebAssembly SIMD path runs on this engine, and the JavaScript word loop alone also equals the reference at every length', () => {
+    // Node ≥ 20 has WebAssembly SIMD on x86-64 and arm64: if it were missing, the lengths ≥ 512 above would not test it.
+    expect(simdMasking).toBe(true);
+    for (const length of LENGTHS) {
+      for (let offset = 0; offset < 4; offset++) {
+        const m = MASKS[(length + offset) % MASKS.length];
+        const a = placed(length, offset, length + offset);
+        const b = placed(length, offset, length + offset);
+        maskReference(a.view, Uint8Array.from(m));
+        unmaskWords(b.view, m[0], m[1], m[2], m[3], 0, length);
+        if (Buffer.compare(Buffer.from(a.whole), Buffer.from(b.whole)) !== 0) expect.fail(`length ${length}, byteOffset ${offset}: word loop differs`);
+      }
+    }
+  });
+
+  it('§5.3: without WebAssembly (node --jitless) unmask falls back to the word loop and is still right', () => {
+    const script = [
+      "import { maskReference, simdMasking, unmask } from './src/protocol/mask.ts';",
+      'if (simdMasking) throw new Error("SIMD under --jitless?");',
+      'for (const n of [0, 7, 64, 513, 70001]) {',
+      '  const a = Buffer.alloc(n + 1).subarray(1); for (let i = 0; i < n; i++) a[i] = i * 13;',
+      '  const b = Buffer.from(a); const c = Buffer.alloc(n + 1).subarray(1); b.copy(c);',
+      '  maskReference(a, Buffer.from([1, 2, 3, 4])); unmask(c, 1, 2, 3, 4, 0, n);',
+      '  if (!a.equals(c)) throw new Error("differs at " + n);',
+      '}',
+      'console.log("ok");',
+    ].join('\n');
+    const root = new URL('../../../', import.meta.url);
+    const out = execFileSync(process.execPath, ['--jitless', '--import', 'tsx', '--input-type=module', '-e', script], { cwd: root, encoding: 'utf8', timeout: 60_000, stdio: ['ignore', 'pipe', 'pipe'] });
+    expect(out.trim()).toBe('ok');
+  }, 60_000);
 
   it('§5.3: the mask\'s byte 0 applies at `start`: every start 0–7 and end inside one buffer, bytes outside [start, end) untouched', () => {
     const m = MASKS[0];
