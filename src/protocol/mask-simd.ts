@@ -5,11 +5,10 @@
 // WebAssembly cannot address a Buffer's memory, so payloads pass through a
 // 64 KiB scratch area in the module's own memory: copy in, XOR, copy out. The
 // copies run at memcpy speed in cache, so the round trip still beats the
-// JavaScript word loop from about 512 bytes (measured on x86-64, Node 20:
-// 1.4× at 1 KiB, 2.4–2.7× at 4–64 KiB, 2.2× at 1 MiB, and 1.3× over 64 MiB
-// where memory bandwidth bounds both). Below that the JavaScript path is
-// faster, and where WebAssembly or SIMD is not available (node --jitless, an
-// engine without SIMD) `simd` is undefined and the JavaScript path does all.
+// JavaScript word loop by 2.4–2.7× at 4–64 KiB, 2.2× at 1 MiB and 1.3× over
+// 64 MiB, where memory bandwidth bounds both (x86-64, Node 20). mask.ts uses
+// it from 2 KiB. Where WebAssembly or SIMD is not available (node --jitless,
+// an engine without SIMD) `simd` is undefined and the JavaScript path does all.
 
 // The global WebAssembly object, typed for the little used here (this
 // project's lib settings have no WebAssembly declarations).

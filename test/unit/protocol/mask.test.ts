@@ -17,9 +17,9 @@ const MASKS: readonly (readonly [number, number, number, number])[] = [
   [0xde, 0xad, 0xbe, 0xef],
 ];
 
-// Beyond 0–64: both sides of the SIMD threshold (512) and of its 64-byte
+// Beyond 0–64: both sides of the SIMD threshold (2048) and of its 64-byte
 // runs, and of its 64 KiB scratch block.
-const LENGTHS = [...Array.from({ length: 65 }, (_, i) => i), 100, 511, 512, 513, 575, 576, 1000, 4096 + 3, 65535, 65536, 65536 + 1, 2 * 65536 + 63];
+const LENGTHS = [...Array.from({ length: 65 }, (_, i) => i), 100, 1000, 2047, 2048, 2049, 2111, 2112, 4096 + 3, 65535, 65536, 65536 + 1, 2 * 65536 + 63];
 
 /** `length` bytes of seeded data at byteOffset `offset` inside a larger ArrayBuffer with guard bytes. */
 function placed(length: number, offset: number, seed: number): { view: Uint8Array; whole: Uint8Array } {
@@ -49,7 +49,7 @@ describe('mask (RFC 6455 §5.3)', () => {
   });
 
   it('§5.3: the WebAssembly SIMD path runs on this engine, and the JavaScript word loop alone also equals the reference at every length', () => {
-    // Node ≥ 20 has WebAssembly SIMD on x86-64 and arm64: if it were missing, the lengths ≥ 512 above would not test it.
+    // Node ≥ 20 has WebAssembly SIMD on x86-64 and arm64: if it were missing, the lengths ≥ 2048 above would not test it.
     expect(simdMasking).toBe(true);
     for (const length of LENGTHS) {
       for (let offset = 0; offset < 4; offset++) {
@@ -67,7 +67,7 @@ describe('mask (RFC 6455 §5.3)', () => {
     const script = [
       "import { maskReference, simdMasking, unmask } from './src/protocol/mask.ts';",
       'if (simdMasking) throw new Error("SIMD under --jitless?");',
-      'for (const n of [0, 7, 64, 513, 70001]) {',
+      'for (const n of [0, 7, 64, 2049, 70001]) {',
       '  const a = Buffer.alloc(n + 1).subarray(1); for (let i = 0; i < n; i++) a[i] = i * 13;',
       '  const b = Buffer.from(a); const c = Buffer.alloc(n + 1).subarray(1); b.copy(c);',
       '  maskReference(a, Buffer.from([1, 2, 3, 4])); unmask(c, 1, 2, 3, 4, 0, n);',
