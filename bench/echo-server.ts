@@ -12,6 +12,7 @@
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import tls from 'node:tls';
+import { getHeapSpaceStatistics } from 'node:v8';
 import { createServer } from '../src/index.js';
 
 export type ServerKind = 'wss' | 'ws' | 'tls' | 'net';
@@ -53,6 +54,9 @@ export interface UsageReply {
   cpuUs: number;
   rss: number;
   heapUsed: number;
+  /** V8's heap as reserved from the system (all spaces), and its young generation alone. */
+  heapTotal: number;
+  newSpace: number;
   external: number;
   arrayBuffers: number;
   /** Sockets (bare) or WebSocket connections (wssd) open now. */
@@ -159,6 +163,8 @@ process.on('message', (msg: UsageRequest | ExitRequest | ModeRequest) => {
     cpuUs: cpu.user + cpu.system,
     rss: m.rss,
     heapUsed: m.heapUsed,
+    heapTotal: m.heapTotal,
+    newSpace: getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')?.space_size ?? 0,
     external: m.external,
     arrayBuffers: m.arrayBuffers,
     connections: connections(),

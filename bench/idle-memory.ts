@@ -9,7 +9,7 @@
 import { execFileSync } from 'node:child_process';
 import type net from 'node:net';
 import { closeAll, openMany, sleep, withTimeout } from './load-client.js';
-import { sig } from './measure.js';
+import { median, sig } from './measure.js';
 import { pick, targetOf } from './echo.js';
 import type { ServerKind, ServerProcess, UsageReply } from './server-process.js';
 
@@ -21,6 +21,12 @@ export interface IdleSample {
   rssKiBPerConn: number;
   heapKiBPerConn: number;
   externalKiBPerConn: number;
+  /**
+   * V8's young generation before and after, MiB. It grows (up to a fixed
+   * maximum) with the bytes that survive its collections while connections
+   * are opened, and it is resident: part of the RSS delta that is not per connection.
+   */
+  newSpaceMiB: [number, number];
 }
 
 export interface IdlePair {
@@ -81,6 +87,7 @@ async function measure(server: ServerProcess, options: IdleOptions): Promise<Idl
       rssKiBPerConn: perConn(after.rss - before.rss),
       heapKiBPerConn: perConn(after.heapUsed - before.heapUsed),
       externalKiBPerConn: perConn(after.external - before.external),
+      newSpaceMiB: [sig(before.newSpace / 1048576), sig(after.newSpace / 1048576)],
     };
     if (server.kind === 'wss' || server.kind === 'ws') {
       sample.closedCleanly = await closeCleanly(sockets);
@@ -131,4 +138,33 @@ export async function benchIdleMemory(all: readonly ServerProcess[], options: Id
     return { transport, wssd, bare, extraRssKiB: sig(wssd.rssKiBPerConn - bare.rssKiBPerConn), extraHeapKiB: sig(wssd.heapKiBPerConn - bare.heapKiBPerConn) };
   };
   return [pair('tls', 'wss', 'tls'), pair('plain', 'ws', 'net')];
+}
+
+/** Field by field, the median over rounds of each transport's wssd and bare samples (young generation: the median round's). */
+export function medianIdlePairs(rounds: readonly IdlePair[][]): IdlePair[] {
+  const mid = (xs: number[]): number => sig(median(xs));
+  const sample = (samples: IdleSample[]): IdleSample => {
+    const byRss = [...samples].sort((a, b) => a.rssKiBPerConn - b.rssKiBPerConn);
+    const result: IdleSample = {
+      server: samples[0].server,
+      connections: samples[0].connections,
+      rssKiBPerConn: mid(samples.map((s) => s.rssKiBPerConn)),
+      heapKiBPerConn: mid(samples.map((s) => s.heapKiBPerConn)),
+      externalKiBPerConn: mid(samples.map((s) => s.externalKiBPerConn)),
+      newSpaceMiB: byRss[Math.floor(byRss.length / 2)].newSpaceMiB,
+    };
+    if (samples[0].closedCleanly !== undefined) result.closedCleanly = Math.min(...samples.map((s) => s.closedCleanly ?? 0));
+    return result;
+  };
+  return rounds[0].map((first, i) => {
+    const wssd = sample(rounds.map((r) => r[i].wssd));
+    const bare = sample(rounds.map((r) => r[i].bare));
+    return {
+      transport: first.transport,
+      wssd,
+      bare,
+      extraRssKiB: mid(rounds.map((r) => r[i].extraRssKiB)),
+      extraHeapKiB: mid(rounds.map((r) => r[i].extraHeapKiB)),
+    };
+  });
 }

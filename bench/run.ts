@@ -7,7 +7,7 @@ import { benchDecoder } from './decoder.js';
 import { benchEcho, windowFor, type EchoConfig } from './echo.js';
 import { benchEncoder } from './encoder.js';
 import { benchHandshakes } from './handshakes.js';
-import { benchIdleMemory, openFileLimit } from './idle-memory.js';
+import { benchIdleMemory, medianIdlePairs, openFileLimit, type IdlePair } from './idle-memory.js';
 import { benchMask } from './mask.js';
 import { formatBytes, markdownTable } from './measure.js';
 import { killAllServers, pinningPlan, pinSelf, startServers, type BareMode, type ServerKind, type ServerProcess } from './server-process.js';
@@ -87,16 +87,15 @@ const pin = e2e ? pinningPlan() : undefined;
 const pinNote = pin === undefined ? 'not pinned' : `server on CPU ${pin.server}, client on CPU ${pin.client}`;
 if (e2e) results.pinning = pin ?? null;
 
-// All children start at once, before any measurement, on both CPUs: cases 4
-// and 5 share one set (the bare servers switch from echoing to ending each
-// connection); case 6 gets its own, so that its allocators have not served
-// megabytes of echoes before it counts memory.
+// The children of cases 4 and 5 start at once, before any measurement, on
+// both CPUs, and are shared (the bare servers switch from echoing to ending
+// each connection); case 6 starts fresh ones for each of its rounds, so that
+// no allocator has served megabytes of echoes, or an earlier round, before
+// it counts memory.
 const kinds: ServerKind[] = ['wss', 'ws', 'tls', 'net'];
 const traffic: [ServerKind, BareMode][] = want('echo') || want('handshake') ? kinds.map((kind) => [kind, 'echo']) : [];
-const idle: [ServerKind, BareMode][] = want('idle') ? kinds.map((kind) => [kind, 'hold']) : [];
-const children: ServerProcess[] = e2e ? await startServers([...traffic, ...idle], pin) : [];
-const trafficServers = children.slice(0, traffic.length);
-const idleServers = children.slice(traffic.length);
+const children: ServerProcess[] = traffic.length > 0 ? await startServers(traffic, pin) : [];
+const trafficServers = children;
 if (pin !== undefined) pinSelf(pin.client);
 if (e2e) lap('start servers');
 
@@ -155,16 +154,28 @@ try {
     const limit = openFileLimit();
     const connections = limit === undefined || limit >= wanted + 200 ? wanted : Math.max(10, limit - 200);
     const settleMs = quick ? 300 : 1000;
-    const pairs = await benchIdleMemory(idleServers, { connections, settleMs, ca });
-    results.idleMemory = { connections, settleMs, openFileLimit: limit ?? null, pairs };
+    // RSS moves by a few KiB per connection from run to run (the allocator's
+    // state, V8's young generation): the median of 3 rounds in the full run.
+    const rounds = quick ? 1 : 3;
+    const perRound: IdlePair[][] = [];
+    for (let round = 0; round < rounds; round++) {
+      const idleServers = await startServers(kinds.map((kind): [ServerKind, BareMode] => [kind, 'hold']), pin);
+      try {
+        perRound.push(await benchIdleMemory(idleServers, { connections, settleMs, ca }));
+      } finally {
+        await Promise.all(idleServers.map((c) => c.stop()));
+      }
+    }
+    const pairs = medianIdlePairs(perRound);
+    results.idleMemory = { connections, settleMs, rounds, openFileLimit: limit ?? null, pairs, perRound };
     const capped = connections < wanted ? ` (capped from ${wanted} by ulimit -n ${limit})` : quick && values.connections === undefined ? ' (2,000 in the full run)' : '';
     print(
-      `6. Memory per idle connection: ${connections.toLocaleString('en')} idle connections${capped}, delta after a full GC ÷ N (KiB)`,
+      `6. Memory per idle connection: ${connections.toLocaleString('en')} idle connections${capped}, delta after a full GC ÷ N (KiB; median of ${rounds} round${rounds > 1 ? 's' : ''}, fresh servers each)`,
       markdownTable(
-        ['transport', 'server', 'RSS KiB/conn', 'heap KiB/conn', 'external KiB/conn', 'wssd − bare RSS', 'wssd − bare heap', 'closed cleanly'],
+        ['transport', 'server', 'RSS KiB/conn', 'heap KiB/conn', 'external KiB/conn', 'young gen MiB', 'wssd − bare RSS', 'wssd − bare heap', 'closed cleanly'],
         pairs.flatMap((p) => [
-          [p.transport, `wssd (${p.wssd.server})`, p.wssd.rssKiBPerConn, p.wssd.heapKiBPerConn, p.wssd.externalKiBPerConn, p.extraRssKiB, p.extraHeapKiB, `${p.wssd.closedCleanly ?? 0} / ${p.wssd.connections}`],
-          [p.transport, `bare ${p.bare.server} (holds sockets)`, p.bare.rssKiBPerConn, p.bare.heapKiBPerConn, p.bare.externalKiBPerConn, '', '', ''],
+          [p.transport, `wssd (${p.wssd.server})`, p.wssd.rssKiBPerConn, p.wssd.heapKiBPerConn, p.wssd.externalKiBPerConn, p.wssd.newSpaceMiB.join(' → '), p.extraRssKiB, p.extraHeapKiB, `${p.wssd.closedCleanly ?? 0} / ${p.wssd.connections}`],
+          [p.transport, `bare ${p.bare.server} (holds sockets)`, p.bare.rssKiBPerConn, p.bare.heapKiBPerConn, p.bare.externalKiBPerConn, p.bare.newSpaceMiB.join(' → '), '', '', ''],
         ]),
       ),
     );
