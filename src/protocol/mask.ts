@@ -119,23 +119,6 @@ export function unmaskWords(buf: Uint8Array, m0: number, m1: number, m2: number,
   if (i < end) buf[i] ^= b2;
 }
 
-/**
- * Like unmask, for a piece of a payload that starts `phase` bytes (mod 4)
- * into the payload: the mask is rotated so byte `start` gets mask byte `phase`.
- */
-export function unmaskPhase(buf: Uint8Array, m0: number, m1: number, m2: number, m3: number, phase: number, start: number, end: number): void {
-  switch (phase & 3) {
-    case 0:
-      return unmask(buf, m0, m1, m2, m3, start, end);
-    case 1:
-      return unmask(buf, m1, m2, m3, m0, start, end);
-    case 2:
-      return unmask(buf, m2, m3, m0, m1, start, end);
-    default:
-      return unmask(buf, m3, m0, m1, m2, start, end);
-  }
-}
-
 /** Convenience form over a 4-byte mask buffer. */
 export function unmaskWith(buf: Uint8Array, mask: Uint8Array, start = 0, end = buf.length): void {
   unmask(buf, mask[0], mask[1], mask[2], mask[3], start, end);

@@ -4,7 +4,7 @@
 // several keys (STYLE.md principle 8).
 import { describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { maskReference, randomMaskSource, simdMasking, unmask, unmaskPhase, unmaskWith, unmaskWords } from '../../../src/protocol/mask.js';
+import { maskReference, randomMaskSource, simdMasking, unmask, unmaskWith, unmaskWords } from '../../../src/protocol/mask.js';
 import { hex, pattern } from '../helpers/bytes.js';
 import { rng } from '../helpers/prng.js';
 import { xorMask } from '../helpers/client-frame.js';
@@ -113,25 +113,6 @@ describe('mask (RFC 6455 §5.3)', () => {
         if (length > 0 && m.some((x) => x !== 0)) expect(Buffer.from(whole).equals(before)).toBe(false);
         unmask(view, m[0], m[1], m[2], m[3], 0, length);
         expect(Buffer.from(whole).equals(before), `length ${length} offset ${offset}`).toBe(true);
-      }
-    }
-  });
-
-  it('§5.3: unmaskPhase over consecutive pieces (every cut of the payload, every alignment) equals unmasking it whole', () => {
-    const m = MASKS[4];
-    const key = Uint8Array.from(m);
-    for (const length of [1, 5, 9, 40, 77, 300]) {
-      for (let offset = 0; offset < 4; offset++) {
-        const cuts: number[][] = [];
-        for (let a = 0; a <= length; a += length > 40 ? 7 : 1) for (let b = a; b <= length; b += length > 40 ? 13 : 1) cuts.push([a, b]);
-        for (const [a, b] of cuts) {
-          const want = placed(length, offset, length + offset);
-          maskReference(want.view, key);
-          const got = placed(length, offset, length + offset);
-          // The payload gathered in three pieces, each unmasked as it arrives.
-          for (const [from, to] of [[0, a], [a, b], [b, length]]) unmaskPhase(got.view, m[0], m[1], m[2], m[3], from, from, to);
-          if (!Buffer.from(got.whole).equals(Buffer.from(want.whole))) expect.fail(`length ${length} offset ${offset} cuts ${a},${b}`);
-        }
       }
     }
   });
