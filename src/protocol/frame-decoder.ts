@@ -9,10 +9,10 @@
 // message needs, and none for what it only inspects.
 //
 // Bytes are copied only when a header or a payload straddles chunks, and
-// then once: the pieces are kept as views and, when the last one comes,
-// copied and unmasked in the same pass into one buffer of the payload's size
-// (unmaskInto: WebAssembly SIMD for large pieces). Memory held for a frame is
-// what actually arrived, never what a (possibly hostile) header announced.
+// then once: the pieces are kept as views (still masked) and, when the last
+// one comes, joined into one buffer of the payload's size, which is then
+// unmasked in one pass (WebAssembly SIMD from 2 KiB). Memory held for a frame
+// is what actually arrived, never what a (possibly hostile) header announced.
 // Chunks are never reused, so every view stays valid for as long as the user
 // keeps it.
 //
@@ -176,7 +176,7 @@ export class FrameDecoder {
     return this.state === State.Header ? take : -1;
   }
 
-  /** The one copy of a straddling payload: its pieces joined, and unmasked on the way. */
+  /** The one copy of a straddling payload: its pieces joined, then unmasked in place. */
   private join(pieces: Buffer[]): Buffer {
     const payload = Buffer.concat(pieces, this.payloadLength);
     if (this.masked) unmask(payload, this.m0, this.m1, this.m2, this.m3, 0, payload.length);
