@@ -90,11 +90,28 @@ function collector(): () => void {
   return gc as () => void;
 }
 
-/** Bytes held in Buffers and the JS heap after a full collection. */
-function retained(gc: () => void): number {
-  gc();
-  const m = process.memoryUsage();
-  return m.arrayBuffers + m.heapUsed;
+/**
+ * Bytes held in Buffers and the JS heap after a full collection.
+ *
+ * `gc()` marks synchronously, but V8 frees the backing stores of dead
+ * ArrayBuffers on a background thread: read at once, on a busy machine,
+ * `arrayBuffers` still counts megabytes that are already garbage (CI saw
+ * 80 written 64 KiB messages, 5.25 MB, counted as held). So collect, let the
+ * sweeper run, and take the lowest reading once two in a row agree.
+ */
+async function retained(gc: () => void): Promise<number> {
+  let lowest = Infinity;
+  let previous = Infinity;
+  for (let round = 0; round < 20; round++) {
+    gc();
+    await sleep(15);
+    const m = process.memoryUsage();
+    const now = m.arrayBuffers + m.heapUsed;
+    lowest = Math.min(lowest, now);
+    if (Math.abs(now - previous) < 64 * KiB) break;
+    previous = now;
+  }
+  return lowest;
 }
 
 describe('a peer that never reads, highWaterMark 64 KiB, maxBuffered 1 MiB', () => {
@@ -149,8 +166,9 @@ describe('a peer that never reads, highWaterMark 64 KiB, maxBuffered 1 MiB', () 
 
   it("an application that ignores send()'s result: Close 1008 is queued at maxBuffered, the socket is destroyed after closeTimeout, memory stays bounded", async () => {
     const gc = collector();
-    const closeTimeout = 500;
-    const state = { sends: 0, failedAt: 0, heldAtFailure: 0, bufferedAtFailure: 0, closedAt: 0, closeCode: 0 };
+    // Long enough to measure memory (a few collections) while the Close still waits.
+    const closeTimeout = 1500;
+    const state = { sends: 0, failedAt: 0, bufferedAtFailure: 0, closedAt: 0, closeCode: 0 };
     let baseline = 0;
     const server = await start({ ...LIMITS, closeTimeout }, (ws) => {
       ws.once('close', (code) => {
@@ -165,22 +183,26 @@ describe('a peer that never reads, highWaterMark 64 KiB, maxBuffered 1 MiB', () 
           if (ws.readyState !== 1 && state.failedAt === 0) {
             state.failedAt = performance.now();
             state.bufferedAtFailure = ws.bufferedAmount;
-            state.heldAtFailure = retained(gc) - baseline;
           }
         }
       }, 1);
       timers.push(timer);
       ws.once('close', () => clearInterval(timer));
     });
-    baseline = retained(gc);
+    baseline = await retained(gc);
     const client = await server.open({ path: '/pump' });
     client.socket.pause();
     const side = await server.serverSide(client);
     await eventually(() => state.failedAt > 0, 5000, 'the connection leaves the open state at maxBuffered');
     expect(side.connection.readyState).toBe(2);
-    // At the moment of failure the queue is capped, and so is what the process holds.
+    // At the moment of failure the queue is capped. Nothing is sent after it and
+    // the peer reads nothing, so what the process holds while the Close waits
+    // for its answer is that queue, not the messages the application went on making.
     expect(state.bufferedAtFailure).toBeLessThanOrEqual(LIMITS.maxBuffered + MESSAGE + 14);
-    expect(state.heldAtFailure).toBeLessThan(LIMITS.maxBuffered + 4 * MiB);
+    const heldWhileClosing = (await retained(gc)) - baseline;
+    expect(side.connection.readyState).toBe(2);
+    // ~1.09 MB measured; keeping the ~80 messages the application made would be 5.2 MB.
+    expect(heldWhileClosing).toBeLessThan(LIMITS.maxBuffered + 1 * MiB);
 
     await eventually(() => state.closedAt > 0, closeTimeout + 1000, "the server-side 'close' within closeTimeout + 1 s");
     const waited = state.closedAt - state.failedAt;
@@ -189,7 +211,8 @@ describe('a peer that never reads, highWaterMark 64 KiB, maxBuffered 1 MiB', () 
     // The peer never answered: no Close came from it.
     expect(state.closeCode).toBe(1006);
     expect(server.server.connections.size).toBe(1);
-    expect(retained(gc) - baseline).toBeLessThan(4 * MiB);
+    const heldAfterClose = (await retained(gc)) - baseline;
+    expect(heldAfterClose).toBeLessThan(1 * MiB);
     // The client sees the end of TCP once it reads what the kernel still held for it.
     client.socket.resume();
     await client.waitClosed(3000);
