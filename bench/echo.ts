@@ -6,7 +6,10 @@
 //
 // Servers are interleaved config by config within each round (wss, ws, tls,
 // net), so a slow moment of the machine hits all four alike; figures are the
-// medians over the rounds.
+// medians over the rounds. A ratio is taken within each round, between cells
+// measured back to back, and its median over the rounds is reported: the
+// machine's speed drifts by up to 2x over minutes, and a ratio of medians
+// from different rounds would carry that drift.
 import { randomBytes } from 'node:crypto';
 import { Opcode } from '../src/protocol/constants.js';
 import { payloadPattern } from './client-frames.js';
@@ -45,12 +48,15 @@ export interface EchoRatio {
   connections: number;
   wssUsPerMsg: number;
   tlsUsPerMsg: number;
-  /** wssd over TLS ÷ bare TLS echo, server CPU per message. */
+  /** wssd over TLS ÷ bare TLS echo, server CPU per message: the median of the rounds' ratios. */
   wssVsTls: number;
+  /** The ratio in each round. */
+  wssVsTlsRounds: number[];
   wsUsPerMsg: number;
   netUsPerMsg: number;
-  /** wssd over plain TCP ÷ bare TCP echo, server CPU per message. */
+  /** wssd over plain TCP ÷ bare TCP echo, server CPU per message: the median of the rounds' ratios. */
   wsVsNet: number;
+  wsVsNetRounds: number[];
 }
 
 export interface EchoOptions {
@@ -206,15 +212,25 @@ export async function benchEcho(all: readonly ServerProcess[], options: EchoOpti
       cells.push(cell);
     }
     const us = (kind: ServerKind): number => byKind.get(kind)?.serverCpuUsPerMsg ?? NaN;
+    // Round r's samples of all four servers were taken one after the other.
+    const perRound = (a: ServerKind, b: ServerKind): number[] => {
+      const x = samples.get(key(a, config)) ?? [];
+      const y = samples.get(key(b, config)) ?? [];
+      return x.map((s, r) => sig(s.serverCpuUsPerMsg / (y[r]?.serverCpuUsPerMsg ?? NaN)));
+    };
+    const wssVsTlsRounds = perRound('wss', 'tls');
+    const wsVsNetRounds = perRound('ws', 'net');
     ratios.push({
       payload: config.payload,
       connections: config.connections,
       wssUsPerMsg: us('wss'),
       tlsUsPerMsg: us('tls'),
-      wssVsTls: sig(us('wss') / us('tls')),
+      wssVsTls: sig(median(wssVsTlsRounds)),
+      wssVsTlsRounds,
       wsUsPerMsg: us('ws'),
       netUsPerMsg: us('net'),
-      wsVsNet: sig(us('ws') / us('net')),
+      wsVsNet: sig(median(wsVsNetRounds)),
+      wsVsNetRounds,
     });
   }
   return { cells, ratios };

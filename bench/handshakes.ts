@@ -22,8 +22,14 @@ export interface HandshakePair {
   transport: 'tls' | 'plain';
   wssd: HandshakeSample;
   bare: HandshakeSample;
-  /** Server CPU per connection, wssd − bare, µs. */
+  /**
+   * Server CPU per connection, wssd − bare, µs: the median of the rounds'
+   * differences (each between cells measured back to back, so the machine's
+   * drift between rounds cancels).
+   */
   extraUs: number;
+  /** The difference in each round. */
+  extraUsRounds: number[];
 }
 
 export interface HandshakeOptions {
@@ -112,11 +118,12 @@ export async function benchHandshakes(all: readonly ServerProcess[], options: Ha
     }
   }
   const cell = (kind: ServerKind): HandshakeSample => medianSample(samples.get(kind) ?? []);
-  const pair = (transport: 'tls' | 'plain', wssd: HandshakeSample, bare: HandshakeSample): HandshakePair => ({
-    transport,
-    wssd,
-    bare,
-    extraUs: sig(wssd.serverCpuUsPerHandshake - bare.serverCpuUsPerHandshake),
-  });
-  return [pair('tls', cell('wss'), cell('tls')), pair('plain', cell('ws'), cell('net'))];
+  const pair = (transport: 'tls' | 'plain', wssd: ServerKind, bare: ServerKind): HandshakePair => {
+    const bareRounds = samples.get(bare) ?? [];
+    const extraUsRounds = (samples.get(wssd) ?? []).map((s, r) =>
+      sig(s.serverCpuUsPerHandshake - (bareRounds[r]?.serverCpuUsPerHandshake ?? NaN)),
+    );
+    return { transport, wssd: cell(wssd), bare: cell(bare), extraUs: sig(median(extraUsRounds)), extraUsRounds };
+  };
+  return [pair('tls', 'wss', 'tls'), pair('plain', 'ws', 'net')];
 }
