@@ -45,8 +45,28 @@ function ignore(): void {}
 /** Monotonic milliseconds: deadlines must not jump with the wall clock. */
 const now = (): number => performance.now();
 
-/** Accept times of raw TCP sockets, so the handshake deadline counts the TLS handshake too. */
-const acceptedAt = new WeakMap<net.Socket, number>();
+/** When and from where a TCP connection arrived. */
+interface Arrival {
+  at: number;
+  address: string;
+  port: number;
+}
+
+function arrival(socket: net.Socket): Arrival {
+  return { at: now(), address: normalizeAddress(socket.remoteAddress), port: socket.remotePort ?? 0 };
+}
+
+/**
+ * TLS sockets' arrivals, by raw TCP socket, from TCP accept until the TLS
+ * handshake ends: the handshake deadline counts the TLS handshake too, and a
+ * TLS failure after the peer reset the connection can still name the peer
+ * (the socket no longer knows it then).
+ */
+const arrivals = new WeakMap<net.Socket, Arrival>();
+
+function rawSocketOf(socket: tls.TLSSocket): net.Socket | undefined {
+  return (socket as tls.TLSSocket & { _parent?: net.Socket | null })._parent ?? undefined;
+}
 
 export class WebSocketServer extends EventEmitter<ServerEvents> {
   readonly options: ResolvedOptions;
@@ -103,10 +123,7 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
     if (o.noServer) {
       this.listener = undefined;
     } else if (o.plain) {
-      this.listener = net.createServer({ noDelay: true }, (socket) => {
-        acceptedAt.set(socket, now());
-        this.accept(socket, false);
-      });
+      this.listener = net.createServer({ noDelay: true }, (socket) => this.accept(socket, false, arrival(socket)));
     } else {
       const store = new CertificateStore(o.certificates);
       this.certificates = store;
@@ -120,14 +137,17 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
         // Only with several pairs: SNI then picks by server name (default pair otherwise).
         SNICallback: store.all.length > 1 ? (name, cb) => cb(null, store.contextFor(name)) : undefined,
       });
-      server.on('connection', (raw: net.Socket) => {
-        acceptedAt.set(raw, now());
-        // Errors on the raw socket surface on the TLS socket or as tlsClientError.
-        raw.on('error', ignore);
-      });
+      // No 'error' listener on the raw socket: node:tls's own connection
+      // listener (registered first) already forwards its errors to the TLS
+      // socket, where they surface as tlsClientError or on the connection.
+      // A second one would cost every idle connection an array.
+      server.on('connection', (raw: net.Socket) => arrivals.set(raw, arrival(raw)));
       server.on('secureConnection', (socket: tls.TLSSocket) => {
         socket.setNoDelay(true);
-        this.accept(socket, true);
+        const raw = rawSocketOf(socket);
+        const arrived = raw === undefined ? undefined : arrivals.get(raw);
+        if (raw !== undefined) arrivals.delete(raw);
+        this.accept(socket, true, arrived ?? arrival(socket));
       });
       server.on('tlsClientError', (error: Error, socket: tls.TLSSocket) => this.onTlsClientError(error, socket));
       this.listener = server;
@@ -259,8 +279,11 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
   private onTlsClientError(error: Error & { code?: string }, socket: tls.TLSSocket): void {
     const { kind, explanation } = classifyTlsClientError(error);
     this.tlsClientErrors.set(kind, (this.tlsClientErrors.get(kind) ?? 0) + 1);
-    const address = normalizeAddress(socket.remoteAddress) || 'unknown';
-    const port = socket.remotePort;
+    const raw = rawSocketOf(socket);
+    const arrived = raw === undefined ? undefined : arrivals.get(raw);
+    if (raw !== undefined) arrivals.delete(raw);
+    const address = arrived?.address || normalizeAddress(socket.remoteAddress) || 'unknown';
+    const port = arrived?.port || socket.remotePort;
     // Node reports a handshake timeout here but leaves the socket open: end it.
     socket.destroy();
     this.emit('tlsClientError', kind, error, address);
@@ -276,22 +299,19 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
   }
 
   /** Reads the HTTP head of a new socket, within the handshake deadline. */
-  private accept(socket: net.Socket, secure: boolean): void {
+  private accept(socket: net.Socket, secure: boolean, arrived: Arrival): void {
     if (this.closing) {
       socket.destroy();
       return;
     }
-    const raw = secure ? (socket as net.Socket & { _parent?: net.Socket })._parent : socket;
-    const started = (raw !== undefined && raw !== null ? acceptedAt.get(raw) : undefined) ?? now();
-    const remoteAddress = normalizeAddress(socket.remoteAddress);
-    const remotePort = socket.remotePort ?? 0;
+    const { address: remoteAddress, port: remotePort } = arrived;
     const reader = new RequestHeadReader(this.headLimits);
     this.pending.add(socket);
     const timer = setTimeout(() => {
       // Stop reading first: a head that completes after the 408 must not be upgraded.
       done();
       this.refuse(socket, new HandshakeError(408, 'handshake not completed in time'), remoteAddress);
-    }, Math.max(0, started + this.options.handshakeTimeout - now()));
+    }, Math.max(0, arrived.at + this.options.handshakeTimeout - now()));
     const done = (): void => {
       clearTimeout(timer);
       socket.off('data', onData);
@@ -398,9 +418,12 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
       return this.refuse(socket, new HandshakeError(429, 'too many connections from this address', { 'Retry-After': '10' }), request.remoteAddress);
     }
     socket.write(acceptResponse(accept, protocol));
-    const connection = new Connection(socket, request, protocol ?? '', this.connectionOptions);
-    // The Connection listens for errors now; the handshake's listener can go.
+    // The handshake's error listener goes before the Connection adds its own
+    // (nothing is emitted in between: this is synchronous). The other order
+    // grows a TLS socket's listener array (node:tls keeps one there) to room
+    // for 40, which every idle connection would keep: ~150 bytes.
     socket.off('error', ignore);
+    const connection = new Connection(socket, request, protocol ?? '', this.connectionOptions);
     this.stats.handshakesAccepted++;
     this.connections.add(connection);
     this.perIp.set(request.remoteAddress, fromIp + 1);

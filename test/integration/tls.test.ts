@@ -1,6 +1,7 @@
 // The TLS listener: versions (TLS 1.2 and 1.3 only, RFC 8996), ALPN, the
 // dev certificate chain, the rate-limited log line for plain HTTP sent to the
 // TLS port, the TLS handshake deadline, and IPv4/IPv6 loopback.
+import { once } from 'node:events';
 import net from 'node:net';
 import tls from 'node:tls';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -47,6 +48,24 @@ function tlsConnect(port: number, options: tls.ConnectionOptions): Promise<tls.T
       reject(error);
     });
   });
+}
+
+/** A real ClientHello from node:tls, recorded by a TCP listener that answers nothing. */
+async function recordedClientHello(): Promise<Buffer> {
+  const recorder = net.createServer();
+  recorder.listen(0, '127.0.0.1');
+  await once(recorder, 'listening');
+  const client = tls.connect({ host: '127.0.0.1', port: (recorder.address() as net.AddressInfo).port, servername: 'localhost', ca: DEV_CA });
+  client.on('error', () => {});
+  try {
+    const [socket] = (await once(recorder, 'connection')) as [net.Socket];
+    const [hello] = (await once(socket, 'data')) as [Buffer];
+    socket.destroy();
+    return hello;
+  } finally {
+    client.destroy();
+    recorder.close();
+  }
 }
 
 describe('TLS listener', () => {
@@ -157,6 +176,58 @@ describe('TLS listener', () => {
     expect(performance.now() - started).toBeLessThan(1200);
     expect(ts.server.tlsClientErrors.get('handshake_timeout')).toBe(1);
   });
+
+  it('a peer that resets TCP in the middle of the TLS handshake: one warn line naming its address and port [reset]; still serving', async () => {
+    ts = await startServer(TLS_MODE);
+    const server = ts;
+    const hello = await recordedClientHello();
+    const raw = net.connect(server.port, '127.0.0.1');
+    raw.on('error', () => {});
+    await once(raw, 'connect');
+    const localPort = raw.localPort;
+    raw.write(hello);
+    // The server's answer (ServerHello …) means it is inside the TLS handshake, waiting for the client.
+    await once(raw, 'data');
+    raw.resetAndDestroy();
+    await eventually(() => server.server.tlsClientErrors.get('reset') === 1, 2000, 'the reset counted');
+    // The socket no longer knows its peer at this point; the server remembered it from TCP accept.
+    const warns = server.logs.lines('warn');
+    expect(warns).toHaveLength(1);
+    expect(warns[0]).toContain(`127.0.0.1:${localPort}`);
+    expect(warns[0]).toContain('[reset]');
+    expect(server.logs.lines('error')).toEqual([]);
+    await expectServing(server);
+  });
+
+  it.each(['after the TLS handshake', 'in the middle of the HTTP head', 'on an open WebSocket'])(
+    'a peer that resets TCP %s: no error line, nothing left open, still serving',
+    async (when) => {
+      ts = await startServer(TLS_MODE);
+      const server = ts;
+      const raw = net.connect(server.port, '127.0.0.1');
+      raw.on('error', () => {});
+      await once(raw, 'connect');
+      const secure = tls.connect({ socket: raw, servername: 'localhost', ca: DEV_CA });
+      secure.on('error', () => {});
+      await once(secure, 'secureConnect');
+      if (when === 'in the middle of the HTTP head') secure.write('GET / HTTP/1.1\r\nHost: localhost\r\n');
+      if (when === 'on an open WebSocket') {
+        secure.write(
+          'GET / HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+            'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+        );
+        await once(secure, 'data');
+        await eventually(() => server.server.connections.size === 1, 2000, 'the connection open');
+      } else {
+        await sleep(50);
+      }
+      raw.resetAndDestroy();
+      await eventually(() => server.server.connections.size === 0, 2000, 'no connection left');
+      await sleep(50);
+      expect(server.logs.lines('error')).toEqual([]);
+      await expectServing(server);
+    },
+  );
 
   it('the handshake deadline counts the TLS handshake too: TLS then nothing → closed by ~300 ms after accept', async () => {
     ts = await startServer(TLS_MODE, { handshakeTimeout: 300 });
