@@ -13,7 +13,7 @@ import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import tls from 'node:tls';
 import { getHeapSpaceStatistics } from 'node:v8';
-import { createServer } from '../src/index.js';
+import { createServer, type Connection } from '../src/index.js';
 
 export type ServerKind = 'wss' | 'ws' | 'tls' | 'net';
 /** What a bare server does with a connection: echo it (pipe to itself), end it at once, or hold it idle. */
@@ -82,34 +82,46 @@ let accepted = 0;
 let messages = 0;
 let bytes = 0;
 
+// Every server's handlers are shared functions, not closures made per
+// connection: what case 6 counts per idle connection is then the server's
+// (wssd's, or node's socket's) and not a closure context of this harness.
+function ignore(): void {}
+
+function echo(this: Connection, data: string | Buffer, isBinary: boolean): void {
+  messages++;
+  bytes += data.length;
+  this.send(data, { binary: isBinary });
+}
+
+function countBytes(chunk: Buffer): void {
+  bytes += chunk.length;
+}
+
+let open = 0;
+function closed(): void {
+  open--;
+}
+
 async function listen(kind: ServerKind): Promise<{ port: number; connections: () => number }> {
   if (kind === 'wss' || kind === 'ws') {
     const server = createServer(kind === 'wss' ? { cert, key, host, port: 0, logger: false, pingInterval: 0 } : { plain: true, host, port: 0, logger: false, pingInterval: 0 });
     server.on('connection', (conn) => {
       accepted++;
-      conn.on('error', () => {});
-      conn.on('message', (data, isBinary) => {
-        messages++;
-        bytes += data.length;
-        conn.send(data, { binary: isBinary });
-      });
+      conn.on('error', ignore);
+      conn.on('message', echo);
     });
     const { port } = await server.listen();
     return { port, connections: () => server.connections.size };
   }
-  let open = 0;
   // The same socket options wssd uses (no Nagle, TLS 1.2+, ALPN http/1.1), so only the WebSocket layer differs.
-  const count = (chunk: Buffer): void => {
-    bytes += chunk.length;
-  };
   const handle = (socket: net.Socket): void => {
     open++;
     accepted++;
     socket.setNoDelay(true);
-    socket.on('error', () => {});
-    socket.on('close', () => open--);
+    socket.on('error', ignore);
+    socket.on('close', closed);
     if (mode === 'echo') {
-      socket.on('data', count);
+      socket.on('data', countBytes);
       socket.pipe(socket);
     }
     else if (mode === 'end') socket.end();
