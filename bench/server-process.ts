@@ -84,7 +84,10 @@ export class ServerProcess {
    * once) and is pinned to `pin.server` once ready, before any measurement.
    */
   static start(kind: ServerKind, mode: BareMode, pin: Pinning | undefined): Promise<ServerProcess> {
-    const child = spawn(process.execPath, ['--import', 'tsx', '--expose-gc', entry, kind, mode], { cwd: root, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    // BENCH_NODE_FLAGS: extra node flags for the server children only, to
+    // profile a server under the bench's load (--cpu-prof, --perf-basic-prof).
+    const flags = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter((f) => f !== '');
+    const child = spawn(process.execPath, [...flags, '--import', 'tsx', '--expose-gc', entry, kind, mode], { cwd: root, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     live.add(child);
     child.on('exit', () => live.delete(child));
     return new Promise((resolve, reject) => {
