@@ -64,8 +64,13 @@ function arrival(socket: net.Socket): Arrival {
  */
 const arrivals = new WeakMap<net.Socket, Arrival>();
 
-function rawSocketOf(socket: tls.TLSSocket): net.Socket | undefined {
-  return (socket as tls.TLSSocket & { _parent?: net.Socket | null })._parent ?? undefined;
+/** A TLS socket's arrival, forgotten as it is taken (the TLS handshake has ended). */
+function takeArrival(socket: tls.TLSSocket): Arrival | undefined {
+  const raw = (socket as tls.TLSSocket & { _parent?: net.Socket | null })._parent;
+  if (raw === undefined || raw === null) return undefined;
+  const arrived = arrivals.get(raw);
+  arrivals.delete(raw);
+  return arrived;
 }
 
 export class WebSocketServer extends EventEmitter<ServerEvents> {
@@ -144,10 +149,7 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
       server.on('connection', (raw: net.Socket) => arrivals.set(raw, arrival(raw)));
       server.on('secureConnection', (socket: tls.TLSSocket) => {
         socket.setNoDelay(true);
-        const raw = rawSocketOf(socket);
-        const arrived = raw === undefined ? undefined : arrivals.get(raw);
-        if (raw !== undefined) arrivals.delete(raw);
-        this.accept(socket, true, arrived ?? arrival(socket));
+        this.accept(socket, true, takeArrival(socket) ?? arrival(socket));
       });
       server.on('tlsClientError', (error: Error, socket: tls.TLSSocket) => this.onTlsClientError(error, socket));
       this.listener = server;
@@ -279,9 +281,7 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
   private onTlsClientError(error: Error & { code?: string }, socket: tls.TLSSocket): void {
     const { kind, explanation } = classifyTlsClientError(error);
     this.tlsClientErrors.set(kind, (this.tlsClientErrors.get(kind) ?? 0) + 1);
-    const raw = rawSocketOf(socket);
-    const arrived = raw === undefined ? undefined : arrivals.get(raw);
-    if (raw !== undefined) arrivals.delete(raw);
+    const arrived = takeArrival(socket);
     const address = arrived?.address || normalizeAddress(socket.remoteAddress) || 'unknown';
     const port = arrived?.port || socket.remotePort;
     // Node reports a handshake timeout here but leaves the socket open: end it.
