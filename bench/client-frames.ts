@@ -2,7 +2,7 @@
 // buffer of `count` frames with `payloadSize`-byte payloads, built with the
 // reference masker so the bench input does not depend on the code it measures.
 import { Opcode } from '../src/protocol/constants.js';
-import { headerSize, writeHeader } from '../src/protocol/frame-encoder.js';
+import { headerSize, writeHeader, frameHead } from '../src/protocol/frame-encoder.js';
 import { maskReference } from '../src/protocol/mask.js';
 
 export interface FrameBatch {
@@ -31,7 +31,7 @@ export function buildClientFrames(payloadSize: number, totalBytes: number): Fram
   const pattern = payloadPattern(1, payloadSize);
   let at = 0;
   for (let i = 0; i < count; i++) {
-    const hl = writeHeader(bytes, at, opcode, true, payloadSize);
+    const hl = writeHeader(bytes, at, frameHead(opcode, true), payloadSize);
     bytes[at + 1] |= 0x80;
     mask[0] = i & 0xff;
     mask.copy(bytes, at + hl);

@@ -4,7 +4,7 @@
 // handed on every 16 messages as one buffer (as after an incoming chunk);
 // large ones are a header at the end of the batch plus the caller's payload.
 import { Opcode } from '../src/protocol/constants.js';
-import { COPY_LIMIT } from '../src/protocol/frame-encoder.js';
+import { COPY_LIMIT, frameHead } from '../src/protocol/frame-encoder.js';
 import { WriteBatch, type ByteSink } from '../src/io/write-batch.js';
 import { round, timePasses } from './measure.js';
 
@@ -13,6 +13,10 @@ export interface EncoderResult {
   binaryFramesPerSec: number;
   textFramesPerSec: number;
 }
+
+/** First bytes of unfragmented text and binary frames, as the session chooses them. */
+const TEXT = frameHead(Opcode.Text, true);
+const BINARY = frameHead(Opcode.Binary, true);
 
 /** Messages per batch handed on: one incoming chunk's worth of echoes. */
 const PER_BATCH = 16;
@@ -26,16 +30,16 @@ export function sendPath(batch: WriteBatch, payload: Buffer | string, count: num
   for (let i = 0; i < count; i++) {
     if (typeof payload === 'string') {
       const length = Buffer.byteLength(payload, 'utf8');
-      if (length <= COPY_LIMIT) batch.appendText(Opcode.Text, payload, length, sink);
+      if (length <= COPY_LIMIT) batch.appendText(TEXT, payload, length, sink);
       else {
-        batch.appendHeader(Opcode.Text, true, length, sink);
+        batch.appendHeader(TEXT, length, sink);
         sink.write(batch.take());
         sink.write(Buffer.from(payload, 'utf8'));
       }
     } else if (payload.length <= COPY_LIMIT) {
-      batch.appendFrame(Opcode.Binary, true, payload, sink);
+      batch.appendFrame(BINARY, payload, sink);
     } else {
-      batch.appendHeader(Opcode.Binary, true, payload.length, sink);
+      batch.appendHeader(BINARY, payload.length, sink);
       sink.write(batch.take());
       sink.write(payload);
     }

@@ -13,7 +13,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { Opcode } from '../src/protocol/constants.js';
 import { FrameDecoder } from '../src/protocol/frame-decoder.js';
-import { headerSize, writeHeader } from '../src/protocol/frame-encoder.js';
+import { headerSize, writeHeader, frameHead } from '../src/protocol/frame-encoder.js';
 import { maskReference } from '../src/protocol/mask.js';
 
 export interface Target {
@@ -59,7 +59,7 @@ export function withTimeout<T>(promise: Promise<T>, ms: number, what: string, on
 export function maskedFrame(opcode: number, payload: Buffer, mask: Buffer): Buffer {
   const hl = headerSize(payload.length);
   const frame = Buffer.allocUnsafe(hl + 4 + payload.length);
-  writeHeader(frame, 0, opcode, true, payload.length);
+  writeHeader(frame, 0, frameHead(opcode, true), payload.length);
   frame[1] |= 0x80;
   mask.copy(frame, hl, 0, 4);
   payload.copy(frame, hl + 4);
@@ -250,7 +250,7 @@ export class EchoStream {
           },
           onError: (error) => this.fail(error),
         },
-        { requireMask: false, maxMessageSize: expected.length },
+        { requireMask: false, maxPayload: expected.length },
       );
     }
     socket.on('data', (chunk: Buffer) => this.receive(chunk));

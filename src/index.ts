@@ -1,17 +1,20 @@
 // wssd's public API. Everything here is stable; the rest of src/ is not.
-export { attach, createServer, WebSocketServer, type ListenAddress, type ServerEvents } from './websocket-server.js';
+export { createServer, WebSocketServer, type ListenAddress, type ServerEvents } from './websocket-server.js';
+export { attach } from './attach.js';
 export { Connection, ReadyState, type ConnectionEvents, type SendOptions, type UpgradeRequest } from './connection.js';
+export { SendStatus } from './io/socket-writer.js';
+export { systemClock, type Clock, type Timer } from './io/clock.js';
 export { defaults, type ServerOptions, type RequestVerdict } from './config.js';
 export { createLogger, type Logger, type LogFormat } from './log.js';
-export { CloseCode, Opcode, WEBSOCKET_GUID } from './protocol/constants.js';
-export { ProtocolError } from './protocol/errors.js';
+export { CloseCode, FrameBits, Opcode, WEBSOCKET_GUID } from './protocol/constants.js';
+export { ProtocolError, HandshakeError, protocolErrors, connectionExits, handshakeErrors } from './protocol/errors.js';
 export { FrameDecoder, type FrameHandler, type FrameDecoderOptions } from './protocol/frame-decoder.js';
-export { encodeFrame, encodeHeader, encodeTextFrame } from './protocol/frame-encoder.js';
+export { encodeFrame, encodeHeader, encodeTextFrame, frameHead } from './protocol/frame-encoder.js';
+export { FrameCollector, type FrameSink } from './protocol/frame-sink.js';
 export { MessageAssembler } from './protocol/message-assembler.js';
 export { WebSocketSession, SessionState, type SessionHost } from './protocol/session.js';
 export { maskReference, unmask, unmaskWith, randomMaskSource, type MaskSource } from './protocol/mask.js';
 export { Utf8Validator } from './protocol/utf8.js';
 export { isValidWireCloseCode, parseClosePayload, encodeClosePayload } from './protocol/close.js';
-export { HandshakeError } from './http/handshake-error.js';
 export { parseRequestHead, RequestHeadReader } from './http/request-head.js';
 export { evaluateUpgrade, acceptKey } from './http/handshake.js';

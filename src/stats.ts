@@ -1,5 +1,7 @@
 // Counters for GET /stats. Plain fields on one object, bumped on the hot
-// path with an addition each: no maps, no allocation per message.
+// path with an addition each: no maps, no allocation per message. Refusals
+// and exits are also counted by their stable code from the catalogue
+// (protocol/errors.ts), so an operator sees why, not only how many.
 export class ServerStats {
   readonly startedAt = Date.now();
   messagesIn = 0;
@@ -9,25 +11,35 @@ export class ServerStats {
   handshakesAccepted = 0;
   /** Refused handshakes by HTTP status. */
   readonly refused = new Map<number, number>();
+  /** Refused handshakes by catalogue code (HTTP_ERR_*, WS_HS_*). */
+  readonly refusals = new Map<string, number>();
   /** Close codes reported on closed connections (1005, 1006 included). */
   readonly closeCodes = new Map<number, number>();
+  /** Connections the server ended, by catalogue code (WS_ERR_*): violations, limits, timeouts, shutdown. */
+  readonly exits = new Map<string, number>();
 
-  refusedWith(status: number): void {
+  refusedWith(status: number, code: string): void {
     this.refused.set(status, (this.refused.get(status) ?? 0) + 1);
+    this.refusals.set(code, (this.refusals.get(code) ?? 0) + 1);
   }
 
   closedWith(code: number): void {
     this.closeCodes.set(code, (this.closeCodes.get(code) ?? 0) + 1);
+  }
+
+  exitedWith(code: string): void {
+    this.exits.set(code, (this.exits.get(code) ?? 0) + 1);
   }
 }
 
 export interface StatsSnapshot {
   uptimeSeconds: number;
   connections: number;
-  handshakes: { accepted: number; refused: Record<string, number> };
+  handshakes: { accepted: number; refused: Record<string, number>; refusals: Record<string, number> };
   messages: { in: number; out: number };
   bytes: { in: number; out: number };
   closeCodes: Record<string, number>;
+  exits: Record<string, number>;
   tlsClientErrors: Record<string, number>;
   memory: { rss: number; heapUsed: number; external: number };
   pid: number;
@@ -38,10 +50,11 @@ export function snapshot(stats: ServerStats, connections: number, tlsClientError
   return {
     uptimeSeconds: Math.round((Date.now() - stats.startedAt) / 1000),
     connections,
-    handshakes: { accepted: stats.handshakesAccepted, refused: Object.fromEntries(stats.refused) },
+    handshakes: { accepted: stats.handshakesAccepted, refused: Object.fromEntries(stats.refused), refusals: Object.fromEntries(stats.refusals) },
     messages: { in: stats.messagesIn, out: stats.messagesOut },
     bytes: { in: stats.bytesIn, out: stats.bytesOut },
     closeCodes: Object.fromEntries(stats.closeCodes),
+    exits: Object.fromEntries(stats.exits),
     tlsClientErrors: Object.fromEntries(tlsClientErrors),
     memory: { rss: m.rss, heapUsed: m.heapUsed, external: m.external },
     pid: process.pid,

@@ -3,7 +3,7 @@
 // the response bytes out.
 import { createHash } from 'node:crypto';
 import { WEBSOCKET_GUID } from '../protocol/constants.js';
-import { HandshakeError } from './handshake-error.js';
+import { handshakeErrors } from '../protocol/errors.js';
 import { isToken, splitList, type RequestHead } from './request-head.js';
 
 export interface HandshakePolicy {
@@ -42,42 +42,37 @@ function hasToken(value: string | undefined, token: string): boolean {
  */
 export function evaluateUpgrade(head: RequestHead, policy: HandshakePolicy = {}): UpgradeDecision {
   if (head.httpVersion !== 'HTTP/1.1') {
-    throw new HandshakeError(505, `${head.httpVersion} is not supported; WebSocket needs HTTP/1.1 (RFC 6455 §4.1)`);
+    throw handshakeErrors.httpVersion(head.httpVersion);
   }
   if (head.method !== 'GET') {
-    throw new HandshakeError(405, `method ${head.method} not allowed; the WebSocket handshake is a GET (§4.1)`, { Allow: 'GET' });
+    throw handshakeErrors.method(head.method);
   }
   const h = head.headers;
-  if (h.host === undefined || h.host === '') throw new HandshakeError(400, 'missing Host header (§4.1)');
+  if (h.host === undefined || h.host === '') throw handshakeErrors.missingHost();
   if (policy.paths !== undefined && !policy.paths.includes(head.path)) {
-    throw new HandshakeError(404, `no WebSocket service at ${head.path}`);
+    throw handshakeErrors.noService(head.path);
   }
   if (h.upgrade === undefined) {
-    throw new HandshakeError(426, 'this is a WebSocket endpoint: connect with a WebSocket client (wss://)', {
-      Upgrade: 'websocket',
-      'Sec-WebSocket-Version': '13',
-    });
+    throw handshakeErrors.notUpgrade();
   }
-  if (!hasToken(h.upgrade, 'websocket')) throw new HandshakeError(400, 'Upgrade header does not name websocket (§4.2.1)');
-  if (!hasToken(h.connection, 'upgrade')) throw new HandshakeError(400, 'Connection header does not include Upgrade (§4.2.1)');
+  if (!hasToken(h.upgrade, 'websocket')) throw handshakeErrors.upgradeNotWebSocket();
+  if (!hasToken(h.connection, 'upgrade')) throw handshakeErrors.connectionNotUpgrade();
   const version = h['sec-websocket-version'];
   if (version === undefined) {
-    throw new HandshakeError(400, 'missing Sec-WebSocket-Version header (§4.2.1)', { 'Sec-WebSocket-Version': '13' });
+    throw handshakeErrors.missingVersion();
   }
   if (version !== '13') {
-    throw new HandshakeError(426, `unsupported Sec-WebSocket-Version ${version.slice(0, 20)}; this server speaks 13 (§4.4)`, {
-      'Sec-WebSocket-Version': '13',
-    });
+    throw handshakeErrors.unsupportedVersion(version);
   }
   const key = h['sec-websocket-key'];
-  if (key === undefined) throw new HandshakeError(400, 'missing Sec-WebSocket-Key header (§4.2.1)');
-  if (!KEY_PATTERN.test(key)) throw new HandshakeError(400, 'Sec-WebSocket-Key is not 16 bytes in base64 (§4.2.1)');
+  if (key === undefined) throw handshakeErrors.missingKey();
+  if (!KEY_PATTERN.test(key)) throw handshakeErrors.badKey();
 
   const offeredProtocols: string[] = [];
   const protocolField = h['sec-websocket-protocol'];
   if (protocolField !== undefined) {
     for (const p of splitList(protocolField)) {
-      if (!isToken(p)) throw new HandshakeError(400, 'invalid subprotocol name in Sec-WebSocket-Protocol (§4.1)');
+      if (!isToken(p)) throw handshakeErrors.badSubprotocol();
       offeredProtocols.push(p);
     }
   }

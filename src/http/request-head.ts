@@ -3,7 +3,7 @@
 // result. Strict on purpose: a WebSocket endpoint has no legacy HTTP clients
 // to humour, and every leniency (bare LF, obs-fold, NUL, space before the
 // colon) is a request-smuggling or parser-confusion vector.
-import { HandshakeError } from './handshake-error.js';
+import { handshakeErrors } from '../protocol/errors.js';
 
 export interface HeadLimits {
   /** Whole head, request line to the blank line. Default 16 KiB. */
@@ -37,7 +37,7 @@ export interface RequestHead {
 
 const CR = 13;
 const LF = 10;
-const tooLarge = (what: string) => new HandshakeError(431, `${what} too large`);
+const tooLarge = handshakeErrors.headTooLarge;
 
 /**
  * Gathers the bytes of one request head from socket chunks, refusing as soon
@@ -71,7 +71,7 @@ export class RequestHeadReader {
       const byte = chunk[i];
       if (byte === LF) {
         const prev = i > 0 ? chunk[i - 1] : this.previousByte;
-        if (prev !== CR) throw new HandshakeError(400, 'bare LF in request head (RFC 9112 §2.2)');
+        if (prev !== CR) throw handshakeErrors.bareLf();
         const at = base + i + 1;
         if (at - this.lineStart === 2) {
           // An empty line ends the head.
@@ -84,7 +84,7 @@ export class RequestHeadReader {
         if (++this.lines > maxHeaderCount + 1) throw tooLarge('header count');
         this.lineStart = at;
       } else if (byte === 0) {
-        throw new HandshakeError(400, 'NUL byte in request head');
+        throw handshakeErrors.nulByte();
       }
     }
     if (base + chunk.length > maxHeadBytes) throw tooLarge('request head');
@@ -150,18 +150,18 @@ export function parseRequestHead(head: Buffer): RequestHead {
   const sp1 = requestLine.indexOf(' ');
   const sp2 = sp1 < 0 ? -1 : requestLine.indexOf(' ', sp1 + 1);
   if (sp1 <= 0 || sp2 < 0 || requestLine.indexOf(' ', sp2 + 1) !== -1) {
-    throw new HandshakeError(400, 'malformed request line');
+    throw handshakeErrors.malformedRequestLine();
   }
   const method = requestLine.slice(0, sp1);
   const target = requestLine.slice(sp1 + 1, sp2);
   const httpVersion = requestLine.slice(sp2 + 1);
-  if (!isToken(method)) throw new HandshakeError(400, 'malformed request method');
-  if (target.length === 0) throw new HandshakeError(400, 'empty request target');
+  if (!isToken(method)) throw handshakeErrors.malformedMethod();
+  if (target.length === 0) throw handshakeErrors.emptyTarget();
   for (let i = 0; i < target.length; i++) {
     const c = target.charCodeAt(i);
-    if (c <= 0x20 || c >= 0x7f) throw new HandshakeError(400, 'invalid character in request target');
+    if (c <= 0x20 || c >= 0x7f) throw handshakeErrors.badTargetCharacter();
   }
-  if (!/^HTTP\/[0-9]\.[0-9]$/.test(httpVersion)) throw new HandshakeError(400, 'malformed HTTP version');
+  if (!/^HTTP\/[0-9]\.[0-9]$/.test(httpVersion)) throw handshakeErrors.malformedVersion();
 
   const { path, query } = splitTarget(target);
 
@@ -170,9 +170,9 @@ export function parseRequestHead(head: Buffer): RequestHead {
   for (let i = 1; i < lines.length; i++) {
     const line = lines[i];
     const first = line.charCodeAt(0);
-    if (first === 0x20 || first === 0x09) throw new HandshakeError(400, 'obsolete line folding in header (RFC 9112 §5.2)');
+    if (first === 0x20 || first === 0x09) throw handshakeErrors.obsoleteFolding();
     const colon = line.indexOf(':');
-    if (colon < 0) throw new HandshakeError(400, 'header line without a colon');
+    if (colon < 0) throw handshakeErrors.headerWithoutColon();
     addHeader(headers, rawHeaders, line.slice(0, colon), trimOws(line.slice(colon + 1)));
   }
   return { method, target, path, query, httpVersion, headers, rawHeaders };
@@ -181,13 +181,13 @@ export function parseRequestHead(head: Buffer): RequestHead {
 /** Checks one field (RFC 9110 §5.1, §5.5) and adds it; a repeated singleton field is refused. */
 function addHeader(headers: Record<string, string>, rawHeaders: string[], name: string, value: string): void {
   // RFC 9112 §5.1: no whitespace between the field name and the colon.
-  if (!isToken(name)) throw new HandshakeError(400, `invalid header name ${JSON.stringify(name.slice(0, 40))}`);
-  if (hasBadValueByte(value)) throw new HandshakeError(400, `invalid character in header ${name}`);
+  if (!isToken(name)) throw handshakeErrors.badHeaderName(name);
+  if (hasBadValueByte(value)) throw handshakeErrors.badHeaderValue(name);
   rawHeaders.push(name, value);
   const key = name.toLowerCase();
   const previous = headers[key];
   if (previous === undefined) headers[key] = value;
-  else if (SINGLETON_FIELDS.has(key)) throw new HandshakeError(400, `repeated ${name} header`);
+  else if (SINGLETON_FIELDS.has(key)) throw handshakeErrors.repeatedHeader(name);
   else headers[key] = `${previous}, ${value}`;
 }
 
@@ -208,7 +208,7 @@ function splitTarget(target: string): { path: string; query: string } {
   let rest = target;
   if (target.charCodeAt(0) !== 0x2f /* / */) {
     const scheme = /^(?:https?|wss?):\/\//i.exec(target);
-    if (!scheme) throw new HandshakeError(400, 'request target is not a path');
+    if (!scheme) throw handshakeErrors.targetNotPath();
     // RFC 3986 §3.2: the authority ends at the first "/", "?" or "#".
     let end = scheme[0].length;
     while (end < target.length) {

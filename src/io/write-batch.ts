@@ -73,27 +73,33 @@ export class WriteBatch {
     return this.grow(n);
   }
 
-  /** A whole frame (§5.2, unmasked as a server sends it): header, then a copy of the payload (≤ COPY_LIMIT). */
-  appendFrame(opcode: number, fin: boolean, payload: Uint8Array, sink: ByteSink): void {
+  /** A whole frame (§5.2, unmasked as a server sends it; `head` its first byte): header, then a copy of the payload (≤ COPY_LIMIT). */
+  appendFrame(head: number, payload: Uint8Array, sink: ByteSink): void {
     const length = payload.length;
     const hl = headerSize(length);
     const at = this.reserve(hl + length, sink);
-    writeHeader(this.buffer, at, opcode, fin, length);
+    writeHeader(this.buffer, at, head, length);
     this.buffer.set(payload, at + hl);
   }
 
   /** A whole text frame, the string encoded straight behind its header; `byteLength` is its UTF-8 length (≤ COPY_LIMIT). */
-  appendText(opcode: number, text: string, byteLength: number, sink: ByteSink): void {
+  appendText(head: number, text: string, byteLength: number, sink: ByteSink): void {
     const hl = headerSize(byteLength);
     const at = this.reserve(hl + byteLength, sink);
-    writeHeader(this.buffer, at, opcode, true, byteLength);
+    writeHeader(this.buffer, at, head, byteLength);
     this.buffer.write(text, at + hl, byteLength, 'utf8');
   }
 
   /** The header of a frame whose payload the caller writes right after this batch. */
-  appendHeader(opcode: number, fin: boolean, payloadLength: number, sink: ByteSink): void {
+  appendHeader(head: number, payloadLength: number, sink: ByteSink): void {
     const at = this.reserve(headerSize(payloadLength), sink);
-    writeHeader(this.buffer, at, opcode, fin, payloadLength);
+    writeHeader(this.buffer, at, head, payloadLength);
+  }
+
+  /** Bytes as they are (≤ COPY_LIMIT): a frame encoded elsewhere, e.g. once for many connections. */
+  appendBytes(bytes: Uint8Array, sink: ByteSink): void {
+    const at = this.reserve(bytes.length, sink);
+    this.buffer.set(bytes, at);
   }
 
   /** The batched bytes as one view (the batch is then empty). */

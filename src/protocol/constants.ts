@@ -14,6 +14,17 @@ export const Opcode = {
 } as const;
 export type Opcode = (typeof Opcode)[keyof typeof Opcode];
 
+/**
+ * §5.2: bits of a frame's first byte besides the opcode. RSV1 is the one
+ * permessage-deflate (RFC 7692 §6) gives a meaning to.
+ */
+export const FrameBits = {
+  Fin: 0x80,
+  Rsv1: 0x40,
+  Rsv2: 0x20,
+  Rsv3: 0x10,
+} as const;
+
 export const CloseCode = {
   Normal: 1000,
   GoingAway: 1001,

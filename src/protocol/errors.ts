@@ -1,9 +1,14 @@
+// The catalogue of every way a handshake or a connection ends on the server's
+// decision: each has a stable string code, and the HTTP status or close code
+// that goes on the wire. Logs, /stats and tests count them by that code, and
+// the wire behaviour can be audited against the RFCs in this one file; the hot
+// path never builds a message string.
 import { CloseCode } from './constants.js';
 
 /**
- * A violation of RFC 6455 by the peer, or a limit it crossed. It carries the
- * close code that goes on the wire and a stable string code for logs and
- * tests; every protocol failure in wssd is one of these, made in one place.
+ * A violation of RFC 6455 by the peer, a limit it crossed, or another reason
+ * the server ends an open connection. It carries the close code that goes on
+ * the wire and a stable string code.
  */
 export class ProtocolError extends Error {
   readonly closeCode: number;
@@ -16,8 +21,25 @@ export class ProtocolError extends Error {
   }
 }
 
-// The catalogue. Keeping every message here makes the wire behaviour easy to
-// audit against the RFC and keeps the hot path free of string building.
+/**
+ * A refused opening handshake: a stable code, the HTTP status and the
+ * one-line reason that go back to the client, plus any header the RFC
+ * requires with that status (Allow with 405, Sec-WebSocket-Version with 426).
+ */
+export class HandshakeError extends Error {
+  readonly code: string;
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string>>;
+  constructor(code: string, status: number, reason: string, headers: Record<string, string> = {}) {
+    super(reason);
+    this.name = 'HandshakeError';
+    this.code = code;
+    this.status = status;
+    this.headers = headers;
+  }
+}
+
+/** Frame and message rules the peer broke (RFC 6455 §5, §7, §8), and the size limits (§10.4). */
 export const protocolErrors = {
   unmasked: () => new ProtocolError('WS_ERR_EXPECTED_MASK', CloseCode.ProtocolError, 'client frame is not masked (RFC 6455 §5.1)'),
   rsv: () => new ProtocolError('WS_ERR_UNEXPECTED_RSV', CloseCode.ProtocolError, 'RSV bits set without a negotiated extension (§5.2)'),
@@ -34,4 +56,74 @@ export const protocolErrors = {
   closeTooShort: () => new ProtocolError('WS_ERR_CLOSE_TOO_SHORT', CloseCode.ProtocolError, 'close payload of 1 byte (§5.5.1)'),
   invalidCloseCode: (code: number) => new ProtocolError('WS_ERR_INVALID_CLOSE_CODE', CloseCode.ProtocolError, `invalid close code ${code} (§7.4)`),
   invalidCloseReason: () => new ProtocolError('WS_ERR_INVALID_CLOSE_REASON', CloseCode.InvalidPayload, 'close reason is not valid UTF-8 (§5.5.1)'),
+} as const;
+
+/**
+ * Why the server ends an open connection other than for a protocol
+ * violation. Those with a close code go out in a Close frame; a missing pong
+ * ends the socket without one (the peer is presumed gone), so the 'close'
+ * event reports 1006 (CloseCode.Abnormal), which is never sent.
+ */
+export const connectionExits = {
+  /** An application handler threw: the peer learns nothing of it (§7.4.1: 1011). */
+  handlerThrew: () => new ProtocolError('WS_ERR_HANDLER', CloseCode.InternalError, 'internal error'),
+  /** The peer does not read, and its buffer passed maxBuffered under the 'close' policy. */
+  sendBufferFull: () => new ProtocolError('WS_ERR_SEND_BUFFER_FULL', CloseCode.PolicyViolation, 'send buffer full: the client does not read'),
+  /** Nothing arrived for idleTimeout. */
+  idle: () => new ProtocolError('WS_ERR_IDLE_TIMEOUT', CloseCode.GoingAway, 'idle timeout'),
+  /** Nothing at all came back within pingTimeout of a heartbeat ping. */
+  noPong: (ms: number) => new ProtocolError('WS_ERR_HEARTBEAT_TIMEOUT', CloseCode.Abnormal, `no pong within ${ms} ms: connection terminated`),
+  /** The server is shutting down (server.close()). */
+  shutdown: (code: number, reason: string) => new ProtocolError('WS_ERR_SERVER_SHUTDOWN', code, reason),
+} as const;
+
+/** Refused opening handshakes (RFC 6455 §4.2.1, RFC 9110/9112), by HTTP status. */
+export const handshakeErrors = {
+  // The request head (RFC 9112), read before anything else.
+  headTooLarge: (what: string) => new HandshakeError('HTTP_ERR_HEAD_TOO_LARGE', 431, `${what} too large`),
+  bareLf: () => new HandshakeError('HTTP_ERR_BARE_LF', 400, 'bare LF in request head (RFC 9112 §2.2)'),
+  nulByte: () => new HandshakeError('HTTP_ERR_NUL_BYTE', 400, 'NUL byte in request head'),
+  malformedRequestLine: () => new HandshakeError('HTTP_ERR_REQUEST_LINE', 400, 'malformed request line'),
+  malformedMethod: () => new HandshakeError('HTTP_ERR_METHOD', 400, 'malformed request method'),
+  emptyTarget: () => new HandshakeError('HTTP_ERR_TARGET', 400, 'empty request target'),
+  badTargetCharacter: () => new HandshakeError('HTTP_ERR_TARGET', 400, 'invalid character in request target'),
+  targetNotPath: () => new HandshakeError('HTTP_ERR_TARGET', 400, 'request target is not a path'),
+  malformedVersion: () => new HandshakeError('HTTP_ERR_VERSION', 400, 'malformed HTTP version'),
+  obsoleteFolding: () => new HandshakeError('HTTP_ERR_HEADER', 400, 'obsolete line folding in header (RFC 9112 §5.2)'),
+  headerWithoutColon: () => new HandshakeError('HTTP_ERR_HEADER', 400, 'header line without a colon'),
+  badHeaderName: (name: string) => new HandshakeError('HTTP_ERR_HEADER', 400, `invalid header name ${JSON.stringify(name.slice(0, 40))}`),
+  badHeaderValue: (name: string) => new HandshakeError('HTTP_ERR_HEADER', 400, `invalid character in header ${name}`),
+  repeatedHeader: (name: string) => new HandshakeError('HTTP_ERR_REPEATED_HEADER', 400, `repeated ${name} header`),
+  timeout: () => new HandshakeError('HTTP_ERR_HANDSHAKE_TIMEOUT', 408, 'handshake not completed in time'),
+
+  // The upgrade rules (RFC 6455 §4.1, §4.2.1, §4.4).
+  httpVersion: (version: string) =>
+    new HandshakeError('WS_HS_HTTP_VERSION', 505, `${version} is not supported; WebSocket needs HTTP/1.1 (RFC 6455 §4.1)`),
+  method: (method: string) =>
+    new HandshakeError('WS_HS_METHOD', 405, `method ${method} not allowed; the WebSocket handshake is a GET (§4.1)`, { Allow: 'GET' }),
+  missingHost: () => new HandshakeError('WS_HS_MISSING_HOST', 400, 'missing Host header (§4.1)'),
+  noService: (path: string) => new HandshakeError('WS_HS_NO_SERVICE', 404, `no WebSocket service at ${path}`),
+  notUpgrade: () =>
+    new HandshakeError('WS_HS_NOT_UPGRADE', 426, 'this is a WebSocket endpoint: connect with a WebSocket client (wss://)', {
+      Upgrade: 'websocket',
+      'Sec-WebSocket-Version': '13',
+    }),
+  upgradeNotWebSocket: () => new HandshakeError('WS_HS_UPGRADE_HEADER', 400, 'Upgrade header does not name websocket (§4.2.1)'),
+  connectionNotUpgrade: () => new HandshakeError('WS_HS_CONNECTION_HEADER', 400, 'Connection header does not include Upgrade (§4.2.1)'),
+  missingVersion: () =>
+    new HandshakeError('WS_HS_MISSING_VERSION', 400, 'missing Sec-WebSocket-Version header (§4.2.1)', { 'Sec-WebSocket-Version': '13' }),
+  unsupportedVersion: (version: string) =>
+    new HandshakeError('WS_HS_UNSUPPORTED_VERSION', 426, `unsupported Sec-WebSocket-Version ${version.slice(0, 20)}; this server speaks 13 (§4.4)`, {
+      'Sec-WebSocket-Version': '13',
+    }),
+  missingKey: () => new HandshakeError('WS_HS_MISSING_KEY', 400, 'missing Sec-WebSocket-Key header (§4.2.1)'),
+  badKey: () => new HandshakeError('WS_HS_BAD_KEY', 400, 'Sec-WebSocket-Key is not 16 bytes in base64 (§4.2.1)'),
+  badSubprotocol: () => new HandshakeError('WS_HS_BAD_SUBPROTOCOL', 400, 'invalid subprotocol name in Sec-WebSocket-Protocol (§4.1)'),
+
+  // The server's own admission rules.
+  refusedByApplication: (status = 403, reason = 'request refused by the server', headers: Record<string, string> = {}) =>
+    new HandshakeError('WS_HS_REFUSED_BY_APPLICATION', status, reason, headers),
+  serverFull: () => new HandshakeError('WS_HS_SERVER_FULL', 503, 'server at its connection limit, try again later', { 'Retry-After': '10' }),
+  tooManyFromAddress: () => new HandshakeError('WS_HS_TOO_MANY_FROM_ADDRESS', 429, 'too many connections from this address', { 'Retry-After': '10' }),
+  internal: () => new HandshakeError('WS_HS_INTERNAL', 500, 'internal error'),
 } as const;

@@ -37,7 +37,7 @@ export interface FrameHandler {
 
 export interface FrameDecoderOptions {
   /** Largest message in bytes (sum of a message's frames); larger → 1009. Default 16 MiB. */
-  maxMessageSize?: number;
+  maxPayload?: number;
   /** Server side (default): client frames must be masked (§5.1). A client decodes unmasked frames. */
   requireMask?: boolean;
 }
@@ -60,7 +60,7 @@ const MAX_HEADER = 14;
 
 export class FrameDecoder {
   private readonly handler: FrameHandler;
-  private readonly maxMessageSize: number;
+  private readonly maxPayload: number;
   private readonly requireMask: boolean;
 
   private state: State = State.Header;
@@ -87,7 +87,7 @@ export class FrameDecoder {
   constructor(handler: FrameHandler, options: FrameDecoderOptions = {}) {
     this.handler = handler;
     // A message must fit in one Buffer, whatever the option says.
-    this.maxMessageSize = Math.min(options.maxMessageSize ?? 16 * 1024 * 1024, constants.MAX_LENGTH);
+    this.maxPayload = Math.min(options.maxPayload ?? 16 * 1024 * 1024, constants.MAX_LENGTH);
     this.requireMask = options.requireMask ?? true;
   }
 
@@ -245,7 +245,7 @@ export class FrameDecoder {
       if (opcode > Opcode.Binary) return this.fail(protocolErrors.opcode(opcode));
       // Ordering errors are the assembler's to report; here only the budget.
       const total = opcode === Opcode.Continuation ? this.messageBytes + length : length;
-      if (total > this.maxMessageSize) return this.fail(protocolErrors.tooBig(this.maxMessageSize));
+      if (total > this.maxPayload) return this.fail(protocolErrors.tooBig(this.maxPayload));
       this.messageBytes = fin ? 0 : total;
     }
 

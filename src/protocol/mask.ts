@@ -87,16 +87,25 @@ export function unmaskWords(buf: Uint8Array, m0: number, m1: number, m2: number,
     if (i < end) buf[i] ^= m2;
     return;
   }
-  // Lead bytes until the absolute address is 4-aligned.
+  // Lead bytes until the absolute address is 4-aligned: mask bytes 0..lead-1.
   let i = start;
   const lead = (4 - ((buf.byteOffset + start) & 3)) & 3;
-  let k = 0; // mask index of byte i
-  for (; k < lead; k++, i++) buf[i] ^= k === 0 ? m0 : k === 1 ? m1 : m2;
-  // The word whose first byte gets mask byte `lead`.
-  const b0 = lead === 0 ? m0 : lead === 1 ? m1 : lead === 2 ? m2 : m3;
-  const b1 = lead === 0 ? m1 : lead === 1 ? m2 : lead === 2 ? m3 : m0;
-  const b2 = lead === 0 ? m2 : lead === 1 ? m3 : lead === 2 ? m0 : m1;
-  const b3 = lead === 0 ? m3 : lead === 1 ? m0 : lead === 2 ? m1 : m2;
+  if (lead > 0) buf[i++] ^= m0;
+  if (lead > 1) buf[i++] ^= m1;
+  if (lead > 2) buf[i++] ^= m2;
+  // From here byte j of each word gets mask byte (lead + j) & 3: the mask
+  // rotated left by `lead`.
+  let b0 = m0;
+  let b1 = m1;
+  let b2 = m2;
+  let b3 = m3;
+  for (let r = 0; r < lead; r++) {
+    const t = b0;
+    b0 = b1;
+    b1 = b2;
+    b2 = b3;
+    b3 = t;
+  }
   const word = LITTLE_ENDIAN
     ? (b0 | (b1 << 8) | (b2 << 16) | (b3 << 24)) >>> 0
     : ((b0 << 24) | (b1 << 16) | (b2 << 8) | b3) >>> 0;

@@ -11,13 +11,13 @@ import { Utf8Validator, isUtf8 } from './utf8.js';
 
 export interface MessageAssemblerOptions {
   /** Largest message in bytes; larger → 1009. Default 16 MiB. */
-  maxMessageSize?: number;
+  maxPayload?: number;
   /** Most fragments one message may have; more → 1009. Default 100,000. */
   maxFragments?: number;
 }
 
 export class MessageAssembler {
-  private readonly maxMessageSize: number;
+  private readonly maxPayload: number;
   private readonly maxFragments: number;
   /** Made the first time a text message is fragmented: most connections never need one. */
   private utf8: Utf8Validator | undefined;
@@ -31,7 +31,7 @@ export class MessageAssembler {
   binary = false;
 
   constructor(options: MessageAssemblerOptions = {}) {
-    this.maxMessageSize = options.maxMessageSize ?? 16 * 1024 * 1024;
+    this.maxPayload = options.maxPayload ?? 16 * 1024 * 1024;
     this.maxFragments = options.maxFragments ?? 100_000;
   }
 
@@ -54,7 +54,7 @@ export class MessageAssembler {
       throw protocolErrors.expectedContinuation();
     } else if (fin) {
       // The common case: a whole message in one frame.
-      if (payload.length > this.maxMessageSize) throw protocolErrors.tooBig(this.maxMessageSize);
+      if (payload.length > this.maxPayload) throw protocolErrors.tooBig(this.maxPayload);
       if (opcode === Opcode.Text && !isUtf8(payload)) throw protocolErrors.invalidUtf8();
       this.binary = opcode === Opcode.Binary;
       return payload;
@@ -63,7 +63,7 @@ export class MessageAssembler {
     }
 
     this.size += payload.length;
-    if (this.size > this.maxMessageSize) throw protocolErrors.tooBig(this.maxMessageSize);
+    if (this.size > this.maxPayload) throw protocolErrors.tooBig(this.maxPayload);
     if (++this.fragmentCount > this.maxFragments) throw protocolErrors.tooManyFragments(this.maxFragments);
     if (this.opcode === Opcode.Text && !(this.utf8 ??= new Utf8Validator()).push(payload)) throw protocolErrors.invalidUtf8();
     if (payload.length > 0) (this.fragments ??= []).push(payload);

@@ -1,7 +1,10 @@
 // The WebSocket connection as a pure state machine: bytes in (receive), frames
-// out (through the host's write), events up (through the host). It owns the
+// out (through its FrameSink), events up (through the host). It owns the
 // frame decoder, the message assembler and the closing handshake (§7), and
-// knows nothing of sockets or timers, so tests and fuzzers drive it directly.
+// every frame sent goes through it — data messages too — so the rules of what
+// may be sent when (nothing after a Close, text vs binary, soon RSV1 for
+// compression) are decided in this one place. It knows nothing of sockets or
+// timers, so tests and fuzzers drive it directly.
 //
 // Closing (§7.1): Open → Closing when we send a Close first, then Closed when
 // the peer's Close arrives; Open → Closed directly when the peer closes first
@@ -11,7 +14,8 @@ import { CloseCode, Opcode } from './constants.js';
 import { encodeClosePayload, parseClosePayload } from './close.js';
 import { ProtocolError } from './errors.js';
 import { FrameDecoder, type FrameHandler } from './frame-decoder.js';
-import { encodeFrame } from './frame-encoder.js';
+import { frameHead } from './frame-encoder.js';
+import type { FrameSink } from './frame-sink.js';
 import { MessageAssembler } from './message-assembler.js';
 
 export const SessionState = {
@@ -23,9 +27,15 @@ export const SessionState = {
 } as const;
 export type SessionState = (typeof SessionState)[keyof typeof SessionState];
 
+/** First bytes of the frames a server sends unfragmented (§5.2). */
+const TEXT = frameHead(Opcode.Text, true);
+const BINARY = frameHead(Opcode.Binary, true);
+const CLOSE = frameHead(Opcode.Close, true);
+const PING = frameHead(Opcode.Ping, true);
+const PONG = frameHead(Opcode.Pong, true);
+
+/** What the session tells the I/O layer around it. Its frames go to a FrameSink. */
 export interface SessionHost {
-  /** Bytes for the peer, in order. */
-  write(bytes: Buffer): void;
   onMessage(data: Buffer, binary: boolean): void;
   onPing(payload: Buffer): void;
   onPong(payload: Buffer): void;
@@ -36,12 +46,14 @@ export interface SessionHost {
 }
 
 export interface SessionOptions {
-  maxMessageSize?: number;
+  /** Largest message in bytes (all its fragments); larger → 1009. Default 16 MiB. */
+  maxPayload?: number;
   maxFragments?: number;
 }
 
 export class WebSocketSession implements FrameHandler {
   private readonly host: SessionHost;
+  private readonly sink: FrameSink;
   private readonly decoder: FrameDecoder;
   private readonly assembler: MessageAssembler;
   state: SessionState = SessionState.Open;
@@ -53,11 +65,12 @@ export class WebSocketSession implements FrameHandler {
   /** The code of the Close we sent, if any. */
   sentCloseCode: number | undefined;
 
-  constructor(host: SessionHost, options: SessionOptions = {}) {
+  constructor(host: SessionHost, sink: FrameSink, options: SessionOptions = {}) {
     this.host = host;
-    const maxMessageSize = options.maxMessageSize ?? 16 * 1024 * 1024;
-    this.decoder = new FrameDecoder(this, { maxMessageSize });
-    this.assembler = new MessageAssembler({ maxMessageSize, maxFragments: options.maxFragments });
+    this.sink = sink;
+    const maxPayload = options.maxPayload ?? 16 * 1024 * 1024;
+    this.decoder = new FrameDecoder(this, { maxPayload });
+    this.assembler = new MessageAssembler({ maxPayload, maxFragments: options.maxFragments });
   }
 
   /** Bytes from the peer. Everything after a Close or a failure is discarded. */
@@ -82,7 +95,7 @@ export class WebSocketSession implements FrameHandler {
     const payload = data.subarray(start, end);
     if (opcode === Opcode.Ping) {
       // §5.5.2: answer with the same payload, unless we already sent a Close.
-      if (this.state === SessionState.Open) this.host.write(encodeFrame(Opcode.Pong, true, payload));
+      if (this.state === SessionState.Open) this.sink.frame(PONG, payload);
       this.host.onPing(payload);
     } else if (opcode === Opcode.Pong) {
       this.host.onPong(payload);
@@ -127,7 +140,7 @@ export class WebSocketSession implements FrameHandler {
     if (this.state !== SessionState.Open) return false;
     this.closeInitiator = 'server';
     this.sentCloseCode = code;
-    this.host.write(encodeFrame(Opcode.Close, true, payload));
+    this.sink.frame(CLOSE, payload);
     this.state = SessionState.Closing;
     this.host.onCloseSent();
     return true;
@@ -155,18 +168,51 @@ export class WebSocketSession implements FrameHandler {
     this.state = SessionState.Closed;
   }
 
+  /** Whether data messages may be sent: only while Open (§5.5.1: nothing after our Close). */
+  get canSend(): boolean {
+    return this.state === SessionState.Open;
+  }
+
+  /** §5.6: a text message, `byteLength` bytes of UTF-8. Returns false, sending nothing, unless Open. */
+  sendText(text: string, byteLength: number): boolean {
+    if (this.state !== SessionState.Open) return false;
+    this.sink.textFrame(TEXT, text, byteLength);
+    return true;
+  }
+
+  /**
+   * §5.6: a message of these bytes, binary or (the caller vouching that they
+   * are UTF-8) text. Returns false, sending nothing, unless Open.
+   */
+  sendBytes(payload: Uint8Array, binary: boolean): boolean {
+    if (this.state !== SessionState.Open) return false;
+    this.sink.frame(binary ? BINARY : TEXT, payload);
+    return true;
+  }
+
+  /**
+   * Whole data messages already framed, e.g. encoded once for every
+   * subscriber of a topic. The caller vouches that they are complete, valid
+   * frames that need no extension bits this session did not negotiate.
+   */
+  sendEncoded(frames: Buffer): boolean {
+    if (this.state !== SessionState.Open) return false;
+    this.sink.encoded(frames);
+    return true;
+  }
+
   ping(payload: Buffer): void {
     if (this.state !== SessionState.Open) return;
-    this.host.write(encodeFrame(Opcode.Ping, true, payload));
+    this.sink.frame(PING, payload);
   }
 
   pong(payload: Buffer): void {
     if (this.state !== SessionState.Open) return;
-    this.host.write(encodeFrame(Opcode.Pong, true, payload));
+    this.sink.frame(PONG, payload);
   }
 
   private writeClose(code: number, reason: string): void {
     this.sentCloseCode = code;
-    this.host.write(encodeFrame(Opcode.Close, true, encodeClosePayload(code, reason)));
+    this.sink.frame(CLOSE, encodeClosePayload(code, reason));
   }
 }

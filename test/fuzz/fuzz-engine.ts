@@ -11,8 +11,9 @@
 //   - a head's verdict does not depend on how it was chunked.
 import { isUtf8 } from 'node:buffer';
 import { ProtocolError } from '../../src/protocol/errors.js';
+import { FrameCollector } from '../../src/protocol/frame-sink.js';
 import { SessionState, WebSocketSession, type SessionHost } from '../../src/protocol/session.js';
-import { HandshakeError } from '../../src/http/handshake-error.js';
+import { HandshakeError } from '../../src/protocol/errors.js';
 import { parseRequestHead, RequestHeadReader } from '../../src/http/request-head.js';
 import { encodeFrame } from '../helpers/raw-client.js';
 import { prng, randInt } from './prng.js';
@@ -106,14 +107,10 @@ function chunks(rand: () => number, bytes: Buffer): Buffer[] {
   return out;
 }
 
-class RecordingHost implements SessionHost {
-  written: Buffer[] = [];
+class RecordingHost extends FrameCollector implements SessionHost {
   messages: Sent[] = [];
   error: ProtocolError | undefined;
   closed = false;
-  write(bytes: Buffer): void {
-    this.written.push(Buffer.from(bytes));
-  }
   onMessage(data: Buffer, binary: boolean): void {
     if (this.closed) throw new Error('message delivered after close');
     if (data.length > LIMIT) throw new Error(`message of ${data.length} bytes over the ${LIMIT}-byte limit`);
@@ -142,7 +139,7 @@ export function fuzzSession(seed: number, iterations: number, stats: FuzzStats):
     const hostile = rand() < 0.7;
     const input = hostile ? mutate(rand, bytes) : bytes;
     const host = new RecordingHost();
-    const session = new WebSocketSession(host, { maxMessageSize: LIMIT, maxFragments: 64 });
+    const session = new WebSocketSession(host, host, { maxPayload: LIMIT, maxFragments: 64 });
     try {
       for (const c of chunks(rand, input)) session.receive(c);
     } catch (error) {

@@ -2,7 +2,7 @@
 // server's answer), §4.4 (versions), §1.3 (the accept key), with the HTTP
 // statuses RFC 9110/9112 give each refusal.
 import { describe, expect, it } from 'vitest';
-import { HandshakeError } from '../../../src/http/handshake-error.js';
+import { HandshakeError } from '../../../src/protocol/errors.js';
 import { acceptKey, acceptResponse, errorResponse, evaluateUpgrade, selectSubprotocol, type HandshakePolicy } from '../../../src/http/handshake.js';
 import { parseRequestHead, type RequestHead } from '../../../src/http/request-head.js';
 import { createHash } from 'node:crypto';

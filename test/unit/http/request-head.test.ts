@@ -2,7 +2,7 @@
 // §5 (field values, list syntax), as the upgrade request's head is read from
 // socket chunks under hard limits and parsed strictly.
 import { describe, expect, it } from 'vitest';
-import { HandshakeError } from '../../../src/http/handshake-error.js';
+import { HandshakeError } from '../../../src/protocol/errors.js';
 import { defaultHeadLimits, isToken, parseRequestHead, RequestHeadReader, splitList, trimOws, type HeadLimits } from '../../../src/http/request-head.js';
 import { chunkings } from '../helpers/chunking.js';
 import { rng } from '../helpers/prng.js';

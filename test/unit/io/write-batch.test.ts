@@ -4,7 +4,7 @@
 // socket may still hold them); interleaved batches and a full slab still work.
 import { describe, expect, it } from 'vitest';
 import { Opcode } from '../../../src/protocol/constants.js';
-import { COPY_LIMIT, encodeFrame, encodeTextFrame } from '../../../src/protocol/frame-encoder.js';
+import { COPY_LIMIT, encodeFrame, encodeTextFrame, frameHead } from '../../../src/protocol/frame-encoder.js';
 import { WriteBatch } from '../../../src/io/write-batch.js';
 import { pattern } from '../helpers/bytes.js';
 import { parseServerFrames } from '../helpers/server-frames.js';
@@ -25,9 +25,9 @@ describe('WriteBatch', () => {
     const batch = new WriteBatch();
     const sink = new Sink();
     const payloads = [0, 1, 125, 126, 1000].map((n, i) => pattern(n, i));
-    for (const p of payloads) batch.appendFrame(Opcode.Binary, true, p, sink);
-    batch.appendText(Opcode.Text, 'héllo ✓', Buffer.byteLength('héllo ✓'), sink);
-    batch.appendFrame(Opcode.Ping, true, Buffer.from('p'), sink);
+    for (const p of payloads) batch.appendFrame(frameHead(Opcode.Binary, true), p, sink);
+    batch.appendText(frameHead(Opcode.Text, true), 'héllo ✓', Buffer.byteLength('héllo ✓'), sink);
+    batch.appendFrame(frameHead(Opcode.Ping, true), Buffer.from('p'), sink);
     expect(sink.writes).toHaveLength(0);
     const out = batch.take();
     expect(batch.length).toBe(0);
@@ -38,8 +38,8 @@ describe('WriteBatch', () => {
   it('a header for a large payload ends the batch, in order after earlier frames', () => {
     const batch = new WriteBatch();
     const sink = new Sink();
-    batch.appendFrame(Opcode.Text, true, Buffer.from('a'), sink);
-    batch.appendHeader(Opcode.Binary, true, 70_000, sink);
+    batch.appendFrame(frameHead(Opcode.Text, true), Buffer.from('a'), sink);
+    batch.appendHeader(frameHead(Opcode.Binary, true), 70_000, sink);
     const out = batch.take();
     const big = pattern(70_000, 3);
     const frames = parseServerFrames(Buffer.concat([out, big]));
@@ -60,8 +60,8 @@ describe('WriteBatch', () => {
     for (let i = 0; i < 200; i++) {
       const pa = pattern(1 + ((i * 37) % 900), i);
       const pb = pattern(1 + ((i * 53) % 900), i + 1000);
-      a.appendFrame(Opcode.Binary, true, pa, sinkA);
-      b.appendFrame(Opcode.Binary, true, pb, sinkB);
+      a.appendFrame(frameHead(Opcode.Binary, true), pa, sinkA);
+      b.appendFrame(frameHead(Opcode.Binary, true), pb, sinkB);
       sentA.push(pa);
       sentB.push(pb);
     }
@@ -84,7 +84,7 @@ describe('WriteBatch', () => {
     const sent: Buffer[] = [];
     for (let i = 0; i < 40; i++) {
       const p = pattern(i % 2 === 0 ? COPY_LIMIT : 7, i);
-      batch.appendFrame(Opcode.Binary, true, p, sink);
+      batch.appendFrame(frameHead(Opcode.Binary, true), p, sink);
       sent.push(p);
       if (i % 3 === 2) sink.write(batch.take());
     }
@@ -92,7 +92,7 @@ describe('WriteBatch', () => {
     const before = sink.snapshot();
     // Keep appending elsewhere: the slab moves on, what was handed on must not change.
     const other = new WriteBatch();
-    for (let i = 0; i < 40; i++) other.appendFrame(Opcode.Binary, true, pattern(COPY_LIMIT, 99), sink);
+    for (let i = 0; i < 40; i++) other.appendFrame(frameHead(Opcode.Binary, true), pattern(COPY_LIMIT, 99), sink);
     expect(before.every((bytes, i) => bytes.equals(sink.writes[i]))).toBe(true);
     const frames = parseServerFrames(Buffer.concat(before));
     expect(frames.length).toBe(sent.length);
@@ -102,10 +102,10 @@ describe('WriteBatch', () => {
   it('clear() drops the batch; the next append starts a fresh one', () => {
     const batch = new WriteBatch();
     const sink = new Sink();
-    batch.appendFrame(Opcode.Binary, true, Buffer.from('gone'), sink);
+    batch.appendFrame(frameHead(Opcode.Binary, true), Buffer.from('gone'), sink);
     batch.clear();
     expect(batch.length).toBe(0);
-    batch.appendFrame(Opcode.Binary, true, Buffer.from('kept'), sink);
+    batch.appendFrame(frameHead(Opcode.Binary, true), Buffer.from('kept'), sink);
     expect(parseServerFrames(batch.take()).map((f) => f.payload.toString())).toEqual(['kept']);
   });
 });

@@ -316,11 +316,11 @@ const HEADER_VIOLATIONS: { name: string; frame: Buffer; code: string; closeCode:
     closeCode: 1002,
   })),
   {
-    name: '§5.2/§10.4 a frame over maxMessageSize (1001 > 1000)',
+    name: '§5.2/§10.4 a frame over maxPayload (1001 > 1000)',
     frame: clientFrame({ opcode: Opcode.Binary, payload: pattern(1001) }),
     code: 'WS_ERR_MESSAGE_TOO_BIG',
     closeCode: CloseCode.MessageTooBig,
-    options: { maxMessageSize: 1000 },
+    options: { maxPayload: 1000 },
   },
   {
     name: '§10.4 a 64-bit length past 2^53 with the default limit',
@@ -353,29 +353,29 @@ describe('FrameDecoder: violations fail with their close code', () => {
     expect(recorder.errors.map((e) => e.closeCode)).toEqual([1002]);
   });
 
-  it('§10.4 a frame announcing more than maxMessageSize is refused at its header with 1009', () => {
+  it('§10.4 a frame announcing more than maxPayload is refused at its header with 1009', () => {
     for (const chunks of [[clientHeader({ opcode: Opcode.Binary, announcedLength: 1001 })], bytewise(clientHeader({ opcode: Opcode.Text, announcedLength: 70000 }))]) {
-      const { recorder } = feed(chunks, { maxMessageSize: 1000 });
+      const { recorder } = feed(chunks, { maxPayload: 1000 });
       expect(summarize(recorder)).toEqual(expected([], [['WS_ERR_MESSAGE_TOO_BIG', 1009]]));
     }
     // Exactly the limit is fine.
-    const { recorder } = feed([clientFrame({ opcode: Opcode.Binary, payload: pattern(1000) })], { maxMessageSize: 1000 });
+    const { recorder } = feed([clientFrame({ opcode: Opcode.Binary, payload: pattern(1000) })], { maxPayload: 1000 });
     expect(recorder.errors).toEqual([]);
     expect(recorder.frames[0].payload.equals(pattern(1000))).toBe(true);
   });
 
-  it('§10.4 a frame longer than a Buffer can hold (2^32+1 bytes) under maxMessageSize 2^48 (the ceiling config.ts admits) fails with 1009, push does not throw', () => {
+  it('§10.4 a frame longer than a Buffer can hold (2^32+1 bytes) under maxPayload 2^48 (the ceiling config.ts admits) fails with 1009, push does not throw', () => {
     // Peer-controlled input must end as a ProtocolError through onError, never
     // as an exception out of push (STYLE.md principle 3).
     const recorder = new Recorder();
-    const decoder = new FrameDecoder(recorder, { maxMessageSize: 2 ** 48 });
+    const decoder = new FrameDecoder(recorder, { maxPayload: 2 ** 48 });
     expect(() => decoder.push(clientHeader({ opcode: Opcode.Binary, announcedLength: 2 ** 32 + 1 }))).not.toThrow();
     expect(summarize(recorder)).toEqual(expected([], [['WS_ERR_MESSAGE_TOO_BIG', 1009]]));
   });
 
-  it('§5.4/§10.4 a fragmented message is refused with 1009 at the header of the fragment that crosses maxMessageSize', () => {
+  it('§5.4/§10.4 a fragmented message is refused with 1009 at the header of the fragment that crosses maxPayload', () => {
     const recorder = new Recorder();
-    const decoder = new FrameDecoder(recorder, { maxMessageSize: 10 });
+    const decoder = new FrameDecoder(recorder, { maxPayload: 10 });
     decoder.push(clientFrame({ opcode: Opcode.Text, fin: false, payload: text('abcdef') }));
     // A control frame between fragments does not count towards the message.
     decoder.push(clientFrame({ opcode: Opcode.Ping, payload: text('0123456789ab') }));
@@ -390,7 +390,7 @@ describe('FrameDecoder: violations fail with their close code', () => {
 
   it('§5.4 the message budget restarts after a final fragment', () => {
     const recorder = new Recorder();
-    const decoder = new FrameDecoder(recorder, { maxMessageSize: 10 });
+    const decoder = new FrameDecoder(recorder, { maxPayload: 10 });
     for (let round = 0; round < 3; round++) {
       decoder.push(clientFrame({ opcode: Opcode.Binary, fin: false, payload: pattern(5) }));
       decoder.push(clientFrame({ opcode: Opcode.Continuation, fin: true, payload: pattern(5) }));

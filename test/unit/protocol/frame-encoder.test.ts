@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { Opcode } from '../../../src/protocol/constants.js';
 import { FrameDecoder, type FrameDecoderOptions, type FrameHandler } from '../../../src/protocol/frame-decoder.js';
-import { COPY_LIMIT, encodeFrame, encodeHeader, encodeTextFrame, headerSize, writeHeader } from '../../../src/protocol/frame-encoder.js';
+import { COPY_LIMIT, encodeFrame, encodeHeader, encodeTextFrame, headerSize, writeHeader, frameHead } from '../../../src/protocol/frame-encoder.js';
 import type { ProtocolError } from '../../../src/protocol/errors.js';
 import { hex, pattern, toHex } from '../helpers/bytes.js';
 import { bytewise, randomChunks } from '../helpers/chunking.js';
@@ -48,7 +48,7 @@ describe('frame encoder: §5.2 header sizes and bytes', () => {
 
   it('§5.2 writeHeader writes at an offset and returns the header length', () => {
     const into = Buffer.alloc(16, 0xee);
-    expect(writeHeader(into, 3, Opcode.Text, true, 300)).toBe(4);
+    expect(writeHeader(into, 3, frameHead(Opcode.Text, true), 300)).toBe(4);
     expect(toHex(into.subarray(0, 9))).toBe('ee ee ee 81 7e 01 2c ee ee');
   });
 
@@ -107,7 +107,7 @@ describe('frame encoder: §5.2 round trips through the decoder', () => {
     expect(header.readBigUInt64BE(2)).toBe(2n ** 32n + 1n);
     const masked = maskServerFrame(header);
     expect(toHex(masked)).toBe('82 ff 00 00 00 01 00 00 00 01 37 fa 21 3d');
-    const below = decodeAll([Buffer.from(masked)], { maxMessageSize: TWO_32_PLUS_1 - 1 });
+    const below = decodeAll([Buffer.from(masked)], { maxPayload: TWO_32_PLUS_1 - 1 });
     expect(below.errors.map((e) => e.closeCode)).toEqual([1009]);
     expect(below.frames).toEqual([]);
   });

@@ -61,9 +61,9 @@ describe('MessageAssembler: §5.6 single-frame messages', () => {
     }
   });
 
-  it('§10.4 a single frame over maxMessageSize → 1009; exactly the limit passes', () => {
-    expectProtocolError(() => new MessageAssembler({ maxMessageSize: 4 }).push(Binary, true, pattern(5)), 'WS_ERR_MESSAGE_TOO_BIG', 1009);
-    expect(new MessageAssembler({ maxMessageSize: 4 }).push(Binary, true, pattern(4))).toEqual(pattern(4));
+  it('§10.4 a single frame over maxPayload → 1009; exactly the limit passes', () => {
+    expectProtocolError(() => new MessageAssembler({ maxPayload: 4 }).push(Binary, true, pattern(5)), 'WS_ERR_MESSAGE_TOO_BIG', 1009);
+    expect(new MessageAssembler({ maxPayload: 4 }).push(Binary, true, pattern(4))).toEqual(pattern(4));
   });
 });
 
@@ -143,13 +143,13 @@ describe('MessageAssembler: §5.4 fragmented messages', () => {
     }
   });
 
-  it('§10.4 a fragmented message whose total crosses maxMessageSize → 1009 at the crossing fragment', () => {
-    const a = new MessageAssembler({ maxMessageSize: 10 });
+  it('§10.4 a fragmented message whose total crosses maxPayload → 1009 at the crossing fragment', () => {
+    const a = new MessageAssembler({ maxPayload: 10 });
     expect(a.push(Binary, false, pattern(6))).toBeUndefined();
     expect(a.push(Continuation, false, pattern(4))).toBeUndefined();
     expectProtocolError(() => a.push(Continuation, false, pattern(1)), 'WS_ERR_MESSAGE_TOO_BIG', 1009);
     // Exactly the limit in fragments passes.
-    const b = new MessageAssembler({ maxMessageSize: 10 });
+    const b = new MessageAssembler({ maxPayload: 10 });
     expect(run(b, fragmented(pattern(10), [3, 7], Binary))).toEqual([[true, pattern(10)]]);
   });
 

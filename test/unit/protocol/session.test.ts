@@ -4,6 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { CloseCode, Opcode } from '../../../src/protocol/constants.js';
 import { ProtocolError } from '../../../src/protocol/errors.js';
+import { FrameCollector } from '../../../src/protocol/frame-sink.js';
 import { SessionState, WebSocketSession, type SessionHost, type SessionOptions } from '../../../src/protocol/session.js';
 import { hex, pattern } from '../helpers/bytes.js';
 import { chunkings } from '../helpers/chunking.js';
@@ -18,14 +19,10 @@ type Event =
   | { type: 'closeSent' }
   | { type: 'closed'; error: { code: string; closeCode: number } | undefined };
 
-class RecordingHost implements SessionHost {
-  written: Buffer[] = [];
+/** The session's host and its frame sink: every frame it writes is kept as a buffer of its own. */
+class RecordingHost extends FrameCollector implements SessionHost {
   events: Event[] = [];
   onMessageHook: ((data: Buffer) => void) | undefined;
-  write(bytes: Buffer): void {
-    // Copied: the session may reuse nothing, but the test must not depend on it.
-    this.written.push(Buffer.from(bytes));
-  }
   onMessage(data: Buffer, binary: boolean): void {
     this.events.push({ type: 'message', data: binary ? data.toString('hex') : data.toString('utf8'), binary });
     this.onMessageHook?.(data);
@@ -51,7 +48,7 @@ class RecordingHost implements SessionHost {
 
 function open(options?: SessionOptions): { host: RecordingHost; session: WebSocketSession } {
   const host = new RecordingHost();
-  return { host, session: new WebSocketSession(host, options) };
+  return { host, session: new WebSocketSession(host, host, options) };
 }
 
 const frame = (opcode: number, payload: Uint8Array = new Uint8Array(0), fin = true): Buffer => clientFrame({ opcode, payload, fin });
@@ -98,6 +95,53 @@ describe('WebSocketSession: §5.6 data', () => {
     };
     expect(() => session.receive(frame(Opcode.Text, text('x')))).toThrow('handler bug');
   });
+});
+
+describe('WebSocketSession: §5.6 sending data, §5.5.1 nothing after a Close', () => {
+  it('§5.6 sendText and sendBytes write one unfragmented frame each, text or binary as asked, in order', () => {
+    const { host, session } = open();
+    expect(session.canSend).toBe(true);
+    expect(session.sendText('héllo', Buffer.byteLength('héllo'))).toBe(true);
+    expect(session.sendBytes(hex('00 ff'), true)).toBe(true);
+    expect(session.sendBytes(text('as text'), false)).toBe(true);
+    expect(session.sendBytes(pattern(70_000), true)).toBe(true);
+    expect(host.frames()).toEqual([
+      { fin: true, opcode: Opcode.Text, payload: text('héllo') },
+      { fin: true, opcode: Opcode.Binary, payload: hex('00 ff') },
+      { fin: true, opcode: Opcode.Text, payload: text('as text') },
+      { fin: true, opcode: Opcode.Binary, payload: pattern(70_000) },
+    ]);
+  });
+
+  it('sendEncoded passes frames encoded elsewhere through unchanged, between the others', () => {
+    const { host, session } = open();
+    const shared = Buffer.from([0x82, 0x02, 0xaa, 0xbb]);
+    session.sendText('a', 1);
+    expect(session.sendEncoded(shared)).toBe(true);
+    session.sendText('b', 1);
+    expect(Buffer.concat(host.written)).toEqual(Buffer.from([0x81, 0x01, 0x61, 0x82, 0x02, 0xaa, 0xbb, 0x81, 0x01, 0x62]));
+  });
+
+  const ended: [string, (session: WebSocketSession) => void][] = [
+    ['after our Close (Closing)', (session) => session.close(1000)],
+    ['after the peer\'s Close (Closed)', (session) => session.receive(closeFrame(1000))],
+    ['after a failure (§7.1.7)', (session) => session.receive(frame(0x3))],
+    ['after the transport closed', (session) => session.transportClosed()],
+  ];
+  for (const [when, end] of ended) {
+    it(`§5.5.1 ${when}: every send returns false and writes nothing, ping and pong too`, () => {
+      const { host, session } = open();
+      end(session);
+      const before = host.written.length;
+      expect(session.canSend).toBe(false);
+      expect(session.sendText('late', 4)).toBe(false);
+      expect(session.sendBytes(text('late'), true)).toBe(false);
+      expect(session.sendEncoded(Buffer.from([0x81, 0x00]))).toBe(false);
+      session.ping(text('p'));
+      session.pong(text('q'));
+      expect(host.written).toHaveLength(before);
+    });
+  }
 });
 
 describe('WebSocketSession: §5.5.2/§5.5.3 ping and pong', () => {
@@ -293,7 +337,7 @@ describe('WebSocketSession: §7.1.7 failing the connection', () => {
     ],
     ['§8.1 invalid UTF-8 text', clientFrame({ opcode: Opcode.Text, payload: hex('ed a0 80') }), 'WS_ERR_INVALID_UTF8', 1007],
     ['§8.1 invalid UTF-8 in a first fragment', clientFrame({ opcode: Opcode.Text, fin: false, payload: hex('41 f4 90') }), 'WS_ERR_INVALID_UTF8', 1007],
-    ['§10.4 message over maxMessageSize', clientFrame({ opcode: Opcode.Binary, payload: pattern(101) }), 'WS_ERR_MESSAGE_TOO_BIG', 1009, { maxMessageSize: 100 }],
+    ['§10.4 message over maxPayload', clientFrame({ opcode: Opcode.Binary, payload: pattern(101) }), 'WS_ERR_MESSAGE_TOO_BIG', 1009, { maxPayload: 100 }],
     [
       '§10.4 more fragments than maxFragments',
       Buffer.concat([0, 1, 2].map((i) => clientFrame({ opcode: i === 0 ? Opcode.Binary : Opcode.Continuation, fin: false, payload: text('a') }))),

@@ -1,0 +1,76 @@
+// The upgrade decision for a parsed request head, after the RFC's rules
+// (handshake.ts): who the client is (behind a trusted proxy, the address it
+// reported), what the application's check says, and which subprotocol is
+// spoken. Pure: the server acts on the result.
+import type { RequestVerdict } from '../config.js';
+import { handshakeErrors, type HandshakeError } from '../protocol/errors.js';
+import { evaluateUpgrade, selectSubprotocol } from './handshake.js';
+import { clientAddress, type TrustedProxies } from './real-ip.js';
+import type { RequestHead } from './request-head.js';
+
+/** What the client asked for, as the server saw it. */
+export interface UpgradeRequest extends RequestHead {
+  /** The client's address: the TCP peer, or the one a trusted proxy reported. */
+  remoteAddress: string;
+  /** The TCP peer's port (the proxy's, behind a proxy). */
+  remotePort: number;
+  /** The TCP peer's address: the proxy's, behind a trusted proxy; else remoteAddress. */
+  peerAddress: string;
+  /** Subprotocols the client offered, in its order. */
+  protocols: string[];
+  /** Whether the connection came over TLS. */
+  secure: boolean;
+}
+
+export interface UpgradePolicy {
+  paths: readonly string[] | undefined;
+  trustProxy: TrustedProxies;
+  subprotocols: readonly string[] | undefined;
+  selectSubprotocol: ((offered: readonly string[], request: UpgradeRequest) => string | undefined) | undefined;
+}
+
+/** Where the TCP connection came from. */
+export interface Peer {
+  address: string;
+  port: number;
+  secure: boolean;
+}
+
+/** Applies §4.2.1 to a head; returns the request and its Sec-WebSocket-Accept, or throws a HandshakeError. */
+export function upgradeRequest(head: RequestHead, peer: Peer, policy: UpgradePolicy): { request: UpgradeRequest; accept: string } {
+  const decision = evaluateUpgrade(head, { paths: policy.paths });
+  const request: UpgradeRequest = {
+    ...head,
+    remoteAddress: clientAddress(peer.address, head.headers, policy.trustProxy),
+    remotePort: peer.port,
+    peerAddress: peer.address,
+    protocols: decision.offeredProtocols,
+    secure: peer.secure,
+  };
+  return { request, accept: decision.accept };
+}
+
+/** The refusal an application's verifyRequest answer means, or undefined to accept. */
+export function refusalOf(verdict: RequestVerdict): HandshakeError | undefined {
+  if (verdict === false) return handshakeErrors.refusedByApplication();
+  if (typeof verdict === 'object' && verdict !== null) {
+    return handshakeErrors.refusedByApplication(verdict.status, verdict.reason ?? 'request refused by the server', verdict.headers);
+  }
+  return undefined;
+}
+
+/**
+ * The subprotocol to answer with (§4.2.2): the application's choice, else the
+ * first of the server's list that the client offered. Choosing one the client
+ * did not offer is a programming error, not the client's.
+ */
+export function chooseSubprotocol(request: UpgradeRequest, policy: UpgradePolicy): string | undefined {
+  const protocol =
+    policy.selectSubprotocol !== undefined
+      ? policy.selectSubprotocol(request.protocols, request)
+      : selectSubprotocol(request.protocols, policy.subprotocols);
+  if (protocol !== undefined && !request.protocols.includes(protocol)) {
+    throw new Error(`selectSubprotocol chose ${protocol}, which the client did not offer`);
+  }
+  return protocol;
+}

@@ -1,0 +1,237 @@
+// The write side of one connection, and the flow control it implies: frames
+// are laid out into a write batch (write-batch.ts) so that everything one
+// incoming chunk, or one tick of sends, causes leaves in one socket write;
+// large payloads follow the batch uncopied under the same cork. It knows how
+// many bytes wait (bufferedAmount), tells a sender when that passes the
+// high-water mark (SendStatus.Backpressure), says when they have drained, and
+// stops reading from a peer that does not read what we send.
+import type { Socket } from 'node:net';
+import { COPY_LIMIT } from '../protocol/frame-encoder.js';
+import type { FrameSink } from '../protocol/frame-sink.js';
+import { WriteBatch } from './write-batch.js';
+
+/**
+ * What became of a message handed to a connection: written or queued
+ * (Success), queued with more than the high-water mark now waiting
+ * (Backpressure: wait for 'drain'), or not sent at all (Dropped: the
+ * connection is closing, or a limit or policy refused it). `ws`-style
+ * `send()` returns `status === Success`.
+ */
+export const SendStatus = {
+  Success: 0,
+  Backpressure: 1,
+  Dropped: 2,
+} as const;
+export type SendStatus = (typeof SendStatus)[keyof typeof SendStatus];
+
+/** What the writer tells its connection. */
+export interface WriterHost {
+  /** The bytes that were waiting when a send reported Backpressure have been written. */
+  onDrain(): void;
+}
+
+// State bits, one field: every idle connection carries them.
+/** Frames are being batched and a flush is due: at the end of the receive, or on the next tick. */
+const BATCHING = 1;
+/** A send reported Backpressure: tell the host when the buffer empties. */
+const NEED_DRAIN = 2;
+/** An empty write is queued whose callback tells when the buffer has emptied. */
+const WATCHING_DRAIN = 4;
+/** Reading stopped because the peer does not read what we send (TCP pushes back on it). */
+const READ_PAUSED = 8;
+/** Reading stopped by the application (pause()). */
+const USER_PAUSED = 16;
+
+const EMPTY = Buffer.alloc(0);
+
+function flushLater(writer: SocketWriter): void {
+  writer.flush();
+}
+
+export class SocketWriter implements FrameSink {
+  readonly socket: Socket;
+  private readonly host: WriterHost;
+  private readonly highWaterMark: number;
+  /** Frames waiting for the end of the chunk (or tick) that caused them; made on the first send. */
+  private batch: WriteBatch | undefined;
+  private flags = 0;
+
+  constructor(socket: Socket, host: WriterHost, highWaterMark: number) {
+    this.socket = socket;
+    this.host = host;
+    this.highWaterMark = highWaterMark;
+  }
+
+  /** Bytes accepted for sending that the socket has not written yet. */
+  get bufferedAmount(): number {
+    return this.socket.writableLength + (this.batch?.length ?? 0);
+  }
+
+  get destroyed(): boolean {
+    return this.socket.destroyed;
+  }
+
+  /**
+   * Starts handling an incoming chunk: everything written until endReceive
+   * leaves in one batch. Returns whether a batch was already open (a nested
+   * call), to pass to endReceive.
+   */
+  beginReceive(): boolean {
+    if (this.flags & BATCHING) return true;
+    this.flags |= BATCHING;
+    // Corked too, though the batch is one write: over TLS, uncorking at the
+    // end lets node:tls take the writes of chunks decrypted in a row
+    // together (measured: 1.6× the 32-byte echoes per second without it).
+    this.socket.cork();
+    return false;
+  }
+
+  endReceive(wasBatching: boolean): void {
+    if (!wasBatching) {
+      this.flush();
+      this.socket.uncork();
+    }
+    // Backpressure on the peer: while it does not read our answers, we do not
+    // read its requests, so neither side's buffers grow without bound.
+    if (!(this.flags & READ_PAUSED) && this.socket.writableLength >= this.highWaterMark && !this.socket.destroyed) {
+      this.flags |= READ_PAUSED;
+      this.socket.pause();
+      this.watchDrain();
+    }
+  }
+
+  /** Hands the batch to the socket: what this chunk or tick caused leaves in one write. */
+  flush(): void {
+    if (!(this.flags & BATCHING)) return;
+    this.flags &= ~BATCHING;
+    this.writeBatch();
+  }
+
+  /** Flushes, then ends our side of TCP once everything is written (§7.1.1: the server closes first). */
+  end(): void {
+    this.flush();
+    this.socket.end();
+  }
+
+  /** The socket is gone: no drain will come. */
+  closed(): void {
+    this.flags &= ~NEED_DRAIN;
+  }
+
+  // FrameSink: the session's frames.
+  frame(head: number, payload: Uint8Array): void {
+    if (this.socket.destroyed) return;
+    if (payload.length <= COPY_LIMIT) {
+      this.openBatch().appendFrame(head, payload, this.socket);
+      return;
+    }
+    // The header ends the batch and the payload follows it under the same
+    // cork: one write, and the payload is not copied.
+    this.openBatch().appendHeader(head, payload.length, this.socket);
+    this.writeAfterBatch(payload);
+  }
+
+  textFrame(head: number, text: string, byteLength: number): void {
+    if (this.socket.destroyed) return;
+    if (byteLength <= COPY_LIMIT) {
+      // Encoded straight into the batch: no intermediate buffer.
+      this.openBatch().appendText(head, text, byteLength, this.socket);
+      return;
+    }
+    this.frame(head, Buffer.from(text, 'utf8'));
+  }
+
+  encoded(frames: Buffer): void {
+    if (this.socket.destroyed) return;
+    if (frames.length <= COPY_LIMIT) this.openBatch().appendBytes(frames, this.socket);
+    else this.writeAfterBatch(frames);
+  }
+
+  /**
+   * What a message just handed over amounts to: Success, or Backpressure
+   * once the bytes waiting reach the high-water mark (the host then hears
+   * onDrain when they are written).
+   */
+  status(): SendStatus {
+    if (this.bufferedAmount < this.highWaterMark) return SendStatus.Success;
+    this.flags |= NEED_DRAIN;
+    this.watchDrain();
+    return SendStatus.Backpressure;
+  }
+
+  /** Stops reading from the peer at the application's request. */
+  pauseReading(): void {
+    this.flags |= USER_PAUSED;
+    this.socket.pause();
+  }
+
+  /** Reads again after pauseReading(), unless the outgoing buffer still holds reading back. */
+  resumeReading(): void {
+    this.flags &= ~USER_PAUSED;
+    if (!(this.flags & READ_PAUSED)) this.socket.resume();
+  }
+
+  /**
+   * The batch to append to. Outside a receive (a send from a timer, say),
+   * it is flushed on the next tick, so a loop of sends still leaves in one write.
+   */
+  private openBatch(): WriteBatch {
+    if (!(this.flags & BATCHING)) {
+      this.flags |= BATCHING;
+      process.nextTick(flushLater, this);
+    }
+    return (this.batch ??= new WriteBatch());
+  }
+
+  /** Passes the batched frames to the socket, ahead of whatever is written next. */
+  private writeBatch(): void {
+    const batch = this.batch;
+    if (batch !== undefined && batch.length > 0) {
+      if (this.socket.destroyed) batch.clear();
+      else this.socket.write(batch.take());
+    }
+  }
+
+  /**
+   * Writes a large buffer right behind the batch, the two corked together so
+   * they still leave in one write (one writev; node:tls joins them anyway).
+   */
+  private writeAfterBatch(bytes: Buffer | Uint8Array): void {
+    const batch = this.batch;
+    if (batch === undefined || batch.length === 0) {
+      this.socket.write(bytes);
+      return;
+    }
+    this.socket.cork();
+    this.socket.write(batch.take());
+    this.socket.write(bytes);
+    this.socket.uncork();
+  }
+
+  /** Queues an empty write: its callback runs once everything queued before it is written. */
+  private watchDrain(): void {
+    if (this.flags & WATCHING_DRAIN || this.socket.destroyed) return;
+    this.flags |= WATCHING_DRAIN;
+    // After the batch, so the callback waits for its bytes too.
+    this.writeBatch();
+    // A bound callback only when backpressure happens, not one per connection.
+    this.socket.write(EMPTY, (error?: Error | null) => this.onWriteDone(error));
+  }
+
+  private onWriteDone(error?: Error | null): void {
+    this.flags &= ~WATCHING_DRAIN;
+    if (error != null || this.socket.destroyed) return;
+    if (this.socket.writableLength >= this.highWaterMark) {
+      this.watchDrain();
+      return;
+    }
+    if (this.flags & READ_PAUSED) {
+      this.flags &= ~READ_PAUSED;
+      if (!(this.flags & USER_PAUSED)) this.socket.resume();
+    }
+    if (this.flags & NEED_DRAIN) {
+      this.flags &= ~NEED_DRAIN;
+      this.host.onDrain();
+    }
+  }
+}

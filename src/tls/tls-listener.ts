@@ -1,0 +1,135 @@
+// The TLS listener: a node:tls server with the certificate store behind it
+// (SNI, reload on SIGHUP or when the files change), the arrival of each TCP
+// connection kept until its TLS handshake ends, and failed TLS handshakes
+// classified, counted and logged once per peer and kind a minute (a client
+// that used ws:// against the wss:// port is the common, harmless one).
+import type net from 'node:net';
+import tls from 'node:tls';
+import { arrival, formatHost, normalizeAddress, type Arrival } from '../io/arrival.js';
+import type { Clock } from '../io/clock.js';
+import type { Logger } from '../log.js';
+import { CertificateError, CertificateStore, describePair, TLS_BASE, watchFiles, type PairSource } from './certificates.js';
+import { classifyTlsClientError, RateLimiter } from './client-errors.js';
+
+export interface TlsListenerOptions {
+  /** The default pair first, then the SNI pairs. */
+  certificates: PairSource[];
+  /** Node's limit on the TLS handshake alone, in ms. */
+  handshakeTimeout: number;
+  clock: Clock;
+  log: Logger;
+  /** A TLS handshake completed: the socket and when it arrived. */
+  onSecureSocket: (socket: tls.TLSSocket, arrived: Arrival) => void;
+  /** A TLS handshake failed (after it was counted and logged). */
+  onClientError: (kind: string, error: Error, address: string) => void;
+}
+
+/**
+ * TLS sockets' arrivals, by raw TCP socket, from TCP accept until the TLS
+ * handshake ends. A WeakMap, so a socket that vanishes takes its entry along.
+ */
+const arrivals = new WeakMap<net.Socket, Arrival>();
+
+/** A TLS socket's arrival, forgotten as it is taken (the TLS handshake has ended). */
+function takeArrival(socket: tls.TLSSocket): Arrival | undefined {
+  const raw = (socket as tls.TLSSocket & { _parent?: net.Socket | null })._parent;
+  if (raw === undefined || raw === null) return undefined;
+  const arrived = arrivals.get(raw);
+  arrivals.delete(raw);
+  return arrived;
+}
+
+export class TlsListener {
+  readonly server: tls.Server;
+  readonly certificates: CertificateStore;
+  /** Failed TLS handshakes by kind since start. */
+  readonly clientErrors = new Map<string, number>();
+  private readonly log: Logger;
+  private readonly errorLog = new RateLimiter();
+  private readonly onClientError: TlsListenerOptions['onClientError'];
+  private stopWatching: (() => void) | undefined;
+
+  constructor(options: TlsListenerOptions) {
+    const { clock } = options;
+    this.log = options.log;
+    this.onClientError = options.onClientError;
+    const store = new CertificateStore(options.certificates);
+    this.certificates = store;
+    const pair = store.defaultPair;
+    const server = tls.createServer({
+      ...TLS_BASE,
+      cert: pair.cert,
+      key: pair.key,
+      ALPNProtocols: ['http/1.1'],
+      handshakeTimeout: options.handshakeTimeout,
+      // Only with several pairs: SNI then picks by server name (default pair otherwise).
+      SNICallback: store.all.length > 1 ? (name, cb) => cb(null, store.contextFor(name)) : undefined,
+    });
+    // No 'error' listener on the raw socket: node:tls's own connection
+    // listener (registered first) already forwards its errors to the TLS
+    // socket, where they surface as tlsClientError or on the connection.
+    // A second one would cost every idle connection an array.
+    server.on('connection', (raw: net.Socket) => arrivals.set(raw, arrival(raw, clock)));
+    server.on('secureConnection', (socket: tls.TLSSocket) => {
+      socket.setNoDelay(true);
+      options.onSecureSocket(socket, takeArrival(socket) ?? arrival(socket, clock));
+    });
+    server.on('tlsClientError', (error: Error, socket: tls.TLSSocket) => this.clientError(error, socket));
+    this.server = server;
+  }
+
+  /** Reloads file-backed certificates whenever their files change, until unwatch(). */
+  watch(): void {
+    const store = this.certificates;
+    if (store.files.length > 0 && this.stopWatching === undefined) {
+      this.stopWatching = watchFiles(store.files, () => this.reload());
+    }
+  }
+
+  unwatch(): void {
+    this.stopWatching?.();
+    this.stopWatching = undefined;
+  }
+
+  /**
+   * Loads the certificate files again. New handshakes get the new pair;
+   * open connections are untouched. A bad new pair is refused with a log
+   * line and the current one keeps serving.
+   */
+  reload(): 'reloaded' | 'unchanged' | 'refused' {
+    const store = this.certificates;
+    let outcome: 'unchanged' | 'reloaded';
+    try {
+      outcome = store.reload();
+    } catch (error) {
+      const reason = error instanceof CertificateError ? error.message : String(error);
+      this.log.error(`certificate reload refused: ${reason}; still serving ${describePair(store.defaultPair)}`);
+      return 'refused';
+    }
+    if (outcome === 'unchanged') return outcome;
+    const pair = store.defaultPair;
+    this.server.setSecureContext({ ...TLS_BASE, cert: pair.cert, key: pair.key });
+    this.log.info(`certificates reloaded: ${store.all.map(describePair).join('; ')}`);
+    return outcome;
+  }
+
+  private clientError(error: Error & { code?: string }, socket: tls.TLSSocket): void {
+    const { kind, explanation } = classifyTlsClientError(error);
+    this.clientErrors.set(kind, (this.clientErrors.get(kind) ?? 0) + 1);
+    const arrived = takeArrival(socket);
+    const address = arrived?.address || normalizeAddress(socket.remoteAddress) || 'unknown';
+    const port = arrived?.port || socket.remotePort;
+    // Node reports a handshake timeout here but leaves the socket open: end it.
+    socket.destroy();
+    this.onClientError(kind, error, address);
+    const suppressed = this.errorLog.take(`${kind} ${address}`);
+    if (suppressed < 0) return;
+    const peer = `${formatHost(address)}:${port ?? '?'}`;
+    const held = suppressed > 0 ? ` (${suppressed} more from this address in the last minute not logged)` : '';
+    if (kind === 'http_request') {
+      this.log.warn(`plain HTTP request on the TLS port from ${peer} (OpenSSL "http request"): ${explanation}${held}`);
+    } else {
+      this.log.warn(`TLS handshake failed from ${peer}: ${explanation} [${kind}]${held}`);
+    }
+  }
+}

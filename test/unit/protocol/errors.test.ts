@@ -1,0 +1,61 @@
+// The catalogue of refusals and exits: every entry has a stable code of the
+// documented shape and a status or close code the RFCs allow on the wire.
+import { describe, expect, it } from 'vitest';
+import { isValidWireCloseCode } from '../../../src/protocol/close.js';
+import { CloseCode } from '../../../src/protocol/constants.js';
+import { connectionExits, HandshakeError, handshakeErrors, ProtocolError, protocolErrors } from '../../../src/protocol/errors.js';
+
+/** Each entry called with plausible arguments. */
+function instances<T>(catalogue: Record<string, (...args: never[]) => T>): [string, T][] {
+  return Object.entries(catalogue).map(([name, make]) => [name, (make as (...args: unknown[]) => T)('x', 'y')]);
+}
+
+describe('error catalogue', () => {
+  it('protocol errors: WS_ERR_* codes, a close code an endpoint may send (§7.4.1), a message', () => {
+    for (const [name, e] of instances(protocolErrors)) {
+      expect(e, name).toBeInstanceOf(ProtocolError);
+      expect(e.code, name).toMatch(/^WS_ERR_[A-Z0-9_]+$/);
+      expect(isValidWireCloseCode(e.closeCode), `${name} ${e.closeCode}`).toBe(true);
+      expect(e.message.length, name).toBeGreaterThan(0);
+    }
+  });
+
+  it('connection exits: WS_ERR_* codes; all but the missing pong (1006, never sent) go on the wire', () => {
+    for (const [name, e] of instances(connectionExits)) {
+      if (name === 'shutdown') continue;
+      expect(e.code, name).toMatch(/^WS_ERR_[A-Z0-9_]+$/);
+      if (name === 'noPong') expect(e.closeCode).toBe(CloseCode.Abnormal);
+      else expect(isValidWireCloseCode(e.closeCode), `${name} ${e.closeCode}`).toBe(true);
+    }
+    expect(connectionExits.handlerThrew()).toMatchObject({ code: 'WS_ERR_HANDLER', closeCode: 1011, message: 'internal error' });
+    expect(connectionExits.sendBufferFull()).toMatchObject({ code: 'WS_ERR_SEND_BUFFER_FULL', closeCode: 1008 });
+    expect(connectionExits.idle()).toMatchObject({ code: 'WS_ERR_IDLE_TIMEOUT', closeCode: 1001, message: 'idle timeout' });
+    expect(connectionExits.noPong(250).message).toBe('no pong within 250 ms: connection terminated');
+    expect(connectionExits.shutdown(1012, 'restart')).toMatchObject({ code: 'WS_ERR_SERVER_SHUTDOWN', closeCode: 1012, message: 'restart' });
+  });
+
+  it('handshake refusals: HTTP_ERR_* / WS_HS_* codes, a 4xx/5xx status, the headers the RFCs require with it', () => {
+    for (const [name, e] of instances(handshakeErrors)) {
+      if (name === 'refusedByApplication') continue; // its status is the application's; below
+      expect(e, name).toBeInstanceOf(HandshakeError);
+      expect(e.code, name).toMatch(/^(HTTP_ERR|WS_HS)_[A-Z0-9_]+$/);
+      expect(e.status, name).toBeGreaterThanOrEqual(400);
+      expect(e.status, name).toBeLessThan(600);
+      // RFC 9110 §15.5.6: 405 carries Allow; RFC 6455 §4.4: 426 carries the version spoken.
+      if (e.status === 405) expect(e.headers.Allow, name).toBe('GET');
+      if (e.status === 426) expect(e.headers['Sec-WebSocket-Version'], name).toBe('13');
+    }
+  });
+
+  it('one code per cause: no two distinct refusals of the upgrade rules share a code', () => {
+    const upgradeRules = ['httpVersion', 'method', 'missingHost', 'noService', 'notUpgrade', 'upgradeNotWebSocket', 'connectionNotUpgrade', 'missingVersion', 'unsupportedVersion', 'missingKey', 'badKey', 'badSubprotocol', 'serverFull', 'tooManyFromAddress', 'timeout', 'internal'] as const;
+    const codes = upgradeRules.map((name) => (handshakeErrors[name] as (...args: string[]) => HandshakeError)('x').code);
+    expect(new Set(codes).size).toBe(codes.length);
+  });
+
+  it("an application's refusal keeps its status, reason and headers", () => {
+    const e = handshakeErrors.refusedByApplication(401, 'who are you', { 'WWW-Authenticate': 'Bearer' });
+    expect(e).toMatchObject({ code: 'WS_HS_REFUSED_BY_APPLICATION', status: 401, message: 'who are you', headers: { 'WWW-Authenticate': 'Bearer' } });
+    expect(handshakeErrors.refusedByApplication()).toMatchObject({ status: 403, message: 'request refused by the server' });
+  });
+});
