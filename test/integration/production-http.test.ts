@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WssdProcess } from '../helpers/cli-process.js';
 import { freePort } from '../helpers/free-port.js';
-import { Op, RawClient, upgradeRequest } from '../helpers/raw-client.js';
+import { Op, RawClient, upgradeRequest, type Frame } from '../helpers/raw-client.js';
 import { MODES, PLAIN_MODE, startServer, type TestServer } from '../helpers/test-server.js';
 
 const CHAT_APP = fileURLToPath(new URL('../../docs/chat-app.mjs', import.meta.url));
@@ -110,13 +110,15 @@ describe('the chat example app (node dist/server.js --app docs/chat-app.mjs)', (
 
   /** Reads text frames until one matches `pattern`; fails on a non-text frame or after the deadline. */
   async function receive(client: RawClient, pattern: RegExp, timeoutMs = 2000): Promise<string> {
-    const deadline = performance.now() + timeoutMs;
-    for (;;) {
-      const frame = await client.readFrame(Math.max(1, deadline - performance.now()));
-      expect(frame.opcode).toBe(Op.Text);
-      const text = frame.payload.toString('utf8');
-      if (pattern.test(text)) return text;
-    }
+    const frames = await client.readFramesUntil(
+      (frame) => {
+        expect(frame.opcode).toBe(Op.Text);
+        return pattern.test(frame.payload.toString('utf8'));
+      },
+      timeoutMs,
+      `a text frame matching ${pattern}`,
+    );
+    return (frames.pop() as Frame).payload.toString('utf8');
   }
 
   it('a message from one client is received by both; join and leave are announced', async () => {
