@@ -8,6 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort } from '../helpers/free-port.js';
+import { scaled } from '../helpers/timeouts.js';
 import { proxySuite } from './proxy-suite.js';
 import { Daemon, DEV_CERT_FILE, DEV_KEY_FILE, requireTool, ROOT, substitute } from './support.js';
 
@@ -31,7 +32,7 @@ function renderSite(o: { port: number; root: string; wssdPort: number }): string
 
 /** LoadModule lines for the modules this apache2 binary does not have compiled in (Debian builds unixd and log_config in). */
 function loadModules(): string {
-  const builtIn = spawnSync(APACHE, ['-l'], { encoding: 'utf8', timeout: 10_000 }).stdout ?? '';
+  const builtIn = spawnSync(APACHE, ['-l'], { encoding: 'utf8', timeout: scaled(10_000) }).stdout ?? '';
   return MODULES.filter((m) => !builtIn.includes(`mod_${m}.c`))
     .map((m) => `LoadModule ${m}_module ${MODULES_DIR}/mod_${m}.so`)
     .join('\n');

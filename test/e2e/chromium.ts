@@ -10,12 +10,17 @@
 // --user-data-dir is set), so no NSS database (certutil) is needed. Only
 // certificates with that key are excused: without the flag the same page
 // fails with net::ERR_CERT_AUTHORITY_INVALID, and so would any other server.
+//
+// Every timeoutMs here is nominal: send() and waitForEvent() scale it by
+// WSSD_TEST_TIMEOUT_FACTOR, and so do the in-page waits of page-scripts.ts.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, X509Certificate } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
+import { eventually } from '../helpers/poll.js';
+import { describeMs, scaled } from '../helpers/timeouts.js';
 import { requireTool, waitForExit } from './support.js';
 
 export const CHROMIUM = '/usr/bin/chromium';
@@ -175,8 +180,8 @@ export class Chromium {
     return new Promise<JsonObject>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
-        reject(new Error(`${method}: no answer from chromium within ${timeoutMs} ms`));
-      }, timeoutMs);
+        reject(new Error(`${method}: no answer from chromium within ${describeMs(timeoutMs)}`));
+      }, scaled(timeoutMs));
       this.pending.set(id, {
         method,
         resolve: (r) => {
@@ -197,8 +202,8 @@ export class Chromium {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.listeners.delete(listener);
-        reject(new Error(`no ${method} event within ${timeoutMs} ms`));
-      }, timeoutMs);
+        reject(new Error(`no ${method} event within ${describeMs(timeoutMs)}`));
+      }, scaled(timeoutMs));
       const listener = (m: CdpMessage): void => {
         if (m.method !== method || m.sessionId !== sessionId) return;
         const params = m.params ?? {};
@@ -301,16 +306,18 @@ export class Page {
     return (remote.value ?? null) as T;
   }
 
-  /** Polls `expression` until it is truthy; returns its last value. */
+  /** Polls `expression` (each evaluation quick) until it is truthy; returns that value. */
   async waitFor<T>(expression: string, timeoutMs = 10_000, what = expression): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
     let last: T | undefined;
-    while (Date.now() < deadline) {
-      last = await this.evaluate<T>(expression, Math.max(1000, deadline - Date.now()));
-      if (last !== null && last !== undefined && last !== false && last !== '' && last !== 0) return last;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    throw new Error(`${what}: still ${JSON.stringify(last)} after ${timeoutMs} ms`);
+    return eventually(
+      async () => {
+        last = await this.evaluate<T>(expression, 5000);
+        return last !== null && last !== undefined && last !== false && last !== '' && last !== 0 ? last : undefined;
+      },
+      timeoutMs,
+      () => `${what} (still ${JSON.stringify(last)})`,
+      100,
+    );
   }
 
   /** A PNG of the viewport, written to `file` (its directory created); returns the bytes. */

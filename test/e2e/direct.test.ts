@@ -13,12 +13,13 @@ import { inflateSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WssdProcess } from '../helpers/cli-process.js';
 import { freePort } from '../helpers/free-port.js';
-import { Op, RawClient } from '../helpers/raw-client.js';
+import { Op, RawClient, type Frame } from '../helpers/raw-client.js';
+import { scaled } from '../helpers/timeouts.js';
 import { Chromium, type Page } from './chromium.js';
 import { inPage } from './page-scripts.js';
 import { DEV_CERT_FILE, expectEchoAndClose, OUTPUT_DIR, ROOT, startWssd } from './support.js';
 
-const E2E_TIMEOUT = 60_000;
+const E2E_TIMEOUT = scaled(60_000);
 
 const processes: WssdProcess[] = [];
 let browserPromise: Promise<Chromium> | undefined;
@@ -40,13 +41,13 @@ async function wssdProcess(extra: readonly string[] = []): Promise<{ port: numbe
   return { port, process: p };
 }
 
-/** Resolves with the close event of window[name] (a wsOpen socket), within `ms`. */
+/** Resolves with the close event of window[name] (a wsOpen socket), within `ms` (scaled). */
 function closeEventOf(name: string, ms = 10_000): string {
   return inPage(`
     const ws = window[${JSON.stringify(name)}];
     return await new Promise((resolve, reject) => {
       if (ws.closeEvent) return resolve(ws.closeEvent);
-      const timer = setTimeout(() => reject(new Error('no close event within ${ms} ms')), ${ms});
+      const timer = setTimeout(() => reject(new Error('no close event within ${scaled(ms)} ms')), ${scaled(ms)});
       ws.addEventListener('close', () => { clearTimeout(timer); resolve(ws.closeEvent); });
     });`);
 }
@@ -63,7 +64,7 @@ beforeAll(async () => {
   } catch (error) {
     startError = error;
   }
-}, 30_000);
+}, scaled(30_000));
 
 /** The port of the default echo wssd started in beforeAll. */
 function echoServer(): number {
@@ -79,7 +80,7 @@ afterAll(async () => {
     () => undefined,
   );
   for (const p of processes.splice(0)) p.kill();
-}, 30_000);
+}, scaled(30_000));
 
 interface PngInfo {
   width: number;
@@ -180,13 +181,15 @@ describe('wssd terminating TLS itself (method 2)', () => {
         await raw.upgrade({ path: '/', host: `localhost:${port}` }, 5000);
         /** Frames until one whose text includes `needle` (chat traffic from the others comes in between). */
         const rawUntil = async (needle: string): Promise<string> => {
-          const deadline = Date.now() + 10_000;
-          for (;;) {
-            const frame = await raw.readFrame(Math.max(1, deadline - Date.now()));
-            expect(frame.opcode).toBe(Op.Text);
-            const text = frame.payload.toString('utf8');
-            if (text.includes(needle)) return text;
-          }
+          const frames = await raw.readFramesUntil(
+            (frame) => {
+              expect(frame.opcode).toBe(Op.Text);
+              return frame.payload.toString('utf8').includes(needle);
+            },
+            10_000,
+            `a text frame with ${JSON.stringify(needle)}`,
+          );
+          return (frames.pop() as Frame).payload.toString('utf8');
         };
 
         // A types into the demo page's form and sends.
@@ -194,7 +197,7 @@ describe('wssd terminating TLS itself (method 2)', () => {
         const inB = await b.evaluate<string>(
           inPage(`
             for (;;) {
-              const m = await wsNext(window.chat, 10000);
+              const m = await wsNext(window.chat, ${scaled(10_000)});
               if (typeof m === 'string' && m.includes('hello from tab A')) return m;
             }`),
         );
@@ -217,7 +220,7 @@ describe('wssd terminating TLS itself (method 2)', () => {
         const inB2 = await b.evaluate<string>(
           inPage(`
             for (;;) {
-              const m = await wsNext(window.chat, 10000);
+              const m = await wsNext(window.chat, ${scaled(10_000)});
               if (typeof m === 'string' && m.includes('hello from the raw client')) return m;
             }`),
         );
@@ -275,7 +278,9 @@ describe('wssd terminating TLS itself (method 2)', () => {
       const after = await page.evaluate<{ readyState: number; closeEvent: unknown; echo: string }>(
         inPage(`
           const ws = await wsOpen('wss://localhost:${port}/');
-          await new Promise((r) => setTimeout(r, 3000));
+          // A window, not a wait for an event: the test shows that nothing closes the
+          // connection over several ping cycles (500 ms interval + 500 ms timeout).
+          await new Promise((r) => setTimeout(r, ${1000 + scaled(2000)}));
           const state = { readyState: ws.readyState, closeEvent: ws.closeEvent };
           ws.send('still here');
           state.echo = String(await wsNext(ws));

@@ -1,6 +1,8 @@
 // JavaScript that runs inside chromium pages (via Page.evaluate): the
 // browser's own WebSocket against wssd, directly or through a proxy. Every
-// wait in here has its own deadline, so a failure names what it waited for.
+// wait in here has its own deadline, so a failure names what it waited for;
+// the deadlines are scaled by WSSD_TEST_TIMEOUT_FACTOR when the script is built.
+import { scaled } from '../helpers/timeouts.js';
 import type { Page } from './chromium.js';
 
 /**
@@ -10,7 +12,7 @@ import type { Page } from './chromium.js';
  * handshake and reports the close event.
  */
 const PRELUDE = String.raw`
-const wsOpen = (url, ms = 8000) => new Promise((resolve, reject) => {
+const wsOpen = (url, ms = ${scaled(8000)}) => new Promise((resolve, reject) => {
   const ws = new WebSocket(url);
   ws.binaryType = 'arraybuffer';
   ws.inbox = [];
@@ -28,7 +30,7 @@ const wsOpen = (url, ms = 8000) => new Promise((resolve, reject) => {
   ws.addEventListener('open', () => { clearTimeout(timer); resolve(ws); });
   ws.addEventListener('close', (e) => { clearTimeout(timer); reject(new Error(url + ' closed before opening: code ' + e.code)); });
 });
-const wsNext = (ws, ms = 10000) => {
+const wsNext = (ws, ms = ${scaled(10_000)}) => {
   if (ws.inbox.length > 0) return Promise.resolve(ws.inbox.shift());
   if (ws.closeEvent) return Promise.reject(new Error('closed (' + ws.closeEvent.code + ') before the next message'));
   return new Promise((resolve, reject) => {
@@ -43,7 +45,7 @@ const wsNext = (ws, ms = 10000) => {
     ws.waiters.push(w);
   });
 };
-const wsClose = (ws, ms = 5000) => new Promise((resolve) => {
+const wsClose = (ws, ms = ${scaled(5000)}) => new Promise((resolve) => {
   if (ws.closeEvent) return resolve(ws.closeEvent);
   const timer = setTimeout(() => resolve({ code: 'no close event within ' + ms + ' ms' }), ms);
   ws.addEventListener('close', () => { clearTimeout(timer); resolve(ws.closeEvent); });
@@ -92,7 +94,7 @@ export function echoBinary(page: Page, url: string, size: number): Promise<Binar
       const sent = new Uint8Array(${size});
       for (let i = 0; i < sent.length; i++) sent[i] = (i * 7 + (i >>> 8)) % 251;
       ws.send(sent.buffer);
-      const reply = await wsNext(ws, 20000);
+      const reply = await wsNext(ws, ${scaled(20_000)});
       const type = Object.prototype.toString.call(reply);
       const got = reply instanceof ArrayBuffer ? new Uint8Array(reply) : new Uint8Array(0);
       let mismatches = 0, firstMismatch = -1;
@@ -125,7 +127,7 @@ export function echoText(page: Page, url: string, bytes: number): Promise<TextRe
       const text = unit.repeat(Math.ceil(asciiLength / unit.length)).slice(0, asciiLength) + tail;
       const ws = await wsOpen(${JSON.stringify(url)});
       ws.send(text);
-      const reply = await wsNext(ws, 20000);
+      const reply = await wsNext(ws, ${scaled(20_000)});
       await wsClose(ws);
       return {
         type: typeof reply,

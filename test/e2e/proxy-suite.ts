@@ -12,13 +12,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WssdProcess } from '../helpers/cli-process.js';
 import { freePort } from '../helpers/free-port.js';
 import { Op, RawClient } from '../helpers/raw-client.js';
+import { scaled } from '../helpers/timeouts.js';
 import { Chromium, type Page } from './chromium.js';
 import { echoBinary, echoText, sendTom, whoami } from './page-scripts.js';
 import { DEV_CERT_FILE, expectEchoAndClose, removeDir, startWssd, tempDir, writeWhoamiApp, type Daemon, type WhoAmI } from './support.js';
 
-export const E2E_TIMEOUT = 60_000;
+export const E2E_TIMEOUT = scaled(60_000);
 /** Start-up (wssd, the proxy on two addresses) and tear-down (browser, proxy) have bounded steps that add up past vitest's 30 s default. */
-export const HOOK_TIMEOUT = 60_000;
+export const HOOK_TIMEOUT = scaled(60_000);
 const STATIC_TITLE = 'wssd e2e static site';
 
 export interface FrontContext {

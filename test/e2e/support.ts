@@ -1,8 +1,9 @@
 // Shared plumbing for the e2e tier: required tools (a missing one fails the
 // test and names its Debian package — never a skip), temp directories,
 // daemons (nginx, apache) started in their own process group and always
-// stopped, bounded waits for ports, and the small --app module the proxy
-// tests use to ask wssd whom it thinks it is talking to.
+// stopped, bounded waits for ports (every timeoutMs scaled by
+// WSSD_TEST_TIMEOUT_FACTOR), and the small --app module the proxy tests use
+// to ask wssd whom it thinks it is talking to.
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { accessSync, constants, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
@@ -10,7 +11,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT, WssdProcess } from '../helpers/cli-process.js';
 import { expect } from 'vitest';
+import { eventually } from '../helpers/poll.js';
 import { CERTS_DIR, Op, type RawClient } from '../helpers/raw-client.js';
+import { scaled } from '../helpers/timeouts.js';
 
 export { ROOT };
 export const DEV_CERT_FILE = `${CERTS_DIR}dev-cert.pem`;
@@ -42,14 +45,14 @@ export function removeDir(dir: string | undefined): void {
   if (dir !== undefined) rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
 }
 
-/** Resolves true once `child` has exited, false after `timeoutMs`. */
+/** Resolves true once `child` has exited, false after `timeoutMs` (scaled). */
 export function waitForExit(child: ChildProcess, timeoutMs: number): Promise<boolean> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true);
   return new Promise((resolve) => {
     const timer = setTimeout(() => {
       child.off('exit', onExit);
       resolve(false);
-    }, timeoutMs);
+    }, scaled(timeoutMs));
     const onExit = (): void => {
       clearTimeout(timer);
       resolve(true);
@@ -110,13 +113,15 @@ export class Daemon {
 
   /** Waits (bounded) until `host:port` accepts TCP connections; fails early if the daemon exits. */
   async waitForPort(host: string, port: number, timeoutMs = 10_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      if (this.exit !== undefined) throw new Error(`${this.name} ${this.exit} before listening on ${host}:${port}\n${this.describe()}`);
-      if (await canConnect(host, port)) return;
-      if (Date.now() > deadline) throw new Error(`${this.name} not listening on ${host}:${port} after ${timeoutMs} ms\n${this.describe()}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await eventually(
+      async () => {
+        if (this.exit !== undefined) throw new Error(`${this.name} ${this.exit} before listening on ${host}:${port}\n${this.describe()}`);
+        return canConnect(host, port);
+      },
+      timeoutMs,
+      () => `${this.name} listening on ${host}:${port}\n${this.describe()}`,
+      100,
+    );
   }
 
   /** Waits until `port` accepts on 127.0.0.1 and on ::1; stops the daemon and rethrows if it does not. */
@@ -130,7 +135,7 @@ export class Daemon {
     }
   }
 
-  /** SIGTERM to the group, SIGKILL after `graceMs`. Never throws. */
+  /** SIGTERM to the group, SIGKILL after `graceMs` (scaled). Never throws. */
   async stop(graceMs = 5000): Promise<void> {
     const pid = this.child.pid;
     if (pid === undefined) return;
@@ -157,7 +162,7 @@ function canConnect(host: string, port: number): Promise<boolean> {
       socket.destroy();
       resolve(ok);
     };
-    socket.setTimeout(1000, () => done(false));
+    socket.setTimeout(scaled(1000), () => done(false));
     socket.once('connect', () => done(true));
     socket.once('error', () => done(false));
   });

@@ -1,8 +1,10 @@
 // Runs the built executable (`node dist/server.js …`) as a child process and
-// collects its stderr lines (where wssd logs), with bounded waits.
+// collects its stderr lines (where wssd logs), with bounded waits (their
+// timeoutMs scaled by WSSD_TEST_TIMEOUT_FACTOR).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { describeMs, scaled } from './timeouts.js';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const SERVER_JS = `${ROOT}dist/server.js`;
@@ -51,8 +53,8 @@ export class WssdProcess {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.onLine = undefined;
-        reject(new Error(`no stderr line matching ${pattern} within ${timeoutMs} ms; stderr:\n${this.stderr.join('\n')}`));
-      }, timeoutMs);
+        reject(new Error(`no stderr line matching ${pattern} within ${describeMs(timeoutMs)}; stderr:\n${this.stderr.join('\n')}`));
+      }, scaled(timeoutMs));
       const check = (): void => {
         const line = this.stderr.find((l) => pattern.test(l));
         if (line !== undefined) {
@@ -76,8 +78,8 @@ export class WssdProcess {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.kill();
-        reject(new Error(`wssd still running after ${timeoutMs} ms; stderr:\n${this.stderr.join('\n')}`));
-      }, timeoutMs);
+        reject(new Error(`wssd still running after ${describeMs(timeoutMs)}; stderr:\n${this.stderr.join('\n')}`));
+      }, scaled(timeoutMs));
       void this.exitPromise.then((e) => {
         clearTimeout(timer);
         resolve(e);

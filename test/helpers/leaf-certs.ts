@@ -9,6 +9,7 @@ import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import tls from 'node:tls';
 import { CERTS_DIR, DEV_CA } from './raw-client.js';
+import { describeMs, scaled } from './timeouts.js';
 
 export interface Leaf {
   /** PEM: the leaf, then the CA (a full chain, as certbot's fullchain.pem). */
@@ -111,8 +112,8 @@ export function peerCertificate(port: number, servername: string, timeoutMs = 30
     });
     const timer = setTimeout(() => {
       socket.destroy();
-      reject(new Error(`TLS connect to port ${port} (SNI ${servername}) timed out after ${timeoutMs} ms`));
-    }, timeoutMs);
+      reject(new Error(`TLS connect to port ${port} (SNI ${servername}) timed out after ${describeMs(timeoutMs)}`));
+    }, scaled(timeoutMs));
     socket.once('secureConnect', () => {
       clearTimeout(timer);
       const cert = socket.getPeerCertificate();

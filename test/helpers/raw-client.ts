@@ -3,12 +3,14 @@
 // own masker, its own Sec-WebSocket-Accept computation. Tests use it to put
 // arbitrary bytes on the wire (broken handshakes, unmasked or oversized
 // frames, bad close codes) and to read exactly what the server answered, in
-// order, down to the TCP close.
+// order, down to the TCP close. Every timeoutMs here is nominal: the waits
+// scale it by WSSD_TEST_TIMEOUT_FACTOR (./timeouts.ts).
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
+import { describeMs, scaled } from './timeouts.js';
 
 export const CERTS_DIR = fileURLToPath(new URL('../../certs/', import.meta.url));
 /** The CA that signed certs/dev-cert.pem; test clients trust it instead of disabling verification. */
@@ -140,6 +142,7 @@ export interface ConnectOptions {
   tls: boolean;
   /** Extra options for tls.connect (versions, ciphers, ALPN…). */
   tlsOptions?: tls.ConnectionOptions;
+  /** Nominal; scaled by WSSD_TEST_TIMEOUT_FACTOR. */
   timeoutMs?: number;
 }
 
@@ -188,8 +191,8 @@ export class RawClient {
         : net.connect({ host, port: options.port });
       const timer = setTimeout(() => {
         socket.destroy();
-        reject(new Error(`connect to ${host}:${options.port} timed out after ${timeoutMs} ms`));
-      }, timeoutMs);
+        reject(new Error(`connect to ${host}:${options.port} timed out after ${describeMs(timeoutMs)}`));
+      }, scaled(timeoutMs));
       const onError = (error: Error): void => {
         clearTimeout(timer);
         socket.destroy();
@@ -281,19 +284,28 @@ export class RawClient {
     return this.waitFor('a frame', timeoutMs, () => this.parseFrame());
   }
 
+  /**
+   * Reads frames in order, passing each to `until`, and resolves with all of
+   * them once `until` returns true for one. Rejects when the connection ends
+   * first, when `until` throws, or after timeoutMs for the whole read.
+   */
+  readFramesUntil(until: (frame: Frame) => boolean, timeoutMs = 3000, what = 'the frame awaited'): Promise<Frame[]> {
+    const frames: Frame[] = [];
+    return this.waitFor(what, timeoutMs, () => {
+      for (let f = this.parseFrame(); f !== undefined; f = this.parseFrame()) {
+        frames.push(f);
+        if (until(f)) return frames;
+      }
+      return undefined;
+    });
+  }
+
   /** Reads frames until a Close; returns its code and reason and what came before it. */
   async readClose(timeoutMs = 3000): Promise<CloseInfo> {
-    const deadline = Date.now() + timeoutMs;
-    const before: Frame[] = [];
-    for (;;) {
-      const frame = await this.readFrame(Math.max(1, deadline - Date.now()));
-      if (frame.opcode !== Op.Close) {
-        before.push(frame);
-        continue;
-      }
-      if (frame.payload.length === 0) return { code: undefined, reason: '', before };
-      return { code: frame.payload.readUInt16BE(0), reason: frame.payload.subarray(2).toString('utf8'), before };
-    }
+    const frames = await this.readFramesUntil((f) => f.opcode === Op.Close, timeoutMs, 'a Close frame');
+    const close = frames.pop() as Frame;
+    if (close.payload.length === 0) return { code: undefined, reason: '', before: frames };
+    return { code: close.payload.readUInt16BE(0), reason: close.payload.subarray(2).toString('utf8'), before: frames };
   }
 
   /** Resolves once the TCP connection is closed; rejects after timeoutMs. */
@@ -301,8 +313,8 @@ export class RawClient {
     if (this.isClosed) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const timer = setTimeout(
-        () => reject(new Error(`TCP connection still open after ${timeoutMs} ms (${this.buffered} unread bytes)`)),
-        timeoutMs,
+        () => reject(new Error(`TCP connection still open after ${describeMs(timeoutMs)} (${this.buffered} unread bytes)`)),
+        scaled(timeoutMs),
       );
       void this.closedPromise.then(() => {
         clearTimeout(timer);
@@ -357,6 +369,7 @@ export class RawClient {
     return { ...frame, payload: maskKey ? applyMask(raw, maskKey) : raw };
   }
 
+  /** The one bounded wait under every read: timeoutMs is nominal and scaled here. */
   private waitFor<T>(what: string, timeoutMs: number, parse: () => T | undefined): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const finish = (): void => {
@@ -365,8 +378,8 @@ export class RawClient {
       };
       const timer = setTimeout(() => {
         finish();
-        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what} (${this.buffered} bytes buffered)`));
-      }, timeoutMs);
+        reject(new Error(`timed out after ${describeMs(timeoutMs)} waiting for ${what} (${this.buffered} bytes buffered)`));
+      }, scaled(timeoutMs));
       const attempt = (): void => {
         let result: T | undefined;
         try {

@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { createServer, type Connection, type Logger, type ServerOptions, type UpgradeRequest, type WebSocketServer } from '../../src/index.js';
 import { CERTS_DIR, RawClient, type ConnectOptions, type RequestOptions } from './raw-client.js';
+import { describeMs, scaled } from './timeouts.js';
 
 export const DEV_CERT = readFileSync(`${CERTS_DIR}dev-cert.pem`);
 export const DEV_KEY = readFileSync(`${CERTS_DIR}dev-key.pem`);
@@ -65,7 +66,7 @@ export interface TestServer {
   connect(options?: Partial<ConnectOptions>): Promise<RawClient>;
   /** Connect and complete a valid handshake. */
   open(request?: RequestOptions, options?: Partial<ConnectOptions>): Promise<RawClient>;
-  /** The server side of a client's connection (matched by the client's local port). */
+  /** The server side of a client's connection (matched by the client's local port); timeoutMs is scaled. */
   serverSide(client: RawClient, timeoutMs?: number): Promise<ServerSide>;
   close(): Promise<void>;
 }
@@ -138,8 +139,8 @@ export async function startServer(mode: Mode, options: StartOptions = {}): Promi
       return new Promise((resolve, reject) => {
         const timer = setTimeout(() => {
           waiters.delete(check);
-          reject(new Error(`no server-side connection for client port ${port} within ${timeoutMs} ms`));
-        }, timeoutMs);
+          reject(new Error(`no server-side connection for client port ${port} within ${describeMs(timeoutMs)}`));
+        }, scaled(timeoutMs));
         const check = (): void => {
           const side = find();
           if (side === undefined) return;
@@ -159,15 +160,21 @@ export async function startServer(mode: Mode, options: StartOptions = {}): Promi
   };
 }
 
-/** Rejects when `promise` takes longer than `ms`. */
+/** Rejects when `promise` takes longer than `ms` (scaled by WSSD_TEST_TIMEOUT_FACTOR). */
 export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: no result within ${ms} ms`)), ms);
+    timer = setTimeout(() => reject(new Error(`${what}: no result within ${describeMs(ms)}`)), scaled(ms));
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
+/**
+ * Waits `ms` as given, unscaled: for pacing a scenario (a pause between two
+ * writes). A wait in which a test shows that something did NOT happen is
+ * `sleep(scaled(ms))`, or a server timer plus `scaled(margin)`; a wait for
+ * something to happen is an event or `eventually`, never a sleep.
+ */
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**

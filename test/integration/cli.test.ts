@@ -9,6 +9,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { WssdProcess } from '../helpers/cli-process.js';
 import { freePort } from '../helpers/free-port.js';
 import { Op, RawClient } from '../helpers/raw-client.js';
+import { scaled } from '../helpers/timeouts.js';
 
 let tmp: string;
 const running: WssdProcess[] = [];
@@ -150,7 +151,7 @@ describe('CLI (node dist/server.js)', () => {
     expect((await client.readClose(2000)).code).toBe(1001);
     const exit = await p.exited(3000);
     expect(exit.code).toBe(0);
-    expect(performance.now() - started).toBeLessThan(2500);
+    expect(performance.now() - started).toBeLessThan(300 + scaled(2200));
     await client.waitClosed(1000);
   });
 

@@ -6,13 +6,14 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CERTS_DIR } from '../helpers/raw-client.js';
 import { MODES, startServer, withTimeout, type TestServer } from '../helpers/test-server.js';
+import { describeMs, scaled } from '../helpers/timeouts.js';
 
 const PYTHON = '/usr/bin/python3';
 const SCRIPT = fileURLToPath(new URL('./interop_client.py', import.meta.url));
 
 /** Why python3-websockets cannot be used, or undefined when it can. */
 function pythonWebsocketsProblem(): string | undefined {
-  const probe = spawnSync(PYTHON, ['-c', 'import websockets'], { encoding: 'utf8', timeout: 10_000 });
+  const probe = spawnSync(PYTHON, ['-c', 'import websockets'], { encoding: 'utf8', timeout: scaled(10_000) });
   if (probe.error === undefined && probe.status === 0) return undefined;
   const why = probe.error?.message ?? probe.stderr.trim().split('\n').pop() ?? `exit ${probe.status}`;
   const where = process.env['CI'] === 'true' ? 'CI must install it (see .ci/)' : 'install it on this machine';
@@ -42,8 +43,8 @@ function runClient(url: string, timeoutMs: number): Promise<{ code: number | nul
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`interop client still running after ${timeoutMs} ms; stderr: ${stderr}`));
-    }, timeoutMs);
+      reject(new Error(`interop client still running after ${describeMs(timeoutMs)}; stderr: ${stderr}`));
+    }, scaled(timeoutMs));
     child.once('error', (error) => {
       clearTimeout(timer);
       reject(error);

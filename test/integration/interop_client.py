@@ -13,6 +13,10 @@ import sys
 
 import websockets
 
+# Every deadline below is stretched by the tests' WSSD_TEST_TIMEOUT_FACTOR
+# (test/helpers/timeouts.ts has already refused a bad value).
+TIMEOUT = 5 * float(os.environ.get("WSSD_TEST_TIMEOUT_FACTOR", "1"))
+
 
 async def run(url: str, ca_file: str) -> dict:
     result: dict = {"websockets_version": websockets.__version__}
@@ -25,8 +29,8 @@ async def run(url: str, ca_file: str) -> dict:
     async with websockets.connect(
         url,
         ssl=context,
-        open_timeout=5,
-        close_timeout=5,
+        open_timeout=TIMEOUT,
+        close_timeout=TIMEOUT,
         ping_interval=None,
         max_size=2**20,
         subprotocols=["interop.v1"],
@@ -35,19 +39,19 @@ async def run(url: str, ca_file: str) -> dict:
         result["subprotocol"] = ws.subprotocol
         text = "héllo wörld ✓ 𝄞"
         await ws.send(text)
-        reply = await asyncio.wait_for(ws.recv(), 5)
+        reply = await asyncio.wait_for(ws.recv(), TIMEOUT)
         result["text_ok"] = reply == text
         result["text_type"] = type(reply).__name__
 
         blob = os.urandom(64 * 1024)
         await ws.send(blob)
-        reply = await asyncio.wait_for(ws.recv(), 5)
+        reply = await asyncio.wait_for(ws.recv(), TIMEOUT)
         result["binary_ok"] = reply == blob
         result["binary_type"] = type(reply).__name__
         result["binary_len"] = len(reply)
 
         pong_waiter = await ws.ping(b"interop-ping")
-        await asyncio.wait_for(pong_waiter, 5)
+        await asyncio.wait_for(pong_waiter, TIMEOUT)
         result["ping_ok"] = True
 
         await ws.close(code=1000, reason="interop done")
@@ -59,7 +63,7 @@ async def run(url: str, ca_file: str) -> dict:
 def main() -> int:
     url, ca_file = sys.argv[1], sys.argv[2]
     try:
-        result = asyncio.run(asyncio.wait_for(run(url, ca_file), 15))
+        result = asyncio.run(asyncio.wait_for(run(url, ca_file), 3 * TIMEOUT))
     except Exception as error:  # report every failure as JSON for the test to show
         print(json.dumps({"error": f"{type(error).__name__}: {error}"}))
         return 1

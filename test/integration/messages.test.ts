@@ -4,7 +4,8 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeFrame, Op, type RawClient } from '../helpers/raw-client.js';
-import { MODES, startServer, withTimeout, type TestServer } from '../helpers/test-server.js';
+import { MODES, sleep, startServer, withTimeout, type TestServer } from '../helpers/test-server.js';
+import { scaled } from '../helpers/timeouts.js';
 
 const SIZES = [0, 125, 126, 65535, 65536, 1024 * 1024];
 
@@ -104,11 +105,12 @@ describe.each(MODES)('messages over $name://', (mode) => {
   });
 
   it('§5.4: fragments sent in separate writes with pauses are one message', async () => {
+    // The pauses are pacing: each piece reaches the server in its own read.
     client.send({ opcode: Op.Binary, fin: false, payload: Buffer.from([1]) });
-    await new Promise((r) => setTimeout(r, 20));
+    await sleep(20);
     client.send({ opcode: Op.Continuation, fin: false, payload: Buffer.alloc(0) });
     client.send({ opcode: Op.Pong, payload: 'unsolicited' });
-    await new Promise((r) => setTimeout(r, 20));
+    await sleep(20);
     client.send({ opcode: Op.Continuation, fin: true, payload: Buffer.from([2, 3]) });
     const frame = await client.readFrame();
     expect(frame.opcode).toBe(Op.Binary);
@@ -177,17 +179,21 @@ describe.each(MODES)('messages over $name://', (mode) => {
       pings.push(encodeFrame({ opcode: Op.Ping, payload }));
     }
     client.write(Buffer.concat(pings));
-    const deadline = Date.now() + 10_000;
-    for (let i = 0; i < count; i++) {
-      const pong = await client.readFrame(Math.max(1, deadline - Date.now()));
-      if (pong.opcode !== Op.Pong || pong.payload.length !== 4 || pong.payload.readUInt32BE(0) !== i) {
-        throw new Error(`pong ${i}: opcode ${pong.opcode}, payload ${pong.payload.toString('hex')}`);
-      }
-    }
+    let i = 0;
+    await client.readFramesUntil(
+      (pong) => {
+        if (pong.opcode !== Op.Pong || pong.payload.length !== 4 || pong.payload.readUInt32BE(0) !== i) {
+          throw new Error(`pong ${i}: opcode ${pong.opcode}, payload ${pong.payload.toString('hex')}`);
+        }
+        return ++i === count;
+      },
+      10_000,
+      `${count} pongs`,
+    );
     // And nothing else is pending.
     client.sendText('done');
     expect((await client.readFrame()).payload.toString()).toBe('done');
-  }, 15_000);
+  }, scaled(15_000));
 
   it("send() reports backpressure: false past the high-water mark, bufferedAmount counts it, 'drain' follows", async () => {
     const c = await ts.open();

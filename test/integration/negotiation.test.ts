@@ -110,6 +110,7 @@ describe.each(MODES)('verifyRequest over $name://', (mode) => {
   it('an async verifier that accepts: frames sent with the head, and during the wait, are not lost', async () => {
     const client = await ts.connect();
     client.write(Buffer.concat([Buffer.from(upgradeRequest({ path: '/slow', headers: { Authorization: 'Bearer ok' } })), encodeFrame({ opcode: Op.Text, payload: 'with the head' })]));
+    // Pacing: the verifier takes 100 ms, so this frame arrives while it runs.
     await sleep(30);
     client.sendText('during the wait');
     const r = await client.readResponse();

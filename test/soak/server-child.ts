@@ -25,12 +25,15 @@ process.on('message', (msg: unknown) => {
   if (msg === 'sample') {
     gc?.();
     const m = process.memoryUsage();
+    const resources = process.getActiveResourcesInfo();
     process.send?.({
       kind: 'sample',
       rss: m.rss,
       heapUsed: m.heapUsed,
       external: m.external + m.arrayBuffers,
-      handles: process.getActiveResourcesInfo().length,
+      handles: resources.length,
+      // Accepted TCP sockets, upgraded or not (the listener is a TCPServerWrap).
+      sockets: resources.filter((r) => r === 'TCPSocketWrap').length,
       connections: server.connections.size,
     });
   } else if (msg === 'stop') {

@@ -9,13 +9,17 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import tls from 'node:tls';
+import { eventually } from '../helpers/poll.js';
 import { encodeFrame } from '../helpers/raw-client.js';
+import { describeMs, scaled } from '../helpers/timeouts.js';
 
 export interface Sample {
   rss: number;
   heapUsed: number;
   external: number;
   handles: number;
+  /** Accepted TCP sockets still open in the server, upgraded or not. */
+  sockets: number;
   connections: number;
 }
 
@@ -64,7 +68,7 @@ function countFrames(buf: Buffer): { frames: number; used: number; closeSeen: bo
 type Ending = 'clean' | 'mid-frame' | 'violation' | 'reset' | 'mid-handshake';
 const ENDINGS: Ending[] = ['clean', 'clean', 'mid-frame', 'violation', 'reset', 'mid-handshake'];
 
-/** One client cycle; resolves with the number of echoes received. Bounded by a 5 s timer. */
+/** One client cycle; resolves with the number of echoes received. Bounded by a 5 s timer (scaled). */
 function cycle(port: number, n: number): Promise<number> {
   const ending = ENDINGS[n % ENDINGS.length];
   return new Promise((resolve) => {
@@ -78,7 +82,7 @@ function cycle(port: number, n: number): Promise<number> {
       socket.destroy();
       resolve(echoes);
     };
-    const timer = setTimeout(finish, 5000);
+    const timer = setTimeout(finish, scaled(5000));
     socket.on('error', finish);
     socket.on('close', finish);
     socket.once('secureConnect', () => {
@@ -86,6 +90,7 @@ function cycle(port: number, n: number): Promise<number> {
         'GET /soak HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
         `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`;
       if (ending === 'mid-handshake') {
+        // Part of the churn, not a wait: drop the socket shortly after half a head.
         socket.write(head.slice(0, 40));
         setTimeout(finish, 20);
         return;
@@ -123,6 +128,7 @@ function cycle(port: number, n: number): Promise<number> {
         if (echoes >= messages) {
           if (ending === 'clean') socket.write(maskedFrame(8, Buffer.from([0x03, 0xe8])));
           else if (ending === 'mid-frame') {
+            // Churn again: drop the socket just after a partial frame.
             socket.write(maskedFrame(2, randomBytes(5000)).subarray(0, 1000));
             setTimeout(finish, 10);
           } else if (ending === 'violation') socket.write(Buffer.from([0x83, 0x80, 0, 0, 0, 0]));
@@ -134,7 +140,7 @@ function cycle(port: number, n: number): Promise<number> {
 
 function request(child: ChildProcess): Promise<Sample> {
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('no sample from the server child')), 10_000);
+    const timer = setTimeout(() => reject(new Error(`no sample from the server child within ${describeMs(10_000)}`)), scaled(10_000));
     const onMessage = (msg: unknown): void => {
       const m = msg as Sample & { kind: string };
       if (m.kind !== 'sample') return;
@@ -154,7 +160,7 @@ export async function soak(options: { seconds: number; concurrency?: number; sam
   });
   try {
     const port = await new Promise<number>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('server child did not start')), 20_000);
+      const timer = setTimeout(() => reject(new Error(`server child did not start within ${describeMs(20_000)}`)), scaled(20_000));
       child.once('message', (msg: unknown) => {
         clearTimeout(timer);
         resolve((msg as { port: number }).port);
@@ -197,9 +203,20 @@ export async function soak(options: { seconds: number; concurrency?: number; sam
     await Promise.all(Array.from({ length: concurrency }, worker));
     sampling = false;
     await sampler;
-    // Let close timers (1 s here) and handshake timers (2 s) run out.
-    await new Promise((r) => setTimeout(r, 2500));
-    const final = await request(child);
+    // Close timers (1 s here) and handshake timers (2 s) still hold sockets the
+    // churn left behind: the verdict is taken once the server has let go of
+    // every one. A socket that never goes is the verdict's to report, with
+    // its numbers, so a wait that runs out takes the sample it has.
+    let final = await request(child);
+    await eventually(
+      async () => {
+        final = await request(child);
+        return final.sockets === 0 && final.connections === 0;
+      },
+      2000 + 3000,
+      'the server holds no socket',
+      100,
+    ).catch(() => undefined);
     return {
       seconds: (performance.now() - started) / 1000,
       cycles,

@@ -7,6 +7,7 @@ import { WssdProcess } from '../helpers/cli-process.js';
 import { freePort } from '../helpers/free-port.js';
 import { eventually } from '../helpers/poll.js';
 import { RawClient, upgradeRequest, type HttpResponse } from '../helpers/raw-client.js';
+import { scaled } from '../helpers/timeouts.js';
 
 /** The /stats document as operators read it (written out here, not imported from src/). */
 interface Stats {
@@ -58,7 +59,7 @@ function parseStats(response: HttpResponse): Stats {
 /** Plain-HTTP GET through node:http, for the separate stats port. */
 function httpGet(port: number, path: string): Promise<{ status: number; type: string; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port, path, timeout: 2000 }, (res) => {
+    const req = http.get({ host: '127.0.0.1', port, path, timeout: scaled(2000) }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => (body += c));

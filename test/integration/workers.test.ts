@@ -72,7 +72,7 @@ async function collectPids(port: number, want: number, ms: number, filter: (pid:
       return seen.size >= want;
     },
     ms,
-    `${want} distinct worker pids serving (saw ${[...seen].join(', ') || 'none'})`,
+    () => `${want} distinct worker pids serving (saw ${[...seen].join(', ') || 'none'})`,
     0,
   );
   return seen;

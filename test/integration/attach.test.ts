@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { attach, type UpgradeRequest, type WebSocketServer } from '../../src/index.js';
 import { Op, RawClient, upgradeRequest } from '../helpers/raw-client.js';
-import { DEV_CERT, DEV_KEY } from '../helpers/test-server.js';
+import { DEV_CERT, DEV_KEY, withTimeout } from '../helpers/test-server.js';
 
 interface Flavour {
   name: string;
@@ -133,15 +133,7 @@ describe.each(FLAVOURS)('attach() to a $name server, path /ws', (flavour) => {
     expect(wss.connections.size).toBe(1);
     // FIN without a WebSocket Close, as a crashed client or a dropped proxy leaves it.
     client.end();
-    let timer: NodeJS.Timeout | undefined;
-    const code = await Promise.race([
-      closed,
-      new Promise<string>((resolve) => {
-        timer = setTimeout(() => resolve('no close event within 2 s'), 2000);
-      }),
-    ]);
-    clearTimeout(timer);
-    expect(code).toBe(1006);
+    expect(await withTimeout(closed, 2000, "the server-side 'close' event")).toBe(1006);
     expect(wss.connections.size).toBe(0);
     await client.waitClosed(1000);
   });

@@ -16,6 +16,7 @@ import { makeLeaf, peerCertificate, replaceFile, type Leaf } from '../helpers/le
 import { eventually } from '../helpers/poll.js';
 import { Op, RawClient } from '../helpers/raw-client.js';
 import { sleep, startServer, TLS_MODE, type TestServer } from '../helpers/test-server.js';
+import { scaled } from '../helpers/timeouts.js';
 
 let root: string;
 beforeAll(() => {
@@ -107,8 +108,10 @@ describe('certificate reload without a restart (in-process server, certFile/keyF
     const second = localhostLeaf(dir, 'second');
     replaceFile(keyFile, second.key);
     replaceFile(certFile, second.cert);
-    // With watching off nothing changes until the explicit call.
-    await sleep(800);
+    // With watching off nothing changes until the explicit call. The wait
+    // outlasts the watcher's 500 ms debounce, after which a watching server
+    // would have reloaded.
+    await sleep(500 + scaled(300));
     expect((await peerCertificate(ts.port, 'localhost')).serial).toBe(first.serial);
     expect(ts.server.reloadCertificates()).toBe('reloaded');
     const peer = await peerCertificate(ts.port, 'localhost');

@@ -12,6 +12,7 @@ import type { Connection } from '../../src/index.js';
 import { eventually } from '../helpers/poll.js';
 import { encodeFrame, Op, type RawClient } from '../helpers/raw-client.js';
 import { sleep, startServer, TLS_MODE, type StartOptions, type TestServer } from '../helpers/test-server.js';
+import { scaled } from '../helpers/timeouts.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -63,7 +64,10 @@ function expectNumbered(payload: Buffer, seq: number, size = MESSAGE): void {
   expect(payload.equals(numbered(seq, size))).toBe(true);
 }
 
-/** Waits until `value()` has not changed for `quietMs` (the buffers between the peers are full). */
+/**
+ * Waits until `value()` has not changed for `quietMs` (the buffers between
+ * the peers are full); `quietMs` is used as given, `ms` is scaled.
+ */
 async function settled(value: () => number, quietMs: number, ms: number, what: string): Promise<void> {
   let last = value();
   let since = performance.now();
@@ -139,9 +143,10 @@ describe('a peer that never reads, highWaterMark 64 KiB, maxBuffered 1 MiB', () 
     client.socket.pause();
     await eventually(() => pump.refusals > 0, 2000, 'send() returned false');
     // The kernel buffers fill, then drains stop: nothing moves while the client does not read.
-    await settled(() => pump.sent, 400, 5000, 'the pump stalls');
+    await settled(() => pump.sent, scaled(400), 5000, 'the pump stalls');
     const stalled = { drains: pump.drains, sent: pump.sent };
-    await sleep(600);
+    // The test shows that nothing moves.
+    await sleep(scaled(600));
     expect(pump.drains).toBe(stalled.drains);
     expect(pump.sent).toBe(stalled.sent);
     const ws = pump.ws as Connection;
@@ -207,7 +212,7 @@ describe('a peer that never reads, highWaterMark 64 KiB, maxBuffered 1 MiB', () 
     await eventually(() => state.closedAt > 0, closeTimeout + 1000, "the server-side 'close' within closeTimeout + 1 s");
     const waited = state.closedAt - state.failedAt;
     expect(waited).toBeGreaterThanOrEqual(closeTimeout - 50);
-    expect(waited).toBeLessThan(closeTimeout + 1000);
+    expect(waited).toBeLessThan(closeTimeout + scaled(1000));
     // The peer never answered: no Close came from it.
     expect(state.closeCode).toBe(1006);
     expect(server.server.connections.size).toBe(1);
@@ -268,7 +273,8 @@ describe('a peer that never reads, highWaterMark 64 KiB, maxBuffered 1 MiB', () 
     client.socket.pause();
     await eventually(() => pump.ws !== undefined && pump.ws.droppedMessages >= 5, 5000, 'five messages dropped');
     const ws = pump.ws as Connection;
-    await sleep(100);
+    // The test shows that no sixth message is dropped (the pump stops at five).
+    await sleep(scaled(100));
     expect(ws.droppedMessages).toBe(5);
     expect(pump.dropped).toHaveLength(5);
     expect(pump.droppedButTrue).toBe(0);
@@ -323,9 +329,10 @@ describe('reading pauses while the peer does not read (echo server, highWaterMar
       frames++;
       written += size;
       if (ok) continue;
+      // No 'drain' for a while: the server has stopped reading (checked below).
       const drained = await Promise.race([
         new Promise<boolean>((resolve) => client.socket.once('drain', () => resolve(true))),
-        sleep(500).then(() => false),
+        sleep(scaled(500)).then(() => false),
       ]);
       if (!drained) {
         backedUp = true;
@@ -336,7 +343,7 @@ describe('reading pauses while the peer does not read (echo server, highWaterMar
     expect(written).toBeLessThan(limit);
     // The server stopped reading: nothing more comes in while the client does not read.
     const bytesRead = serverSocket.bytesRead;
-    await sleep(300);
+    await sleep(scaled(300));
     expect(serverSocket.bytesRead).toBe(bytesRead);
     clearInterval(sampler);
     // What the server holds is bounded by the mark plus the echoes of one read, not by what was sent.
