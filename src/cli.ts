@@ -4,9 +4,10 @@
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { resolve } from 'node:path';
 import cluster from 'node:cluster';
-import { parseArgs } from 'node:util';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { Connection, UpgradeRequest } from './connection.js';
 import { defaults, type ServerOptions } from './config.js';
+import { ConfigError } from './config-error.js';
 import { createLogger, type LogFormat, type Logger } from './log.js';
 import { CertificateError, describePair } from './tls/certificates.js';
 import { createServer, type WebSocketServer } from './websocket-server.js';
@@ -53,7 +54,8 @@ Every option can also be set as WSSD_<NAME> in the environment (e.g. WSSD_PORT=4
   --help              this text
 `;
 
-export class ConfigError extends Error {}
+// It was declared here first; importers of cli.ts still find it.
+export { ConfigError };
 
 /** Integer flags and the option each sets. */
 const INT_FLAGS = {
@@ -86,7 +88,7 @@ function intOption(name: string, value: string | undefined): number | undefined 
 }
 
 export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv): CliConfig | 'help' {
-  const { values } = parseArgs({
+  const { values } = parseFlags({
     args: [...argv],
     strict: true,
     options: {
@@ -162,6 +164,17 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv): CliCo
   return { options, workers, shutdownTimeout, app: str('app'), logFormat, certFile, usingDevCert };
 }
 
+/** parseArgs, with the operator's typos (an unknown flag, a missing value…) as ConfigErrors rather than TypeErrors. */
+function parseFlags<T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArgs<T>> {
+  try {
+    return parseArgs(config);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException | undefined)?.code;
+    if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS_')) throw new ConfigError((error as Error).message, { cause: error });
+    throw error;
+  }
+}
+
 function echo(connection: Connection): void {
   connection.on('message', (data, isBinary) => connection.send(data, { binary: isBinary }));
 }
@@ -214,7 +227,8 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
       log.warn(`using the DEVELOPMENT certificate ${config.certFile}: fine for localhost, never for production (pass --cert and --key)`);
     }
   } catch (error) {
-    if (error instanceof ConfigError || error instanceof CertificateError || error instanceof RangeError || error instanceof TypeError || isListenError(error)) {
+    // Only what the operator can fix is reported as one line; a bug keeps its stack trace.
+    if (error instanceof ConfigError || error instanceof CertificateError || isListenError(error)) {
       log.error(`wssd: ${error instanceof Error ? error.message : String(error)}`);
       process.exitCode = 1;
       return undefined;

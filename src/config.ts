@@ -2,6 +2,7 @@
 // by default; the README's limits table mirrors `defaults` below.
 import { constants } from 'node:buffer';
 import type { Logger } from './log.js';
+import { ConfigError } from './config-error.js';
 import { TrustedProxies } from './http/real-ip.js';
 import { pairsInDirectory, type PairSource } from './tls/certificates.js';
 
@@ -140,21 +141,37 @@ export interface ResolvedOptions {
 
 function nonNegativeInt(name: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;
-  if (!Number.isInteger(value) || value < 0) throw new RangeError(`option ${name} must be a non-negative integer, got ${String(value)}`);
+  if (!Number.isInteger(value) || value < 0) throw new ConfigError(`option ${name} must be a non-negative integer, got ${String(value)}`);
   return value;
 }
 
 function positiveInt(name: string, value: number | undefined, fallback: number, max = Number.MAX_SAFE_INTEGER): number {
   if (value === undefined) return fallback;
   if (!Number.isInteger(value) || value <= 0 || value > max) {
-    throw new RangeError(`option ${name} must be a positive integer up to ${max}, got ${String(value)}`);
+    throw new ConfigError(`option ${name} must be a positive integer up to ${max}, got ${String(value)}`);
   }
   return value;
 }
 
 function bufferPolicy(value: string | undefined): 'close' | 'drop' {
   if (value === undefined || value === 'close' || value === 'drop') return value ?? 'close';
-  throw new RangeError(`option bufferPolicy must be 'close' or 'drop', got ${value}`);
+  throw new ConfigError(`option bufferPolicy must be 'close' or 'drop', got ${value}`);
+}
+
+// Checked here rather than by listen(), whose RangeError would read as a bug.
+function portNumber(name: string, port: number): number {
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`${name} must be 0–65535, got ${port}`);
+  return port;
+}
+
+function trustedProxies(specs: readonly string[]): TrustedProxies {
+  try {
+    return new TrustedProxies(specs);
+  } catch (error) {
+    // TrustedProxies says a spec is bad with a RangeError; here that is bad configuration.
+    if (error instanceof RangeError) throw new ConfigError(error.message, { cause: error });
+    throw error;
+  }
 }
 
 export function resolveOptions(options: ServerOptions): ResolvedOptions {
@@ -165,22 +182,21 @@ export function resolveOptions(options: ServerOptions): ResolvedOptions {
     const hasPem = options.cert !== undefined && options.key !== undefined;
     const hasFiles = options.certFile !== undefined && options.keyFile !== undefined;
     if (!hasPem && !hasFiles) {
-      throw new TypeError('TLS needs a certificate and a key (cert/key PEM or certFile/keyFile); pass plain: true to serve ws:// behind a proxy');
+      throw new ConfigError('TLS needs a certificate and a key (cert/key PEM or certFile/keyFile); pass plain: true to serve ws:// behind a proxy');
     }
     certificates.push(hasFiles ? { certFile: options.certFile, keyFile: options.keyFile } : { cert: options.cert, key: options.key });
     certificates.push(...(options.sni ?? []));
     if (options.sniDir !== undefined) certificates.push(...pairsInDirectory(options.sniDir));
   }
-  const port = options.port ?? (plain ? defaults.plainPort : defaults.tlsPort);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new RangeError(`port must be 0–65535, got ${port}`);
+  const port = portNumber('port', options.port ?? (plain ? defaults.plainPort : defaults.tlsPort));
   let paths: readonly string[] | undefined;
   if (options.path !== undefined) {
     paths = typeof options.path === 'string' ? [options.path] : options.path;
-    for (const p of paths) if (!p.startsWith('/')) throw new TypeError(`path must start with "/": ${p}`);
+    for (const p of paths) if (!p.startsWith('/')) throw new ConfigError(`path must start with "/": ${p}`);
   }
   const pingInterval = nonNegativeInt('pingInterval', options.pingInterval, defaults.pingInterval);
   const pingTimeout = positiveInt('pingTimeout', options.pingTimeout, Math.min(defaults.pingTimeout, pingInterval || defaults.pingTimeout));
-  if (pingInterval > 0 && pingTimeout > pingInterval) throw new RangeError('pingTimeout must not exceed pingInterval');
+  if (pingInterval > 0 && pingTimeout > pingInterval) throw new ConfigError('pingTimeout must not exceed pingInterval');
   return {
     certificates,
     watchCertificates: options.watchCertificates ?? true,
@@ -200,7 +216,7 @@ export function resolveOptions(options: ServerOptions): ResolvedOptions {
     highWaterMark: positiveInt('highWaterMark', options.highWaterMark, defaults.highWaterMark),
     maxBuffered: positiveInt('maxBuffered', options.maxBuffered, defaults.maxBuffered),
     bufferPolicy: bufferPolicy(options.bufferPolicy),
-    trustProxy: new TrustedProxies(options.trustProxy ?? []),
+    trustProxy: trustedProxies(options.trustProxy ?? []),
     maxConnections: positiveInt('maxConnections', options.maxConnections, defaults.maxConnections),
     maxConnectionsPerIp: nonNegativeInt('maxConnectionsPerIp', options.maxConnectionsPerIp, defaults.maxConnectionsPerIp),
     idleTimeout: nonNegativeInt('idleTimeout', options.idleTimeout, defaults.idleTimeout),
@@ -212,7 +228,7 @@ export function resolveOptions(options: ServerOptions): ResolvedOptions {
     logger: options.logger,
     demoPage: options.demoPage ?? true,
     stats: options.stats === true && options.statsPort === undefined,
-    statsPort: options.statsPort,
+    statsPort: options.statsPort === undefined ? undefined : portNumber('statsPort', options.statsPort),
     statsHost: options.statsHost ?? '127.0.0.1',
   };
 }

@@ -2,6 +2,7 @@
 export { attach, createServer, WebSocketServer, type ListenAddress, type ServerEvents } from './websocket-server.js';
 export { Connection, ReadyState, type ConnectionEvents, type SendOptions, type UpgradeRequest } from './connection.js';
 export { defaults, type ServerOptions, type RequestVerdict } from './config.js';
+export { ConfigError } from './config-error.js';
 export { createLogger, type Logger, type LogFormat } from './log.js';
 export { CloseCode, Opcode, WEBSOCKET_GUID } from './protocol/constants.js';
 export { ProtocolError } from './protocol/errors.js';
