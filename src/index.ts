@@ -1,7 +1,7 @@
 // wssd's public API. Everything here is stable; the rest of src/ is not.
 export { attach, createServer, WebSocketServer, type ListenAddress, type ServerEvents } from './websocket-server.js';
 export { Connection, ReadyState, type ConnectionEvents, type SendOptions, type UpgradeRequest } from './connection.js';
-export { defaults, type ServerOptions, type RequestVerdict } from './config.js';
+export { defaults, type ServerOptions, type RequestVerdict, type RequestVerifier, type SubprotocolSelector } from './config.js';
 export { ConfigError } from './config-error.js';
 export { createLogger, type Logger, type LogFormat } from './log.js';
 export { CloseCode, Opcode, WEBSOCKET_GUID } from './protocol/constants.js';
