@@ -1,160 +1,126 @@
-// Server options, their defaults, and their validation. Every limit is bounded
-// by default; the README's limits table mirrors `defaults` below.
+// Server options: each declared once in `serverOptions` below (what it holds,
+// its default, its bounds, its flag, its help line), and everything else
+// derived from that table: the ServerOptions type, `defaults`, the checks in
+// resolveOptions(), and the executable's flags, WSSD_* variables and --help
+// (cli.ts, flags.ts). Every limit is bounded by default; the README's limits
+// table mirrors the defaults here.
 import { constants } from 'node:buffer';
 import type { Logger } from './log.js';
+import { ConfigError } from './config-error.js';
 import { TrustedProxies } from './http/real-ip.js';
 import { pairsInDirectory, type PairSource } from './tls/certificates.js';
-
-const MAX_LENGTH = constants.MAX_LENGTH;
+import { checkInteger, choice, defaultsOf, integer, list, resolveTable, text, toggle, value, type Given, type Resolved } from './option-declaration.js';
 import type { UpgradeRequest } from './connection.js';
 
 /** What a request check may answer: accept (true/undefined) or refuse with a status. */
 export type RequestVerdict = boolean | undefined | void | { status: number; reason?: string; headers?: Record<string, string> };
 
-export interface ServerOptions {
-  /** PEM certificate chain (leaf first) and key. Omit both with `plain: true`. */
-  cert?: string | Buffer;
-  key?: string | Buffer;
-  /** Or the same as files, which can then be reloaded (SIGHUP, file changes). */
-  certFile?: string;
-  keyFile?: string;
-  /** More pairs, chosen by SNI server name (from each certificate's names); the first pair stays the default. */
-  sni?: readonly PairSource[];
-  /** A directory of NAME.crt (or NAME.pem) + NAME.key pairs for SNI. */
-  sniDir?: string;
-  /** Reload file-backed certificates when their files change. Default: true. */
-  watchCertificates?: boolean;
-  /** Serve plain ws:// (behind a TLS-terminating proxy). */
-  plain?: boolean;
-  /** No listener of its own: upgrades come through handleUpgrade() (see attach()). */
-  noServer?: boolean;
-  host?: string;
-  /** Default 8443, or 8282 with `plain`. 0 picks a free port. */
-  port?: number;
-  /** Paths that accept WebSocket upgrades; default: every path. */
-  path?: string | readonly string[];
-  /** Largest message (and frame) in bytes; larger → close 1009. */
-  maxPayload?: number;
-  /** Most fragments in one message; more → close 1009. */
-  maxFragments?: number;
-  /** HTTP head limits: bytes, header lines, bytes per line; over → 431. */
-  maxHeadBytes?: number;
-  maxHeaderCount?: number;
-  maxLineBytes?: number;
-  /** From TCP accept to the end of the HTTP head, in ms. */
-  handshakeTimeout?: number;
-  /** How long to wait for the peer's Close and for TCP to end, in ms. */
-  closeTimeout?: number;
-  /** send() returns false, and reading pauses, past this many buffered outgoing bytes. */
-  highWaterMark?: number;
-  /** Hard cap on a connection's buffered outgoing bytes; past it `bufferPolicy` applies. */
-  maxBuffered?: number;
-  /** Past maxBuffered: 'close' fails the connection with 1008 (default); 'drop' refuses the message. */
-  bufferPolicy?: 'close' | 'drop';
-  /**
-   * Proxies whose X-Forwarded-For / X-Real-IP are believed (addresses or
-   * CIDRs, e.g. ["127.0.0.1", "::1", "10.0.0.0/8"]). Empty (default): the TCP peer is the client.
-   */
-  trustProxy?: readonly string[];
-  /** Open WebSocket connections at most; new handshakes get 503 past it. */
-  maxConnections?: number;
-  /** Open connections per client address at most (0 = no limit); new ones get 429 past it. */
-  maxConnectionsPerIp?: number;
-  /** Close connections that sent nothing for this long, in ms; 0 (default) = never. */
-  idleTimeout?: number;
-  /** Ping every connection this often, in ms; 0 = never. */
-  pingInterval?: number;
-  /** Terminate a connection from which nothing came back this long after a ping, in ms. */
-  pingTimeout?: number;
-  /** Subprotocols the server speaks, in its order of preference. */
-  subprotocols?: readonly string[];
-  /** Chooses the subprotocol; overrides `subprotocols`. Return undefined for none. */
-  selectSubprotocol?: (offered: readonly string[], request: UpgradeRequest) => string | undefined;
-  /** Checks a valid upgrade request (origin, auth…) before the 101; may refuse with a status. */
-  verifyRequest?: (request: UpgradeRequest) => RequestVerdict | Promise<RequestVerdict>;
-  /** Serve the WebSocket test page on a plain GET / (default true). */
-  demoPage?: boolean;
-  /** Serve GET /stats (JSON) on the WebSocket port (default false). */
-  stats?: boolean;
-  /** Serve /stats on this separate plain-HTTP port instead, bound to statsHost (default 127.0.0.1). */
-  statsPort?: number;
-  statsHost?: string;
-  /** Where log lines go; false for none. Default: text lines on stderr. */
-  logger?: Logger | false;
-}
+/** Chooses the subprotocol from the client's offer; undefined for none. */
+export type SubprotocolSelector = (offered: readonly string[], request: UpgradeRequest) => string | undefined;
 
-export const defaults = {
-  host: '::',
-  tlsPort: 8443,
-  plainPort: 8282,
-  maxPayload: 16 * 1024 * 1024,
-  maxFragments: 100_000,
-  maxHeadBytes: 16 * 1024,
-  maxHeaderCount: 100,
-  maxLineBytes: 8 * 1024,
-  handshakeTimeout: 10_000,
-  closeTimeout: 5_000,
-  highWaterMark: 64 * 1024,
-  maxBuffered: 16 * 1024 * 1024,
-  maxConnections: 100_000,
-  maxConnectionsPerIp: 0,
-  idleTimeout: 0,
-  pingInterval: 30_000,
-  pingTimeout: 10_000,
-} as const;
+/** Checks a valid upgrade request (origin, auth…) before the 101; may refuse with a status. */
+export type RequestVerifier = (request: UpgradeRequest) => RequestVerdict | Promise<RequestVerdict>;
 
-export interface ResolvedOptions {
+// The port's default depends on `plain`, so it is two constants rather than the entry's `default`.
+const TLS_PORT = 8443;
+const PLAIN_PORT = 8282;
+
+/**
+ * Every server option. The order is the order of --help. An entry without a
+ * `flag` is for library callers only.
+ */
+export const serverOptions = {
+  port: integer({ min: 0, max: 65535, flag: { name: 'port', arg: 'N' }, help: 'port; 0 picks a free one', shows: `${TLS_PORT}; ${PLAIN_PORT} with --plain` }),
+  host: text({ default: '::', flag: { name: 'host', arg: 'ADDR' }, help: 'address to listen on; :: is every address, IPv4 and IPv6' }),
+
+  // The executable's --cert/--key pairs (cli.ts) become certFile, keyFile and sni.
+  cert: value<string | Buffer>({ help: 'PEM certificate chain, leaf first; with key, required unless plain' }),
+  key: value<string | Buffer>({ help: 'PEM private key for cert' }),
+  certFile: text({ help: 'the certificate chain as a file, which can then be reloaded (SIGHUP, file changes)' }),
+  keyFile: text({ help: 'the key as a file, for certFile' }),
+  sni: value<readonly PairSource[]>({ help: "more pairs, chosen by SNI server name (from each certificate's names); the first pair stays the default" }),
+  sniDir: text({ flag: { name: 'sni-dir', arg: 'DIR' }, help: 'more pairs for SNI: every NAME.crt (or NAME.pem) with its NAME.key' }),
+  watchCertificates: toggle({ default: true, help: 'reload file-backed certificates when their files change' }),
+
+  plain: toggle({ default: false, flag: { name: 'plain' }, help: 'serve ws:// without TLS, for a TLS-terminating proxy in front' }),
+  noServer: toggle({ default: false, help: 'no listener of its own: upgrades come through handleUpgrade() (see attach())' }),
+  path: list({
+    acceptsOne: true,
+    flag: { name: 'path', arg: '/P', commas: 'env' },
+    help: 'accept upgrades only on this path; other paths get 404',
+    shows: 'every path',
+  }),
+  trustProxy: list({
+    flag: { name: 'trust-proxy', arg: 'LIST', commas: 'everywhere' },
+    help: "proxies (addresses/CIDRs, comma-separated) whose X-Forwarded-For / X-Real-IP give the client's address",
+    shows: 'none — the TCP peer is the client',
+  }),
+
+  // A message must fit in one Buffer (2^32 bytes on Node 20).
+  maxPayload: integer({ min: 1, max: constants.MAX_LENGTH, default: 16 * 1024 * 1024, flag: { name: 'max-payload', arg: 'N' }, help: 'largest message (and frame) in bytes; larger → close 1009' }),
+  maxFragments: integer({ min: 1, default: 100_000, help: 'most fragments in one message; more → close 1009' }),
+  maxHeadBytes: integer({ min: 1, default: 16 * 1024, help: 'HTTP head size in bytes; more → 431' }),
+  maxHeaderCount: integer({ min: 1, default: 100, help: 'HTTP header lines; more → 431' }),
+  maxLineBytes: integer({ min: 1, default: 8 * 1024, help: 'bytes in one HTTP head line; more → 431' }),
+  highWaterMark: integer({ min: 1, default: 64 * 1024, help: 'send() returns false, and reading pauses, past this many buffered outgoing bytes' }),
+  maxBuffered: integer({
+    min: 1,
+    default: 16 * 1024 * 1024,
+    flag: { name: 'max-buffered', arg: 'N' },
+    help: 'outgoing bytes buffered per connection; past it the connection is closed with 1008 (or, with bufferPolicy drop, the message refused)',
+  }),
+  bufferPolicy: choice({ choices: ['close', 'drop'], default: 'close', help: "past maxBuffered: 'close' fails the connection with 1008; 'drop' refuses the message" }),
+  maxConnections: integer({ min: 1, default: 100_000, flag: { name: 'max-connections', arg: 'N' }, help: 'open connections; past it new handshakes get 503' }),
+  maxConnectionsPerIp: integer({
+    min: 0,
+    default: 0,
+    flag: { name: 'max-connections-per-ip', arg: 'N' },
+    help: 'open connections per client address; past it new ones get 429',
+    shows: '0 = no limit',
+  }),
+
+  handshakeTimeout: integer({ min: 1, default: 10_000, flag: { name: 'handshake-timeout', arg: 'MS' }, help: 'from TCP accept to the end of the HTTP head' }),
+  closeTimeout: integer({ min: 1, default: 5_000, flag: { name: 'close-timeout', arg: 'MS' }, help: "wait for the peer's Close, and for TCP to end after it" }),
+  idleTimeout: integer({ min: 0, default: 0, flag: { name: 'idle-timeout', arg: 'MS' }, help: 'close connections that sent nothing this long', shows: '0 = never' }),
+  pingInterval: integer({ min: 0, default: 30_000, flag: { name: 'ping-interval', arg: 'MS' }, help: 'heartbeat: ping every connection this often; 0 = off' }),
+  // Defaults to pingInterval when that is shorter (see resolveOptions).
+  pingTimeout: integer({
+    min: 1,
+    default: 10_000,
+    flag: { name: 'ping-timeout', arg: 'MS' },
+    help: 'terminate a connection silent this long after a ping; at most --ping-interval',
+  }),
+
+  subprotocols: value<readonly string[]>({ help: 'subprotocols the server speaks, in its order of preference' }),
+  selectSubprotocol: value<SubprotocolSelector>({ help: 'chooses the subprotocol; overrides subprotocols' }),
+  verifyRequest: value<RequestVerifier>({ help: 'checks a valid upgrade request (origin, auth…) before the 101; may refuse with a status' }),
+
+  demoPage: toggle({ default: true, help: 'serve the WebSocket test page on a plain GET /' }),
+  stats: toggle({ default: false, flag: { name: 'stats' }, help: 'serve GET /stats (JSON counters) on the WebSocket port' }),
+  statsPort: integer({ min: 0, max: 65535, flag: { name: 'stats-port', arg: 'N' }, help: 'serve /stats on this plain-HTTP port instead, bound to 127.0.0.1 (implies --stats)' }),
+  statsHost: text({ default: '127.0.0.1', help: 'address the statsPort listener binds to' }),
+  logger: value<Logger | false>({ help: 'where log lines go; false for none', shows: 'text lines on stderr' }),
+};
+
+type Declared = typeof serverOptions;
+
+/** What createServer() takes: every declared option, all optional. */
+export interface ServerOptions extends Given<Declared> {}
+
+/** Every declared default, and the port's two. */
+export const defaults = { ...defaultsOf(serverOptions), tlsPort: TLS_PORT, plainPort: PLAIN_PORT } as const;
+
+/** Options that resolveOptions() turns into something else (certificates, paths, a TrustedProxies…). */
+const RESHAPED = ['cert', 'key', 'certFile', 'keyFile', 'sni', 'sniDir', 'path', 'trustProxy', 'port'] as const;
+type Reshaped = (typeof RESHAPED)[number];
+
+/** Every declared option given or defaulted and checked, plus the ones built from several. */
+export interface ResolvedOptions extends Omit<Resolved<Declared>, Reshaped> {
   /** The default pair first, then the SNI pairs; empty with `plain`. */
   certificates: PairSource[];
-  watchCertificates: boolean;
-  plain: boolean;
-  noServer: boolean;
-  host: string;
   port: number;
   paths: readonly string[] | undefined;
-  maxPayload: number;
-  maxFragments: number;
-  maxHeadBytes: number;
-  maxHeaderCount: number;
-  maxLineBytes: number;
-  handshakeTimeout: number;
-  closeTimeout: number;
-  highWaterMark: number;
-  maxBuffered: number;
-  bufferPolicy: 'close' | 'drop';
-  maxConnections: number;
-  maxConnectionsPerIp: number;
   trustProxy: TrustedProxies;
-  idleTimeout: number;
-  pingInterval: number;
-  pingTimeout: number;
-  subprotocols: readonly string[] | undefined;
-  selectSubprotocol: ServerOptions['selectSubprotocol'];
-  verifyRequest: ServerOptions['verifyRequest'];
-  logger: Logger | false | undefined;
-  demoPage: boolean;
-  stats: boolean;
-  statsPort: number | undefined;
-  statsHost: string;
-}
-
-function nonNegativeInt(name: string, value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (!Number.isInteger(value) || value < 0) throw new RangeError(`option ${name} must be a non-negative integer, got ${String(value)}`);
-  return value;
-}
-
-function positiveInt(name: string, value: number | undefined, fallback: number, max = Number.MAX_SAFE_INTEGER): number {
-  if (value === undefined) return fallback;
-  if (!Number.isInteger(value) || value <= 0 || value > max) {
-    throw new RangeError(`option ${name} must be a positive integer up to ${max}, got ${String(value)}`);
-  }
-  return value;
-}
-
-function bufferPolicy(value: string | undefined): 'close' | 'drop' {
-  if (value === undefined || value === 'close' || value === 'drop') return value ?? 'close';
-  throw new RangeError(`option bufferPolicy must be 'close' or 'drop', got ${value}`);
 }
 
 export function resolveOptions(options: ServerOptions): ResolvedOptions {
@@ -165,54 +131,53 @@ export function resolveOptions(options: ServerOptions): ResolvedOptions {
     const hasPem = options.cert !== undefined && options.key !== undefined;
     const hasFiles = options.certFile !== undefined && options.keyFile !== undefined;
     if (!hasPem && !hasFiles) {
-      throw new TypeError('TLS needs a certificate and a key (cert/key PEM or certFile/keyFile); pass plain: true to serve ws:// behind a proxy');
+      throw new ConfigError('TLS needs a certificate and a key (cert/key PEM or certFile/keyFile); pass plain: true to serve ws:// behind a proxy');
     }
     certificates.push(hasFiles ? { certFile: options.certFile, keyFile: options.keyFile } : { cert: options.cert, key: options.key });
     certificates.push(...(options.sni ?? []));
     if (options.sniDir !== undefined) certificates.push(...pairsInDirectory(options.sniDir));
   }
-  const port = options.port ?? (plain ? defaults.plainPort : defaults.tlsPort);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new RangeError(`port must be 0–65535, got ${port}`);
+  const port = checkInteger('port', options.port ?? (plain ? PLAIN_PORT : TLS_PORT), serverOptions.port);
   let paths: readonly string[] | undefined;
   if (options.path !== undefined) {
     paths = typeof options.path === 'string' ? [options.path] : options.path;
-    for (const p of paths) if (!p.startsWith('/')) throw new TypeError(`path must start with "/": ${p}`);
+    for (const p of paths) if (!p.startsWith('/')) throw new ConfigError(`path must start with "/": ${p}`);
   }
-  const pingInterval = nonNegativeInt('pingInterval', options.pingInterval, defaults.pingInterval);
-  const pingTimeout = positiveInt('pingTimeout', options.pingTimeout, Math.min(defaults.pingTimeout, pingInterval || defaults.pingTimeout));
-  if (pingInterval > 0 && pingTimeout > pingInterval) throw new RangeError('pingTimeout must not exceed pingInterval');
+  // Each option alone: given or defaulted, and within its bounds.
+  const declared = without(resolveTable(serverOptions, options), RESHAPED);
+  // A ping must be answered before the next one is due, so a short interval shortens the default timeout.
+  const pingTimeout = checkInteger(
+    'pingTimeout',
+    options.pingTimeout ?? Math.min(serverOptions.pingTimeout.default, declared.pingInterval || serverOptions.pingTimeout.default),
+    serverOptions.pingTimeout,
+  );
+  if (declared.pingInterval > 0 && pingTimeout > declared.pingInterval) throw new ConfigError('pingTimeout must not exceed pingInterval');
   return {
+    ...declared,
     certificates,
-    watchCertificates: options.watchCertificates ?? true,
     plain,
-    noServer,
-    host: options.host ?? defaults.host,
     port,
     paths,
-    // A message must fit in one Buffer (2^32 bytes on Node 20).
-    maxPayload: positiveInt('maxPayload', options.maxPayload, defaults.maxPayload, MAX_LENGTH),
-    maxFragments: positiveInt('maxFragments', options.maxFragments, defaults.maxFragments),
-    maxHeadBytes: positiveInt('maxHeadBytes', options.maxHeadBytes, defaults.maxHeadBytes),
-    maxHeaderCount: positiveInt('maxHeaderCount', options.maxHeaderCount, defaults.maxHeaderCount),
-    maxLineBytes: positiveInt('maxLineBytes', options.maxLineBytes, defaults.maxLineBytes),
-    handshakeTimeout: positiveInt('handshakeTimeout', options.handshakeTimeout, defaults.handshakeTimeout),
-    closeTimeout: positiveInt('closeTimeout', options.closeTimeout, defaults.closeTimeout),
-    highWaterMark: positiveInt('highWaterMark', options.highWaterMark, defaults.highWaterMark),
-    maxBuffered: positiveInt('maxBuffered', options.maxBuffered, defaults.maxBuffered),
-    bufferPolicy: bufferPolicy(options.bufferPolicy),
-    trustProxy: new TrustedProxies(options.trustProxy ?? []),
-    maxConnections: positiveInt('maxConnections', options.maxConnections, defaults.maxConnections),
-    maxConnectionsPerIp: nonNegativeInt('maxConnectionsPerIp', options.maxConnectionsPerIp, defaults.maxConnectionsPerIp),
-    idleTimeout: nonNegativeInt('idleTimeout', options.idleTimeout, defaults.idleTimeout),
-    pingInterval,
+    trustProxy: trustedProxies(options.trustProxy ?? []),
     pingTimeout,
-    subprotocols: options.subprotocols,
-    selectSubprotocol: options.selectSubprotocol,
-    verifyRequest: options.verifyRequest,
-    logger: options.logger,
-    demoPage: options.demoPage ?? true,
-    stats: options.stats === true && options.statsPort === undefined,
-    statsPort: options.statsPort,
-    statsHost: options.statsHost ?? '127.0.0.1',
+    // A separate stats port takes /stats off the WebSocket port.
+    stats: declared.stats && options.statsPort === undefined,
   };
+}
+
+function trustedProxies(specs: readonly string[]): TrustedProxies {
+  try {
+    return new TrustedProxies(specs);
+  } catch (error) {
+    // TrustedProxies says a spec is bad with a RangeError; here that is bad configuration.
+    if (error instanceof RangeError) throw new ConfigError(error.message, { cause: error });
+    throw error;
+  }
+}
+
+/** A copy of `object` without `keys`. */
+function without<T extends object, K extends keyof T>(object: T, keys: readonly K[]): Omit<T, K> {
+  const copy = { ...object };
+  for (const key of keys) delete copy[key];
+  return copy;
 }

@@ -5,12 +5,13 @@
 // once all are gone.
 import cluster, { type Worker } from 'node:cluster';
 import { availableParallelism } from 'node:os';
+import { ConfigError } from './config-error.js';
 import type { Logger } from './log.js';
 
 export function parseWorkers(value: string | undefined): number {
   if (value === undefined) return 1;
   if (value === 'auto') return availableParallelism();
-  if (!/^[1-9][0-9]*$/.test(value)) throw new RangeError(`--workers must be a positive integer or "auto", got "${value}"`);
+  if (!/^[1-9][0-9]*$/.test(value)) throw new ConfigError(`--workers must be a positive integer or "auto", got "${value}"`);
   return Number(value);
 }
 
