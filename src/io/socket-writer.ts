@@ -1,7 +1,9 @@
 // The write side of one connection, and the flow control it implies: frames
-// are laid out into a write batch (write-batch.ts) so that everything one
-// incoming chunk, or one tick of sends, causes leaves in one socket write;
-// large payloads follow the batch uncopied under the same cork. It knows how
+// are laid out into a write batch (write-batch.ts) and the socket is corked
+// from the first frame until the end of the incoming chunk that caused it, or
+// the end of the tick, so everything sent meanwhile — replies, sends from a
+// timer, any number of publishes — leaves in one socket write; large payloads
+// go uncopied between the batched bytes under the same cork. It knows how
 // many bytes wait (bufferedAmount), tells a sender when that passes the
 // high-water mark (SendStatus.Backpressure), says when they have drained, and
 // stops reading from a peer that does not read what we send.
@@ -31,7 +33,7 @@ export interface WriterHost {
 }
 
 // State bits, one field: every idle connection carries them.
-/** Frames are being batched and a flush is due: at the end of the receive, or on the next tick. */
+/** The socket is corked and a flush is due: at the end of the receive, or on the next tick. */
 const BATCHING = 1;
 /** A send reported Backpressure: tell the host when the buffer empties. */
 const NEED_DRAIN = 2;
@@ -87,10 +89,7 @@ export class SocketWriter implements FrameSink {
   }
 
   endReceive(wasBatching: boolean): void {
-    if (!wasBatching) {
-      this.flush();
-      this.socket.uncork();
-    }
+    if (!wasBatching) this.flush();
     // Backpressure on the peer: while it does not read our answers, we do not
     // read its requests, so neither side's buffers grow without bound.
     if (!(this.flags & READ_PAUSED) && this.socket.writableLength >= this.highWaterMark && !this.socket.destroyed) {
@@ -100,11 +99,12 @@ export class SocketWriter implements FrameSink {
     }
   }
 
-  /** Hands the batch to the socket: what this chunk or tick caused leaves in one write. */
+  /** Hands the batch to the socket and uncorks it: what this chunk or tick caused leaves in one write. */
   flush(): void {
     if (!(this.flags & BATCHING)) return;
     this.flags &= ~BATCHING;
     this.writeBatch();
+    this.socket.uncork();
   }
 
   /** Flushes, then ends our side of TCP once everything is written (§7.1.1: the server closes first). */
@@ -143,7 +143,8 @@ export class SocketWriter implements FrameSink {
 
   encoded(frames: Buffer): void {
     if (this.socket.destroyed) return;
-    if (frames.length <= COPY_LIMIT) this.openBatch().appendBytes(frames, this.socket);
+    const batch = this.openBatch();
+    if (frames.length <= COPY_LIMIT) batch.appendBytes(frames, this.socket);
     else this.writeAfterBatch(frames);
   }
 
@@ -172,12 +173,14 @@ export class SocketWriter implements FrameSink {
   }
 
   /**
-   * The batch to append to. Outside a receive (a send from a timer, say),
-   * it is flushed on the next tick, so a loop of sends still leaves in one write.
+   * The batch to append to, the socket corked. Outside a receive (a send
+   * from a timer, a publish), it is flushed on the next tick, so a loop of
+   * sends still leaves in one write.
    */
   private openBatch(): WriteBatch {
     if (!(this.flags & BATCHING)) {
       this.flags |= BATCHING;
+      this.socket.cork();
       process.nextTick(flushLater, this);
     }
     return (this.batch ??= new WriteBatch());
@@ -193,19 +196,12 @@ export class SocketWriter implements FrameSink {
   }
 
   /**
-   * Writes a large buffer right behind the batch, the two corked together so
-   * they still leave in one write (one writev; node:tls joins them anyway).
+   * Writes a large buffer right behind what is batched, uncopied. The socket
+   * is corked (openBatch), so both still leave in the flush's one writev.
    */
   private writeAfterBatch(bytes: Buffer | Uint8Array): void {
-    const batch = this.batch;
-    if (batch === undefined || batch.length === 0) {
-      this.socket.write(bytes);
-      return;
-    }
-    this.socket.cork();
-    this.socket.write(batch.take());
+    this.writeBatch();
     this.socket.write(bytes);
-    this.socket.uncork();
   }
 
   /** Queues an empty write: its callback runs once everything queued before it is written. */

@@ -7,13 +7,17 @@
 // ourselves makes a small frame cost its header and one copy of its payload.
 //
 // Batches are cut from a slab shared by all connections, the way Node's own
-// Buffer pool works: a batch grows in place while it is the slab's last one,
-// so the usual case (one connection answering one chunk) is contiguous, and
-// an interleaved one (a broadcast loop) just starts a new batch. A batch
-// handed to the socket is never written again, so the socket may hold its
-// view for as long as the peer takes to read it. A slow reader can thereby
-// pin one slab (64 KiB) beside what it already has queued, which maxBuffered
-// bounds anyway.
+// Buffer pool works, so an idle connection holds no buffer. A batch claims a
+// region of the slab and grows in place while its region is the slab's last
+// one — the usual case, one connection answering one chunk, is contiguous and
+// claims exactly what it uses. When other batches took the slab's edge in
+// between (a publish to many subscribers appends to each in turn), the batch
+// moves to the edge and claims twice what it holds, so a connection's many
+// small frames in one tick still leave in one write, each byte copied about
+// twice at most. A batch handed to the socket is never written again, so the
+// socket may hold its view for as long as the peer takes to read it. A slow
+// reader can thereby pin one slab (64 KiB) beside what it already has
+// queued, which maxBuffered bounds anyway.
 
 import { COPY_LIMIT, headerSize, writeHeader } from '../protocol/frame-encoder.js';
 
@@ -27,16 +31,25 @@ let slab: Buffer = EMPTY;
 /** Bytes of `slab` handed out; batches only ever grow at this edge. */
 let slabUsed = 0;
 
+function newSlab(): void {
+  slab = Buffer.allocUnsafe(SLAB_SIZE);
+  slabUsed = 0;
+}
+
 /** Where a batch goes when it cannot grow in place: the socket, or a bench's discarding writer. */
 export interface ByteSink {
   write(bytes: Buffer): unknown;
 }
 
+/** The least a batch claims when it moves: room for a few small frames more. */
+const MIN_CLAIM = 256;
+
 export class WriteBatch {
-  /** The slab this batch lives in; its bytes are buffer[start..end). */
+  /** The slab this batch lives in; its bytes are buffer[start..end), its claimed room ends at `cap`. */
   buffer: Buffer = EMPTY;
   private start = 0;
   private end = 0;
+  private cap = 0;
 
   get length(): number {
     return this.end - this.start;
@@ -44,28 +57,43 @@ export class WriteBatch {
 
   /**
    * Makes room for `n` (≤ COPY_LIMIT) more bytes and returns where they go
-   * in `this.buffer`; -1 when the batch cannot grow in place (another
-   * batch took the slab's edge, or the slab is full).
+   * in `this.buffer`; -1 only when the batch would outgrow a slab.
    */
   private grow(n: number): number {
-    if (this.end === this.start) {
-      // Empty: start at the slab's edge, or in a new slab.
-      if (slabUsed + n > slab.length) {
-        slab = Buffer.allocUnsafe(SLAB_SIZE);
-        slabUsed = 0;
+    if (this.end + n > this.cap) {
+      if (this.end === this.start) {
+        // Empty: start at the slab's edge, or in a new slab.
+        if (slabUsed + n > slab.length) newSlab();
+        this.buffer = slab;
+        this.start = this.end = this.cap = slabUsed;
       }
-      this.buffer = slab;
-      this.start = this.end = slabUsed;
-    } else if (this.buffer !== slab || this.end !== slabUsed || slabUsed + n > slab.length) {
-      return -1;
+      if (this.buffer === slab && this.cap === slabUsed && this.end + n <= slab.length) {
+        // The slab's last region: extend it by exactly what is needed.
+        this.cap = slabUsed = this.end + n;
+      } else if (!this.move(n)) {
+        return -1;
+      }
     }
     const at = this.end;
     this.end = at + n;
-    slabUsed = this.end;
     return at;
   }
 
-  /** Room for `n` bytes, passing the batch to `sink` first when it cannot grow in place; returns where they go in this.buffer. */
+  /** Moves the batch to the slab's edge with room for `n` more bytes and as many again; false if that outgrows a slab. */
+  private move(n: number): boolean {
+    const length = this.end - this.start;
+    if (length + n > SLAB_SIZE) return false;
+    const claim = Math.min(SLAB_SIZE, Math.max(MIN_CLAIM, 2 * (length + n)));
+    if (slabUsed + claim > slab.length) newSlab();
+    this.buffer.copy(slab, slabUsed, this.start, this.end);
+    this.buffer = slab;
+    this.start = slabUsed;
+    this.end = this.start + length;
+    this.cap = slabUsed = this.start + claim;
+    return true;
+  }
+
+  /** Room for `n` bytes, passing the batch to `sink` first when it would outgrow a slab; returns where they go in this.buffer. */
   reserve(n: number, sink: ByteSink): number {
     const at = this.grow(n);
     if (at >= 0) return at;
@@ -105,14 +133,19 @@ export class WriteBatch {
   /** The batched bytes as one view (the batch is then empty). */
   take(): Buffer {
     const bytes = this.buffer.subarray(this.start, this.end);
-    this.buffer = EMPTY;
-    this.start = this.end = 0;
+    this.forget();
     return bytes;
   }
 
   /** Forgets the batched bytes (the socket is gone). */
   clear(): void {
+    this.forget();
+  }
+
+  private forget(): void {
+    // Room claimed but not used goes back when nothing was claimed after it.
+    if (this.buffer === slab && this.cap === slabUsed) slabUsed = this.end;
     this.buffer = EMPTY;
-    this.start = this.end = 0;
+    this.start = this.end = this.cap = 0;
   }
 }
