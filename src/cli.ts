@@ -13,6 +13,7 @@ import { CertificateError, describePair } from './tls/certificates.js';
 import { choice, integer, list, resolveTable, text, toggle } from './option-declaration.js';
 import { createServer, type WebSocketServer } from './websocket-server.js';
 import { parseWorkers, supervise } from './workers.js';
+import { ClusterBroker } from './pubsub/cluster-broker.js';
 
 // It was declared here first; importers of cli.ts still find it.
 export { ConfigError };
@@ -141,7 +142,9 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
       return undefined;
     }
     const handler = config.app !== undefined ? await loadApp(config.app) : echo;
-    server = createServer({ ...config.options, logger: log });
+    // A worker of --workers N shares its topics with the others through the primary.
+    const broker = config.workers > 1 && cluster.isWorker ? new ClusterBroker() : undefined;
+    server = createServer({ ...config.options, logger: log, broker });
     const app = handler;
     server.on('connection', (connection, request) => app(connection, request, server));
     server.on('error', (error) => log.error(`server error: ${error.message}`));

@@ -10,7 +10,9 @@ import { ConfigError } from './config-error.js';
 import { TrustedProxies } from './http/real-ip.js';
 import { pairsInDirectory, type PairSource } from './tls/certificates.js';
 import { checkInteger, choice, defaultsOf, integer, list, resolveTable, text, toggle, value, type Given, type Resolved } from './option-declaration.js';
-import type { UpgradeRequest } from './connection.js';
+import type { UpgradeRequest } from './http/upgrade.js';
+import type { Clock } from './io/clock.js';
+import type { Broker } from './pubsub/broker.js';
 
 /** What a request check may answer: accept (true/undefined) or refuse with a status. */
 export type RequestVerdict = boolean | undefined | void | { status: number; reason?: string; headers?: Record<string, string> };
@@ -90,6 +92,22 @@ export const serverOptions = {
     flag: { name: 'ping-timeout', arg: 'MS' },
     help: 'terminate a connection silent this long after a ping; at most --ping-interval',
   }),
+
+  maxTopicLength: integer({ min: 1, max: 64 * 1024, default: 256, flag: { name: 'max-topic-length', arg: 'N' }, help: 'longest topic name, in bytes of UTF-8' }),
+  maxBackpressure: integer({
+    min: 0,
+    default: 1024 * 1024,
+    flag: { name: 'max-backpressure', arg: 'N' },
+    help: 'a subscriber with more outgoing bytes waiting than this is slow: a publication then follows --slow-subscriber-policy',
+  }),
+  slowSubscriberPolicy: choice({
+    choices: ['drop', 'close'],
+    default: 'drop',
+    flag: { name: 'slow-subscriber-policy', arg: 'P' },
+    help: "for a slow subscriber: 'drop' skips the publication for it (counted, and a 'drop' event), 'close' closes it with 1008",
+  }),
+  broker: value<Broker>({ help: 'the bus between the processes or machines of one server', shows: 'this process alone; --workers: node:cluster IPC' }),
+  clock: value<Clock>({ help: 'where deadlines and timers read the time (tests drive a manual one)', shows: 'the monotonic system clock' }),
 
   subprotocols: value<readonly string[]>({ help: 'subprotocols the server speaks, in its order of preference' }),
   selectSubprotocol: value<SubprotocolSelector>({ help: 'chooses the subprotocol; overrides subprotocols' }),

@@ -13,6 +13,8 @@ import type { HeartbeatPeer } from './io/heartbeat.js';
 import { routeSocketEvents, type SocketOwner } from './io/socket-events.js';
 import { SendStatus, SocketWriter, type WriterHost } from './io/socket-writer.js';
 import type { UpgradeRequest } from './http/upgrade.js';
+import type { Publication, PublishData } from './pubsub/publication.js';
+import type { PublishOptions, PubSub, SlowSubscriberPolicy, Subscriber } from './pubsub/pubsub.js';
 import type { ServerStats } from './stats.js';
 
 export type { UpgradeRequest } from './http/upgrade.js';
@@ -34,6 +36,8 @@ export interface ConnectionOptions {
   /** How long to wait for the peer's Close after ours, and for TCP to end after the handshake. */
   closeTimeout: number;
   clock: Clock;
+  /** The server's topics. */
+  topics: PubSub<Connection>;
   /** Server-wide counters this connection adds to. */
   counters: ServerStats;
   /** Where an exception from an application handler goes when nobody listens for 'error'. */
@@ -60,11 +64,13 @@ export interface ConnectionEvents {
   error: [error: Error];
   /** The connection is gone. `code` is the peer's Close code, 1005 if its Close had none, 1006 if none came. */
   close: [code: number, reason: string];
+  /** A publication of `topic` was skipped for this connection: its buffer was above maxBackpressure (policy 'drop'). */
+  drop: [topic: string, data: string | Buffer];
 }
 
 const EMPTY = Buffer.alloc(0);
 
-export class Connection extends EventEmitter<ConnectionEvents> implements SessionHost, WriterHost, HeartbeatPeer, SocketOwner {
+export class Connection extends EventEmitter<ConnectionEvents> implements SessionHost, WriterHost, HeartbeatPeer, SocketOwner, Subscriber {
   /** The request path (the full request, headers and all, comes with the 'connection' event; not kept here, to keep idle connections small). */
   readonly path: string;
   /** Whether the connection came over TLS. */
@@ -242,6 +248,65 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Sessio
     this.session.close(exit.closeCode, exit.message);
   }
 
+  /**
+   * Subscribes to `topic` (a string of at most maxTopicLength bytes of
+   * UTF-8): every publication of it, from anywhere in the server, is sent
+   * here. Returns false if already subscribed or closed. A connection leaves
+   * all its topics when it closes.
+   */
+  subscribe(topic: string): boolean {
+    if (this.closed) return false;
+    return this.options.topics.subscribe(this, topic);
+  }
+
+  /** Leaves `topic`; false if it was not subscribed. */
+  unsubscribe(topic: string): boolean {
+    return this.options.topics.unsubscribe(this, topic);
+  }
+
+  isSubscribed(topic: string): boolean {
+    return this.options.topics.registry.isSubscribed(this, topic);
+  }
+
+  /** The topics this connection is subscribed to, in the order it joined them. */
+  get topics(): readonly string[] {
+    return this.options.topics.registry.topicsOf(this);
+  }
+
+  /**
+   * Publishes to every subscriber of `topic` in the server but this
+   * connection. Returns how many subscribers in this process it reached.
+   */
+  publish(topic: string, data: PublishData, options?: PublishOptions): number {
+    return this.options.topics.publish(topic, data, options, this);
+  }
+
+  /** @internal A publication, encoded once for every subscriber: sent unless closing, or too slow (then `policy`). */
+  deliver(publication: Publication, maxBackpressure: number, policy: SlowSubscriberPolicy): boolean {
+    if (!this.session.canSend || this.writer.destroyed) return false;
+    const length = publication.payload.length;
+    const buffered = this.writer.bufferedAmount;
+    if (buffered > maxBackpressure) {
+      if (policy === 'close') {
+        this.closeFor(connectionExits.slowSubscriber());
+      } else {
+        this.options.counters.dropped++;
+        this.emit('drop', publication.topic, publication.binary ? publication.payload : publication.payload.toString('utf8'));
+      }
+      return false;
+    }
+    if (buffered + length > this.options.maxBuffered) {
+      this.overflow();
+      return false;
+    }
+    if (publication.frame !== undefined) this.session.sendEncoded(publication.frame);
+    else this.session.sendBytes(publication.payload, publication.binary);
+    const counters = this.options.counters;
+    counters.messagesOut++;
+    counters.bytesOut += length;
+    return true;
+  }
+
   /** Destroys the socket at once, without a closing handshake. */
   terminate(): void {
     this.session.transportClosed();
@@ -346,6 +411,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Sessio
     if (this.closeEmitted) return;
     this.closeEmitted = true;
     const code = this.session.receivedCloseCode ?? CloseCode.Abnormal;
+    this.options.topics.registry.unsubscribeAll(this);
     this.options.counters.closedWith(code);
     this.options.onGone(this);
     this.emit('close', code, this.session.receivedCloseReason);

@@ -19,3 +19,8 @@ export { Utf8Validator } from './protocol/utf8.js';
 export { isValidWireCloseCode, parseClosePayload, encodeClosePayload } from './protocol/close.js';
 export { parseRequestHead, RequestHeadReader } from './http/request-head.js';
 export { evaluateUpgrade, acceptKey } from './http/handshake.js';
+export { LocalBroker, type Broker, type BrokerHost, type BrokerQuestion } from './pubsub/broker.js';
+export { ClusterBroker } from './pubsub/cluster-broker.js';
+export { ClusterRelay } from './pubsub/cluster-relay.js';
+export type { PublishOptions, SlowSubscriberPolicy } from './pubsub/pubsub.js';
+export type { PublishData } from './pubsub/publication.js';

@@ -9,6 +9,12 @@ export class ServerStats {
   messagesOut = 0;
   bytesOut = 0;
   handshakesAccepted = 0;
+  /** publish() calls in this process. */
+  published = 0;
+  /** Publications received from other processes or machines. */
+  publishedElsewhere = 0;
+  /** Deliveries skipped by the slow-subscriber 'drop' policy. */
+  dropped = 0;
   /** Refused handshakes by HTTP status. */
   readonly refused = new Map<number, number>();
   /** Refused handshakes by catalogue code (HTTP_ERR_*, WS_HS_*). */
@@ -40,12 +46,13 @@ export interface StatsSnapshot {
   bytes: { in: number; out: number };
   closeCodes: Record<string, number>;
   exits: Record<string, number>;
+  topics: { count: number; published: number; publishedElsewhere: number; dropped: number };
   tlsClientErrors: Record<string, number>;
   memory: { rss: number; heapUsed: number; external: number };
   pid: number;
 }
 
-export function snapshot(stats: ServerStats, connections: number, tlsClientErrors: ReadonlyMap<string, number>): StatsSnapshot {
+export function snapshot(stats: ServerStats, connections: number, topics: number, tlsClientErrors: ReadonlyMap<string, number>): StatsSnapshot {
   const m = process.memoryUsage();
   return {
     uptimeSeconds: Math.round((Date.now() - stats.startedAt) / 1000),
@@ -55,8 +62,39 @@ export function snapshot(stats: ServerStats, connections: number, tlsClientError
     bytes: { in: stats.bytesIn, out: stats.bytesOut },
     closeCodes: Object.fromEntries(stats.closeCodes),
     exits: Object.fromEntries(stats.exits),
+    topics: { count: topics, published: stats.published, publishedElsewhere: stats.publishedElsewhere, dropped: stats.dropped },
     tlsClientErrors: Object.fromEntries(tlsClientErrors),
     memory: { rss: m.rss, heapUsed: m.heapUsed, external: m.external },
     pid: process.pid,
+  };
+}
+
+/** The view of a server with several processes: every count summed, and each process's own snapshot. */
+export interface CombinedSnapshot extends StatsSnapshot {
+  /** Processes that answered. */
+  processes: number;
+  perProcess: StatsSnapshot[];
+}
+
+/** Sums every number in the snapshots, key by key (records of counts too); the rest is taken from the first. */
+export function combineSnapshots(snapshots: readonly StatsSnapshot[]): CombinedSnapshot {
+  const sum = (values: readonly unknown[]): unknown => {
+    const first = values[0];
+    if (typeof first === 'number') return values.reduce<number>((a, v) => a + (typeof v === 'number' ? v : 0), 0);
+    if (typeof first !== 'object' || first === null) return first;
+    const keys = new Set<string>();
+    for (const v of values) if (typeof v === 'object' && v !== null) for (const k of Object.keys(v)) keys.add(k);
+    const out: Record<string, unknown> = {};
+    for (const k of keys) out[k] = sum(values.map((v) => (v as Record<string, unknown> | null)?.[k] ?? 0));
+    return out;
+  };
+  const combined = sum(snapshots) as StatsSnapshot;
+  return {
+    ...combined,
+    // Not sums: the longest uptime, and the pid of the process that answered.
+    uptimeSeconds: Math.max(...snapshots.map((s) => s.uptimeSeconds)),
+    pid: process.pid,
+    processes: snapshots.length,
+    perProcess: [...snapshots],
   };
 }

@@ -16,16 +16,21 @@ import type { UpgradeRequest } from './http/upgrade.js';
 import { arrival } from './io/arrival.js';
 import { systemClock, type Clock } from './io/clock.js';
 import { Heartbeat } from './io/heartbeat.js';
+import { LocalBroker } from './pubsub/broker.js';
+import type { PublishData } from './pubsub/publication.js';
+import { PubSub, type PublishOptions } from './pubsub/pubsub.js';
 import { createLogger, silentLogger, type Logger } from './log.js';
 import { CloseCode } from './protocol/constants.js';
 import { connectionExits, type HandshakeError } from './protocol/errors.js';
-import { ServerStats, snapshot } from './stats.js';
+import { combineSnapshots, ServerStats, snapshot, type StatsSnapshot } from './stats.js';
 import type { CertificateStore } from './tls/certificates.js';
 import { TlsListener } from './tls/tls-listener.js';
 
 
 export interface ServerEvents {
   connection: [connection: Connection, request: UpgradeRequest];
+  /** A topic's subscriber count in this process changed (0 → 1 and 1 → 0 included). */
+  subscription: [topic: string, count: number, previousCount: number];
   /** A handshake was refused with an HTTP status. */
   refused: [status: number, reason: string, remoteAddress: string];
   /** A TLS handshake failed; `kind` is its class ('http_request', …). */
@@ -58,6 +63,7 @@ export class WebSocketServer extends EventEmitter<ServerEvents> implements Hands
   private readonly handshaker: Handshaker;
   private readonly admission: Admission;
   private readonly heartbeat: Heartbeat | undefined;
+  private readonly pubsub: PubSub<Connection>;
   /** One options object shared by every Connection. */
   private readonly connectionOptions: ConnectionOptions;
   private shuttingDown = false;
@@ -67,7 +73,14 @@ export class WebSocketServer extends EventEmitter<ServerEvents> implements Hands
     super();
     const o = (this.options = resolveOptions(options));
     this.log = o.logger === false ? silentLogger : (o.logger ?? createLogger());
-    this.clock = systemClock;
+    this.clock = o.clock ?? systemClock;
+    this.pubsub = new PubSub<Connection>(
+      o.broker ?? new LocalBroker(),
+      { maxTopicLength: o.maxTopicLength, maxBackpressure: o.maxBackpressure, slowSubscriberPolicy: o.slowSubscriberPolicy },
+      this.counters,
+      (topic, count, previous) => this.emit('subscription', topic, count, previous),
+      () => this.localSnapshot(),
+    );
     this.connectionOptions = {
       maxPayload: o.maxPayload,
       maxFragments: o.maxFragments,
@@ -78,6 +91,7 @@ export class WebSocketServer extends EventEmitter<ServerEvents> implements Hands
       pingTimeout: o.pingTimeout,
       closeTimeout: o.closeTimeout,
       clock: this.clock,
+      topics: this.pubsub,
       counters: this.counters,
       onGone: (connection) => {
         this.connections.delete(connection);
@@ -92,7 +106,7 @@ export class WebSocketServer extends EventEmitter<ServerEvents> implements Hands
         handshakeTimeout: o.handshakeTimeout,
         closeTimeout: o.closeTimeout,
         policy: { paths: o.paths, trustProxy: o.trustProxy, subprotocols: o.subprotocols, selectSubprotocol: o.selectSubprotocol },
-        sideRoutes: { demoPage: o.demoPage, stats: o.stats, wsPath: o.paths?.[0] ?? '/', statsJson: () => this.statsJson() },
+        sideRoutes: { demoPage: o.demoPage, stats: o.stats, wsPath: o.paths?.[0] ?? '/', statsJson: () => this.serverStatsJson() },
         verifyRequest: o.verifyRequest,
         admission: this.admission,
         clock: this.clock,
@@ -144,7 +158,7 @@ export class WebSocketServer extends EventEmitter<ServerEvents> implements Hands
     const o = this.options;
     if (o.watchCertificates) this.tls?.watch();
     if (o.statsPort !== undefined && this.statsServer === undefined) {
-      this.statsServer = startStatsServer(o.statsPort, o.statsHost, () => this.statsJson(), this.log);
+      this.statsServer = startStatsServer(o.statsPort, o.statsHost, () => this.serverStatsJson(), this.log);
     }
     const listener = this.listener;
     if (listener === undefined) return Promise.reject(new Error('this server has no listener (noServer / attach): the HTTP server listens'));
@@ -198,11 +212,45 @@ export class WebSocketServer extends EventEmitter<ServerEvents> implements Hands
     await Promise.race([Promise.all(closed), deadline]);
     clearTimeout(timer);
     for (const connection of this.connections) connection.terminate();
+    await this.pubsub.close();
     await stopped;
   }
 
+  /**
+   * Publishes to every subscriber of `topic` in the whole server (every
+   * worker, every node the broker reaches). Returns how many subscribers in
+   * this process it was delivered to; never throws for a topic nobody wants.
+   */
+  publish(topic: string, data: PublishData, options?: PublishOptions): number {
+    return this.pubsub.publish(topic, data, options);
+  }
+
+  /** Subscribers of `topic` in this process, in O(1). */
+  subscriberCount(topic: string): number {
+    return this.pubsub.count(topic);
+  }
+
+  /** Subscribers of `topic` in every process of the server (asked through the broker). */
+  totalSubscriberCount(topic: string): Promise<number> {
+    return this.pubsub.countEverywhere(topic);
+  }
+
+  /** The counters of this process, as GET /stats shows them for one process. */
   statsJson(): string {
-    return JSON.stringify(snapshot(this.counters, this.connections.size, this.tlsClientErrors)) + '\n';
+    return JSON.stringify(this.localSnapshot()) + '\n';
+  }
+
+  private localSnapshot(): StatsSnapshot {
+    return snapshot(this.counters, this.connections.size, this.pubsub.registry.topicCount, this.tlsClientErrors);
+  }
+
+  /** GET /stats: this process alone, or with several (--workers) every one's counters summed and each listed. */
+  private serverStatsJson(): string | Promise<string> {
+    if (this.options.broker === undefined) return this.statsJson();
+    return this.pubsub.gather({ kind: 'stats' }).then((answers) => {
+      const snapshots = answers.filter((a): a is StatsSnapshot => typeof a === 'object' && a !== null);
+      return JSON.stringify(snapshots.length === 0 ? this.localSnapshot() : combineSnapshots(snapshots)) + '\n';
+    });
   }
 
   /**

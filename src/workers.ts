@@ -2,11 +2,13 @@
 // primary only supervises: it restarts a worker that crashed (with a growing
 // delay if it keeps crashing), forwards SIGHUP (certificate reload) to every
 // worker, and on SIGTERM/SIGINT asks each to shut down gracefully and exits 0
-// once all are gone.
+// once all are gone. It also relays topic publications between the workers
+// (pubsub/cluster-relay.ts), so a publish in one reaches subscribers in all.
 import cluster, { type Worker } from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import { ConfigError } from './config-error.js';
 import type { Logger } from './log.js';
+import { ClusterRelay } from './pubsub/cluster-relay.js';
 
 export function parseWorkers(value: string | undefined): number {
   if (value === undefined) return 1;
@@ -17,11 +19,15 @@ export function parseWorkers(value: string | undefined): number {
 
 /** Runs the supervisor; resolves when every worker has exited after a shutdown signal. */
 export function supervise(count: number, log: Logger, shutdownTimeout: number): Promise<void> {
+  // Publications cross between workers as bytes: the structured clone keeps Buffers, JSON would not.
+  cluster.setupPrimary({ serialization: 'advanced' });
+  const relay = new ClusterRelay(() => Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined));
   let stopping = false;
   let crashes = 0;
   let lastCrash = 0;
   const start = (): Worker => {
     const worker = cluster.fork();
+    relay.attach(worker);
     worker.on('exit', (code, signal) => {
       if (stopping) return;
       const now = Date.now();

@@ -111,7 +111,8 @@ export class Handshaker {
   private upgrade(socket: net.Socket, head: RequestHead, rest: Buffer, peer: Peer): void {
     const page = sideRouteResponse(head, this.options.sideRoutes);
     if (page !== undefined) {
-      socket.end(page);
+      if (typeof page === 'string') socket.end(page);
+      else page.then((response) => socket.end(response), () => socket.destroy());
       return;
     }
     const { request, accept } = upgradeRequest(head, peer, this.options.policy);

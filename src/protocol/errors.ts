@@ -69,6 +69,8 @@ export const connectionExits = {
   handlerThrew: () => new ProtocolError('WS_ERR_HANDLER', CloseCode.InternalError, 'internal error'),
   /** The peer does not read, and its buffer passed maxBuffered under the 'close' policy. */
   sendBufferFull: () => new ProtocolError('WS_ERR_SEND_BUFFER_FULL', CloseCode.PolicyViolation, 'send buffer full: the client does not read'),
+  /** A publication found the subscriber's buffer above maxBackpressure under the 'close' policy. */
+  slowSubscriber: () => new ProtocolError('WS_ERR_SLOW_SUBSCRIBER', CloseCode.PolicyViolation, 'too slow for its subscriptions: the client does not read'),
   /** Nothing arrived for idleTimeout. */
   idle: () => new ProtocolError('WS_ERR_IDLE_TIMEOUT', CloseCode.GoingAway, 'idle timeout'),
   /** Nothing at all came back within pingTimeout of a heartbeat ping. */

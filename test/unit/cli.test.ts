@@ -36,7 +36,7 @@ function configError(run: () => unknown): ConfigError {
 const EVERY_FLAG = [
   'port', 'host', 'cert', 'key', 'sni-dir', 'plain', 'path', 'trust-proxy', 'max-payload', 'max-buffered',
   'max-connections', 'max-connections-per-ip', 'handshake-timeout', 'close-timeout', 'idle-timeout',
-  'ping-interval', 'ping-timeout', 'app', 'log-format', 'stats', 'stats-port', 'shutdown-timeout', 'workers', 'help',
+  'ping-interval', 'ping-timeout', 'max-topic-length', 'max-backpressure', 'slow-subscriber-policy', 'app', 'log-format', 'stats', 'stats-port', 'shutdown-timeout', 'workers', 'help',
 ];
 
 /** Integer flags and the server option each sets. */
@@ -52,6 +52,8 @@ const INTEGER_FLAGS = {
   'ping-interval': 'pingInterval',
   'ping-timeout': 'pingTimeout',
   'stats-port': 'statsPort',
+  'max-topic-length': 'maxTopicLength',
+  'max-backpressure': 'maxBackpressure',
 } as const;
 
 const declarations: Declaration[] = [...Object.values(serverOptions), ...Object.values(cliSettings)];
@@ -282,5 +284,14 @@ describe('--help text', () => {
 
   it('no line is wider than 100 columns', () => {
     for (const line of helpText().split('\n')) expect(line.length, line).toBeLessThanOrEqual(100);
+  });
+});
+
+describe('parseCli: topics', () => {
+  it('--slow-subscriber-policy / WSSD_SLOW_SUBSCRIBER_POLICY: drop or close, the flag wins over the variable', () => {
+    expect(parse(['--plain', '--slow-subscriber-policy', 'close']).options.slowSubscriberPolicy).toBe('close');
+    expect(parse(['--plain'], { WSSD_SLOW_SUBSCRIBER_POLICY: 'close' }).options.slowSubscriberPolicy).toBe('close');
+    expect(parse(['--plain', '--slow-subscriber-policy', 'drop'], { WSSD_SLOW_SUBSCRIBER_POLICY: 'close' }).options.slowSubscriberPolicy).toBe('drop');
+    expect(parse(['--plain']).options.slowSubscriberPolicy).toBeUndefined();
   });
 });

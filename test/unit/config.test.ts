@@ -149,6 +149,8 @@ const INTEGER_BOUNDS: [keyof ServerOptions, number, number | undefined][] = [
   ['idleTimeout', 0, undefined],
   ['pingInterval', 0, undefined],
   ['pingTimeout', 1, Number.MAX_SAFE_INTEGER],
+  ['maxTopicLength', 1, 65536],
+  ['maxBackpressure', 0, undefined],
 ];
 
 /** The exact message for a bad value of `name` with those bounds. */

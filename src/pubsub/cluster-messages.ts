@@ -1,0 +1,32 @@
+// The messages between --workers processes and their primary over
+// node:cluster's IPC channel (forked with serialization 'advanced', so
+// payloads travel as bytes, not JSON). Every one carries `wssd` with its kind,
+// so an application's own IPC messages pass by untouched.
+import type { BrokerQuestion } from './broker.js';
+
+/** A publication in transit: topic, payload, binary. */
+export type Carried = [topic: string, payload: Uint8Array, binary: boolean];
+
+export type ClusterMessage =
+  /** worker → primary: this worker has (or no longer has) subscribers of `topic`. */
+  | { wssd: 'sub' | 'unsub'; topic: string }
+  /** both ways: publications, in the order they were made. */
+  | { wssd: 'pub'; batch: Carried[] }
+  /** worker → primary: gather every worker's answer; primary → worker: answer this. */
+  | { wssd: 'ask'; id: number; question: BrokerQuestion }
+  /** worker → primary: this worker's answer to an ask. */
+  | { wssd: 'reply'; id: number; answer: unknown }
+  /** primary → worker: every worker's answer to the worker's own ask. */
+  | { wssd: 'answers'; id: number; answers: unknown[] };
+
+export function isClusterMessage(message: unknown): message is ClusterMessage {
+  return typeof message === 'object' && message !== null && typeof (message as { wssd?: unknown }).wssd === 'string';
+}
+
+/** A payload as a Buffer again (the structured clone may hand over a plain Uint8Array). */
+export function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/** How long the primary waits for the workers' answers to an ask, in ms. */
+export const GATHER_TIMEOUT = 1000;

@@ -1,0 +1,109 @@
+// The --workers bus, in the primary: it remembers which worker has
+// subscribers of which topic and relays each publication only to those
+// (interest routing: a worker without subscribers of a topic pays nothing
+// for it), never back to the worker that made it. It also gathers answers
+// from every worker (subscriber counts, stats). A worker that exits loses its
+// interests; when it is restarted, its new subscribers register them again.
+import type { Worker } from 'node:cluster';
+import { GATHER_TIMEOUT, isClusterMessage, type Carried, type ClusterMessage } from './cluster-messages.js';
+
+export class ClusterRelay {
+  private readonly interest = new Map<string, Set<Worker>>();
+  private nextAsk = 1;
+  private readonly asks = new Map<number, { answers: unknown[]; waiting: Set<Worker>; done: () => void }>();
+
+  constructor(private readonly workers: () => Worker[]) {}
+
+  /** Takes a worker's messages (call for each worker forked). */
+  attach(worker: Worker): void {
+    worker.on('message', (message: unknown) => {
+      if (isClusterMessage(message)) this.receive(worker, message);
+    });
+    worker.on('exit', () => this.forget(worker));
+  }
+
+  /** Workers with subscribers of `topic` (for tests and /stats). */
+  interested(topic: string): number {
+    return this.interest.get(topic)?.size ?? 0;
+  }
+
+  private receive(from: Worker, message: ClusterMessage): void {
+    switch (message.wssd) {
+      case 'sub': {
+        let workers = this.interest.get(message.topic);
+        if (workers === undefined) this.interest.set(message.topic, (workers = new Set()));
+        workers.add(from);
+        return;
+      }
+      case 'unsub': {
+        const workers = this.interest.get(message.topic);
+        workers?.delete(from);
+        if (workers?.size === 0) this.interest.delete(message.topic);
+        return;
+      }
+      case 'pub':
+        this.relay(from, message.batch);
+        return;
+      case 'ask':
+        this.ask(from, message.id, message);
+        return;
+      case 'reply': {
+        const ask = this.asks.get(message.id);
+        if (ask === undefined || !ask.waiting.delete(from)) return;
+        ask.answers.push(message.answer);
+        if (ask.waiting.size === 0) ask.done();
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  /** One message per destination worker, the publications in their order. */
+  private relay(from: Worker, batch: Carried[]): void {
+    const out = new Map<Worker, Carried[]>();
+    for (const carried of batch) {
+      const workers = this.interest.get(carried[0]);
+      if (workers === undefined) continue;
+      for (const worker of workers) {
+        if (worker === from) continue;
+        let list = out.get(worker);
+        if (list === undefined) out.set(worker, (list = []));
+        list.push(carried);
+      }
+    }
+    for (const [worker, list] of out) send(worker, { wssd: 'pub', batch: list });
+  }
+
+  /** Asks every live worker (the asker too), answers the asker with what came back within GATHER_TIMEOUT. */
+  private ask(from: Worker, askerId: number, message: Extract<ClusterMessage, { wssd: 'ask' }>): void {
+    const id = this.nextAsk++;
+    const waiting = new Set(this.workers().filter((w) => w.isConnected()));
+    const answers: unknown[] = [];
+    let timer: NodeJS.Timeout | undefined;
+    const done = (): void => {
+      clearTimeout(timer);
+      this.asks.delete(id);
+      send(from, { wssd: 'answers', id: askerId, answers });
+    };
+    this.asks.set(id, { answers, waiting, done });
+    timer = setTimeout(done, GATHER_TIMEOUT);
+    timer.unref();
+    if (waiting.size === 0) return done();
+    for (const worker of waiting) send(worker, { wssd: 'ask', id, question: message.question });
+  }
+
+  private forget(worker: Worker): void {
+    for (const [topic, workers] of this.interest) {
+      workers.delete(worker);
+      if (workers.size === 0) this.interest.delete(topic);
+    }
+    for (const ask of this.asks.values()) {
+      if (ask.waiting.delete(worker) && ask.waiting.size === 0) ask.done();
+    }
+  }
+}
+
+function send(worker: Worker, message: ClusterMessage): void {
+  if (worker.isConnected()) worker.send(message);
+}

@@ -1,0 +1,57 @@
+// One published message, encoded once for all its subscribers (RFC 6455
+// §5.6): text is encoded to UTF-8 once; a small message is framed once and
+// that frame is copied into each subscriber's write batch; a large one keeps
+// its payload shared, uncopied, and each subscriber only gets a header of
+// its own (header and payload leave together under the socket's cork).
+import { Opcode } from '../protocol/constants.js';
+import { COPY_LIMIT, encodeFrame, encodeTextFrame, frameHead, headerSize } from '../protocol/frame-encoder.js';
+
+export type PublishData = string | Buffer | Uint8Array | ArrayBuffer;
+
+export class Publication {
+  readonly topic: string;
+  readonly binary: boolean;
+  /** The payload as bytes: what another process or machine gets. */
+  readonly payload: Buffer;
+  /** The whole frame when it is small enough to copy into each batch; undefined for a large one. */
+  readonly frame: Buffer | undefined;
+
+  private constructor(topic: string, binary: boolean, payload: Buffer, frame: Buffer | undefined) {
+    this.topic = topic;
+    this.binary = binary;
+    this.payload = payload;
+    this.frame = frame;
+  }
+
+  /** From an application's data: strings are text unless `binary`, bytes binary unless `binary === false`. */
+  static of(topic: string, data: PublishData, binary?: boolean): Publication {
+    if (typeof data === 'string' && binary !== true) {
+      const length = Buffer.byteLength(data, 'utf8');
+      if (length + headerSize(length) <= COPY_LIMIT) {
+        const frame = encodeTextFrame(data, length);
+        return new Publication(topic, false, frame.subarray(frame.length - length), frame);
+      }
+      return new Publication(topic, false, Buffer.from(data, 'utf8'), undefined);
+    }
+    return Publication.fromBytes(topic, toBuffer(data), binary !== false);
+  }
+
+  /** From bytes that came from elsewhere (another worker, another node). */
+  static fromBytes(topic: string, payload: Buffer, binary: boolean): Publication {
+    if (payload.length + headerSize(payload.length) > COPY_LIMIT) return new Publication(topic, binary, payload, undefined);
+    const frame = encodeFrame(binary ? Opcode.Binary : Opcode.Text, true, payload);
+    return new Publication(topic, binary, frame.subarray(frame.length - payload.length), frame);
+  }
+
+  /** The frame's first byte. */
+  get head(): number {
+    return frameHead(this.binary ? Opcode.Binary : Opcode.Text, true);
+  }
+}
+
+function toBuffer(data: Exclude<PublishData, string> | string): Buffer {
+  if (typeof data === 'string') return Buffer.from(data, 'utf8');
+  if (Buffer.isBuffer(data)) return data;
+  if (data instanceof ArrayBuffer) return Buffer.from(data);
+  return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+}
