@@ -143,7 +143,8 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     }
     const handler = config.app !== undefined ? await loadApp(config.app) : echo;
     // A worker of --workers N shares its topics with the others through the primary.
-    const broker = config.workers > 1 && cluster.isWorker ? new ClusterBroker() : undefined;
+    // With --redis, Redis joins every worker of every node instead.
+    const broker = config.workers > 1 && cluster.isWorker && config.options.redis === undefined ? new ClusterBroker() : undefined;
     server = createServer({ ...config.options, logger: log, broker });
     const app = handler;
     server.on('connection', (connection, request) => app(connection, request, server));

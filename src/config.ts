@@ -13,6 +13,7 @@ import { checkInteger, choice, defaultsOf, integer, list, resolveTable, text, to
 import type { UpgradeRequest } from './http/upgrade.js';
 import type { Clock } from './io/clock.js';
 import type { Broker } from './pubsub/broker.js';
+import { parseRedisUrl } from './redis/redis-url.js';
 
 /** What a request check may answer: accept (true/undefined) or refuse with a status. */
 export type RequestVerdict = boolean | undefined | void | { status: number; reason?: string; headers?: Record<string, string> };
@@ -106,6 +107,12 @@ export const serverOptions = {
     flag: { name: 'slow-subscriber-policy', arg: 'P' },
     help: "for a slow subscriber: 'drop' skips the publication for it (counted, and a 'drop' event), 'close' closes it with 1008",
   }),
+  redis: text({
+    flag: { name: 'redis', arg: 'URL' },
+    help: 'join the nodes of a fleet through Redis: redis://[user:pass@]host:port/db or rediss://…',
+    shows: 'none — this machine alone',
+  }),
+  redisPrefix: text({ default: 'wssd:', flag: { name: 'redis-prefix', arg: 'P' }, help: "put before every topic to make its Redis channel, so apps can share one Redis" }),
   broker: value<Broker>({ help: 'the bus between the processes or machines of one server', shows: 'this process alone; --workers: node:cluster IPC' }),
   clock: value<Clock>({ help: 'where deadlines and timers read the time (tests drive a manual one)', shows: 'the monotonic system clock' }),
 
@@ -170,6 +177,9 @@ export function resolveOptions(options: ServerOptions): ResolvedOptions {
     serverOptions.pingTimeout,
   );
   if (declared.pingInterval > 0 && pingTimeout > declared.pingInterval) throw new ConfigError('pingTimeout must not exceed pingInterval');
+  // Checked here so a bad URL stops startup rather than failing in the background.
+  if (declared.redis !== undefined) parseRedisUrl(declared.redis);
+  if (declared.redis !== undefined && options.broker !== undefined) throw new ConfigError('give either redis or broker, not both');
   return {
     ...declared,
     certificates,

@@ -24,3 +24,4 @@ export { ClusterBroker } from './pubsub/cluster-broker.js';
 export { ClusterRelay } from './pubsub/cluster-relay.js';
 export type { PublishOptions, SlowSubscriberPolicy } from './pubsub/pubsub.js';
 export type { PublishData } from './pubsub/publication.js';
+export { RedisBroker, redisBroker, type RedisBrokerOptions } from './pubsub/redis-broker.js';

@@ -15,6 +15,8 @@ export class ServerStats {
   publishedElsewhere = 0;
   /** Deliveries skipped by the slow-subscriber 'drop' policy. */
   dropped = 0;
+  /** Publications made here that did not reach the broker (Redis away past its queue, or lost in flight). */
+  undelivered = 0;
   /** Refused handshakes by HTTP status. */
   readonly refused = new Map<number, number>();
   /** Refused handshakes by catalogue code (HTTP_ERR_*, WS_HS_*). */
@@ -46,7 +48,7 @@ export interface StatsSnapshot {
   bytes: { in: number; out: number };
   closeCodes: Record<string, number>;
   exits: Record<string, number>;
-  topics: { count: number; published: number; publishedElsewhere: number; dropped: number };
+  topics: { count: number; published: number; publishedElsewhere: number; dropped: number; undelivered: number };
   tlsClientErrors: Record<string, number>;
   memory: { rss: number; heapUsed: number; external: number };
   pid: number;
@@ -62,7 +64,7 @@ export function snapshot(stats: ServerStats, connections: number, topics: number
     bytes: { in: stats.bytesIn, out: stats.bytesOut },
     closeCodes: Object.fromEntries(stats.closeCodes),
     exits: Object.fromEntries(stats.exits),
-    topics: { count: topics, published: stats.published, publishedElsewhere: stats.publishedElsewhere, dropped: stats.dropped },
+    topics: { count: topics, published: stats.published, publishedElsewhere: stats.publishedElsewhere, dropped: stats.dropped, undelivered: stats.undelivered },
     tlsClientErrors: Object.fromEntries(tlsClientErrors),
     memory: { rss: m.rss, heapUsed: m.heapUsed, external: m.external },
     pid: process.pid,

@@ -17,6 +17,7 @@ import { arrival } from './io/arrival.js';
 import { systemClock, type Clock } from './io/clock.js';
 import { Heartbeat } from './io/heartbeat.js';
 import { LocalBroker } from './pubsub/broker.js';
+import { RedisBroker } from './pubsub/redis-broker.js';
 import type { PublishData } from './pubsub/publication.js';
 import { PubSub, type PublishOptions } from './pubsub/pubsub.js';
 import { createLogger, silentLogger, type Logger } from './log.js';
@@ -31,6 +32,8 @@ export interface ServerEvents {
   connection: [connection: Connection, request: UpgradeRequest];
   /** A topic's subscriber count in this process changed (0 → 1 and 1 → 0 included). */
   subscription: [topic: string, count: number, previousCount: number];
+  /** A publication reached the local subscribers but not the broker (Redis away past its queue, or lost in flight). */
+  publishFailed: [topic: string, error: Error];
   /** A handshake was refused with an HTTP status. */
   refused: [status: number, reason: string, remoteAddress: string];
   /** A TLS handshake failed; `kind` is its class ('http_request', …). */
@@ -75,11 +78,18 @@ export class WebSocketServer extends EventEmitter<ServerEvents> implements Hands
     this.log = o.logger === false ? silentLogger : (o.logger ?? createLogger());
     this.clock = o.clock ?? systemClock;
     this.pubsub = new PubSub<Connection>(
-      o.broker ?? new LocalBroker(),
+      o.broker ?? (o.redis !== undefined ? new RedisBroker({ url: o.redis, prefix: o.redisPrefix }) : new LocalBroker()),
       { maxTopicLength: o.maxTopicLength, maxBackpressure: o.maxBackpressure, slowSubscriberPolicy: o.slowSubscriberPolicy },
       this.counters,
-      (topic, count, previous) => this.emit('subscription', topic, count, previous),
-      () => this.localSnapshot(),
+      {
+        onSubscription: (topic, count, previous) => this.emit('subscription', topic, count, previous),
+        answerStats: () => this.localSnapshot(),
+        onBrokerState: (connected, detail) => (connected ? this.log.info(`broker: ${detail}`) : this.log.warn(`broker: ${detail}`)),
+        onUndelivered: (topic, error) => {
+          if (this.listenerCount('publishFailed') > 0) this.emit('publishFailed', topic, error);
+          else this.log.warn(`a publication of ${JSON.stringify(topic.slice(0, 64))} did not reach the broker: ${error.message}`);
+        },
+      },
     );
     this.connectionOptions = {
       maxPayload: o.maxPayload,
@@ -246,7 +256,7 @@ export class WebSocketServer extends EventEmitter<ServerEvents> implements Hands
 
   /** GET /stats: this process alone, or with several (--workers) every one's counters summed and each listed. */
   private serverStatsJson(): string | Promise<string> {
-    if (this.options.broker === undefined) return this.statsJson();
+    if (this.options.broker === undefined || this.options.broker instanceof LocalBroker) return this.statsJson();
     return this.pubsub.gather({ kind: 'stats' }).then((answers) => {
       const snapshots = answers.filter((a): a is StatsSnapshot => typeof a === 'object' && a !== null);
       return JSON.stringify(snapshots.length === 0 ? this.localSnapshot() : combineSnapshots(snapshots)) + '\n';

@@ -14,6 +14,10 @@ export interface BrokerHost {
   deliver(topic: string, payload: Buffer, binary: boolean): void;
   /** This process's answer to a gather() question. */
   answer(question: BrokerQuestion): unknown;
+  /** The bus connected (again) or was lost; `detail` says to whom or why. */
+  brokerState?(connected: boolean, detail: string): void;
+  /** A publication made here did not reach the bus (queue full, connection lost with it in flight). */
+  undelivered?(topic: string, error: Error): void;
 }
 
 /** What gather() asks each process. */

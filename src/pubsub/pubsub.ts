@@ -32,23 +32,37 @@ export interface PubSubOptions {
   slowSubscriberPolicy: SlowSubscriberPolicy;
 }
 
+/** What PubSub tells the server. */
+export interface PubSubHooks {
+  /** A topic's local count changed. */
+  onSubscription: SubscriptionListener;
+  /** This process's counters, for a gather() of the stats. */
+  answerStats: () => unknown;
+  /** The broker connected or was lost. */
+  onBrokerState: (connected: boolean, detail: string) => void;
+  /** A publication did not reach the broker. */
+  onUndelivered: (topic: string, error: Error) => void;
+}
+
 export class PubSub<S extends Subscriber> implements BrokerHost {
   readonly registry: TopicRegistry<S>;
   private readonly broker: Broker;
   private readonly options: PubSubOptions;
   private readonly counters: ServerStats;
-  private readonly answerStats: () => unknown;
+  private readonly hooks: PubSubHooks;
+  /** Whether the broker is connected (a process alone always is). */
+  brokerConnected = true;
 
-  constructor(broker: Broker, options: PubSubOptions, counters: ServerStats, onSubscription: SubscriptionListener, answerStats: () => unknown) {
+  constructor(broker: Broker, options: PubSubOptions, counters: ServerStats, hooks: PubSubHooks) {
     this.broker = broker;
     this.options = options;
     this.counters = counters;
-    this.answerStats = answerStats;
+    this.hooks = hooks;
     this.registry = new TopicRegistry<S>((topic, count, previous) => {
       // Interest routing: the bus carries a topic here only while someone here wants it.
       if (previous === 0) broker.subscribe(topic);
       else if (count === 0) broker.unsubscribe(topic);
-      onSubscription(topic, count, previous);
+      hooks.onSubscription(topic, count, previous);
     });
     broker.start(this);
   }
@@ -92,7 +106,17 @@ export class PubSub<S extends Subscriber> implements BrokerHost {
   }
 
   answer(question: BrokerQuestion): unknown {
-    return question.kind === 'subscribers' ? this.registry.count(question.topic) : this.answerStats();
+    return question.kind === 'subscribers' ? this.registry.count(question.topic) : this.hooks.answerStats();
+  }
+
+  brokerState(connected: boolean, detail: string): void {
+    this.brokerConnected = connected;
+    this.hooks.onBrokerState(connected, detail);
+  }
+
+  undelivered(topic: string, error: Error): void {
+    this.counters.undelivered++;
+    this.hooks.onUndelivered(topic, error);
   }
 
   /** Every process's answer to `question`, through the broker. */

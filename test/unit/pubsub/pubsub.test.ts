@@ -45,7 +45,12 @@ function setup() {
   const broker = new RecordingBroker();
   const counters = new ServerStats();
   const changes: [string, number, number][] = [];
-  const pubsub = new PubSub<FakeSubscriber>(broker, { maxTopicLength: 16, maxBackpressure: 1000, slowSubscriberPolicy: 'drop' }, counters, (t, c, p) => changes.push([t, c, p]), () => ({ stats: true }));
+  const pubsub = new PubSub<FakeSubscriber>(broker, { maxTopicLength: 16, maxBackpressure: 1000, slowSubscriberPolicy: 'drop' }, counters, {
+    onSubscription: (t, c, p) => changes.push([t, c, p]),
+    answerStats: () => ({ stats: true }),
+    onBrokerState: () => {},
+    onUndelivered: () => {},
+  });
   return { broker, counters, changes, pubsub };
 }
 
