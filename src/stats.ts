@@ -9,6 +9,8 @@ export class ServerStats {
   messagesOut = 0;
   bytesOut = 0;
   handshakesAccepted = 0;
+  /** TCP connections closed without sending a byte: load-balancer and Kubernetes TCP health checks. */
+  probes = 0;
   /** publish() calls in this process. */
   published = 0;
   /** Publications received from other processes or machines. */
@@ -44,6 +46,7 @@ export interface StatsSnapshot {
   uptimeSeconds: number;
   connections: number;
   handshakes: { accepted: number; refused: Record<string, number>; refusals: Record<string, number> };
+  probes: number;
   messages: { in: number; out: number };
   bytes: { in: number; out: number };
   closeCodes: Record<string, number>;
@@ -60,6 +63,7 @@ export function snapshot(stats: ServerStats, connections: number, topics: number
     uptimeSeconds: Math.round((Date.now() - stats.startedAt) / 1000),
     connections,
     handshakes: { accepted: stats.handshakesAccepted, refused: Object.fromEntries(stats.refused), refusals: Object.fromEntries(stats.refusals) },
+    probes: stats.probes,
     messages: { in: stats.messagesIn, out: stats.messagesOut },
     bytes: { in: stats.bytesIn, out: stats.bytesOut },
     closeCodes: Object.fromEntries(stats.closeCodes),

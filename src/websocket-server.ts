@@ -11,7 +11,8 @@ import { Connection, type ConnectionOptions } from './connection.js';
 import { resolveOptions, type ResolvedOptions, type ServerOptions } from './config.js';
 import { Admission } from './http/admission.js';
 import { Handshaker, type HandshakeHost } from './http/handshaker.js';
-import { startStatsServer } from './http/side-routes.js';
+import { prometheusText } from './http/metrics.js';
+import { startStatsServer, type SideRoutes } from './http/side-routes.js';
 import type { UpgradeRequest } from './http/upgrade.js';
 import { arrival } from './io/arrival.js';
 import { systemClock, type Clock } from './io/clock.js';
@@ -116,7 +117,7 @@ export class WebSocketServer extends EventEmitter<ServerEvents> implements Hands
         handshakeTimeout: o.handshakeTimeout,
         closeTimeout: o.closeTimeout,
         policy: { paths: o.paths, trustProxy: o.trustProxy, subprotocols: o.subprotocols, selectSubprotocol: o.selectSubprotocol },
-        sideRoutes: { demoPage: o.demoPage, stats: o.stats, wsPath: o.paths?.[0] ?? '/', statsJson: () => this.serverStatsJson() },
+        sideRoutes: this.sideRoutes(),
         verifyRequest: o.verifyRequest,
         admission: this.admission,
         clock: this.clock,
@@ -137,6 +138,7 @@ export class WebSocketServer extends EventEmitter<ServerEvents> implements Hands
         log: this.log,
         onSecureSocket: (socket, arrived) => handshaker.accept(socket, true, arrived),
         onClientError: (kind, error, address) => this.emit('tlsClientError', kind, error, address),
+        onProbe: () => this.counters.probes++,
       });
       this.certificates = this.tls.certificates;
       this.listener = this.tls.server;
@@ -168,7 +170,7 @@ export class WebSocketServer extends EventEmitter<ServerEvents> implements Hands
     const o = this.options;
     if (o.watchCertificates) this.tls?.watch();
     if (o.statsPort !== undefined && this.statsServer === undefined) {
-      this.statsServer = startStatsServer(o.statsPort, o.statsHost, () => this.serverStatsJson(), this.log);
+      this.statsServer = startStatsServer(o.statsPort, o.statsHost, this.sideRoutes(), this.log);
     }
     const listener = this.listener;
     if (listener === undefined) return Promise.reject(new Error('this server has no listener (noServer / attach): the HTTP server listens'));
@@ -254,13 +256,38 @@ export class WebSocketServer extends EventEmitter<ServerEvents> implements Hands
     return snapshot(this.counters, this.connections.size, this.pubsub.registry.topicCount, this.tlsClientErrors);
   }
 
-  /** GET /stats: this process alone, or with several (--workers) every one's counters summed and each listed. */
-  private serverStatsJson(): string | Promise<string> {
-    if (this.options.broker === undefined || this.options.broker instanceof LocalBroker) return this.statsJson();
+  /** This process alone, or with several (--workers) every one's counters summed and each listed. */
+  private serverSnapshot(): StatsSnapshot | Promise<StatsSnapshot> {
+    if (this.options.broker === undefined || this.options.broker instanceof LocalBroker) return this.localSnapshot();
     return this.pubsub.gather({ kind: 'stats' }).then((answers) => {
       const snapshots = answers.filter((a): a is StatsSnapshot => typeof a === 'object' && a !== null);
-      return JSON.stringify(snapshots.length === 0 ? this.localSnapshot() : combineSnapshots(snapshots)) + '\n';
+      return snapshots.length === 0 ? this.localSnapshot() : combineSnapshots(snapshots);
     });
+  }
+
+  /** GET /stats, /metrics and /healthz. */
+  private sideRoutes(): SideRoutes {
+    const o = this.options;
+    const json = (s: StatsSnapshot): string => JSON.stringify(s) + '\n';
+    const metrics = (s: StatsSnapshot): string => prometheusText(s, this.pubsub.brokerConnected);
+    return {
+      demoPage: o.demoPage,
+      stats: o.stats,
+      wsPath: o.paths?.[0] ?? '/',
+      statsJson: () => {
+        const s = this.serverSnapshot();
+        return s instanceof Promise ? s.then(json) : json(s);
+      },
+      metrics: () => {
+        const s = this.serverSnapshot();
+        return s instanceof Promise ? s.then(metrics) : metrics(s);
+      },
+      health: () => {
+        if (this.shuttingDown) return { ok: false, reason: 'shutting down' };
+        if (!this.pubsub.brokerConnected) return { ok: false, reason: 'broker disconnected' };
+        return { ok: true, reason: 'ok' };
+      },
+    };
   }
 
   /**
@@ -298,6 +325,11 @@ export class WebSocketServer extends EventEmitter<ServerEvents> implements Hands
     if (this.shuttingDown) connection.closeFor(connectionExits.shutdown(CloseCode.GoingAway, 'server shutting down'));
     // Bytes that came with the head belong to the first frames.
     if (rest.length > 0) connection.receive(rest);
+  }
+
+  /** @internal A connection closed without sending a byte. */
+  probe(): void {
+    this.counters.probes++;
   }
 
   /** @internal A handshake was refused (and answered). */

@@ -63,7 +63,7 @@ export function demoPage(wsPath: string): string {
 
 export function htmlResponse(status: number, body: string, contentType = 'text/html; charset=utf-8'): string {
   return (
-    `HTTP/1.1 ${status} ${status === 200 ? 'OK' : 'Error'}\r\n` +
+    `HTTP/1.1 ${status} ${status === 200 ? 'OK' : status === 503 ? 'Service Unavailable' : 'Error'}\r\n` +
     `Content-Type: ${contentType}\r\n` +
     `Content-Length: ${Buffer.byteLength(body)}\r\n` +
     'Cache-Control: no-store\r\n' +

@@ -45,6 +45,8 @@ export interface HandshakeHost {
   upgraded(socket: net.Socket, request: UpgradeRequest, protocol: string, rest: Buffer): void;
   /** A handshake was refused (already answered). */
   refused(error: HandshakeError, remoteAddress: string): void;
+  /** A connection closed without sending a byte (a health check). */
+  probe(): void;
 }
 
 export class Handshaker {
@@ -52,6 +54,8 @@ export class Handshaker {
   private readonly pending = new Set<net.Socket>();
   private readonly forget = (socket: net.Socket): void => {
     this.pending.delete(socket);
+    // Closed without a byte: a TCP health check (over TLS the listener sees those first).
+    if (socket.bytesRead === 0) this.host.probe();
   };
 
   constructor(

@@ -24,6 +24,8 @@ export interface BrokerHost {
 export type BrokerQuestion = { kind: 'subscribers'; topic: string } | { kind: 'stats' };
 
 export interface Broker {
+  /** Whether the bus is up now (undefined: always, e.g. in-process). GET /healthz says 503 while it is not. */
+  readonly connected?: boolean;
   /** Starts the bus; publications from elsewhere go to `host` from now on. */
   start(host: BrokerHost): void;
   /** The first local subscriber of `topic` arrived: receive its publications. */

@@ -50,8 +50,6 @@ export class PubSub<S extends Subscriber> implements BrokerHost {
   private readonly options: PubSubOptions;
   private readonly counters: ServerStats;
   private readonly hooks: PubSubHooks;
-  /** Whether the broker is connected (a process alone always is). */
-  brokerConnected = true;
 
   constructor(broker: Broker, options: PubSubOptions, counters: ServerStats, hooks: PubSubHooks) {
     this.broker = broker;
@@ -109,8 +107,12 @@ export class PubSub<S extends Subscriber> implements BrokerHost {
     return question.kind === 'subscribers' ? this.registry.count(question.topic) : this.hooks.answerStats();
   }
 
+  /** Whether the broker is connected (a process alone always is). */
+  get brokerConnected(): boolean {
+    return this.broker.connected ?? true;
+  }
+
   brokerState(connected: boolean, detail: string): void {
-    this.brokerConnected = connected;
     this.hooks.onBrokerState(connected, detail);
   }
 

@@ -53,6 +53,10 @@ export class RedisBroker implements Broker {
     });
   }
 
+  get connected(): boolean {
+    return this.client.state === 'ready';
+  }
+
   start(host: BrokerHost): void {
     this.host = host;
     this.client.on('push', (push) => this.receive(push));

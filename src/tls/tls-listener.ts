@@ -22,6 +22,8 @@ export interface TlsListenerOptions {
   onSecureSocket: (socket: tls.TLSSocket, arrived: Arrival) => void;
   /** A TLS handshake failed (after it was counted and logged). */
   onClientError: (kind: string, error: Error, address: string) => void;
+  /** A TCP connection closed without sending a byte: a health check, counted, never logged. */
+  onProbe: () => void;
 }
 
 /**
@@ -30,10 +32,15 @@ export interface TlsListenerOptions {
  */
 const arrivals = new WeakMap<net.Socket, Arrival>();
 
+/** The TCP socket under a TLS socket (node:tls keeps it as _parent). */
+function rawSocket(socket: tls.TLSSocket): net.Socket | undefined {
+  return (socket as tls.TLSSocket & { _parent?: net.Socket | null })._parent ?? undefined;
+}
+
 /** A TLS socket's arrival, forgotten as it is taken (the TLS handshake has ended). */
 function takeArrival(socket: tls.TLSSocket): Arrival | undefined {
-  const raw = (socket as tls.TLSSocket & { _parent?: net.Socket | null })._parent;
-  if (raw === undefined || raw === null) return undefined;
+  const raw = rawSocket(socket);
+  if (raw === undefined) return undefined;
   const arrived = arrivals.get(raw);
   arrivals.delete(raw);
   return arrived;
@@ -47,12 +54,14 @@ export class TlsListener {
   private readonly log: Logger;
   private readonly errorLog = new RateLimiter();
   private readonly onClientError: TlsListenerOptions['onClientError'];
+  private readonly onProbe: () => void;
   private stopWatching: (() => void) | undefined;
 
   constructor(options: TlsListenerOptions) {
     const { clock } = options;
     this.log = options.log;
     this.onClientError = options.onClientError;
+    this.onProbe = options.onProbe;
     const store = new CertificateStore(options.certificates);
     this.certificates = store;
     const pair = store.defaultPair;
@@ -115,6 +124,14 @@ export class TlsListener {
 
   private clientError(error: Error & { code?: string }, socket: tls.TLSSocket): void {
     const { kind, explanation } = classifyTlsClientError(error);
+    // Connect, then close without a byte: what HAProxy, AWS NLB and Kubernetes
+    // TCP probes do every few seconds. Counted, never logged, not an error.
+    if (kind === 'reset' && rawSocket(socket)?.bytesRead === 0) {
+      takeArrival(socket);
+      socket.destroy();
+      this.onProbe();
+      return;
+    }
     this.clientErrors.set(kind, (this.clientErrors.get(kind) ?? 0) + 1);
     const arrived = takeArrival(socket);
     const address = arrived?.address || normalizeAddress(socket.remoteAddress) || 'unknown';

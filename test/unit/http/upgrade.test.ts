@@ -75,11 +75,29 @@ describe('Admission', () => {
 });
 
 describe('sideRouteResponse', () => {
-  const routes: SideRoutes = { demoPage: true, stats: true, wsPath: '/wss', statsJson: () => '{"connections":0}\n' };
+  const routes: SideRoutes = {
+    demoPage: true,
+    stats: true,
+    wsPath: '/wss',
+    statsJson: () => '{"connections":0}\n',
+    metrics: () => 'wssd_connections 0\n',
+    health: () => ({ ok: true, reason: 'ok' }),
+  };
   it('GET / is the test page (connecting to the first served path), GET /stats the counters; HTTP/1.0 too', () => {
     expect(sideRouteResponse(head('GET / HTTP/1.1', 'Host: a'), routes)).toMatch(/^HTTP\/1\.1 200 OK\r\n[\s\S]*text\/html[\s\S]*"\/wss"/);
     expect(sideRouteResponse(head('GET /stats HTTP/1.0'), routes)).toMatch(/application\/json[\s\S]*\r\n\r\n\{"connections":0\}\n$/);
   });
+  it('GET /healthz: 200 "ok", or 503 with the reason; always on, stats or not', () => {
+    expect(sideRouteResponse(head('GET /healthz HTTP/1.1', 'Host: a'), { ...routes, stats: false })).toMatch(/^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\nok\n$/);
+    const down = { ...routes, health: () => ({ ok: false, reason: 'broker disconnected' }) };
+    expect(sideRouteResponse(head('GET /healthz HTTP/1.1', 'Host: a'), down)).toMatch(/^HTTP\/1\.1 503 Service Unavailable\r\n[\s\S]*\r\n\r\nbroker disconnected\n$/);
+  });
+
+  it('GET /metrics in the Prometheus text format, only with stats on', () => {
+    expect(sideRouteResponse(head('GET /metrics HTTP/1.1', 'Host: a'), routes)).toMatch(/text\/plain; version=0\.0\.4[\s\S]*wssd_connections 0\n$/);
+    expect(sideRouteResponse(head('GET /metrics HTTP/1.1', 'Host: a'), { ...routes, stats: false })).toBeUndefined();
+  });
+
   it('an upgrade, another method, another path, or a route switched off goes on to the upgrade rules', () => {
     expect(sideRouteResponse(head('GET / HTTP/1.1', 'Host: a', 'Upgrade: websocket'), routes)).toBeUndefined();
     expect(sideRouteResponse(head('POST / HTTP/1.1', 'Host: a'), routes)).toBeUndefined();

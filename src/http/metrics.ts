@@ -1,0 +1,52 @@
+// GET /metrics: the /stats counters in Prometheus's text exposition format
+// (version 0.0.4), so a fleet is scraped like any other service. Counters end
+// in _total; labelled series come from the records of /stats (refusals by
+// status, exits by code, TLS client errors by kind). With --workers the
+// numbers are the sum over the workers, like /stats.
+import type { StatsSnapshot } from '../stats.js';
+
+export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
+
+type Sample = [labels: Record<string, string | number>, value: number];
+
+export function prometheusText(stats: StatsSnapshot, brokerConnected: boolean): string {
+  let out = '';
+  const metric = (name: string, type: 'counter' | 'gauge', help: string, samples: Sample[]): void => {
+    out += `# HELP wssd_${name} ${help}\n# TYPE wssd_${name} ${type}\n`;
+    for (const [labels, value] of samples) {
+      const keys = Object.keys(labels);
+      const set = keys.length === 0 ? '' : `{${keys.map((k) => `${k}="${escape(String(labels[k]))}"`).join(',')}}`;
+      out += `wssd_${name}${set} ${Number.isFinite(value) ? value : 0}\n`;
+    }
+  };
+  const byLabel = (label: string, record: Record<string, number>): Sample[] => Object.entries(record).map(([k, v]) => [{ [label]: k }, v]);
+  metric('connections', 'gauge', 'Open WebSocket connections.', [[{}, stats.connections]]);
+  metric('handshakes_accepted_total', 'counter', 'Opening handshakes answered with 101.', [[{}, stats.handshakes.accepted]]);
+  metric('handshakes_refused_total', 'counter', 'Opening handshakes refused, by HTTP status.', byLabel('status', stats.handshakes.refused));
+  metric('handshake_refusals_total', 'counter', 'Opening handshakes refused, by cause.', byLabel('code', stats.handshakes.refusals));
+  metric('probes_total', 'counter', 'TCP connections closed without a byte (health checks).', [[{}, stats.probes]]);
+  metric('messages_total', 'counter', 'WebSocket messages.', [
+    [{ direction: 'in' }, stats.messages.in],
+    [{ direction: 'out' }, stats.messages.out],
+  ]);
+  metric('payload_bytes_total', 'counter', 'Bytes of message payloads.', [
+    [{ direction: 'in' }, stats.bytes.in],
+    [{ direction: 'out' }, stats.bytes.out],
+  ]);
+  metric('close_codes_total', 'counter', 'Closed connections, by the close code reported.', byLabel('code', stats.closeCodes));
+  metric('exits_total', 'counter', 'Connections the server ended, by cause.', byLabel('code', stats.exits));
+  metric('tls_client_errors_total', 'counter', 'Failed TLS handshakes, by kind.', byLabel('kind', stats.tlsClientErrors));
+  metric('topics', 'gauge', 'Topics with subscribers.', [[{}, stats.topics.count]]);
+  metric('published_total', 'counter', 'publish() calls.', [[{}, stats.topics.published]]);
+  metric('published_elsewhere_total', 'counter', 'Publications received from other processes or nodes.', [[{}, stats.topics.publishedElsewhere]]);
+  metric('dropped_total', 'counter', "Deliveries skipped by the slow-subscriber 'drop' policy.", [[{}, stats.topics.dropped]]);
+  metric('undelivered_total', 'counter', 'Publications that did not reach the broker.', [[{}, stats.topics.undelivered]]);
+  metric('broker_connected', 'gauge', '1 when the broker (Redis, the --workers bus) is connected.', [[{}, brokerConnected ? 1 : 0]]);
+  metric('resident_memory_bytes', 'gauge', 'Resident set size.', [[{}, stats.memory.rss]]);
+  metric('uptime_seconds', 'gauge', 'Seconds since start (the longest of the workers).', [[{}, stats.uptimeSeconds]]);
+  return out;
+}
+
+function escape(value: string): string {
+  return value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+}
