@@ -113,6 +113,18 @@ export const serverOptions = {
     shows: 'none — this machine alone',
   }),
   redisPrefix: text({ default: 'wssd:', flag: { name: 'redis-prefix', arg: 'P' }, help: "put before every topic to make its Redis channel, so apps can share one Redis" }),
+  historySize: integer({
+    min: 0,
+    default: 0,
+    flag: { name: 'history-size', arg: 'N' },
+    help: 'with --redis: keep the last N publications of each topic in Redis, so nodes and clients can resume from an offset; 0 = no history',
+  }),
+  historyPrefix: list({
+    flag: { name: 'history-prefix', arg: 'P', commas: 'everywhere' },
+    help: 'only topics starting with one of these keep history',
+    shows: 'every topic, when --history-size is set',
+  }),
+  historyTtl: integer({ min: 0, default: 0, flag: { name: 'history-ttl', arg: 'S' }, help: "seconds a topic's history is kept after its last publication; 0 = until trimmed" }),
   broker: value<Broker>({ help: 'the bus between the processes or machines of one server', shows: 'this process alone; --workers: node:cluster IPC' }),
   clock: value<Clock>({ help: 'where deadlines and timers read the time (tests drive a manual one)', shows: 'the monotonic system clock' }),
 
@@ -180,6 +192,7 @@ export function resolveOptions(options: ServerOptions): ResolvedOptions {
   // Checked here so a bad URL stops startup rather than failing in the background.
   if (declared.redis !== undefined) parseRedisUrl(declared.redis);
   if (declared.redis !== undefined && options.broker !== undefined) throw new ConfigError('give either redis or broker, not both');
+  if (declared.historySize > 0 && declared.redis === undefined) throw new ConfigError('historySize keeps history in Redis: it needs redis too');
   return {
     ...declared,
     certificates,

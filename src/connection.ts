@@ -14,7 +14,8 @@ import { routeSocketEvents, type SocketOwner } from './io/socket-events.js';
 import { SendStatus, SocketWriter, type WriterHost } from './io/socket-writer.js';
 import type { UpgradeRequest } from './http/upgrade.js';
 import type { Publication, PublishData } from './pubsub/publication.js';
-import type { PublishOptions, PubSub, SlowSubscriberPolicy, Subscriber } from './pubsub/pubsub.js';
+import type { StreamPosition } from './pubsub/history.js';
+import type { PublishOptions, PubSub, ResumeResult, SlowSubscriberPolicy, Subscriber } from './pubsub/pubsub.js';
 import type { ServerStats } from './stats.js';
 
 export type { UpgradeRequest } from './http/upgrade.js';
@@ -66,6 +67,15 @@ export interface ConnectionEvents {
   close: [code: number, reason: string];
   /** A publication of `topic` was skipped for this connection: its buffer was above maxBackpressure (policy 'drop'). */
   drop: [topic: string, data: string | Buffer];
+  /** A publication of a topic with history was sent to this connection, at this position (only emitted while listened to). */
+  publication: [topic: string, position: StreamPosition];
+  /** subscribe(topic, { since }) has caught up: what was missed was replayed, or why not all of it. */
+  resume: [topic: string, result: ResumeResult];
+}
+
+export interface SubscribeOptions {
+  /** Replay what was published after this position (from the topic's history) before the live publications. */
+  since?: StreamPosition;
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -254,9 +264,14 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Sessio
    * here. Returns false if already subscribed or closed. A connection leaves
    * all its topics when it closes.
    */
-  subscribe(topic: string): boolean {
+  subscribe(topic: string, options?: SubscribeOptions): boolean {
     if (this.closed) return false;
-    return this.options.topics.subscribe(this, topic);
+    return this.options.topics.subscribe(this, topic, options?.since);
+  }
+
+  /** @internal subscribe(topic, { since }) caught up. */
+  resumed(topic: string, result: ResumeResult): void {
+    this.emit('resume', topic, result);
   }
 
   /** Leaves `topic`; false if it was not subscribed. */
@@ -304,6 +319,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Sessio
     const counters = this.options.counters;
     counters.messagesOut++;
     counters.bytesOut += length;
+    if (publication.position !== undefined && this.listenerCount('publication') > 0) this.emit('publication', publication.topic, publication.position);
     return true;
   }
 

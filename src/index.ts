@@ -1,7 +1,7 @@
 // wssd's public API. Everything here is stable; the rest of src/ is not.
 export { createServer, WebSocketServer, type ListenAddress, type ServerEvents } from './websocket-server.js';
 export { attach } from './attach.js';
-export { Connection, ReadyState, type ConnectionEvents, type SendOptions, type UpgradeRequest } from './connection.js';
+export { Connection, ReadyState, type ConnectionEvents, type SendOptions, type SubscribeOptions, type UpgradeRequest } from './connection.js';
 export { SendStatus } from './io/socket-writer.js';
 export { systemClock, type Clock, type Timer } from './io/clock.js';
 export { defaults, type ServerOptions, type RequestVerdict, type RequestVerifier, type SubprotocolSelector } from './config.js';
@@ -25,3 +25,5 @@ export { ClusterRelay } from './pubsub/cluster-relay.js';
 export type { PublishOptions, SlowSubscriberPolicy } from './pubsub/pubsub.js';
 export type { PublishData } from './pubsub/publication.js';
 export { RedisBroker, redisBroker, type RedisBrokerOptions } from './pubsub/redis-broker.js';
+export type { StreamPosition, HistoryReplay } from './pubsub/history.js';
+export type { ResumeResult } from './pubsub/pubsub.js';

@@ -19,6 +19,8 @@ export class ServerStats {
   dropped = 0;
   /** Publications made here that did not reach the broker (Redis away past its queue, or lost in flight). */
   undelivered = 0;
+  /** Topics whose history could not bridge a loss of the broker (trimmed, new epoch). */
+  unrecovered = 0;
   /** Refused handshakes by HTTP status. */
   readonly refused = new Map<number, number>();
   /** Refused handshakes by catalogue code (HTTP_ERR_*, WS_HS_*). */
@@ -51,7 +53,7 @@ export interface StatsSnapshot {
   bytes: { in: number; out: number };
   closeCodes: Record<string, number>;
   exits: Record<string, number>;
-  topics: { count: number; published: number; publishedElsewhere: number; dropped: number; undelivered: number };
+  topics: { count: number; published: number; publishedElsewhere: number; dropped: number; undelivered: number; unrecovered: number };
   tlsClientErrors: Record<string, number>;
   memory: { rss: number; heapUsed: number; external: number };
   pid: number;
@@ -68,7 +70,7 @@ export function snapshot(stats: ServerStats, connections: number, topics: number
     bytes: { in: stats.bytesIn, out: stats.bytesOut },
     closeCodes: Object.fromEntries(stats.closeCodes),
     exits: Object.fromEntries(stats.exits),
-    topics: { count: topics, published: stats.published, publishedElsewhere: stats.publishedElsewhere, dropped: stats.dropped, undelivered: stats.undelivered },
+    topics: { count: topics, published: stats.published, publishedElsewhere: stats.publishedElsewhere, dropped: stats.dropped, undelivered: stats.undelivered, unrecovered: stats.unrecovered },
     tlsClientErrors: Object.fromEntries(tlsClientErrors),
     memory: { rss: m.rss, heapUsed: m.heapUsed, external: m.external },
     pid: process.pid,

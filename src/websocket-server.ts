@@ -19,6 +19,7 @@ import { systemClock, type Clock } from './io/clock.js';
 import { Heartbeat } from './io/heartbeat.js';
 import { LocalBroker } from './pubsub/broker.js';
 import { RedisBroker } from './pubsub/redis-broker.js';
+import type { StreamPosition } from './pubsub/history.js';
 import type { PublishData } from './pubsub/publication.js';
 import { PubSub, type PublishOptions } from './pubsub/pubsub.js';
 import { createLogger, silentLogger, type Logger } from './log.js';
@@ -35,6 +36,8 @@ export interface ServerEvents {
   subscription: [topic: string, count: number, previousCount: number];
   /** A publication reached the local subscribers but not the broker (Redis away past its queue, or lost in flight). */
   publishFailed: [topic: string, error: Error];
+  /** After the broker came back, publications of `topic` missed meanwhile could not all be recovered from its history. */
+  recoveryFailed: [topic: string, reason: 'epoch' | 'trimmed', had: StreamPosition, now: StreamPosition];
   /** A handshake was refused with an HTTP status. */
   refused: [status: number, reason: string, remoteAddress: string];
   /** A TLS handshake failed; `kind` is its class ('http_request', …). */
@@ -79,13 +82,20 @@ export class WebSocketServer extends EventEmitter<ServerEvents> implements Hands
     this.log = o.logger === false ? silentLogger : (o.logger ?? createLogger());
     this.clock = o.clock ?? systemClock;
     this.pubsub = new PubSub<Connection>(
-      o.broker ?? (o.redis !== undefined ? new RedisBroker({ url: o.redis, prefix: o.redisPrefix }) : new LocalBroker()),
+      o.broker ??
+        (o.redis !== undefined
+          ? new RedisBroker({ url: o.redis, prefix: o.redisPrefix, historySize: o.historySize, historyPrefixes: o.historyPrefix, historyTtl: o.historyTtl })
+          : new LocalBroker()),
       { maxTopicLength: o.maxTopicLength, maxBackpressure: o.maxBackpressure, slowSubscriberPolicy: o.slowSubscriberPolicy },
       this.counters,
       {
         onSubscription: (topic, count, previous) => this.emit('subscription', topic, count, previous),
         answerStats: () => this.localSnapshot(),
         onBrokerState: (connected, detail) => (connected ? this.log.info(`broker: ${detail}`) : this.log.warn(`broker: ${detail}`)),
+        onRecoveryFailed: (topic, reason, had, now) => {
+          if (this.listenerCount('recoveryFailed') > 0) this.emit('recoveryFailed', topic, reason, had, now);
+          else this.log.warn(`publications of ${JSON.stringify(topic.slice(0, 64))} were lost while the broker was away (${reason}: had ${had.offset}@${had.epoch}, now ${now.offset}@${now.epoch})`);
+        },
         onUndelivered: (topic, error) => {
           if (this.listenerCount('publishFailed') > 0) this.emit('publishFailed', topic, error);
           else this.log.warn(`a publication of ${JSON.stringify(topic.slice(0, 64))} did not reach the broker: ${error.message}`);

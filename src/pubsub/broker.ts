@@ -7,17 +7,25 @@
 // Implementations: LocalBroker (one process: nothing to do), ClusterBroker
 // (--workers: node:cluster IPC through the primary), and any other engine a
 // user plugs in through the `broker` option.
+import type { HistoryReplay, StreamPosition } from './history.js';
+import type { Publication } from './publication.js';
 
 /** The process a broker serves. */
 export interface BrokerHost {
-  /** A publication made in another process: deliver it to the local subscribers. */
-  deliver(topic: string, payload: Buffer, binary: boolean): void;
+  /**
+   * A publication to deliver to the local subscribers: made in another
+   * process, or (for a topic with history) in this one, coming back with its
+   * position; `ownToken` is then the token publish() was given.
+   */
+  deliver(topic: string, payload: Buffer, binary: boolean, position?: StreamPosition, ownToken?: number): void;
   /** This process's answer to a gather() question. */
   answer(question: BrokerQuestion): unknown;
   /** The bus connected (again) or was lost; `detail` says to whom or why. */
   brokerState?(connected: boolean, detail: string): void;
   /** A publication made here did not reach the bus (queue full, connection lost with it in flight). */
-  undelivered?(topic: string, error: Error): void;
+  undelivered?(topic: string, error: Error, token: number): void;
+  /** After the bus came back, what this process missed of `topic` could not all be recovered. */
+  recoveryFailed?(topic: string, reason: 'epoch' | 'trimmed', had: StreamPosition, now: StreamPosition): void;
 }
 
 /** What gather() asks each process. */
@@ -32,12 +40,25 @@ export interface Broker {
   subscribe(topic: string): void;
   /** The last local subscriber of `topic` left. */
   unsubscribe(topic: string): void;
-  /** A publication made in this process, for the subscribers elsewhere (never echoed back here). */
-  publish(topic: string, payload: Buffer, binary: boolean): void;
+  /**
+   * A publication made in this process, for the subscribers elsewhere (and,
+   * when deliversOwn(topic), here too, with its position). `token` comes back
+   * with it (deliver) or with its failure (undelivered).
+   */
+  publish(topic: string, payload: Buffer, binary: boolean, token?: number): void;
   /** Every process's answer to `question`, this one's included; a single process answers alone. */
   gather(question: BrokerQuestion): Promise<unknown[]>;
   /** Stops the bus, after what was published here has been handed on. */
   close(): Promise<void>;
+  /**
+   * Whether publications of `topic` reach this process's subscribers through
+   * the bus, with their position (a topic with history), rather than at once.
+   */
+  deliversOwn?(topic: string): boolean;
+  /** What was published on `topic` after `since`, from the history (topics with history only). */
+  replay?(topic: string, since: StreamPosition): Promise<HistoryReplay>;
+  /** A history entry as a publication (the entry holds the broker's own framing). */
+  unwrap?(topic: string, entry: Buffer, position: StreamPosition): Publication | undefined;
 }
 
 /** One process alone: nothing to tell anyone. */

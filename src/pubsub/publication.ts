@@ -5,6 +5,7 @@
 // its own (header and payload leave together under the socket's cork).
 import { Opcode } from '../protocol/constants.js';
 import { COPY_LIMIT, encodeFrame, encodeTextFrame, frameHead, headerSize } from '../protocol/frame-encoder.js';
+import type { StreamPosition } from './history.js';
 
 export type PublishData = string | Buffer | Uint8Array | ArrayBuffer;
 
@@ -15,12 +16,15 @@ export class Publication {
   readonly payload: Buffer;
   /** The whole frame when it is small enough to copy into each batch; undefined for a large one. */
   readonly frame: Buffer | undefined;
+  /** Its place in the topic's history, for a topic with history. */
+  readonly position: StreamPosition | undefined;
 
-  private constructor(topic: string, binary: boolean, payload: Buffer, frame: Buffer | undefined) {
+  private constructor(topic: string, binary: boolean, payload: Buffer, frame: Buffer | undefined, position?: StreamPosition) {
     this.topic = topic;
     this.binary = binary;
     this.payload = payload;
     this.frame = frame;
+    this.position = position;
   }
 
   /** From an application's data: strings are text unless `binary`, bytes binary unless `binary === false`. */
@@ -36,11 +40,11 @@ export class Publication {
     return Publication.fromBytes(topic, toBuffer(data), binary !== false);
   }
 
-  /** From bytes that came from elsewhere (another worker, another node). */
-  static fromBytes(topic: string, payload: Buffer, binary: boolean): Publication {
-    if (payload.length + headerSize(payload.length) > COPY_LIMIT) return new Publication(topic, binary, payload, undefined);
+  /** From bytes that came from elsewhere (another worker, another node, the history). */
+  static fromBytes(topic: string, payload: Buffer, binary: boolean, position?: StreamPosition): Publication {
+    if (payload.length + headerSize(payload.length) > COPY_LIMIT) return new Publication(topic, binary, payload, undefined, position);
     const frame = encodeFrame(binary ? Opcode.Binary : Opcode.Text, true, payload);
-    return new Publication(topic, binary, frame.subarray(frame.length - payload.length), frame);
+    return new Publication(topic, binary, frame.subarray(frame.length - payload.length), frame, position);
   }
 
   /** The frame's first byte. */

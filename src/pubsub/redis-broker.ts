@@ -1,25 +1,35 @@
 // The bus between wssd nodes on several machines: Redis pub/sub. A node
 // SUBSCRIBEs to a topic's channel (prefix + topic) only while it has local
 // subscribers of it — the registry's 0 → 1 and 1 → 0 — so it never receives
-// traffic nobody on it wants. A publication is PUBLISHed once, tagged with
-// this node's id so the node that made it (which delivered it locally
-// already) skips it when Redis sends it back.
+// traffic nobody on it wants.
 //
-// Redis pub/sub alone is at-most-once: what is published while a node's
-// connection is down does not reach it, and a PUBLISH in flight when the
-// connection drops has an unknown fate. Both are reported (the host's
-// undelivered(), counted in /stats), never silent. History and resume from
-// an offset are the next step (see the README's "Many machines").
-import { randomBytes } from 'node:crypto';
+// Topics without history: a publication is PUBLISHed once, tagged with this
+// node's id so the node that made it (which delivered it locally already)
+// skips it when Redis sends it back. That is at-most-once across nodes: what
+// is published while a node is cut off does not reach it, and a PUBLISH in
+// flight when the connection drops has an unknown fate; the latter is
+// reported (undelivered), never silent.
+//
+// Topics with history (historySize > 0, for every topic or those under the
+// history prefixes): each publication gets an offset and the topic's epoch in
+// one Lua script (history.ts) and reaches every node through pub/sub with its
+// position — the publishing node too, so all subscribers everywhere see one
+// order per topic. A node whose connection comes back reads from the stream
+// what its subscribed topics missed and delivers it, in order, before the
+// newer publications; where the history cannot bridge the gap (trimmed, or a
+// new epoch) the host is told.
+import { createHash, randomBytes } from 'node:crypto';
 import { RedisClient, type RedisClientOptions } from '../redis/redis-client.js';
 import { parseRedisUrl, redact } from '../redis/redis-url.js';
-import { asText, type RespPush } from '../redis/resp.js';
+import { asText, type RespPush, type RespValue } from '../redis/resp.js';
 import type { Broker, BrokerHost, BrokerQuestion } from './broker.js';
+import { Publication } from './publication.js';
+import { judgeReplay, metaKey, publicationKey, PUBLISH_WITH_HISTORY, READ_HISTORY, splitPositioned, streamKey, type HistoryReplay, type StreamPosition } from './history.js';
 
 export interface RedisBrokerOptions {
   /** redis://[user:pass@]host:port/db or rediss://… */
   url: string;
-  /** Put before every topic to make its channel, so several applications can share one Redis. Default "wssd:". */
+  /** Put before every topic to make its channel and keys, so several applications can share one Redis. Default "wssd:". */
   prefix?: string;
   /** CLIENT SETNAME of this node's connection. */
   name?: string;
@@ -27,29 +37,58 @@ export interface RedisBrokerOptions {
   tls?: RedisClientOptions['tls'];
   /** Publications held while Redis is away; past it they are reported undelivered. Default 10,000. */
   maxQueued?: number;
+  /** Entries of history kept per topic (a Stream trimmed to this size); 0, the default: no history. */
+  historySize?: number;
+  /** Only topics starting with one of these have history (default: every topic, when historySize > 0). */
+  historyPrefixes?: readonly string[];
+  /** Seconds a topic's history is kept after its last publication; 0: until trimmed. */
+  historyTtl?: number;
 }
 
-/** A publication on the wire: version, flags, the publishing node's id, the payload. */
+/** A publication on the wire: version, flags, the publishing node's id, its token there, the payload. */
 const VERSION = 1;
 const BINARY = 1;
-const HEADER = 2 + 8;
+const HEADER = 2 + 8 + 4;
+
+const sha1 = (text: string): string => createHash('sha1').update(text).digest('hex');
+const PUBLISH_SHA = sha1(PUBLISH_WITH_HISTORY);
+const READ_SHA = sha1(READ_HISTORY);
+
+/** A subscribed topic with history: its last position here, and live messages held while it is being recovered. */
+interface Tracked {
+  last: StreamPosition | undefined;
+  held: [message: Buffer, position: StreamPosition][] | undefined;
+}
 
 export class RedisBroker implements Broker {
   readonly client: RedisClient;
   readonly prefix: string;
-  /** Which node made a publication: this one skips its own when Redis echoes them. */
+  /** Which node made a publication: this one skips its own (without history) when Redis echoes them. */
   readonly nodeId = randomBytes(8);
   private host: BrokerHost | undefined;
   private readonly where: string;
+  private readonly historySize: number;
+  private readonly historyPrefixes: readonly string[] | undefined;
+  private readonly historyTtl: number;
+  private readonly tracked = new Map<string, Tracked>();
+  private readonly nodeHex: string;
+  /** Numbers this node's publications with history, for their ids. */
+  private sequence = 0;
 
   constructor(options: RedisBrokerOptions) {
     this.prefix = options.prefix ?? 'wssd:';
     this.where = redact(options.url);
+    this.historySize = options.historySize ?? 0;
+    this.historyPrefixes = options.historyPrefixes !== undefined && options.historyPrefixes.length > 0 ? options.historyPrefixes : undefined;
+    this.historyTtl = options.historyTtl ?? 0;
+    this.nodeHex = this.nodeId.toString('hex');
     this.client = new RedisClient({
       endpoint: parseRedisUrl(options.url),
       name: options.name ?? `wssd-${this.nodeId.toString('hex')}`,
       tls: options.tls,
       maxQueued: options.maxQueued,
+      // Loaded on every connection before anything queued, so EVALSHA never meets NOSCRIPT in a pipeline.
+      setup: this.historySize > 0 ? [['SCRIPT', 'LOAD', PUBLISH_WITH_HISTORY], ['SCRIPT', 'LOAD', READ_HISTORY]] : [],
     });
   }
 
@@ -60,27 +99,73 @@ export class RedisBroker implements Broker {
   start(host: BrokerHost): void {
     this.host = host;
     this.client.on('push', (push) => this.receive(push));
-    this.client.on('ready', (again) => host.brokerState?.(true, again ? `reconnected to Redis at ${this.where}` : `connected to Redis at ${this.where}`));
+    this.client.on('ready', (again) => {
+      host.brokerState?.(true, again ? `reconnected to Redis at ${this.where}` : `connected to Redis at ${this.where}`);
+      if (again) for (const topic of this.tracked.keys()) void this.recover(topic);
+    });
     this.client.on('down', (error, delay) => host.brokerState?.(false, `${error.message}; retrying in ${delay} ms`));
     // Connects in the background: local delivery never waits for Redis.
     void this.client.connect().catch(() => {});
   }
 
+  /** Whether `topic` keeps a history. */
+  hasHistory(topic: string): boolean {
+    return this.historySize > 0 && (this.historyPrefixes === undefined || this.historyPrefixes.some((p) => topic.startsWith(p)));
+  }
+
+  deliversOwn(topic: string): boolean {
+    return this.hasHistory(topic);
+  }
+
   subscribe(topic: string): void {
     this.client.subscribe(this.prefix + topic);
+    if (!this.hasHistory(topic)) return;
+    const tracked: Tracked = { last: undefined, held: undefined };
+    this.tracked.set(topic, tracked);
+    // Where the topic stands now: a loss before the first publication arrives is still recovered from here.
+    this.client.command(['HMGET', metaKey(this.prefix, topic), 'epoch', 'offset']).then(
+      (reply) => {
+        if (tracked.last !== undefined || !Array.isArray(reply)) return;
+        const [epoch, offset] = reply;
+        tracked.last = epoch === null || epoch === undefined ? { offset: 0, epoch: '' } : { offset: Number(asText(offset ?? '0')), epoch: asText(epoch) };
+      },
+      () => {},
+    );
   }
 
   unsubscribe(topic: string): void {
+    this.tracked.delete(topic);
     this.client.unsubscribe(this.prefix + topic);
   }
 
-  publish(topic: string, payload: Buffer, binary: boolean): void {
+  publish(topic: string, payload: Buffer, binary: boolean, token = 0): void {
     const message = Buffer.allocUnsafe(HEADER + payload.length);
     message[0] = VERSION;
     message[1] = binary ? BINARY : 0;
     this.nodeId.copy(message, 2);
+    message.writeUInt32BE(token >>> 0, 10);
     payload.copy(message, HEADER);
-    this.client.command(['PUBLISH', this.prefix + topic, message]).catch((error: Error) => this.host?.undelivered?.(topic, error));
+    const channel = this.prefix + topic;
+    // With history, a publication whose connection dropped before its answer is sent again:
+    // its id makes the script run once, so it is neither lost nor doubled.
+    const sent = this.hasHistory(topic)
+      ? this.client.command(
+          ['EVALSHA', PUBLISH_SHA, 3, metaKey(this.prefix, topic), streamKey(this.prefix, topic), publicationKey(this.prefix, this.nodeHex, this.sequence++), channel, message, randomBytes(6).toString('base64url'), this.historySize, this.historyTtl],
+          { retry: true },
+        )
+      : this.client.command(['PUBLISH', channel, message]);
+    sent.catch((error: Error) => this.host?.undelivered?.(topic, error, token));
+  }
+
+  /** What was published on `topic` after `since` (at most historySize entries). */
+  async replay(topic: string, since: StreamPosition): Promise<HistoryReplay> {
+    const reply = await this.client.command(['EVALSHA', READ_SHA, 2, metaKey(this.prefix, topic), streamKey(this.prefix, topic), since.offset, this.historySize]);
+    return this.readReplay(since, reply);
+  }
+
+  unwrap(topic: string, entry: Buffer, position: StreamPosition): Publication | undefined {
+    if (entry.length < HEADER || entry[0] !== VERSION) return undefined;
+    return Publication.fromBytes(topic, entry.subarray(HEADER), (entry[1] & BINARY) !== 0, position);
   }
 
   gather(question: BrokerQuestion): Promise<unknown[]> {
@@ -96,9 +181,76 @@ export class RedisBroker implements Broker {
     const [kind, channel, data] = push.items;
     if (kind === undefined || asText(kind) !== 'message' || !Buffer.isBuffer(data) || channel === undefined) return;
     const name = asText(channel);
-    if (!name.startsWith(this.prefix) || data.length < HEADER || data[0] !== VERSION) return;
-    if (this.nodeId.equals(data.subarray(2, HEADER))) return;
-    this.host?.deliver(name.slice(this.prefix.length), data.subarray(HEADER), (data[1] & BINARY) !== 0);
+    if (!name.startsWith(this.prefix)) return;
+    const topic = name.slice(this.prefix.length);
+    if (data[0] === VERSION) {
+      if (data.length < HEADER || this.nodeId.equals(data.subarray(2, 10))) return;
+      this.host?.deliver(topic, data.subarray(HEADER), (data[1] & BINARY) !== 0);
+      return;
+    }
+    const positioned = splitPositioned(data);
+    if (positioned === undefined) return;
+    const { position, rest } = positioned;
+    if (rest.length < HEADER || rest[0] !== VERSION) return;
+    this.deliverPositioned(topic, rest, position);
+  }
+
+  /** A publication (`message`: header and payload) with its position: held while its topic is recovered, delivered once, in offset order. */
+  private deliverPositioned(topic: string, message: Buffer, position: StreamPosition): void {
+    if (message.length < HEADER || message[0] !== VERSION) return;
+    const tracked = this.tracked.get(topic);
+    if (tracked !== undefined) {
+      if (tracked.held !== undefined) {
+        tracked.held.push([message, position]);
+        return;
+      }
+      // Already delivered through a recovery: never twice.
+      if (tracked.last !== undefined && tracked.last.epoch === position.epoch && position.offset <= tracked.last.offset) return;
+      tracked.last = position;
+    }
+    const own = this.nodeId.equals(message.subarray(2, 10));
+    this.host?.deliver(topic, message.subarray(HEADER), (message[1] & BINARY) !== 0, position, own ? message.readUInt32BE(10) : undefined);
+  }
+
+  /** After a reconnection: what `topic` missed since the last position delivered here, then what arrived meanwhile. */
+  private async recover(topic: string): Promise<void> {
+    const tracked = this.tracked.get(topic);
+    if (tracked === undefined || tracked.held !== undefined) return;
+    const since = tracked.last;
+    if (since === undefined) return; // nothing delivered here yet: nothing can have been missed that we knew of
+    tracked.held = [];
+    let replay: HistoryReplay | undefined;
+    try {
+      replay = await this.replay(topic, since);
+    } catch {
+      replay = undefined; // the connection dropped again: the next 'ready' recovers from the same position
+    }
+    const held = tracked.held;
+    tracked.held = undefined;
+    if (this.tracked.get(topic) !== tracked) return;
+    if (replay !== undefined) {
+      if (!replay.recovered && replay.reason !== undefined) this.host?.recoveryFailed?.(topic, replay.reason, since, replay.position);
+      for (const [offset, message] of replay.entries) this.deliverPositioned(topic, message, { offset, epoch: replay.position.epoch });
+    }
+    for (const [message, position] of held ?? []) this.deliverPositioned(topic, message, position);
+  }
+
+  private readReplay(since: StreamPosition, reply: RespValue): HistoryReplay {
+    if (!Array.isArray(reply) || reply.length !== 3) throw new Error('unexpected reply to the history read');
+    const [epoch, last, rawEntries] = reply;
+    const entries: [number, Buffer][] = [];
+    if (Array.isArray(rawEntries)) {
+      for (const entry of rawEntries) {
+        if (!Array.isArray(entry) || entry.length !== 2 || !Array.isArray(entry[1])) continue;
+        const offset = Number(asText(entry[0]).split('-')[0]);
+        const fields = entry[1];
+        const at = fields.findIndex((f, i) => i % 2 === 0 && asText(f) === 'm');
+        const message = at >= 0 ? fields[at + 1] : undefined;
+        if (Number.isSafeInteger(offset) && Buffer.isBuffer(message)) entries.push([offset, message]);
+      }
+    }
+    const epochText = epoch === false || epoch === null ? undefined : asText(epoch);
+    return judgeReplay(since, epochText, Number(asText(last)), entries);
   }
 }
 

@@ -25,6 +25,8 @@ export interface RedisClientOptions {
   maxReconnectDelay?: number;
   /** Commands held while disconnected; more are refused. */
   maxQueued?: number;
+  /** Commands run on every new connection before anything queued (SCRIPT LOAD…). */
+  setup?: readonly (readonly CommandArgument[])[];
   resp?: RespLimits;
   clock?: Clock;
 }
@@ -51,10 +53,20 @@ export class RedisUnavailableError extends Error {
 interface Pending {
   resolve: (value: RespValue) => void;
   reject: (error: Error) => void;
+  /** Set for commands that may be sent again after a lost connection (they are idempotent). */
+  retry?: Buffer;
 }
 
 interface Queued extends Pending {
   bytes: Buffer;
+}
+
+export interface CommandOptions {
+  /**
+   * The command is idempotent: if the connection is lost before its reply,
+   * send it again (ahead of everything queued after it) instead of failing it.
+   */
+  retry?: boolean;
 }
 
 export class RedisClient extends EventEmitter<RedisClientEvents> {
@@ -81,6 +93,7 @@ export class RedisClient extends EventEmitter<RedisClientEvents> {
       minReconnectDelay: 100,
       maxReconnectDelay: 5000,
       maxQueued: 10_000,
+      setup: [],
       clock: systemClock,
       ...options,
     };
@@ -108,13 +121,14 @@ export class RedisClient extends EventEmitter<RedisClientEvents> {
   }
 
   /** Sends a command (pipelined: many can be in flight); resolves with its reply, rejects with a RedisReplyError. */
-  command(args: readonly CommandArgument[]): Promise<RespValue> {
+  command(args: readonly CommandArgument[], options?: CommandOptions): Promise<RespValue> {
     return new Promise((resolve, reject) => {
       if (this.state === 'closed') return reject(new RedisUnavailableError('the Redis client is closed'));
       if (this.state !== 'ready' && this.queue.length >= this.options.maxQueued) {
         return reject(new RedisUnavailableError(`Redis is unavailable and ${this.queue.length} commands already wait`));
       }
-      this.queue.push({ bytes: encodeCommand(args), resolve, reject });
+      const bytes = encodeCommand(args);
+      this.queue.push({ bytes, resolve, reject, retry: options?.retry === true ? bytes : undefined });
       if (this.state === 'ready') this.scheduleFlush();
     });
   }
@@ -195,6 +209,7 @@ export class RedisClient extends EventEmitter<RedisClientEvents> {
     try {
       await this.direct(socket, hello);
       if (endpoint.db !== 0) await this.direct(socket, ['SELECT', endpoint.db]);
+      for (const command of this.options.setup) await this.direct(socket, command);
     } catch (error) {
       socket.destroy(error instanceof Error ? error : new Error(String(error)));
       return;
@@ -260,7 +275,13 @@ export class RedisClient extends EventEmitter<RedisClientEvents> {
     this.options.clock.clearTimeout(this.connectTimer);
     const inFlight = this.inFlight;
     this.inFlight = [];
-    for (const p of inFlight) p.reject(error);
+    // What may be sent again goes back to the front of the queue, in its order; the rest failed.
+    const again: Queued[] = [];
+    for (const p of inFlight) {
+      if (p.retry !== undefined && this.state !== 'closed') again.push({ bytes: p.retry, resolve: p.resolve, reject: p.reject, retry: p.retry });
+      else p.reject(error);
+    }
+    if (again.length > 0) this.queue.unshift(...again);
     if (this.state === 'closed') return;
     this.state = 'reconnecting';
     const { minReconnectDelay, maxReconnectDelay } = this.options;

@@ -36,7 +36,7 @@ function configError(run: () => unknown): ConfigError {
 const EVERY_FLAG = [
   'port', 'host', 'cert', 'key', 'sni-dir', 'plain', 'path', 'trust-proxy', 'max-payload', 'max-buffered',
   'max-connections', 'max-connections-per-ip', 'handshake-timeout', 'close-timeout', 'idle-timeout',
-  'ping-interval', 'ping-timeout', 'max-topic-length', 'max-backpressure', 'slow-subscriber-policy', 'redis', 'redis-prefix', 'app', 'log-format', 'stats', 'stats-port', 'shutdown-timeout', 'workers', 'help',
+  'ping-interval', 'ping-timeout', 'max-topic-length', 'max-backpressure', 'slow-subscriber-policy', 'redis', 'redis-prefix', 'history-size', 'history-prefix', 'history-ttl', 'app', 'log-format', 'stats', 'stats-port', 'shutdown-timeout', 'workers', 'help',
 ];
 
 /** Integer flags and the server option each sets. */
@@ -54,6 +54,8 @@ const INTEGER_FLAGS = {
   'stats-port': 'statsPort',
   'max-topic-length': 'maxTopicLength',
   'max-backpressure': 'maxBackpressure',
+  'history-size': 'historySize',
+  'history-ttl': 'historyTtl',
 } as const;
 
 const declarations: Declaration[] = [...Object.values(serverOptions), ...Object.values(cliSettings)];

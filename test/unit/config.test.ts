@@ -2,6 +2,7 @@
 // the rules that tie options together, and one ConfigError with the exact
 // message for every bad value. Expected values are written out here rather
 // than read from the table, so a changed default or bound fails a test.
+import { LocalBroker } from '../../src/pubsub/broker.js';
 import { constants } from 'node:buffer';
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import { defaults, resolveOptions, serverOptions, type ResolvedOptions, type ServerOptions } from '../../src/config.js';
@@ -151,6 +152,8 @@ const INTEGER_BOUNDS: [keyof ServerOptions, number, number | undefined][] = [
   ['pingTimeout', 1, Number.MAX_SAFE_INTEGER],
   ['maxTopicLength', 1, 65536],
   ['maxBackpressure', 0, undefined],
+  ['historySize', 0, undefined],
+  ['historyTtl', 0, undefined],
 ];
 
 /** The exact message for a bad value of `name` with those bounds. */
@@ -170,7 +173,8 @@ describe('resolveOptions: bounds', () => {
 
   for (const [name, min, max] of INTEGER_BOUNDS) {
     // A ping timeout above the interval is refused for another reason; turn the heartbeat off to test its bounds.
-    const base: ServerOptions = name === 'pingTimeout' ? { pingInterval: 0 } : {};
+    // History lives in Redis, so its size needs a Redis URL beside it.
+    const base: ServerOptions = name === 'pingTimeout' ? { pingInterval: 0 } : name === 'historySize' ? { redis: 'redis://127.0.0.1' } : {};
     const resolve = (value: unknown): ResolvedOptions => plain({ ...base, [name]: value });
 
     it(`${name}: ${min}…${max ?? '∞'} accepted, just outside refused with a ConfigError`, () => {
@@ -314,5 +318,14 @@ describe('the public API', () => {
     expectTypeOf<ServerOptions['port']>().toEqualTypeOf<number | undefined>();
     expectTypeOf<ServerOptions['selectSubprotocol']>().toEqualTypeOf<Select | undefined>();
     expectTypeOf<ServerOptions['logger']>().toEqualTypeOf<Logger | false | undefined>();
+  });
+});
+
+describe('resolveOptions: Redis and history', () => {
+  it('a bad Redis URL, redis and broker together, history without redis: ConfigError', () => {
+    expect(configError(() => plain({ redis: 'http://x' })).message).toMatch(/redis:\/\/ or rediss:\/\//);
+    expect(configError(() => plain({ redis: 'redis://x', broker: new LocalBroker() })).message).toBe('give either redis or broker, not both');
+    expect(configError(() => plain({ historySize: 10 })).message).toBe('historySize keeps history in Redis: it needs redis too');
+    expect(plain({ redis: 'redis://x', historySize: 10, historyPrefix: ['room:'] })).toMatchObject({ redis: 'redis://x', redisPrefix: 'wssd:', historySize: 10, historyPrefix: ['room:'] });
   });
 });

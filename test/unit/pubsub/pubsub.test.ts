@@ -50,6 +50,7 @@ function setup() {
     answerStats: () => ({ stats: true }),
     onBrokerState: () => {},
     onUndelivered: () => {},
+    onRecoveryFailed: () => {},
   });
   return { broker, counters, changes, pubsub };
 }
