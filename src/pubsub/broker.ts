@@ -55,6 +55,8 @@ export interface Broker {
    * the bus, with their position (a topic with history), rather than at once.
    */
   deliversOwn?(topic: string): boolean;
+  /** A topic's local subscriber count changed (every change, not only 0 → 1 and 1 → 0): for counts over every node. */
+  counted?(topic: string, count: number): void;
   /** What was published on `topic` after `since`, from the history (topics with history only). */
   replay?(topic: string, since: StreamPosition): Promise<HistoryReplay>;
   /** A history entry as a publication (the entry holds the broker's own framing). */

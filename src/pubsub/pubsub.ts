@@ -82,6 +82,7 @@ export class PubSub<S extends Subscriber> implements BrokerHost {
       // Interest routing: the bus carries a topic here only while someone here wants it.
       if (previous === 0) broker.subscribe(topic);
       else if (count === 0) broker.unsubscribe(topic);
+      broker.counted?.(topic, count);
       hooks.onSubscription(topic, count, previous);
     });
     broker.start(this);

@@ -43,6 +43,9 @@ export interface RedisBrokerOptions {
   historyPrefixes?: readonly string[];
   /** Seconds a topic's history is kept after its last publication; 0: until trimmed. */
   historyTtl?: number;
+  /** Reconnection delay bounds, in ms (default 100 doubling to 5,000, each with jitter). */
+  minReconnectDelay?: number;
+  maxReconnectDelay?: number;
 }
 
 /** A publication on the wire: version, flags, the publishing node's id, its token there, the payload. */
@@ -51,6 +54,14 @@ const BINARY = 1;
 const HEADER = 2 + 8 + 4;
 
 const sha1 = (text: string): string => createHash('sha1').update(text).digest('hex');
+
+/**
+ * Subscriber counts over every node: each node keeps its counts in Redis
+ * with this lifetime and renews them every COUNT_REFRESH, so a node that
+ * dies stops counting within COUNT_TTL seconds.
+ */
+export const COUNT_TTL = 15;
+const COUNT_REFRESH = 5000;
 const PUBLISH_SHA = sha1(PUBLISH_WITH_HISTORY);
 const READ_SHA = sha1(READ_HISTORY);
 
@@ -74,6 +85,11 @@ export class RedisBroker implements Broker {
   private readonly nodeHex: string;
   /** Numbers this node's publications with history, for their ids. */
   private sequence = 0;
+  /** This node's subscriber count per topic, and those changed since they were last written. */
+  private readonly counts = new Map<string, number>();
+  private readonly changedCounts = new Set<string>();
+  private countsScheduled = false;
+  private refreshTimer: NodeJS.Timeout | undefined;
 
   constructor(options: RedisBrokerOptions) {
     this.prefix = options.prefix ?? 'wssd:';
@@ -87,6 +103,8 @@ export class RedisBroker implements Broker {
       name: options.name ?? `wssd-${this.nodeId.toString('hex')}`,
       tls: options.tls,
       maxQueued: options.maxQueued,
+      minReconnectDelay: options.minReconnectDelay,
+      maxReconnectDelay: options.maxReconnectDelay,
       // Loaded on every connection before anything queued, so EVALSHA never meets NOSCRIPT in a pipeline.
       setup: this.historySize > 0 ? [['SCRIPT', 'LOAD', PUBLISH_WITH_HISTORY], ['SCRIPT', 'LOAD', READ_HISTORY]] : [],
     });
@@ -101,11 +119,66 @@ export class RedisBroker implements Broker {
     this.client.on('push', (push) => this.receive(push));
     this.client.on('ready', (again) => {
       host.brokerState?.(true, again ? `reconnected to Redis at ${this.where}` : `connected to Redis at ${this.where}`);
+      this.writeCounts(true);
       if (again) for (const topic of this.tracked.keys()) void this.recover(topic);
     });
     this.client.on('down', (error, delay) => host.brokerState?.(false, `${error.message}; retrying in ${delay} ms`));
     // Connects in the background: local delivery never waits for Redis.
     void this.client.connect().catch(() => {});
+    this.refreshTimer = setInterval(() => this.writeCounts(true), COUNT_REFRESH);
+    this.refreshTimer.unref();
+  }
+
+  counted(topic: string, count: number): void {
+    if (count > 0) this.counts.set(topic, count);
+    else this.counts.delete(topic);
+    this.changedCounts.add(topic);
+    if (!this.countsScheduled) {
+      this.countsScheduled = true;
+      setImmediate(() => this.writeCounts(false));
+    }
+  }
+
+  /** Writes this node's changed counts (all of them, and that it lives, when `all`), pipelined. */
+  private writeCounts(all: boolean): void {
+    this.countsScheduled = false;
+    if (this.client.state !== 'ready') return; // written again on the next refresh
+    const ignore = (): void => {};
+    if (all) {
+      this.client.command(['SADD', this.nodesKey, this.nodeHex]).catch(ignore);
+      this.client.command(['SET', `${this.prefix}node:${this.nodeHex}`, '1', 'EX', COUNT_TTL]).catch(ignore);
+    }
+    const topics = all ? new Set([...this.counts.keys(), ...this.changedCounts]) : this.changedCounts;
+    for (const topic of topics) {
+      const count = this.counts.get(topic) ?? 0;
+      const key = this.countKey(topic, this.nodeHex);
+      this.client.command(count > 0 ? ['SET', key, count, 'EX', COUNT_TTL] : ['DEL', key]).catch(ignore);
+    }
+    this.changedCounts.clear();
+  }
+
+  private get nodesKey(): string {
+    return `${this.prefix}nodes`;
+  }
+
+  private countKey(topic: string, node: string): string {
+    return `${this.prefix}count:${topic}:${node}`;
+  }
+
+  /** Subscribers of `topic` over every live node (this one's count is its own, exact). */
+  private async countEverywhere(topic: string): Promise<number> {
+    const members = await this.client.command(['SMEMBERS', this.nodesKey]);
+    const nodes = Array.isArray(members) ? members.map(asText).filter((n) => n !== this.nodeHex) : [];
+    let total = this.counts.get(topic) ?? 0;
+    if (nodes.length === 0) return total;
+    const alive = await this.client.command(['MGET', ...nodes.map((n) => `${this.prefix}node:${n}`)]);
+    const live = nodes.filter((_, i) => Array.isArray(alive) && alive[i] !== null);
+    const dead = nodes.filter((n) => !live.includes(n));
+    if (dead.length > 0) this.client.command(['SREM', this.nodesKey, ...dead]).catch(() => {});
+    if (live.length === 0) return total;
+    const counts = await this.client.command(['MGET', ...live.map((n) => this.countKey(topic, n))]);
+    if (Array.isArray(counts)) for (const c of counts) if (c !== null) total += Number(asText(c)) || 0;
+    return total;
   }
 
   /** Whether `topic` keeps a history. */
@@ -168,13 +241,25 @@ export class RedisBroker implements Broker {
     return Publication.fromBytes(topic, entry.subarray(HEADER), (entry[1] & BINARY) !== 0, position);
   }
 
-  gather(question: BrokerQuestion): Promise<unknown[]> {
-    // Counts over every node need their own keys in Redis (with a TTL); until then, this node's.
-    return Promise.resolve(this.host === undefined ? [] : [this.host.answer(question)]);
+  async gather(question: BrokerQuestion): Promise<unknown[]> {
+    const local = this.host === undefined ? [] : [this.host.answer(question)];
+    // Every node's subscribers of a topic, from Redis; anything else, and while Redis is away, this node alone.
+    if (question.kind !== 'subscribers' || this.client.state !== 'ready') return local;
+    try {
+      return [await this.countEverywhere(question.topic)];
+    } catch {
+      return local;
+    }
   }
 
-  close(): Promise<void> {
-    return this.client.close();
+  async close(): Promise<void> {
+    clearInterval(this.refreshTimer);
+    // This node's counts go with it, rather than after COUNT_TTL.
+    if (this.client.state === 'ready') {
+      for (const topic of this.counts.keys()) this.client.command(['DEL', this.countKey(topic, this.nodeHex)]).catch(() => {});
+      this.client.command(['DEL', `${this.prefix}node:${this.nodeHex}`]).catch(() => {});
+    }
+    await this.client.close();
   }
 
   private receive(push: RespPush): void {

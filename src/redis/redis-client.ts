@@ -88,6 +88,8 @@ export class RedisClient extends EventEmitter<RedisClientEvents> {
 
   constructor(options: RedisClientOptions) {
     super();
+    // Spread, then undefined fields dropped, so an option given as undefined keeps its default.
+    const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as RedisClientOptions;
     this.options = {
       connectTimeout: 5000,
       minReconnectDelay: 100,
@@ -95,7 +97,7 @@ export class RedisClient extends EventEmitter<RedisClientEvents> {
       maxQueued: 10_000,
       setup: [],
       clock: systemClock,
-      ...options,
+      ...given,
     };
     this.parser = new RespParser((value) => this.reply(value), options.resp);
   }

@@ -4,7 +4,7 @@
 // without subscribers of a topic never subscribes to its channel; a Redis
 // that is killed and restarted is rejoined with every subscription.
 import { afterEach, describe, expect, it } from 'vitest';
-import { redisBroker, type Connection } from '../../src/index.js';
+import { redisBroker, type Connection, type RedisBrokerOptions } from '../../src/index.js';
 import { RedisClient } from '../../src/redis/redis-client.js';
 import { parseRedisUrl } from '../../src/redis/redis-url.js';
 import { eventually } from '../helpers/poll.js';
@@ -25,6 +25,16 @@ afterEach(async () => {
 /** A node: a wssd server whose connections subscribe to the topics in their path (/t1,t2). */
 async function node(url: string, prefix = 'wssd:'): Promise<TestServer> {
   const ts = await startServer(PLAIN_MODE, { echo: false, redis: url, redisPrefix: prefix });
+  ts.server.on('connection', (ws: Connection, request) => {
+    for (const topic of request.path.slice(1).split(',')) if (topic !== '') ws.subscribe(topic);
+  });
+  nodes.push(ts);
+  return ts;
+}
+
+/** A node as node() makes it, with its Redis broker's options. */
+async function brokerNode(url: string, options: Omit<RedisBrokerOptions, 'url'>): Promise<TestServer> {
+  const ts = await startServer(PLAIN_MODE, { echo: false, broker: redisBroker(url, options) });
   ts.server.on('connection', (ws: Connection, request) => {
     for (const topic of request.path.slice(1).split(',')) if (topic !== '') ws.subscribe(topic);
   });
@@ -90,6 +100,32 @@ describe('topics across nodes through Redis', () => {
     await eventually(async () => (await numsub(watch, 'wssd:room')) === 1, 3000, "a's channel dropped");
   });
 
+  it('subscriber counts over every node: summed from any node, gone at once when a node closes, and kept with a lifetime so a dead node stops counting', async () => {
+    redis = await RedisServer.start();
+    const a = await node(redis.url);
+    const b = await node(redis.url);
+    const c = await node(redis.url);
+    await a.open({ path: '/room' });
+    await a.open({ path: '/room' });
+    for (let i = 0; i < 3; i++) await b.open({ path: '/room' });
+    await c.open({ path: '/elsewhere' });
+    for (const n of [a, b, c]) {
+      await eventually(async () => (await n.server.totalSubscriberCount('room')) === 5, 3000, 'five subscribers everywhere');
+    }
+    expect(a.server.subscriberCount('room')).toBe(2);
+    const watch = await admin(redis.url);
+    const keys = (await watch.command(['KEYS', 'wssd:count:room:*'])) as Buffer[];
+    expect(keys).toHaveLength(2);
+    for (const key of keys) {
+      const ttl = (await watch.command(['TTL', key])) as number;
+      expect(ttl).toBeGreaterThan(0);
+      expect(ttl).toBeLessThanOrEqual(15);
+    }
+    await b.close();
+    nodes.splice(nodes.indexOf(b), 1);
+    await eventually(async () => (await a.server.totalSubscriberCount('room')) === 2, 3000, "b's three gone with it");
+  });
+
   it('the prefix keeps applications apart on one Redis', async () => {
     redis = await RedisServer.start();
     const one = await node(redis.url, 'app1:');
@@ -106,8 +142,10 @@ describe('topics across nodes through Redis', () => {
 
   it('Redis killed and restarted: local delivery never stops, the nodes rejoin and their subscriptions are restored', async () => {
     redis = await RedisServer.start();
-    const a = await node(redis.url);
-    const b = await node(redis.url);
+    // Pub/sub without history is at-most-once: what the publisher's queue sends before the
+    // receiver has re-subscribed is not for it. The receiver reconnects fast, the publisher slowly.
+    const a = await brokerNode(redis.url, { minReconnectDelay: 1500, maxReconnectDelay: 3000 });
+    const b = await brokerNode(redis.url, { minReconnectDelay: 20, maxReconnectDelay: 100 });
     const onA = await a.open({ path: '/t' });
     const onB = await b.open({ path: '/t' });
     const watch = await admin(redis.url);
@@ -119,7 +157,7 @@ describe('topics across nodes through Redis', () => {
     expect((await onA.readFrame()).payload.toString()).toBe('while away');
     await redis.run();
     const again = await admin(redis.url);
-    await eventually(async () => (await numsub(again, 'wssd:t')) === 2, 5000, 'both resubscribed');
+    await eventually(async () => (await numsub(again, 'wssd:t')) === 2, 8000, 'both resubscribed');
     a.server.publish('t', 'after');
     const got = await onB.readFramesUntil((f) => f.payload.toString() === 'after', 3000, 'the publication after the restart');
     // Queued while Redis was away and sent when it came back, in order, before the newer one.
