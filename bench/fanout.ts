@@ -75,7 +75,7 @@ export class FanoutChild {
   }
 
   static start(kind: FanoutKind, pin: Pinning | undefined): Promise<FanoutChild> {
-    const child = spawn(process.execPath, [...nodeFlags(), '--import', 'tsx', serverEntry, kind], { cwd: root, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child = spawn(process.execPath, [...nodeFlags(), '--import', 'tsx', '--expose-gc', serverEntry, kind], { cwd: root, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     live.add(child);
     child.on('exit', () => live.delete(child));
     return withTimeout(
@@ -349,14 +349,20 @@ export async function benchFanout(children: readonly FanoutChild[], options: Fan
       [byKind('ws'), byKind('net')],
     ] as const) {
       for (const n of options.subscribers) {
-        for (const [child, modes] of [
-          [wssd, ['publish', 'naive']],
+        // wssd's two modes take turns going first, round by round.
+        const wssdModes: FanoutMode[] = round % 2 === 0 ? ['publish', 'naive'] : ['naive', 'publish'];
+        const groups: [FanoutChild, FanoutMode[]][] = [
+          [wssd, wssdModes],
           [bare, ['bare']],
-        ] as const) {
+        ];
+        for (const [child, modes] of groups) {
           stats.reset();
           const subs = new Subscribers(await openMany(targetOf(child, options.ca), n, options.parallel), stats);
           try {
             await settleAt(child, n);
+            // Unrecorded: the first cell on fresh connections cost up to 1.5× the
+            // next in trials (collecting the handshakes' garbage, first writes).
+            await runCell(child, subs, modes[0], options.payloads[0], { ...options, measureMs: 0 }, stats);
             for (const size of options.payloads) for (const mode of modes) samples.push(await runCell(child, subs, mode, size, options, stats));
           } finally {
             await subs.close();
