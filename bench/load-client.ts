@@ -96,11 +96,11 @@ export function connect(target: Target, timeoutMs = 10_000): Promise<net.Socket>
  * response head, checks the 101 and Sec-WebSocket-Accept. Leaves the socket
  * paused; returns any bytes that came after the head.
  */
-export function upgrade(socket: net.Socket, port: number, timeoutMs = 10_000): Promise<Buffer> {
+export function upgrade(socket: net.Socket, port: number, timeoutMs = 10_000, path = '/'): Promise<Buffer> {
   const key = randomBytes(16).toString('base64');
   const accept = createHash('sha1').update(key + '258EAFA5-E914-47DA-95CA-C5AB0DC85B11').digest('base64');
   socket.write(
-    `GET / HTTP/1.1\r\nHost: localhost:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+    `GET ${path} HTTP/1.1\r\nHost: localhost:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
       `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
   );
   const done = new Promise<Buffer>((resolve, reject) => {
@@ -137,10 +137,10 @@ export function upgrade(socket: net.Socket, port: number, timeoutMs = 10_000): P
 }
 
 /** Connect, and for wssd upgrade; resolves with the socket (paused) and any bytes past the 101. */
-export async function open(target: Target, timeoutMs = 10_000): Promise<{ socket: net.Socket; rest: Buffer }> {
+export async function open(target: Target, timeoutMs = 10_000, path = '/'): Promise<{ socket: net.Socket; rest: Buffer }> {
   const socket = await connect(target, timeoutMs);
   try {
-    const rest = target.websocket ? await upgrade(socket, target.port, timeoutMs) : Buffer.alloc(0);
+    const rest = target.websocket ? await upgrade(socket, target.port, timeoutMs, path) : Buffer.alloc(0);
     if (!target.websocket) socket.pause();
     return { socket, rest };
   } catch (error) {

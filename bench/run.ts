@@ -1,5 +1,6 @@
-// `npm run bench [-- --quick] [-- --out FILE] [-- --only decoder,mask,encoder,echo,handshake,idle]
-//   [-- --payloads 32,1024 --conns 64]` (a subset of case 4, for A/B runs):
+// `npm run bench [-- --quick] [-- --out FILE] [-- --only decoder,mask,encoder,echo,handshake,idle,fanout]
+//   [-- --payloads 32,1024 --conns 64]` (a subset of case 4, for A/B runs)
+//   [-- --subscribers 1000,10000]` (case 7's subscriber counts):
 // every case, a markdown table each, and last one JSON line with every figure.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -9,6 +10,7 @@ import { benchEncoder } from './encoder.js';
 import { benchHandshakes } from './handshakes.js';
 import { benchIdleMemory, medianIdlePairs, openFileLimit, type IdlePair } from './idle-memory.js';
 import { benchMask } from './mask.js';
+import { benchFanout, benchWorkers, clockCheck, FanoutChild, killFanoutChildren, BURST } from './fanout.js';
 import { formatBytes, markdownTable } from './measure.js';
 import { killAllServers, pinningPlan, pinSelf, startServers, type BareMode, type ServerKind, type ServerProcess } from './server-process.js';
 
@@ -22,6 +24,8 @@ const { values } = parseArgs({
     // Case 4 subset for A/B runs of one change: payload sizes and connection counts to echo.
     payloads: { type: 'string' },
     conns: { type: 'string' },
+    // Case 7: subscriber counts.
+    subscribers: { type: 'string' },
   },
 });
 const quick = values.quick === true;
@@ -71,16 +75,20 @@ if (want('encoder')) {
   lap('encoder');
 }
 
-// Cases 4–6 run servers in child processes: none may outlive the bench.
-process.on('exit', killAllServers);
+// Cases 4–7 run servers in child processes: none may outlive the bench.
+process.on('exit', () => {
+  killAllServers();
+  killFanoutChildren();
+});
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
     killAllServers();
+    killFanoutChildren();
     process.exit(130);
   });
 }
 
-const e2e = ['echo', 'handshake', 'idle'].some(want);
+const e2e = ['echo', 'handshake', 'idle', 'fanout'].some(want);
 const ca = readFileSync(new URL('../certs/dev-ca.pem', import.meta.url));
 // Where taskset exists: server children on the first CPU this process may use, this process (the load client) on the second.
 const pin = e2e ? pinningPlan() : undefined;
@@ -96,6 +104,8 @@ const kinds: ServerKind[] = ['wss', 'ws', 'tls', 'net'];
 const traffic: [ServerKind, BareMode][] = want('echo') || want('handshake') ? kinds.map((kind) => [kind, 'echo']) : [];
 const children: ServerProcess[] = traffic.length > 0 ? await startServers(traffic, pin) : [];
 const trafficServers = children;
+// Case 7's servers start with the others, before any measurement.
+const fanoutChildren: FanoutChild[] = want('fanout') ? await Promise.all((['wss', 'ws', 'tls', 'net'] as const).map((kind) => FanoutChild.start(kind, pin))) : [];
 if (pin !== undefined) pinSelf(pin.client);
 if (e2e) lap('start servers');
 
@@ -195,8 +205,54 @@ try {
     );
     lap('idle');
   }
+  if (want('fanout')) {
+    // Quick: 200 subscribers, 0.2 s windows, one round and no --workers cells
+    // (starting the CLI and its workers under tsx takes seconds each): the
+    // whole quick run has about a minute.
+    const subscribers = values.subscribers !== undefined ? values.subscribers.split(',').map(Number) : quick ? [200] : [1000, 10_000];
+    const limit = openFileLimit();
+    const most = Math.max(...subscribers);
+    if (limit !== undefined && limit < most + 200) throw new Error(`case 7 needs ${most} sockets here and in the server: ulimit -n is ${limit}`);
+    const rounds = quick ? 1 : 2;
+    const measureMs = quick ? 200 : 2000;
+    const warmMs = quick ? 100 : 500;
+    const clock = await clockCheck(fanoutChildren[0]);
+    const fanout = await benchFanout(fanoutChildren, { subscribers, payloads: [32, 1024], rounds, warmMs, measureMs, ca, parallel: 32 });
+    lap('fanout');
+    const workersSubscribers = 1000;
+    const workers = quick ? undefined : await benchWorkers({ subscribers: workersSubscribers, payload: 32, rounds, warmMs, measureMs, ca, parallel: 32, window: 64 * BURST, transports: ['tls', 'plain'] }, pin);
+    if (!quick) lap('fanout workers');
+    results.fanout = { rounds, measureMs, burst: BURST, clock, cells: fanout.cells, ratios: fanout.ratios, perRound: fanout.rounds, workers: workers ?? null };
+    const timing = `${rounds} round${rounds > 1 ? 's' : ''} × ${measureMs / 1000} s${quick ? ', quick: fewer subscribers, shorter windows' : ''}`;
+    print(
+      `7. Fan-out: 1 publisher in the server process, ${BURST} publications per tick, to every subscriber (${pinNote}; median of ${timing}; clock check: monotonic skew ${clock.monotonicSkewMs} ms within a ${clock.roundTripMs} ms round trip, timeOrigin would be off by ${clock.timeOriginSkewMs} ms)`,
+      markdownTable(
+        ['transport', 'subscribers', 'payload', 'server', 'deliveries/s', 'server CPU µs/delivery', 'server CPU %', 'client CPU %', 'client received/s', 'publisher waits/s', 'p50 ms', 'p99 ms'],
+        fanout.cells.map((c) => [c.transport, c.subscribers.toLocaleString('en'), formatBytes(c.payload), c.server, c.deliveriesPerSec.toLocaleString('en'), c.serverCpuUsPerDelivery, c.serverCpuPct, c.clientCpuPct, c.receivedPerSec.toLocaleString('en'), c.waitsPerSec, c.p50Ms, c.p99Ms]),
+      ),
+    );
+    print(
+      '7b. Server CPU per delivery: wssd publish ÷ bare floor (target ≤ 1.25) and ÷ naive send() loop (target ≤ 0.5), each ratio taken within a round, then the median',
+      markdownTable(
+        ['transport', 'subscribers', 'payload', 'publish µs', 'bare µs', 'naive µs', 'publish ÷ bare', 'per round', 'publish ÷ naive', 'per round'],
+        fanout.ratios.map((r) => [r.transport, r.subscribers.toLocaleString('en'), formatBytes(r.payload), r.publishUs, r.bareUs, r.naiveUs, r.publishVsBare, r.publishVsBareRounds.join(' / '), r.publishVsNaive, r.publishVsNaiveRounds.join(' / ')]),
+      ),
+    );
+    if (workers === undefined) process.stdout.write('\n(7c, --workers 2 against --workers 1, runs in the full bench only.)\n');
+    else print(
+      `7c. --workers 2 vs --workers 1 (the CLI, --app bench/fanout-app.ts): ${workersSubscribers.toLocaleString('en')} subscribers, 32 B, publisher in one worker, server processes on both CPUs (target: ratio ≥ 1.6; median of ${timing})`,
+      markdownTable(
+        ['transport', 'workers', "subscribers in the publisher's worker", 'deliveries/s', 'server CPU µs/delivery (all processes)', 'server CPU %', 'client CPU %', 'p50 ms', 'p99 ms', '2 ÷ 1 deliveries/s', 'per round'],
+        workers.pairs.flatMap((p) => [
+          [p.transport, 1, p.one.local, p.one.deliveriesPerSec.toLocaleString('en'), p.one.serverCpuUsPerDelivery, p.one.serverCpuPct, p.one.clientCpuPct, p.one.p50Ms, p.one.p99Ms, '', ''],
+          [p.transport, 2, p.two.local, p.two.deliveriesPerSec.toLocaleString('en'), p.two.serverCpuUsPerDelivery, p.two.serverCpuPct, p.two.clientCpuPct, p.two.p50Ms, p.two.p99Ms, p.ratio, p.ratioRounds.join(' / ')],
+        ]),
+      ),
+    );
+  }
 } finally {
   await Promise.all(children.map((c) => c.stop()));
+  await Promise.all(fanoutChildren.map((c) => c.stop()));
 }
 
 results.seconds = seconds;
