@@ -17,6 +17,8 @@ import { arrival } from './io/arrival.js';
 import { systemClock, type Clock } from './io/clock.js';
 import { Heartbeat } from './io/heartbeat.js';
 import { LocalBroker } from './pubsub/broker.js';
+import { DeflateContexts } from './extensions/deflate-contexts.js';
+import type { DeflateParams } from './extensions/permessage-deflate.js';
 import type { PublishData } from './pubsub/publication.js';
 import { PubSub, type PublishOptions } from './pubsub/pubsub.js';
 import { createLogger, silentLogger, type Logger } from './log.js';
@@ -64,6 +66,8 @@ export class WebSocketServer extends EventEmitter<ServerEvents> implements Hands
   private readonly admission: Admission;
   private readonly heartbeat: Heartbeat | undefined;
   private readonly pubsub: PubSub<Connection>;
+  /** permessage-deflate's shared contexts and idle sweep; undefined when it is off. */
+  readonly deflate: DeflateContexts | undefined;
   /** One options object shared by every Connection. */
   private readonly connectionOptions: ConnectionOptions;
   private shuttingDown = false;
@@ -74,6 +78,7 @@ export class WebSocketServer extends EventEmitter<ServerEvents> implements Hands
     const o = (this.options = resolveOptions(options));
     this.log = o.logger === false ? silentLogger : (o.logger ?? createLogger());
     this.clock = o.clock ?? systemClock;
+    this.deflate = o.perMessageDeflate === undefined ? undefined : new DeflateContexts(o.perMessageDeflate, this.clock);
     this.pubsub = new PubSub<Connection>(
       o.broker ?? new LocalBroker(),
       { maxTopicLength: o.maxTopicLength, maxBackpressure: o.maxBackpressure, slowSubscriberPolicy: o.slowSubscriberPolicy },
@@ -109,6 +114,7 @@ export class WebSocketServer extends EventEmitter<ServerEvents> implements Hands
         sideRoutes: { demoPage: o.demoPage, stats: o.stats, wsPath: o.paths?.[0] ?? '/', statsJson: () => this.serverStatsJson() },
         verifyRequest: o.verifyRequest,
         admission: this.admission,
+        deflate: o.perMessageDeflate,
         clock: this.clock,
         log: this.log,
       },
@@ -213,6 +219,7 @@ export class WebSocketServer extends EventEmitter<ServerEvents> implements Hands
     clearTimeout(timer);
     for (const connection of this.connections) connection.terminate();
     await this.pubsub.close();
+    this.deflate?.close();
     await stopped;
   }
 
@@ -272,8 +279,9 @@ export class WebSocketServer extends EventEmitter<ServerEvents> implements Hands
   }
 
   /** @internal The 101 is out: the socket becomes a Connection. */
-  upgraded(socket: net.Socket, request: UpgradeRequest, protocol: string, rest: Buffer): void {
-    const connection = new Connection(socket, request, protocol, this.connectionOptions);
+  upgraded(socket: net.Socket, request: UpgradeRequest, protocol: string, rest: Buffer, deflate: DeflateParams | undefined): void {
+    const codec = deflate === undefined ? undefined : this.deflate?.codec(deflate);
+    const connection = new Connection(socket, request, protocol, this.connectionOptions, codec);
     this.counters.handshakesAccepted++;
     this.connections.add(connection);
     this.admission.opened(request.remoteAddress);
