@@ -104,8 +104,8 @@ describe('resolveOptions: defaults', () => {
 
   it('perMessageDeflate: off by default; true gives the defaults; an object overrides some; bad settings are a ConfigError', () => {
     expect(plain().perMessageDeflate).toBeUndefined();
-    expect(resolveOptions({ plain: true, perMessageDeflate: true }).perMessageDeflate).toMatchObject({ serverMaxWindowBits: 15, clientNoContextTakeover: true });
-    expect(resolveOptions({ plain: true, perMessageDeflate: { level: 6, threshold: 0 } }).perMessageDeflate).toMatchObject({ level: 6, threshold: 0, memLevel: 8 });
+    expect(resolveOptions({ plain: true, perMessageDeflate: true }).perMessageDeflate).toMatchObject({ serverMaxWindowBits: 12, memLevel: 5, level: 1, clientNoContextTakeover: true });
+    expect(resolveOptions({ plain: true, perMessageDeflate: { level: 6, threshold: 0 } }).perMessageDeflate).toMatchObject({ level: 6, threshold: 0, memLevel: 5 });
     expect(() => resolveOptions({ plain: true, perMessageDeflate: { serverMaxWindowBits: 7 } })).toThrow(ConfigError);
     expect(() => resolveOptions({ plain: true, perMessageDeflate: { serverMaxWindowBits: 7 } })).toThrow(/perMessageDeflate.serverMaxWindowBits must be an integer 8–15/);
   });
