@@ -72,6 +72,9 @@ export interface Inflater {
 /** Output goes through this one buffer and is copied out at its exact size: safe, since every call is synchronous. */
 let scratch = Buffer.allocUnsafe(64 * 1024);
 
+/** The stream's own output buffer is never used (output goes to the scratch buffer): the smallest zlib allows, not 16 KiB per context. */
+const MIN_CHUNK = zlib.constants.Z_MIN_CHUNK;
+
 /** The internals the native engine uses, as far as they are checked. */
 interface ZlibHandle {
   writeSync(flush: number, input: Uint8Array, inOff: number, inLen: number, out: Uint8Array, outOff: number, outLen: number): void;
@@ -142,7 +145,7 @@ class NativeStream {
 
 class NativeDeflater extends NativeStream implements Deflater {
   constructor(settings: DeflateSettings) {
-    super(zlib.createDeflateRaw({ windowBits: settings.windowBits, level: settings.level, memLevel: settings.memLevel }));
+    super(zlib.createDeflateRaw({ windowBits: settings.windowBits, level: settings.level, memLevel: settings.memLevel, chunkSize: MIN_CHUNK }));
   }
 
   deflate(data: Uint8Array): Buffer {
@@ -161,7 +164,7 @@ class NativeInflater extends NativeStream implements Inflater {
   ended = false;
 
   constructor(windowBits: number, dictionary?: Buffer) {
-    super(zlib.createInflateRaw(dictionary === undefined ? { windowBits } : { windowBits, dictionary }));
+    super(zlib.createInflateRaw(dictionary === undefined ? { windowBits, chunkSize: MIN_CHUNK } : { windowBits, dictionary, chunkSize: MIN_CHUNK }));
   }
 
   inflate(data: Buffer, limit: number): Buffer {
