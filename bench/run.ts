@@ -1,10 +1,11 @@
-// `npm run bench [-- --quick] [-- --out FILE] [-- --only decoder,mask,encoder,echo,handshake,idle,fanout]
+// `npm run bench [-- --quick] [-- --out FILE] [-- --only decoder,mask,encoder,echo,handshake,idle,fanout,deflate]
 //   [-- --payloads 32,1024 --conns 64]` (a subset of case 4, for A/B runs)
 //   [-- --subscribers 1000,10000]` (case 7's subscriber counts):
 // every case, a markdown table each, and last one JSON line with every figure.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { benchDecoder } from './decoder.js';
+import { benchDeflate, printDeflate } from './deflate.js';
 import { benchEcho, windowFor, type EchoConfig } from './echo.js';
 import { benchEncoder } from './encoder.js';
 import { benchHandshakes } from './handshakes.js';
@@ -253,6 +254,14 @@ try {
 } finally {
   await Promise.all(children.map((c) => c.stop()));
   await Promise.all(fanoutChildren.map((c) => c.stop()));
+}
+
+if (want('deflate')) {
+  // Its own server children (deflate on and off), after the shared ones are gone.
+  const deflate = await benchDeflate({ quick, connections: values.connections === undefined ? 1000 : Number(values.connections) });
+  results.deflate = deflate;
+  printDeflate(deflate, print);
+  lap('deflate');
 }
 
 results.seconds = seconds;

@@ -9,7 +9,8 @@ import type { Logger } from './log.js';
 import { ConfigError } from './config-error.js';
 import { TrustedProxies } from './http/real-ip.js';
 import { pairsInDirectory, type PairSource } from './tls/certificates.js';
-import { checkInteger, choice, defaultsOf, integer, list, resolveTable, text, toggle, value, type Given, type Resolved } from './option-declaration.js';
+import { checkInteger, choice, defaultsOf, integer, list, resolveTable, text, toggle, toggleOr, value, type Given, type Resolved } from './option-declaration.js';
+import { resolveDeflateOptions, type PerMessageDeflateOptions } from './extensions/permessage-deflate.js';
 import type { UpgradeRequest } from './http/upgrade.js';
 import type { Clock } from './io/clock.js';
 import type { Broker } from './pubsub/broker.js';
@@ -94,6 +95,12 @@ export const serverOptions = {
     help: 'terminate a connection silent this long after a ping; at most --ping-interval',
   }),
 
+  perMessageDeflate: toggleOr<PerMessageDeflateOptions>()({
+    default: false,
+    flag: { name: 'deflate' },
+    help: 'accept permessage-deflate (RFC 7692) when a client offers it; the library also takes an object of settings (README)',
+  }),
+
   maxTopicLength: integer({ min: 1, max: 64 * 1024, default: 256, flag: { name: 'max-topic-length', arg: 'N' }, help: 'longest topic name, in bytes of UTF-8' }),
   maxBackpressure: integer({
     min: 0,
@@ -148,7 +155,7 @@ export interface ServerOptions extends Given<Declared> {}
 export const defaults = { ...defaultsOf(serverOptions), tlsPort: TLS_PORT, plainPort: PLAIN_PORT } as const;
 
 /** Options that resolveOptions() turns into something else (certificates, paths, a TrustedProxies…). */
-const RESHAPED = ['cert', 'key', 'certFile', 'keyFile', 'sni', 'sniDir', 'path', 'trustProxy', 'port'] as const;
+const RESHAPED = ['cert', 'key', 'certFile', 'keyFile', 'sni', 'sniDir', 'path', 'trustProxy', 'port', 'perMessageDeflate'] as const;
 type Reshaped = (typeof RESHAPED)[number];
 
 /** Every declared option given or defaulted and checked, plus the ones built from several. */
@@ -158,6 +165,8 @@ export interface ResolvedOptions extends Omit<Resolved<Declared>, Reshaped> {
   port: number;
   paths: readonly string[] | undefined;
   trustProxy: TrustedProxies;
+  /** permessage-deflate's settings, every one given or defaulted; undefined when it is off. */
+  perMessageDeflate: Required<PerMessageDeflateOptions> | undefined;
 }
 
 export function resolveOptions(options: ServerOptions): ResolvedOptions {
@@ -200,10 +209,23 @@ export function resolveOptions(options: ServerOptions): ResolvedOptions {
     port,
     paths,
     trustProxy: trustedProxies(options.trustProxy ?? []),
+    perMessageDeflate: deflateOptions(options.perMessageDeflate),
     pingTimeout,
     // A separate stats port takes /stats off the WebSocket port.
     stats: declared.stats && options.statsPort === undefined,
   };
+}
+
+function deflateOptions(given: boolean | PerMessageDeflateOptions | undefined): Required<PerMessageDeflateOptions> | undefined {
+  if (given !== undefined && typeof given !== 'boolean' && (typeof given !== 'object' || given === null)) {
+    throw new ConfigError(`option perMessageDeflate must be true, false or an object of settings, got ${String(given)}`);
+  }
+  try {
+    return resolveDeflateOptions(given);
+  } catch (error) {
+    if (error instanceof RangeError) throw new ConfigError(error.message, { cause: error });
+    throw error;
+  }
 }
 
 function trustedProxies(specs: readonly string[]): TrustedProxies {

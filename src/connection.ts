@@ -7,7 +7,7 @@ import type { Socket } from 'node:net';
 import { CloseCode } from './protocol/constants.js';
 import { connectionExits, type ProtocolError } from './protocol/errors.js';
 import { COPY_LIMIT } from './protocol/frame-encoder.js';
-import { SessionState, WebSocketSession, type SessionHost } from './protocol/session.js';
+import { SessionState, WebSocketSession, type MessageCompression, type SessionHost } from './protocol/session.js';
 import type { Clock, Timer } from './io/clock.js';
 import type { HeartbeatPeer } from './io/heartbeat.js';
 import { routeSocketEvents, type SocketOwner } from './io/socket-events.js';
@@ -50,6 +50,8 @@ export interface ConnectionOptions {
 export interface SendOptions {
   /** Send as a binary message. Default: true for bytes, false for strings. */
   binary?: boolean;
+  /** With permessage-deflate negotiated, compress this message (if at least the threshold long). Default true. */
+  compress?: boolean;
 }
 
 export const ReadyState = { CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3 } as const;
@@ -101,7 +103,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Sessio
   private closed = false;
   private closeEmitted = false;
 
-  constructor(socket: Socket, request: UpgradeRequest, protocol: string, options: ConnectionOptions) {
+  constructor(socket: Socket, request: UpgradeRequest, protocol: string, options: ConnectionOptions, compression?: MessageCompression) {
     super();
     this.path = request.path;
     this.secure = request.secure;
@@ -110,7 +112,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Sessio
     this.remotePort = request.remotePort;
     this.options = options;
     this.writer = new SocketWriter(socket, this, options.highWaterMark);
-    this.session = new WebSocketSession(this, this.writer, { maxPayload: options.maxPayload, maxFragments: options.maxFragments });
+    this.session = new WebSocketSession(this, this.writer, { maxPayload: options.maxPayload, maxFragments: options.maxFragments, compression });
     if (options.idleTimeout > 0) {
       this.idleTimer = options.clock.setTimeout(() => this.onIdle(), options.idleTimeout).unref();
     }
@@ -174,10 +176,10 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Sessio
       const length = Buffer.byteLength(data, 'utf8');
       if (length <= COPY_LIMIT) {
         if (!this.hasRoomFor(length)) return this.overflow();
-        this.session.sendText(data, length);
+        this.session.sendText(data, length, options?.compress !== false);
         return this.sent(length);
       }
-      return this.sendBytes(Buffer.from(data, 'utf8'), false);
+      return this.sendBytes(Buffer.from(data, 'utf8'), false, options?.compress !== false);
     }
     const bytes =
       typeof data === 'string'
@@ -187,12 +189,17 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Sessio
           : Buffer.isBuffer(data)
             ? data
             : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-    return this.sendBytes(bytes, options?.binary !== false);
+    return this.sendBytes(bytes, options?.binary !== false, options?.compress !== false);
   }
 
-  private sendBytes(payload: Buffer, binary: boolean): SendStatus {
+  /** Whether permessage-deflate was negotiated on this connection (RFC 7692). */
+  get compressed(): boolean {
+    return this.session.compression !== undefined;
+  }
+
+  private sendBytes(payload: Buffer, binary: boolean, compress: boolean): SendStatus {
     if (!this.hasRoomFor(payload.length)) return this.overflow();
-    this.session.sendBytes(payload, binary);
+    this.session.sendBytes(payload, binary, compress);
     return this.sent(payload.length);
   }
 
@@ -314,8 +321,12 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Sessio
       this.overflow();
       return false;
     }
-    if (publication.frame !== undefined) this.session.sendEncoded(publication.frame);
-    else this.session.sendBytes(publication.payload, publication.binary);
+    const compression = this.session.compression;
+    if (compression !== undefined && publication.compress && length >= compression.threshold) {
+      // Compressed once for every subscriber with this window, not once per subscriber.
+      this.session.sendCompressed(publication.compressedFor(compression.shareKey, (p) => compression.compressFresh(p)), publication.binary);
+    } else if (publication.frame !== undefined) this.session.sendEncoded(publication.frame);
+    else this.session.sendBytes(publication.payload, publication.binary, false);
     const counters = this.options.counters;
     counters.messagesOut++;
     counters.bytesOut += length;

@@ -6,6 +6,7 @@ export { SendStatus } from './io/socket-writer.js';
 export { systemClock, type Clock, type Timer } from './io/clock.js';
 export { defaults, type ServerOptions, type RequestVerdict, type RequestVerifier, type SubprotocolSelector } from './config.js';
 export { ConfigError } from './config-error.js';
+export type { PerMessageDeflateOptions } from './extensions/permessage-deflate.js';
 export { createLogger, type Logger, type LogFormat } from './log.js';
 export { CloseCode, FrameBits, Opcode, WEBSOCKET_GUID } from './protocol/constants.js';
 export { ProtocolError, HandshakeError, protocolErrors, connectionExits, handshakeErrors } from './protocol/errors.js';

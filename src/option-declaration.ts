@@ -60,7 +60,7 @@ export interface ListFields extends Described {
 }
 
 export type IntegerDeclaration = IntegerFields & { readonly kind: 'integer' };
-export type SwitchDeclaration = SwitchFields & { readonly kind: 'switch' };
+export type SwitchDeclaration = SwitchFields & { readonly kind: 'switch'; readonly orValue?: true };
 export type TextDeclaration = TextFields & { readonly kind: 'text' };
 export type ChoiceDeclaration = ChoiceFields & { readonly kind: 'choice' };
 /** A list of strings; its flag may be repeated. */
@@ -93,6 +93,14 @@ export function integer<const D extends IntegerFields>(fields: D): D & { readonl
 export function toggle<const D extends SwitchFields>(fields: D): D & { readonly kind: 'switch' } {
   return { ...fields, kind: 'switch' };
 }
+/**
+ * A switch on the command line (on or off), which a library caller may also
+ * set to an object of settings (`perMessageDeflate: { … }`): checked by its
+ * consumer, passed through here. `Value` exists for TypeScript only.
+ */
+export function toggleOr<Value>() {
+  return <const D extends SwitchFields>(fields: D): D & { readonly kind: 'switch'; readonly orValue: true; readonly valueType?: Value } => ({ ...fields, kind: 'switch', orValue: true });
+}
 export function text<const D extends TextFields>(fields: D): D & { readonly kind: 'text' } {
   return { ...fields, kind: 'text' };
 }
@@ -109,6 +117,8 @@ export function value<Value>(fields: Omit<Described, 'flag'>): ValueDeclaration<
 /** The type an option holds, as a library user passes it. */
 export type ValueOf<D> = D extends { readonly kind: 'integer' }
   ? number
+  : D extends { readonly kind: 'switch'; readonly orValue: true; readonly valueType?: infer V }
+    ? boolean | V
   : D extends { readonly kind: 'switch' }
     ? boolean
     : D extends { readonly kind: 'text' }
@@ -170,6 +180,7 @@ export function resolveDeclared(name: string, declaration: Declaration, given: u
       return value === undefined ? undefined : checkInteger(name, value, declaration);
     }
     case 'switch':
+      if (declaration.orValue === true && typeof given === 'object' && given !== null) return given;
       return given === undefined ? declaration.default : given === true;
     case 'text':
       return given ?? declaration.default;

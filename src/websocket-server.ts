@@ -20,6 +20,8 @@ import { Heartbeat } from './io/heartbeat.js';
 import { LocalBroker } from './pubsub/broker.js';
 import { RedisBroker } from './pubsub/redis-broker.js';
 import type { StreamPosition } from './pubsub/history.js';
+import { DeflateContexts } from './extensions/deflate-contexts.js';
+import type { DeflateParams } from './extensions/permessage-deflate.js';
 import type { PublishData } from './pubsub/publication.js';
 import { PubSub, type PublishOptions } from './pubsub/pubsub.js';
 import { createLogger, silentLogger, type Logger } from './log.js';
@@ -71,6 +73,8 @@ export class WebSocketServer extends EventEmitter<ServerEvents> implements Hands
   private readonly admission: Admission;
   private readonly heartbeat: Heartbeat | undefined;
   private readonly pubsub: PubSub<Connection>;
+  /** permessage-deflate's shared contexts and idle sweep; undefined when it is off. */
+  readonly deflate: DeflateContexts | undefined;
   /** One options object shared by every Connection. */
   private readonly connectionOptions: ConnectionOptions;
   private shuttingDown = false;
@@ -81,6 +85,7 @@ export class WebSocketServer extends EventEmitter<ServerEvents> implements Hands
     const o = (this.options = resolveOptions(options));
     this.log = o.logger === false ? silentLogger : (o.logger ?? createLogger());
     this.clock = o.clock ?? systemClock;
+    this.deflate = o.perMessageDeflate === undefined ? undefined : new DeflateContexts(o.perMessageDeflate, this.clock);
     this.pubsub = new PubSub<Connection>(
       o.broker ??
         (o.redis !== undefined
@@ -130,6 +135,7 @@ export class WebSocketServer extends EventEmitter<ServerEvents> implements Hands
         sideRoutes: this.sideRoutes(),
         verifyRequest: o.verifyRequest,
         admission: this.admission,
+        deflate: o.perMessageDeflate,
         clock: this.clock,
         log: this.log,
       },
@@ -235,6 +241,7 @@ export class WebSocketServer extends EventEmitter<ServerEvents> implements Hands
     clearTimeout(timer);
     for (const connection of this.connections) connection.terminate();
     await this.pubsub.close();
+    this.deflate?.close();
     await stopped;
   }
 
@@ -319,8 +326,9 @@ export class WebSocketServer extends EventEmitter<ServerEvents> implements Hands
   }
 
   /** @internal The 101 is out: the socket becomes a Connection. */
-  upgraded(socket: net.Socket, request: UpgradeRequest, protocol: string, rest: Buffer): void {
-    const connection = new Connection(socket, request, protocol, this.connectionOptions);
+  upgraded(socket: net.Socket, request: UpgradeRequest, protocol: string, rest: Buffer, deflate: DeflateParams | undefined): void {
+    const codec = deflate === undefined ? undefined : this.deflate?.codec(deflate);
+    const connection = new Connection(socket, request, protocol, this.connectionOptions, codec);
     this.counters.handshakesAccepted++;
     this.connections.add(connection);
     this.admission.opened(request.remoteAddress);

@@ -90,14 +90,15 @@ export function selectSubprotocol(offered: readonly string[], supported: readonl
   return undefined;
 }
 
-/** §4.2.2 step 5: the 101 response. */
-export function acceptResponse(accept: string, protocol: string | undefined): string {
+/** §4.2.2 step 5: the 101 response, with the accepted extensions (§9.1) when there are any. */
+export function acceptResponse(accept: string, protocol: string | undefined, extensions?: string): string {
   return (
     'HTTP/1.1 101 Switching Protocols\r\n' +
     'Upgrade: websocket\r\n' +
     'Connection: Upgrade\r\n' +
     `Sec-WebSocket-Accept: ${accept}\r\n` +
     (protocol !== undefined ? `Sec-WebSocket-Protocol: ${protocol}\r\n` : '') +
+    (extensions !== undefined ? `Sec-WebSocket-Extensions: ${extensions}\r\n` : '') +
     '\r\n'
   );
 }

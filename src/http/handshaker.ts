@@ -12,6 +12,7 @@ import type tls from 'node:tls';
 import type { RequestVerdict } from '../config.js';
 import { normalizeAddress, type Arrival } from '../io/arrival.js';
 import type { Clock } from '../io/clock.js';
+import { negotiateDeflate, type DeflateParams, type PerMessageDeflateOptions } from '../extensions/permessage-deflate.js';
 import type { Logger } from '../log.js';
 import { HandshakeError, handshakeErrors } from '../protocol/errors.js';
 import type { Admission } from './admission.js';
@@ -31,6 +32,8 @@ export interface HandshakerOptions {
   sideRoutes: SideRoutes;
   verifyRequest: ((request: UpgradeRequest) => RequestVerdict | Promise<RequestVerdict>) | undefined;
   admission: Admission;
+  /** permessage-deflate's settings when it is on: an acceptable offer is then accepted (RFC 7692 §5). */
+  deflate: Required<PerMessageDeflateOptions> | undefined;
   clock: Clock;
   log: Logger;
 }
@@ -41,8 +44,8 @@ export interface HandshakeHost {
   readonly openConnections: number;
   /** The server is shutting down: new sockets are destroyed. */
   readonly closing: boolean;
-  /** The 101 has been written: the socket is a WebSocket now; `rest` holds its first frames. */
-  upgraded(socket: net.Socket, request: UpgradeRequest, protocol: string, rest: Buffer): void;
+  /** The 101 has been written: the socket is a WebSocket now; `rest` holds its first frames; `deflate` what was agreed for compression. */
+  upgraded(socket: net.Socket, request: UpgradeRequest, protocol: string, rest: Buffer, deflate: DeflateParams | undefined): void;
   /** A handshake was refused (already answered). */
   refused(error: HandshakeError, remoteAddress: string): void;
   /** A connection closed without sending a byte (a health check). */
@@ -140,13 +143,15 @@ export class Handshaker {
     const protocol = chooseSubprotocol(request, this.options.policy);
     const full = this.options.admission.check(request.remoteAddress, this.host.openConnections);
     if (full !== undefined) return this.refuse(socket, full, request.remoteAddress);
-    socket.write(acceptResponse(accept, protocol));
+    // A bad or unknown extension offer is declined, never refused (RFC 7692 §5: the next offer, or none).
+    const deflate = this.options.deflate === undefined ? undefined : negotiateDeflate(request.headers['sec-websocket-extensions'], this.options.deflate);
+    socket.write(acceptResponse(accept, protocol, deflate?.response));
     // The handshake's error listener goes before the Connection adds its own
     // (nothing is emitted in between: this is synchronous). The other order
     // grows a TLS socket's listener array (node:tls keeps one there) to room
     // for 40, which every idle connection would keep: ~150 bytes.
     socket.off('error', ignoreSocketErrors);
-    this.host.upgraded(socket, request, protocol ?? '', rest);
+    this.host.upgraded(socket, request, protocol ?? '', rest, deflate?.params);
   }
 
   private refuse(socket: net.Socket, error: HandshakeError, remoteAddress: string): void {

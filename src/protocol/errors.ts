@@ -43,6 +43,10 @@ export class HandshakeError extends Error {
 export const protocolErrors = {
   unmasked: () => new ProtocolError('WS_ERR_EXPECTED_MASK', CloseCode.ProtocolError, 'client frame is not masked (RFC 6455 §5.1)'),
   rsv: () => new ProtocolError('WS_ERR_UNEXPECTED_RSV', CloseCode.ProtocolError, 'RSV bits set without a negotiated extension (§5.2)'),
+  /** RFC 7692 §6.1: RSV1 marks the first frame of a compressed message, never a continuation or a control frame. */
+  rsv1Misplaced: () => new ProtocolError('WS_ERR_UNEXPECTED_RSV_1', CloseCode.ProtocolError, 'RSV1 on a continuation or control frame (RFC 7692 §6.1)'),
+  /** RFC 7692 §6.2 / RFC 6455 §7.4.1: the compressed data does not inflate. */
+  badCompressedData: () => new ProtocolError('WS_ERR_INVALID_COMPRESSED_DATA', CloseCode.InvalidPayload, 'invalid compressed data (RFC 7692 §6.2)'),
   opcode: (op: number) => new ProtocolError('WS_ERR_INVALID_OPCODE', CloseCode.ProtocolError, `reserved opcode 0x${op.toString(16)} (§5.2)`),
   fragmentedControl: () => new ProtocolError('WS_ERR_FRAGMENTED_CONTROL', CloseCode.ProtocolError, 'control frame with FIN=0 (§5.5)'),
   controlTooLong: () => new ProtocolError('WS_ERR_CONTROL_TOO_LONG', CloseCode.ProtocolError, 'control frame payload over 125 bytes (§5.5)'),

@@ -40,6 +40,11 @@ export interface FrameDecoderOptions {
   maxPayload?: number;
   /** Server side (default): client frames must be masked (§5.1). A client decodes unmasked frames. */
   requireMask?: boolean;
+  /**
+   * permessage-deflate was negotiated: RSV1 may mark the first frame of a
+   * data message (RFC 7692 §6). Without it every RSV bit is a violation.
+   */
+  allowRsv1?: boolean;
 }
 
 /** A header's size in bytes, known from its second byte: §5.2 length forms plus the mask. */
@@ -62,6 +67,9 @@ export class FrameDecoder {
   private readonly handler: FrameHandler;
   private readonly maxPayload: number;
   private readonly requireMask: boolean;
+  private readonly allowRsv1: boolean;
+  /** Wire bytes a compressed message may take: its inflated size is checked while inflating. */
+  private readonly compressedLimit: number;
 
   private state: State = State.Header;
   // A header that straddles chunks is gathered here; allocated the first
@@ -83,12 +91,19 @@ export class FrameDecoder {
   // Bytes announced so far by the frames of the current data message, so a
   // fragmented message is refused at the header that pushes it over the limit.
   private messageBytes = 0;
+  /** The current data message's first frame had RSV1 (it is compressed). */
+  private messageCompressed = false;
+  /** The RSV1 bit of the frame last passed to onFrame (only ever set with allowRsv1). */
+  rsv1 = false;
 
   constructor(handler: FrameHandler, options: FrameDecoderOptions = {}) {
     this.handler = handler;
     // A message must fit in one Buffer, whatever the option says.
     this.maxPayload = Math.min(options.maxPayload ?? 16 * 1024 * 1024, constants.MAX_LENGTH);
     this.requireMask = options.requireMask ?? true;
+    this.allowRsv1 = options.allowRsv1 ?? false;
+    // Deflate can grow incompressible data a little (5 bytes per 16 KiB stored block, and some): that much slack on the wire.
+    this.compressedLimit = Math.min(this.maxPayload + Math.ceil(this.maxPayload / 1024) + 1024, constants.MAX_LENGTH);
   }
 
   /** True once a violation was reported; input is then discarded. */
@@ -218,7 +233,11 @@ export class FrameDecoder {
     const opcode = b0 & 0x0f;
     const fin = (b0 & 0x80) !== 0;
     const masked = (b1 & 0x80) !== 0;
-    if ((b0 & 0x70) !== 0) return this.fail(protocolErrors.rsv());
+    if ((b0 & 0x70) !== 0) {
+      // RFC 7692 §6.1: RSV1 only with deflate negotiated, only on the first frame of a data message.
+      if ((b0 & 0x30) !== 0 || !this.allowRsv1) return this.fail(protocolErrors.rsv());
+      if (opcode === Opcode.Continuation || opcode >= 0x8) return this.fail(protocolErrors.rsv1Misplaced());
+    }
     if (this.requireMask && !masked) return this.fail(protocolErrors.unmasked());
 
     let length = b1 & 0x7f;
@@ -244,10 +263,13 @@ export class FrameDecoder {
     } else {
       if (opcode > Opcode.Binary) return this.fail(protocolErrors.opcode(opcode));
       // Ordering errors are the assembler's to report; here only the budget.
-      const total = opcode === Opcode.Continuation ? this.messageBytes + length : length;
-      if (total > this.maxPayload) return this.fail(protocolErrors.tooBig(this.maxPayload));
+      let total = length;
+      if (opcode === Opcode.Continuation) total += this.messageBytes;
+      else this.messageCompressed = (b0 & 0x40) !== 0;
+      if (total > this.maxPayload && (!this.messageCompressed || total > this.compressedLimit)) return this.fail(protocolErrors.tooBig(this.maxPayload));
       this.messageBytes = fin ? 0 : total;
     }
+    if (this.allowRsv1) this.rsv1 = (b0 & 0x40) !== 0;
 
     this.opcode = opcode;
     this.fin = fin;

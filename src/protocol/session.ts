@@ -2,21 +2,22 @@
 // out (through its FrameSink), events up (through the host). It owns the
 // frame decoder, the message assembler and the closing handshake (§7), and
 // every frame sent goes through it — data messages too — so the rules of what
-// may be sent when (nothing after a Close, text vs binary, soon RSV1 for
-// compression) are decided in this one place. It knows nothing of sockets or
+// may be sent when (nothing after a Close, text vs binary, RSV1 for a
+// compressed message) are decided in this one place. It knows nothing of sockets or
 // timers, so tests and fuzzers drive it directly.
 //
 // Closing (§7.1): Open → Closing when we send a Close first, then Closed when
 // the peer's Close arrives; Open → Closed directly when the peer closes first
 // (we echo its Close) or when we fail the connection (§7.1.7). In both Closed
 // paths the server then ends TCP first (§7.1.1); the host does that.
-import { CloseCode, Opcode } from './constants.js';
+import { CloseCode, FrameBits, Opcode } from './constants.js';
 import { encodeClosePayload, parseClosePayload } from './close.js';
-import { ProtocolError } from './errors.js';
+import { ProtocolError, protocolErrors } from './errors.js';
 import { FrameDecoder, type FrameHandler } from './frame-decoder.js';
 import { frameHead } from './frame-encoder.js';
 import type { FrameSink } from './frame-sink.js';
 import { MessageAssembler } from './message-assembler.js';
+import { isUtf8 } from './utf8.js';
 
 export const SessionState = {
   Open: 0,
@@ -34,6 +35,27 @@ const CLOSE = frameHead(Opcode.Close, true);
 const PING = frameHead(Opcode.Ping, true);
 const PONG = frameHead(Opcode.Pong, true);
 
+/**
+ * permessage-deflate for one connection (RFC 7692), as the session uses it:
+ * the zlib contexts live behind this (src/extensions/), the frame rules here.
+ */
+export interface MessageCompression {
+  /** Messages shorter than this many bytes are sent uncompressed. */
+  readonly threshold: number;
+  /** The message's payload compressed, the 00 00 ff ff tail removed (§7.2.1). */
+  compress(payload: Uint8Array): Buffer;
+  /** Connections with the same key can be sent the same compressedFresh() output (the window it was made with). */
+  readonly shareKey: number;
+  /** The payload compressed with a fresh window, for every connection with this shareKey (a publication). */
+  compressFresh(payload: Uint8Array): Buffer;
+  /** A message compressed for many connections at once (with a fresh window) was sent on this one. */
+  sharedSent(): void;
+  /** The message inflated (§7.2.2); throws a ProtocolError: 1007 when it does not inflate, 1009 past `limit` bytes. */
+  decompress(payload: Buffer, limit: number): Buffer;
+  /** The connection is gone: give every context back. */
+  close(): void;
+}
+
 /** What the session tells the I/O layer around it. Its frames go to a FrameSink. */
 export interface SessionHost {
   onMessage(data: Buffer, binary: boolean): void;
@@ -49,6 +71,8 @@ export interface SessionOptions {
   /** Largest message in bytes (all its fragments); larger → 1009. Default 16 MiB. */
   maxPayload?: number;
   maxFragments?: number;
+  /** permessage-deflate, when the handshake negotiated it: RSV1 is then allowed on the first frame of a message. */
+  compression?: MessageCompression;
 }
 
 export class WebSocketSession implements FrameHandler {
@@ -56,6 +80,9 @@ export class WebSocketSession implements FrameHandler {
   private readonly sink: FrameSink;
   private readonly decoder: FrameDecoder;
   private readonly assembler: MessageAssembler;
+  private readonly maxPayload: number;
+  /** Undefined unless permessage-deflate was negotiated: then nothing here touches zlib. */
+  readonly compression: MessageCompression | undefined;
   state: SessionState = SessionState.Open;
   /** Who sent the first Close: 'server', 'client', or undefined while none was. */
   closeInitiator: 'server' | 'client' | undefined;
@@ -69,7 +96,9 @@ export class WebSocketSession implements FrameHandler {
     this.host = host;
     this.sink = sink;
     const maxPayload = options.maxPayload ?? 16 * 1024 * 1024;
-    this.decoder = new FrameDecoder(this, { maxPayload });
+    this.maxPayload = maxPayload;
+    this.compression = options.compression;
+    this.decoder = new FrameDecoder(this, { maxPayload, allowRsv1: options.compression !== undefined });
     this.assembler = new MessageAssembler({ maxPayload, maxFragments: options.maxFragments });
   }
 
@@ -83,7 +112,8 @@ export class WebSocketSession implements FrameHandler {
     if (opcode < Opcode.Close) {
       let message: Buffer | undefined;
       try {
-        message = this.assembler.push(opcode, fin, data, start, end);
+        message = this.assembler.push(opcode, fin, data, start, end, this.decoder.rsv1);
+        if (message !== undefined && this.assembler.compressed) message = this.inflate(message);
       } catch (error) {
         if (error instanceof ProtocolError) return this.fail(error);
         throw error;
@@ -106,6 +136,14 @@ export class WebSocketSession implements FrameHandler {
 
   onError(error: ProtocolError): void {
     this.fail(error);
+  }
+
+  /** A compressed message's bytes: inflated under maxPayload, text then checked as UTF-8 (RFC 7692 §6.2). */
+  private inflate(payload: Buffer): Buffer {
+    // RSV1 is only allowed (by the decoder) when compression was negotiated.
+    const message = this.compression!.decompress(payload, this.maxPayload);
+    if (!this.assembler.binary && !isUtf8(message)) throw protocolErrors.invalidUtf8();
+    return message;
   }
 
   private receiveClose(payload: Buffer): void {
@@ -152,6 +190,7 @@ export class WebSocketSession implements FrameHandler {
    */
   fail(error: ProtocolError): void {
     if (this.state === SessionState.Closed) return;
+    this.compression?.close();
     this.decoder.stop();
     this.assembler.reset();
     if (this.state === SessionState.Open) {
@@ -166,6 +205,7 @@ export class WebSocketSession implements FrameHandler {
   transportClosed(): void {
     this.decoder.stop();
     this.state = SessionState.Closed;
+    this.compression?.close();
   }
 
   /** Whether data messages may be sent: only while Open (§5.5.1: nothing after our Close). */
@@ -173,10 +213,17 @@ export class WebSocketSession implements FrameHandler {
     return this.state === SessionState.Open;
   }
 
-  /** §5.6: a text message, `byteLength` bytes of UTF-8. Returns false, sending nothing, unless Open. */
-  sendText(text: string, byteLength: number): boolean {
+  /**
+   * §5.6: a text message, `byteLength` bytes of UTF-8. Returns false, sending
+   * nothing, unless Open. Compressed (RFC 7692) when negotiated, at least the
+   * threshold long, and `compress` is not false.
+   */
+  sendText(text: string, byteLength: number, compress = true): boolean {
     if (this.state !== SessionState.Open) return false;
-    this.sink.textFrame(TEXT, text, byteLength);
+    const compression = this.compression;
+    if (compression !== undefined && compress && byteLength >= compression.threshold) {
+      this.sink.frame(TEXT | FrameBits.Rsv1, compression.compress(Buffer.from(text, 'utf8')));
+    } else this.sink.textFrame(TEXT, text, byteLength);
     return true;
   }
 
@@ -184,9 +231,24 @@ export class WebSocketSession implements FrameHandler {
    * §5.6: a message of these bytes, binary or (the caller vouching that they
    * are UTF-8) text. Returns false, sending nothing, unless Open.
    */
-  sendBytes(payload: Uint8Array, binary: boolean): boolean {
+  sendBytes(payload: Uint8Array, binary: boolean, compress = true): boolean {
     if (this.state !== SessionState.Open) return false;
-    this.sink.frame(binary ? BINARY : TEXT, payload);
+    const compression = this.compression;
+    if (compression !== undefined && compress && payload.length >= compression.threshold) {
+      this.sink.frame((binary ? BINARY : TEXT) | FrameBits.Rsv1, compression.compress(payload));
+    } else this.sink.frame(binary ? BINARY : TEXT, payload);
+    return true;
+  }
+
+  /**
+   * A message already compressed with a fresh window for many connections (a
+   * publication): sent with RSV1, and our own compressor's window, which no
+   * longer matches the peer's, starts afresh. Only with compression negotiated.
+   */
+  sendCompressed(compressed: Buffer, binary: boolean): boolean {
+    if (this.state !== SessionState.Open || this.compression === undefined) return false;
+    this.sink.frame((binary ? BINARY : TEXT) | FrameBits.Rsv1, compressed);
+    this.compression.sharedSent();
     return true;
   }
 

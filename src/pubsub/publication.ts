@@ -3,6 +3,13 @@
 // that frame is copied into each subscriber's write batch; a large one keeps
 // its payload shared, uncopied, and each subscriber only gets a header of
 // its own (header and payload leave together under the socket's cork).
+//
+// With permessage-deflate (RFC 7692), the payload is also compressed once per
+// window size in use among its subscribers, with a fresh window, so every
+// subscriber that negotiated that window can be sent the same bytes. A
+// connection compressing with context takeover cannot share its own
+// compressor's output (its window is its own), so after a shared message it
+// resets its compressor: the peer's window now holds bytes ours lacks.
 import { Opcode } from '../protocol/constants.js';
 import { COPY_LIMIT, encodeFrame, encodeTextFrame, frameHead, headerSize } from '../protocol/frame-encoder.js';
 import type { StreamPosition } from './history.js';
@@ -18,6 +25,10 @@ export class Publication {
   readonly frame: Buffer | undefined;
   /** Its place in the topic's history, for a topic with history. */
   readonly position: StreamPosition | undefined;
+  /** Whether subscribers with permessage-deflate get it compressed (publish's `compress` option). */
+  compress = true;
+  /** The payload compressed, by window size (shareKey): made at the first subscriber that needs it. */
+  private compressedBy: Map<number, Buffer> | undefined;
 
   private constructor(topic: string, binary: boolean, payload: Buffer, frame: Buffer | undefined, position?: StreamPosition) {
     this.topic = topic;
@@ -45,6 +56,17 @@ export class Publication {
     if (payload.length + headerSize(payload.length) > COPY_LIMIT) return new Publication(topic, binary, payload, undefined, position);
     const frame = encodeFrame(binary ? Opcode.Binary : Opcode.Text, true, payload);
     return new Publication(topic, binary, frame.subarray(frame.length - payload.length), frame, position);
+  }
+
+  /** The payload compressed with a fresh window for subscribers sharing `key`; `compress` makes it the first time. */
+  compressedFor(key: number, compress: (payload: Buffer) => Buffer): Buffer {
+    const map = (this.compressedBy ??= new Map());
+    let compressed = map.get(key);
+    if (compressed === undefined) {
+      compressed = compress(this.payload);
+      map.set(key, compressed);
+    }
+    return compressed;
   }
 
   /** The frame's first byte. */

@@ -15,6 +15,8 @@ export type SlowSubscriberPolicy = 'drop' | 'close';
 export interface PublishOptions {
   /** Send as binary. Default: true for bytes, false for strings. */
   binary?: boolean;
+  /** Compressed (once per window size) for subscribers that negotiated permessage-deflate. Default true. */
+  compress?: boolean;
   /** Skip subscribers with more than this many bytes waiting to be written (default: the server's). */
   maxBackpressure?: number;
   /** 'drop': skip the message for that subscriber; 'close': close it with 1008 (default: the server's). */
@@ -152,6 +154,7 @@ export class PubSub<S extends Subscriber> implements BrokerHost {
    */
   publish(topic: string, data: PublishData, options?: PublishOptions, skip?: S): number {
     const publication = Publication.of(checkTopic(topic, this.options.maxTopicLength), data, options?.binary);
+    if (options?.compress === false) publication.compress = false;
     this.counters.published++;
     if (this.broker.deliversOwn?.(topic) === true) {
       // A topic with history: it comes back through the broker with its position, here too.

@@ -16,7 +16,7 @@ import { freePort } from '../helpers/free-port.js';
 import { Op, RawClient, type Frame } from '../helpers/raw-client.js';
 import { scaled } from '../helpers/timeouts.js';
 import { Chromium, type Page } from './chromium.js';
-import { inPage } from './page-scripts.js';
+import { echoSizes, inPage } from './page-scripts.js';
 import { DEV_CERT_FILE, expectEchoAndClose, OUTPUT_DIR, ROOT, startWssd } from './support.js';
 
 const E2E_TIMEOUT = scaled(60_000);
@@ -241,6 +241,25 @@ describe('wssd terminating TLS itself (method 2)', () => {
       const page = await demoPage(port);
       await page.evaluate<string>(inPage(`window.chat = await wsOpen('wss://localhost:${port}/'); window.chat.send(new Uint8Array([1, 2, 3])); return 'sent';`));
       expect(await page.evaluate<{ code: number; reason: string; wasClean: boolean }>(closeEventOf('chat'))).toEqual({ code: 1003, reason: 'text only', wasClean: true });
+      await page.close();
+    },
+    E2E_TIMEOUT,
+  );
+
+  it(
+    'permessage-deflate: without --deflate chromium\'s offer is declined; with it, negotiated, and messages of 0 B, 1 KiB and 1 MiB come back intact',
+    async () => {
+      const sizes = [0, 1024, 1024 * 1024];
+      const off = await demoPage(echoServer());
+      expect((await echoSizes(off, `wss://localhost:${echoPort}/`, [1024])).extensions).toBe('');
+      await off.close();
+      const port = await wssd(['--deflate']);
+      const page = await demoPage(port);
+      const result = await echoSizes(page, `wss://localhost:${port}/`, sizes);
+      // Chromium offers "permessage-deflate; client_max_window_bits"; wssd asks it not to keep its window (README).
+      expect(result.extensions).toBe('permessage-deflate; client_no_context_takeover');
+      expect(result.echoes).toEqual(sizes.map((size) => ({ size, text: true, binary: true })));
+      expect(result.close).toMatchObject({ code: 1000, wasClean: true });
       await page.close();
     },
     E2E_TIMEOUT,

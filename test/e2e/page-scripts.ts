@@ -151,3 +151,41 @@ export function whoami<T>(page: Page, url: string): Promise<T> {
     )
     .then((text) => JSON.parse(text) as T);
 }
+
+export interface SizesResult {
+  /** The negotiated extensions, as the browser reports them (ws.extensions). */
+  extensions: string;
+  /** For each size: text and binary came back equal. */
+  echoes: { size: number; text: boolean; binary: boolean }[];
+  close: { code: number | string; wasClean?: boolean };
+}
+
+/**
+ * One connection: for each size, a compressible text message and a binary one
+ * of that many bytes (0 B included), echoed back and compared. With
+ * permessage-deflate negotiated both directions travel compressed.
+ */
+export function echoSizes(page: Page, url: string, sizes: readonly number[]): Promise<SizesResult> {
+  return page.evaluate<SizesResult>(
+    inPage(`
+      const ws = await wsOpen(${JSON.stringify(url)});
+      const echoes = [];
+      for (const size of ${JSON.stringify(sizes)}) {
+        const unit = '{"user":"ada","text":"the same words again"} ';
+        const text = unit.repeat(Math.ceil(size / unit.length)).slice(0, size);
+        ws.send(text);
+        const t = await wsNext(ws, ${scaled(20_000)});
+        const bytes = new Uint8Array(size);
+        for (let i = 0; i < size; i++) bytes[i] = (i % 97) < 60 ? 65 : (i * 31) & 0xff;
+        ws.send(bytes.buffer);
+        const b = await wsNext(ws, ${scaled(20_000)});
+        const got = b instanceof ArrayBuffer ? new Uint8Array(b) : null;
+        let same = got !== null && got.length === size;
+        for (let i = 0; same && i < size; i++) if (got[i] !== bytes[i]) same = false;
+        echoes.push({ size, text: t === text, binary: same });
+      }
+      const extensions = ws.extensions;
+      const close = await wsClose(ws);
+      return { extensions, echoes, close };`),
+  );
+}

@@ -14,7 +14,7 @@ import { freePort } from '../helpers/free-port.js';
 import { Op, RawClient } from '../helpers/raw-client.js';
 import { scaled } from '../helpers/timeouts.js';
 import { Chromium, type Page } from './chromium.js';
-import { echoBinary, echoText, sendTom, whoami } from './page-scripts.js';
+import { echoBinary, echoSizes, echoText, sendTom, whoami } from './page-scripts.js';
 import { DEV_CERT_FILE, expectEchoAndClose, removeDir, startWssd, tempDir, writeWhoamiApp, type Daemon, type WhoAmI } from './support.js';
 
 export const E2E_TIMEOUT = scaled(60_000);
@@ -113,8 +113,9 @@ export function proxySuite(name: string, requireProxy: () => void, start: (ctx: 
     writeFileSync(index, `<!doctype html><html><head><meta charset="utf-8"><title>${STATIC_TITLE}</title></head><body><p>static site served by ${name}</p></body></html>\n`);
     chmodSync(index, 0o644);
     const wssdPort = await freePort();
-    // As docs/nginx.conf and docs/apache.conf start it, plus the whoami app.
-    wssd = await startWssd(['--plain', '--host', '127.0.0.1', '--port', String(wssdPort), '--path', '/wss', '--trust-proxy', '127.0.0.1,::1', '--app', writeWhoamiApp(dir)]);
+    // As docs/nginx.conf and docs/apache.conf start it, plus the whoami app, with permessage-deflate on:
+    // the proxy passes the extension's headers and the compressed frames through untouched.
+    wssd = await startWssd(['--plain', '--host', '127.0.0.1', '--port', String(wssdPort), '--path', '/wss', '--trust-proxy', '127.0.0.1,::1', '--deflate', '--app', writeWhoamiApp(dir)]);
     front = await start({ dir, root, wssdPort });
     daemon = front.daemon;
   };
@@ -134,15 +135,29 @@ export function proxySuite(name: string, requireProxy: () => void, start: (ctx: 
 
   describe(`wssd behind ${name} (docs/${name}.conf)`, () => {
     it(
-      'chromium: new WebSocket("wss://localhost:PORT/wss") opens, "tom" comes back as text, clean 1000 close, no extension negotiated',
+      'chromium: new WebSocket("wss://localhost:PORT/wss") opens, "tom" comes back as text, clean 1000 close, permessage-deflate negotiated through the proxy',
       async () => {
         const page = await sitePage();
         const result = await sendTom(page, `wss://localhost:${current().port}/wss`);
         expect(result.reply).toBe('tom');
         expect(result.replyType).toBe('string');
-        // Chromium offers permessage-deflate; wssd implements no extension and must not accept one (RFC 6455 §9.1).
-        expect(result.extensions).toBe('');
+        // Chromium offers permessage-deflate; wssd (--deflate) accepts it, asking for client_no_context_takeover.
+        expect(result.extensions).toBe('permessage-deflate; client_no_context_takeover');
         // The server's Close echoes the code (§5.5.1); echoing the reason is not required.
+        expect(result.close).toMatchObject({ code: 1000, wasClean: true });
+        await page.close();
+      },
+      E2E_TIMEOUT,
+    );
+
+    it(
+      'chromium, permessage-deflate through the proxy: messages of 0 B, 1 KiB and 1 MiB, text and binary, come back intact',
+      async () => {
+        const page = await sitePage();
+        const sizes = [0, 1024, 1024 * 1024];
+        const result = await echoSizes(page, `wss://localhost:${current().port}/wss`, sizes);
+        expect(result.extensions).toBe('permessage-deflate; client_no_context_takeover');
+        expect(result.echoes).toEqual(sizes.map((size) => ({ size, text: true, binary: true })));
         expect(result.close).toMatchObject({ code: 1000, wasClean: true });
         await page.close();
       },

@@ -30,6 +30,9 @@ interface InteropResult {
   binary_type?: string;
   binary_len?: number;
   ping_ok?: boolean;
+  big_text_ok?: boolean;
+  extensions?: string | null;
+  extension_names?: string[];
   close_code?: number;
   close_reason?: string;
 }
@@ -63,16 +66,18 @@ describe('python3-websockets is available', () => {
   });
 });
 
-describe.each(MODES)('interop with python3-websockets over $name://', (mode) => {
+const CASES = MODES.flatMap((mode) => [false, true].map((deflate) => ({ mode, deflate, name: `${mode.name}://${deflate ? ' with permessage-deflate' : ''}` })));
+
+describe.each(CASES)('interop with python3-websockets over $name', ({ mode, deflate }) => {
   let ts: TestServer;
   beforeAll(async () => {
-    ts = await startServer(mode, { subprotocols: ['interop.v1'] });
+    ts = await startServer(mode, { subprotocols: ['interop.v1'], perMessageDeflate: deflate });
   });
   afterAll(async () => {
     await ts.close();
   });
 
-  it('text, 64 KiB binary, ping and a clean 1000 close', async () => {
+  it('text, 64 KiB binary, 1 MiB of text, ping and a clean 1000 close', async () => {
     const problem = pythonWebsocketsProblem();
     if (problem !== undefined) throw new Error(problem);
     const url = `${mode.name}://127.0.0.1:${ts.port}/interop`;
@@ -94,14 +99,23 @@ describe.each(MODES)('interop with python3-websockets over $name://', (mode) => 
       binary_type: 'bytes',
       binary_len: 65536,
       ping_ok: true,
+      big_text_ok: true,
       close_code: 1000,
     });
+    // python-websockets offers permessage-deflate by default: agreed only when the server has it on.
+    if (deflate) {
+      expect(result.extensions).toBe('permessage-deflate; client_no_context_takeover');
+      expect(result.extension_names).toEqual(['permessage-deflate']);
+    } else {
+      expect(result.extensions ?? null).toBeNull();
+      expect(result.extension_names).toEqual([]);
+    }
     // The server saw the same conversation and the client's Close.
     const side = ts.accepted.find((s) => s.request.path === '/interop');
     expect(side).toBeDefined();
     if (side === undefined) return;
     expect(side.request.secure).toBe(mode.tls);
-    expect(side.messages.map((m) => m.isBinary)).toEqual([false, true]);
+    expect(side.messages.map((m) => m.isBinary)).toEqual([false, true, false]);
     expect(await withTimeout(side.closed, 2000, 'server close event')).toEqual({ code: 1000, reason: 'interop done' });
   });
 });

@@ -32,11 +32,14 @@ async def run(url: str, ca_file: str) -> dict:
         open_timeout=TIMEOUT,
         close_timeout=TIMEOUT,
         ping_interval=None,
-        max_size=2**20,
+        max_size=2**21,
         subprotocols=["interop.v1"],
         **extra,
     ) as ws:
         result["subprotocol"] = ws.subprotocol
+        # python-websockets offers permessage-deflate by default; what was agreed:
+        result["extensions"] = ws.response_headers.get("Sec-WebSocket-Extensions")
+        result["extension_names"] = [e.name for e in ws.extensions]
         text = "héllo wörld ✓ 𝄞"
         await ws.send(text)
         reply = await asyncio.wait_for(ws.recv(), TIMEOUT)
@@ -49,6 +52,12 @@ async def run(url: str, ca_file: str) -> dict:
         result["binary_ok"] = reply == blob
         result["binary_type"] = type(reply).__name__
         result["binary_len"] = len(reply)
+
+        # Compressible text, 1 MiB: with deflate negotiated both ways travel compressed.
+        big = "{\"user\": \"ada\", \"text\": \"the same words again\"}\n" * 20000
+        await ws.send(big)
+        reply = await asyncio.wait_for(ws.recv(), TIMEOUT)
+        result["big_text_ok"] = reply == big
 
         pong_waiter = await ws.ping(b"interop-ping")
         await asyncio.wait_for(pong_waiter, TIMEOUT)

@@ -36,7 +36,7 @@ function configError(run: () => unknown): ConfigError {
 const EVERY_FLAG = [
   'port', 'host', 'cert', 'key', 'sni-dir', 'plain', 'path', 'trust-proxy', 'max-payload', 'max-buffered',
   'max-connections', 'max-connections-per-ip', 'handshake-timeout', 'close-timeout', 'idle-timeout',
-  'ping-interval', 'ping-timeout', 'max-topic-length', 'max-backpressure', 'slow-subscriber-policy', 'redis', 'redis-prefix', 'history-size', 'history-prefix', 'history-ttl', 'app', 'log-format', 'stats', 'stats-port', 'shutdown-timeout', 'workers', 'help',
+  'ping-interval', 'ping-timeout', 'max-topic-length', 'max-backpressure', 'slow-subscriber-policy', 'redis', 'redis-prefix', 'history-size', 'history-prefix', 'history-ttl', 'deflate', 'app', 'log-format', 'stats', 'stats-port', 'shutdown-timeout', 'workers', 'help',
 ];
 
 /** Integer flags and the server option each sets. */
@@ -131,6 +131,14 @@ describe('parseCli: flags and the environment', () => {
     expect(parse(['--stats']).options.stats).toBe(true);
     expect(parse([], { WSSD_STATS: '1' }).options.stats).toBe(true);
     expect(parse([], { WSSD_STATS: 'on' }).options.stats).toBe(false);
+  });
+
+  it('--deflate / WSSD_DEFLATE: permessage-deflate on, with the defaults; off without', () => {
+    expect(parse(['--plain', '--deflate']).options.perMessageDeflate).toBe(true);
+    expect(parse(['--plain'], { WSSD_DEFLATE: '1' }).options.perMessageDeflate).toBe(true);
+    expect(parse(['--plain']).options.perMessageDeflate).toBe(false);
+    expect(resolveOptions(parse(['--plain', '--deflate']).options).perMessageDeflate).toMatchObject({ clientNoContextTakeover: true });
+    expect(resolveOptions(parse(['--plain']).options).perMessageDeflate).toBeUndefined();
   });
 
   it('--stats-port N: /stats on its own port, not on the WebSocket port', () => {

@@ -98,8 +98,17 @@ describe('resolveOptions: defaults', () => {
     for (const [name, declaration] of Object.entries(serverOptions)) {
       if (!('default' in declaration) || declaration.default === undefined) continue;
       expect(defaults, name).toHaveProperty(name, declaration.default);
-      if (name !== 'plain') expect(r[name], name).toBe(declaration.default);
+      // perMessageDeflate resolves to its settings, or undefined when off (tested below).
+      if (name !== 'plain' && name !== 'perMessageDeflate') expect(r[name], name).toBe(declaration.default);
     }
+  });
+
+  it('perMessageDeflate: off by default; true gives the defaults; an object overrides some; bad settings are a ConfigError', () => {
+    expect(plain().perMessageDeflate).toBeUndefined();
+    expect(resolveOptions({ plain: true, perMessageDeflate: true }).perMessageDeflate).toMatchObject({ serverMaxWindowBits: 12, memLevel: 5, level: 1, clientNoContextTakeover: true });
+    expect(resolveOptions({ plain: true, perMessageDeflate: { level: 6, threshold: 0 } }).perMessageDeflate).toMatchObject({ level: 6, threshold: 0, memLevel: 5 });
+    expect(() => resolveOptions({ plain: true, perMessageDeflate: { serverMaxWindowBits: 7 } })).toThrow(ConfigError);
+    expect(() => resolveOptions({ plain: true, perMessageDeflate: { serverMaxWindowBits: 7 } })).toThrow(/perMessageDeflate.serverMaxWindowBits must be an integer 8–15/);
   });
 
   it('given values are kept', () => {

@@ -1,0 +1,356 @@
+// permessage-deflate bench (RFC 7692), `npm run bench -- --only deflate` or
+// alone: `tsx bench/deflate.ts [--quick] [--connections N]`.
+//
+// a. Echo over TLS, 64 connections, of a 1 KiB JSON-like text and of 64 KiB
+//    of text: server CPU µs per message and the compression ratio of what the
+//    server sent, beside the same server with compression off. The load client
+//    offers what Chrome offers, sends precomputed compressed frames (wssd asks
+//    for client_no_context_takeover, so every message compresses to the same
+//    bytes) and only parses the replies' headers: it stays cheap.
+// b. Memory per idle connection with deflate negotiated, beside an
+//    uncompressed one: N connections upgraded and idle; then each exchanges
+//    one compressed message (now holding a compressor), then the idle sweep
+//    gives the contexts back.
+import { fork, type ChildProcess } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import tls from 'node:tls';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import zlib from 'node:zlib';
+import type { DeflateUsage } from './deflate-server.js';
+import { formatBytes, markdownTable, median, round } from './measure.js';
+
+const SERVER = fileURLToPath(new URL('./deflate-server.ts', import.meta.url));
+const ca = readFileSync(new URL('../certs/dev-ca.pem', import.meta.url));
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+class Child {
+  private nextId = 0;
+  private waiters = new Map<number, (u: DeflateUsage) => void>();
+  private constructor(
+    readonly child: ChildProcess,
+    readonly port: number,
+  ) {
+    child.on('message', (m: DeflateUsage) => {
+      this.waiters.get(m.id)?.(m);
+      this.waiters.delete(m.id);
+    });
+  }
+  static start(deflate: boolean, idleRelease = 10_000): Promise<Child> {
+    const execArgv = ['--import', 'tsx', '--expose-gc'];
+    const child = fork(SERVER, [deflate ? 'on' : 'off', String(idleRelease)], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    return new Promise((resolve, reject) => {
+      child.once('message', (m: { type: string; port: number }) => resolve(new Child(child, m.port)));
+      child.once('exit', (code) => reject(new Error(`deflate server exited ${code}`)));
+    });
+  }
+  usage(gc = false): Promise<DeflateUsage> {
+    const id = this.nextId++;
+    return new Promise((resolve) => {
+      this.waiters.set(id, resolve);
+      this.child.send({ type: 'usage', id, gc });
+    });
+  }
+  stop(): void {
+    this.child.kill();
+  }
+}
+
+/** A masked client frame, RSV1 set when `compressed`. */
+function frame(opcode: number, payload: Buffer, compressed: boolean): Buffer {
+  const mask = randomBytes(4);
+  const len = payload.length;
+  const head = len < 126 ? 2 : len < 65536 ? 4 : 10;
+  const out = Buffer.alloc(head + 4 + len);
+  out[0] = 0x80 | (compressed ? 0x40 : 0) | opcode;
+  if (len < 126) out[1] = 0x80 | len;
+  else if (len < 65536) {
+    out[1] = 0x80 | 126;
+    out.writeUInt16BE(len, 2);
+  } else {
+    out[1] = 0x80 | 127;
+    out.writeBigUInt64BE(BigInt(len), 2);
+  }
+  mask.copy(out, head);
+  for (let i = 0; i < len; i++) out[head + 4 + i] = payload[i] ^ mask[i & 3];
+  return out;
+}
+
+interface Conn {
+  socket: tls.TLSSocket;
+  extensions: string;
+}
+
+async function openConn(port: number, offer: boolean): Promise<Conn> {
+  const socket = tls.connect({ host: '127.0.0.1', port, ca, servername: 'localhost' });
+  socket.setNoDelay(true);
+  await new Promise<void>((resolve, reject) => {
+    socket.once('secureConnect', resolve);
+    socket.once('error', reject);
+  });
+  const key = randomBytes(16).toString('base64');
+  socket.write(
+    `GET / HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n` +
+      (offer ? 'Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n' : '') +
+      '\r\n',
+  );
+  const head = await new Promise<string>((resolve, reject) => {
+    let got = Buffer.alloc(0);
+    const onData = (c: Buffer): void => {
+      got = Buffer.concat([got, c]);
+      const end = got.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      socket.off('data', onData);
+      socket.pause();
+      resolve(got.subarray(0, end).toString('latin1'));
+    };
+    socket.on('data', onData);
+    socket.once('error', reject);
+  });
+  const accept = createHash('sha1').update(key + '258EAFA5-E914-47DA-95CA-C5AB0DC85B11').digest('base64');
+  if (!head.startsWith('HTTP/1.1 101') || !head.includes(accept)) throw new Error(`bad handshake: ${head}`);
+  const ext = /sec-websocket-extensions: *([^\r]*)/i.exec(head);
+  return { socket, extensions: ext?.[1] ?? '' };
+}
+
+/** Keeps `window` messages in flight on one connection; counts replies and the wire bytes of their payloads. */
+class Pump {
+  messages = 0;
+  wirePayload = 0;
+  private buffered = Buffer.alloc(0);
+  private next = 0;
+  running = true;
+  constructor(
+    private readonly conn: Conn,
+    /** Frames sent in turn: distinct messages, so the server's window cannot just repeat the last one. */
+    private readonly frames: readonly Buffer[],
+    window: number,
+  ) {
+    this.next = Math.floor(Math.random() * frames.length);
+    conn.socket.on('data', (c: Buffer) => this.onData(c));
+    conn.socket.resume();
+    for (let i = 0; i < window; i++) this.send();
+  }
+  private send(): void {
+    this.conn.socket.write(this.frames[this.next]);
+    this.next = (this.next + 1) % this.frames.length;
+  }
+  private onData(chunk: Buffer): void {
+    let buf = this.buffered.length > 0 ? Buffer.concat([this.buffered, chunk]) : chunk;
+    let pos = 0;
+    let replies = 0;
+    while (buf.length - pos >= 2) {
+      let len = buf[pos + 1] & 0x7f;
+      let head = 2;
+      if (len === 126) {
+        if (buf.length - pos < 4) break;
+        len = buf.readUInt16BE(pos + 2);
+        head = 4;
+      } else if (len === 127) {
+        if (buf.length - pos < 10) break;
+        len = Number(buf.readBigUInt64BE(pos + 2));
+        head = 10;
+      }
+      if (buf.length - pos < head + len) break;
+      pos += head + len;
+      this.messages++;
+      this.wirePayload += len;
+      replies++;
+    }
+    this.buffered = pos < buf.length ? Buffer.from(buf.subarray(pos)) : Buffer.alloc(0);
+    if (this.running) for (let i = 0; i < replies; i++) this.send();
+  }
+}
+
+/** A deterministic JSON-like chat message of about `size` bytes. */
+export function jsonLike(size: number, seed0 = 7): string {
+  const words = ['alpha', 'beta', 'gamma', 'delta', 'hello', 'world', 'message', 'room', 'user', 'typing', 'online', 'status'];
+  const items: string[] = [];
+  let seed = seed0;
+  const next = (): number => (seed = (seed * 1103515245 + 12345) & 0x7fffffff);
+  let text = '';
+  while (text.length < size) {
+    items.push(JSON.stringify({ id: next() % 100000, user: `user${next() % 500}`, room: `room-${next() % 20}`, text: `${words[next() % words.length]} ${words[next() % words.length]} ${next() % 1000}`, ts: 1700000000000 + (next() % 1e6) }));
+    text = `{"type":"batch","items":[${items.join(',')}]}`;
+  }
+  return text.slice(0, size - 2) + '}}';
+}
+
+/** `size` bytes of word-like text (about 3:1 with deflate, like prose). */
+export function textLike(size: number, seed0 = 11): string {
+  let seed = seed0;
+  const next = (): number => (seed = (seed * 1103515245 + 12345) & 0x7fffffff);
+  const syllables = ['ka', 'lo', 'mi', 'ne', 'ru', 'ta', 'shi', 'po', 'ven', 'dor', 'el', 'an', 'is', 'ur'];
+  let out = '';
+  while (out.length < size) {
+    const n = 1 + (next() % 4);
+    for (let i = 0; i < n; i++) out += syllables[next() % syllables.length];
+    out += next() % 12 === 0 ? '. ' : ' ';
+  }
+  return out.slice(0, size);
+}
+
+export interface DeflateEchoCell {
+  payload: string;
+  deflate: boolean;
+  extensions: string;
+  msgsPerSec: number;
+  serverCpuUsPerMsg: number;
+  /** Server → client payload bytes on the wire ÷ message bytes. */
+  ratio: number;
+}
+
+async function echoCell(server: Child, deflate: boolean, name: string, messages: readonly string[], connections: number, window: number, warmMs: number, measureMs: number): Promise<DeflateEchoCell> {
+  const conns = await Promise.all(Array.from({ length: connections }, () => openConn(server.port, deflate)));
+  const compressed = conns[0].extensions.startsWith('permessage-deflate');
+  const frames = messages.map((m) => {
+    const raw = Buffer.from(m);
+    if (!compressed) return frame(0x1, raw, false);
+    const c = zlib.deflateRawSync(raw, { finishFlush: zlib.constants.Z_SYNC_FLUSH });
+    return frame(0x1, c.subarray(0, c.length - 4), true);
+  });
+  const raw = Buffer.from(messages[0]);
+  const pumps = conns.map((c) => new Pump(c, frames, window));
+  await sleep(warmMs);
+  const m0 = pumps.reduce((s, p) => s + p.messages, 0);
+  const w0 = pumps.reduce((s, p) => s + p.wirePayload, 0);
+  const u0 = await server.usage();
+  const t0 = performance.now();
+  await sleep(measureMs);
+  const u1 = await server.usage();
+  const t1 = performance.now();
+  const m1 = pumps.reduce((s, p) => s + p.messages, 0);
+  const w1 = pumps.reduce((s, p) => s + p.wirePayload, 0);
+  for (const p of pumps) p.running = false;
+  for (const c of conns) c.socket.destroy();
+  const served = u1.messages - u0.messages;
+  return {
+    payload: name,
+    deflate: compressed,
+    extensions: conns[0].extensions,
+    msgsPerSec: Math.round(((m1 - m0) * 1000) / (t1 - t0)),
+    serverCpuUsPerMsg: round((u1.cpuUs - u0.cpuUs) / Math.max(1, served), 2),
+    ratio: round((w1 - w0) / Math.max(1, (m1 - m0) * raw.length), 3),
+  };
+}
+
+export interface DeflateMemory {
+  connections: number;
+  /** KiB per connection above an uncompressed one, after a GC, for the three states. */
+  negotiatedIdleKiB: number;
+  afterOneMessageKiB: number;
+  afterReleaseKiB: number;
+  holdersAfterOneMessage: number;
+  holdersAfterRelease: number;
+  /** The uncompressed server's RSS per connection, for scale. */
+  plainKiBPerConn: number;
+}
+
+async function memoryCase(connections: number, idleRelease: number): Promise<DeflateMemory> {
+  const perConn = async (deflate: boolean): Promise<{ idle: number; one: number; released: number; holdersOne: number; holdersReleased: number }> => {
+    const server = await Child.start(deflate, idleRelease);
+    try {
+      const base = await server.usage(true);
+      const conns: Conn[] = [];
+      for (let i = 0; i < connections; i += 100) conns.push(...(await Promise.all(Array.from({ length: Math.min(100, connections - i) }, () => openConn(server.port, deflate)))));
+      const idle = await server.usage(true);
+      // One compressed message each, and its echo (which the server compresses with a context of its own).
+      const text = Buffer.from(jsonLike(1024));
+      const c = zlib.deflateRawSync(text, { finishFlush: zlib.constants.Z_SYNC_FLUSH });
+      let pending = conns.length;
+      await new Promise<void>((resolve) => {
+        for (const conn of conns) {
+          conn.socket.once('data', () => {
+            if (--pending === 0) resolve();
+          });
+          conn.socket.resume();
+          conn.socket.write(frame(0x1, deflate ? c.subarray(0, c.length - 4) : text, deflate));
+        }
+      });
+      const one = await server.usage(true);
+      await sleep(idleRelease * 2 + 500);
+      const released = await server.usage(true);
+      for (const conn of conns) conn.socket.destroy();
+      const kib = (u: DeflateUsage): number => (u.rss - base.rss) / 1024 / connections;
+      return { idle: kib(idle), one: kib(one), released: kib(released), holdersOne: one.holders, holdersReleased: released.holders };
+    } finally {
+      server.stop();
+    }
+  };
+  const off = await perConn(false);
+  const on = await perConn(true);
+  return {
+    connections,
+    negotiatedIdleKiB: round(on.idle - off.idle, 1),
+    afterOneMessageKiB: round(on.one - off.one, 1),
+    afterReleaseKiB: round(on.released - off.released, 1),
+    holdersAfterOneMessage: on.holdersOne,
+    holdersAfterRelease: on.holdersReleased,
+    plainKiBPerConn: round(off.idle, 1),
+  };
+}
+
+export async function benchDeflate(options: { quick: boolean; connections: number }): Promise<{ echo: DeflateEchoCell[]; memory: DeflateMemory }> {
+  const rounds = options.quick ? 1 : 3;
+  const measureMs = options.quick ? 600 : 2000;
+  const cells: DeflateEchoCell[][] = [];
+  const off = await Child.start(false);
+  const on = await Child.start(true);
+  try {
+    // 64 distinct messages per case (different seeds), sent in turn.
+    const cases: [string, string[], number][] = [
+      ['1 KiB JSON', Array.from({ length: 64 }, (_, i) => jsonLike(1024, 7 + i * 7919)), 16],
+      ['64 KiB text', Array.from({ length: 8 }, (_, i) => textLike(64 * 1024, 11 + i * 7919)), 2],
+    ];
+    for (const [name, message, window] of cases) {
+      for (let r = 0; r < rounds; r++) {
+        // Interleaved within a round: the machine's state is shared by both.
+        for (const [server, deflate] of [
+          [off, false],
+          [on, true],
+        ] as const) {
+          const cell = await echoCell(server, deflate, name, message, 64, window, options.quick ? 200 : 500, measureMs);
+          (cells[cases.findIndex((c) => c[0] === name) * 2 + (deflate ? 1 : 0)] ??= []).push(cell);
+        }
+      }
+    }
+  } finally {
+    off.stop();
+    on.stop();
+  }
+  const echo = cells.map((runs) => ({ ...runs[0], msgsPerSec: median(runs.map((c) => c.msgsPerSec)), serverCpuUsPerMsg: median(runs.map((c) => c.serverCpuUsPerMsg)), ratio: median(runs.map((c) => c.ratio)) }));
+  const memory = await memoryCase(options.connections, options.quick ? 500 : 1000);
+  return { echo, memory };
+}
+
+export function printDeflate(result: { echo: DeflateEchoCell[]; memory: DeflateMemory }, print: (title: string, table: string) => void): void {
+  print(
+    '8. permessage-deflate: echo over TLS, 64 connections (server in a child process; median of the rounds)',
+    markdownTable(
+      ['payload', 'deflate', 'negotiated', 'msgs/s', 'server CPU µs/msg', 'server → client wire ÷ payload'],
+      result.echo.map((c) => [c.payload, c.deflate ? 'on' : 'off', c.extensions || '—', c.msgsPerSec.toLocaleString('en'), c.serverCpuUsPerMsg, c.ratio]),
+    ),
+  );
+  const m = result.memory;
+  print(
+    `8b. permessage-deflate: memory per connection above an uncompressed one (${m.connections.toLocaleString('en')} connections, RSS after GC)`,
+    markdownTable(
+      ['state', 'KiB per connection above uncompressed', 'holding a zlib context'],
+      [
+        ['negotiated, idle', m.negotiatedIdleKiB, 0],
+        ['after one compressed message each', m.afterOneMessageKiB, m.holdersAfterOneMessage],
+        ['after the idle release', m.afterReleaseKiB, m.holdersAfterRelease],
+        [`(uncompressed connection: ${formatBytes(Math.round(m.plainKiBPerConn * 1024))} each)`, '', ''],
+      ],
+    ),
+  );
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const { values } = parseArgs({ options: { quick: { type: 'boolean' }, connections: { type: 'string' } } });
+  const result = await benchDeflate({ quick: values.quick === true, connections: Number(values.connections ?? 1000) });
+  printDeflate(result, (title, table) => process.stdout.write(`\n### ${title}\n\n${table}\n`));
+  process.stdout.write(JSON.stringify(result) + '\n');
+  process.exit(0);
+}
