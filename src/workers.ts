@@ -21,7 +21,16 @@ export function parseWorkers(value: string | undefined): number {
 export function supervise(count: number, log: Logger, shutdownTimeout: number): Promise<void> {
   // Publications cross between workers as bytes: the structured clone keeps Buffers, JSON would not.
   cluster.setupPrimary({ serialization: 'advanced' });
-  const relay = new ClusterRelay(() => Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined));
+  let lastDropLog = 0;
+  const relay = new ClusterRelay(
+    () => Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined),
+    (worker, count) => {
+      // Once a minute at most: a worker that does not keep up would otherwise flood the log.
+      if (Date.now() - lastDropLog < 60_000) return;
+      lastDropLog = Date.now();
+      log.warn(`worker ${worker.process.pid} does not keep up with the topics relayed to it: ${count} publication(s) dropped for it (${relay.dropped} in all)`);
+    },
+  );
   let stopping = false;
   let crashes = 0;
   let lastCrash = 0;

@@ -6,9 +6,16 @@
 import { asBuffer, isClusterMessage, type Carried, type ClusterMessage } from './cluster-messages.js';
 import type { Broker, BrokerHost, BrokerQuestion } from './broker.js';
 
+/**
+ * IPC messages handed to Node but not yet written: past this many the bus is
+ * backed up (the primary or another worker does not keep up), and a
+ * publication is reported undelivered rather than queued without bound.
+ */
+export const MAX_UNSENT = 1024;
+
 /** The IPC side a worker has (process in a node:cluster worker). */
 export interface IpcChannel {
-  send(message: ClusterMessage): unknown;
+  send(message: ClusterMessage, callback?: (error: Error | null) => void): unknown;
   on(event: 'message', listener: (message: unknown) => void): unknown;
   off(event: 'message', listener: (message: unknown) => void): unknown;
 }
@@ -20,6 +27,11 @@ export class ClusterBroker implements Broker {
   private nextAsk = 1;
   private readonly asks = new Map<number, (answers: unknown[]) => void>();
   private readonly onMessage = (message: unknown): void => this.receive(message);
+  /** Messages sent and not yet written by Node. */
+  private unsent = 0;
+  private readonly written = (): void => {
+    this.unsent--;
+  };
 
   constructor(private readonly channel: IpcChannel = processChannel()) {}
 
@@ -39,6 +51,10 @@ export class ClusterBroker implements Broker {
   }
 
   publish(topic: string, payload: Buffer, binary: boolean): void {
+    if (this.unsent >= MAX_UNSENT) {
+      this.host?.undelivered?.(topic, new Error(`the --workers bus is backed up (${this.unsent} messages not yet written)`), 0);
+      return;
+    }
     this.pending.push([topic, payload, binary]);
     if (!this.flushScheduled) {
       this.flushScheduled = true;
@@ -67,7 +83,8 @@ export class ClusterBroker implements Broker {
     if (this.pending.length === 0) return;
     const batch = this.pending;
     this.pending = [];
-    this.channel.send({ wssd: 'pub', batch });
+    this.unsent++;
+    this.channel.send({ wssd: 'pub', batch }, this.written);
   }
 
   private receive(message: unknown): void {
@@ -96,7 +113,7 @@ function processChannel(): IpcChannel {
   const send = process.send?.bind(process);
   if (send === undefined) throw new Error('ClusterBroker needs a node:cluster worker (process.send is missing)');
   return {
-    send: (message) => send(message),
+    send: (message, callback) => send(message, undefined, undefined, callback),
     on: (event, listener) => process.on(event, listener),
     off: (event, listener) => process.off(event, listener),
   };

@@ -7,12 +7,23 @@
 import type { Worker } from 'node:cluster';
 import { GATHER_TIMEOUT, isClusterMessage, type Carried, type ClusterMessage } from './cluster-messages.js';
 
+/** Relayed messages not yet written to one worker: past this many, what is for it is dropped and counted. */
+export const MAX_UNSENT_PER_WORKER = 1024;
+
 export class ClusterRelay {
   private readonly interest = new Map<string, Set<Worker>>();
+  /** Messages handed to Node for each worker and not yet written. */
+  private readonly unsent = new Map<Worker, number>();
+  /** Publications not relayed to a worker that did not keep up. */
+  dropped = 0;
   private nextAsk = 1;
   private readonly asks = new Map<number, { answers: unknown[]; waiting: Set<Worker>; done: () => void }>();
 
-  constructor(private readonly workers: () => Worker[]) {}
+  constructor(
+    private readonly workers: () => Worker[],
+    /** Told when publications are dropped for a worker that does not keep up (rate-limit it). */
+    private readonly onDrop: (worker: Worker, count: number) => void = () => {},
+  ) {}
 
   /** Takes a worker's messages (call for each worker forked). */
   attach(worker: Worker): void {
@@ -72,7 +83,16 @@ export class ClusterRelay {
         list.push(carried);
       }
     }
-    for (const [worker, list] of out) send(worker, { wssd: 'pub', batch: list });
+    for (const [worker, list] of out) {
+      const unsent = this.unsent.get(worker) ?? 0;
+      if (unsent >= MAX_UNSENT_PER_WORKER) {
+        this.dropped += list.length;
+        this.onDrop(worker, list.length);
+        continue;
+      }
+      this.unsent.set(worker, unsent + 1);
+      send(worker, { wssd: 'pub', batch: list }, () => this.unsent.set(worker, (this.unsent.get(worker) ?? 1) - 1));
+    }
   }
 
   /** Asks every live worker (the asker too), answers the asker with what came back within GATHER_TIMEOUT. */
@@ -94,6 +114,7 @@ export class ClusterRelay {
   }
 
   private forget(worker: Worker): void {
+    this.unsent.delete(worker);
     for (const [topic, workers] of this.interest) {
       workers.delete(worker);
       if (workers.size === 0) this.interest.delete(topic);
@@ -104,6 +125,7 @@ export class ClusterRelay {
   }
 }
 
-function send(worker: Worker, message: ClusterMessage): void {
-  if (worker.isConnected()) worker.send(message);
+function send(worker: Worker, message: ClusterMessage, written?: () => void): void {
+  if (worker.isConnected()) worker.send(message, undefined, written === undefined ? undefined : () => written());
+  else written?.();
 }
