@@ -119,6 +119,8 @@ export const serverOptions = {
     help: 'join the nodes of a fleet through Redis: redis://[user:pass@]host:port/db or rediss://…',
     shows: 'none — this machine alone',
   }),
+  redisCa: text({ flag: { name: 'redis-ca', arg: 'FILE' }, help: 'for rediss://: the PEM CA certificate(s) to trust (default: the system store)' }),
+  redisServername: text({ flag: { name: 'redis-servername', arg: 'NAME' }, help: "for rediss://: the name Redis's certificate must have (default: the URL's host)" }),
   redisPrefix: text({ default: 'wssd:', flag: { name: 'redis-prefix', arg: 'P' }, help: "put before every topic to make its Redis channel, so apps can share one Redis" }),
   historySize: integer({
     min: 0,

@@ -4,10 +4,12 @@
 // announced here. Also listen, close (graceful shutdown) and the heartbeat;
 // attach.ts puts the same server inside an existing node:http one.
 import { EventEmitter } from 'node:events';
+import { readFileSync } from 'node:fs';
 import type { Duplex } from 'node:stream';
 import type http from 'node:http';
 import net from 'node:net';
 import { Connection, type ConnectionOptions } from './connection.js';
+import { ConfigError } from './config-error.js';
 import { resolveOptions, type ResolvedOptions, type ServerOptions } from './config.js';
 import { Admission } from './http/admission.js';
 import { Handshaker, type HandshakeHost } from './http/handshaker.js';
@@ -89,7 +91,14 @@ export class WebSocketServer extends EventEmitter<ServerEvents> implements Hands
     this.pubsub = new PubSub<Connection>(
       o.broker ??
         (o.redis !== undefined
-          ? new RedisBroker({ url: o.redis, prefix: o.redisPrefix, historySize: o.historySize, historyPrefixes: o.historyPrefix, historyTtl: o.historyTtl })
+          ? new RedisBroker({
+              url: o.redis,
+              prefix: o.redisPrefix,
+              historySize: o.historySize,
+              historyPrefixes: o.historyPrefix,
+              historyTtl: o.historyTtl,
+              tls: { ca: o.redisCa === undefined ? undefined : readPem(o.redisCa), servername: o.redisServername },
+            })
           : new LocalBroker()),
       { maxTopicLength: o.maxTopicLength, maxBackpressure: o.maxBackpressure, slowSubscriberPolicy: o.slowSubscriberPolicy },
       this.counters,
@@ -354,6 +363,15 @@ export class WebSocketServer extends EventEmitter<ServerEvents> implements Hands
   refused(error: HandshakeError, remoteAddress: string): void {
     this.counters.refusedWith(error.status, error.code);
     this.emit('refused', error.status, error.message, remoteAddress);
+  }
+}
+
+/** A PEM file for a TLS option; a missing one is bad configuration, said at startup. */
+function readPem(file: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (error) {
+    throw new ConfigError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
   }
 }
 

@@ -184,7 +184,12 @@ export class RedisClient extends EventEmitter<RedisClientEvents> {
     const { endpoint } = this.options;
     this.parser.reset();
     const socket = endpoint.tls
-      ? tls.connect({ host: endpoint.host, port: endpoint.port, servername: net.isIP(endpoint.host) === 0 ? endpoint.host : undefined, ...this.options.tls })
+      ? tls.connect({
+          host: endpoint.host,
+          port: endpoint.port,
+          ...this.options.tls,
+          servername: this.options.tls?.servername ?? (net.isIP(endpoint.host) === 0 ? endpoint.host : undefined),
+        })
       : net.connect({ host: endpoint.host, port: endpoint.port });
     this.socket = socket;
     socket.setNoDelay(true);

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './free-port.js';
 import { eventually } from './poll.js';
+import { CERTS_DIR } from './raw-client.js';
 
 export const REDIS_SERVER = '/usr/bin/redis-server';
 
@@ -22,6 +23,8 @@ export function requireRedis(): void {
 export interface RedisServerOptions {
   /** Extra configuration lines as arguments ("--appendonly", "yes", …). */
   args?: string[];
+  /** Serve TLS only (rediss://), with the dev certificate of certs/ (for "localhost"). */
+  tls?: boolean;
 }
 
 export class RedisServer {
@@ -44,7 +47,7 @@ export class RedisServer {
   }
 
   get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
+    return this.options.tls === true ? `rediss://localhost:${this.port}` : `redis://127.0.0.1:${this.port}`;
   }
 
   get pid(): number | undefined {
@@ -57,7 +60,11 @@ export class RedisServer {
       rmSync(join(this.dir, 'dump.rdb'), { force: true });
       rmSync(join(this.dir, 'appendonlydir'), { recursive: true, force: true });
     }
-    const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--save', '', '--daemonize', 'no', ...(this.options.args ?? [])];
+    const listen =
+      this.options.tls === true
+        ? ['--port', '0', '--tls-port', String(this.port), '--tls-cert-file', `${CERTS_DIR}dev-cert.pem`, '--tls-key-file', `${CERTS_DIR}dev-key.pem`, '--tls-ca-cert-file', `${CERTS_DIR}dev-ca.pem`, '--tls-auth-clients', 'no']
+        : ['--port', String(this.port)];
+    const args = [...listen, '--bind', '127.0.0.1', '--dir', this.dir, '--save', '', '--daemonize', 'no', ...(this.options.args ?? [])];
     const child = spawn(REDIS_SERVER, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     child.stdout?.on('data', (d: Buffer) => this.log.push(d.toString()));

@@ -8,7 +8,7 @@ import { redisBroker, type Connection, type RedisBrokerOptions } from '../../src
 import { RedisClient } from '../../src/redis/redis-client.js';
 import { parseRedisUrl } from '../../src/redis/redis-url.js';
 import { eventually } from '../helpers/poll.js';
-import { Op, type RawClient } from '../helpers/raw-client.js';
+import { CERTS_DIR, Op, type RawClient } from '../helpers/raw-client.js';
 import { RedisServer } from '../helpers/redis-server.js';
 import { PLAIN_MODE, startServer, type TestServer } from '../helpers/test-server.js';
 
@@ -124,6 +124,20 @@ describe('topics across nodes through Redis', () => {
     await b.close();
     nodes.splice(nodes.indexOf(b), 1);
     await eventually(async () => (await a.server.totalSubscriberCount('room')) === 2, 3000, "b's three gone with it");
+  });
+
+  it('rediss:// with --redis-ca: two nodes over TLS to Redis', async () => {
+    redis = await RedisServer.start({ tls: true });
+    const ca = `${CERTS_DIR}dev-ca.pem`;
+    const a = await startServer(PLAIN_MODE, { echo: false, redis: redis.url, redisCa: ca });
+    const b = await startServer(PLAIN_MODE, { echo: false, redis: redis.url, redisCa: ca });
+    nodes.push(a, b);
+    b.server.on('connection', (ws) => ws.subscribe('secure'));
+    const onB = await b.open();
+    await eventually(() => a.logs.lines('info').some((l) => l.startsWith('broker: connected to Redis at rediss://')), 3000, 'a connected over TLS');
+    await eventually(async () => (await a.server.totalSubscriberCount('secure')) === 1, 3000, "b's subscriber known over TLS");
+    a.server.publish('secure', 'over tls');
+    expect((await onB.readFrame()).payload.toString()).toBe('over tls');
   });
 
   it('the prefix keeps applications apart on one Redis', async () => {

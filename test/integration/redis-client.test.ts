@@ -8,6 +8,7 @@ import { RedisClient, RedisUnavailableError } from '../../src/redis/redis-client
 import { parseRedisUrl } from '../../src/redis/redis-url.js';
 import { RedisReplyError, RespPush, type RespValue } from '../../src/redis/resp.js';
 import { eventually } from '../helpers/poll.js';
+import { DEV_CA } from '../helpers/raw-client.js';
 import { RedisServer } from '../helpers/redis-server.js';
 
 const servers: RedisServer[] = [];
@@ -120,6 +121,21 @@ describe('RedisClient against redis-server', () => {
     expect(c.queued).toBe(5);
     await server.run(true);
     expect(await Promise.all(waiting)).toEqual(['OK', 'OK', 'OK', 'OK', 'OK']);
+  });
+
+  it('rediss://: TLS to a redis-server with tls-port, the certificate checked against the CA given; an untrusted one refused', async () => {
+    const server = await RedisServer.start({ tls: true });
+    servers.push(server);
+    const c = client(server.url, { tls: { ca: DEV_CA } });
+    await c.connect();
+    expect(await c.command(['PING'])).toBe('PONG');
+    expect(text(await c.command(['CLIENT', 'INFO']))).toMatch(/name=wssd-test/);
+    const untrusting = client(server.url, { connectTimeout: 1000 });
+    const downs: Error[] = [];
+    untrusting.on('down', (e) => downs.push(e));
+    void untrusting.connect().catch(() => {});
+    await eventually(() => downs.length >= 1, 3000, 'refused without the CA');
+    expect(untrusting.state).not.toBe('ready');
   });
 
   it('a server that answers garbage: the reply is refused with a clear error (the command rejects), no hang', async () => {

@@ -36,7 +36,7 @@ function configError(run: () => unknown): ConfigError {
 const EVERY_FLAG = [
   'port', 'host', 'cert', 'key', 'sni-dir', 'plain', 'path', 'trust-proxy', 'max-payload', 'max-buffered',
   'max-connections', 'max-connections-per-ip', 'handshake-timeout', 'close-timeout', 'idle-timeout',
-  'ping-interval', 'ping-timeout', 'max-topic-length', 'max-backpressure', 'slow-subscriber-policy', 'redis', 'redis-prefix', 'history-size', 'history-prefix', 'history-ttl', 'deflate', 'app', 'log-format', 'stats', 'stats-port', 'shutdown-timeout', 'workers', 'help',
+  'ping-interval', 'ping-timeout', 'max-topic-length', 'max-backpressure', 'slow-subscriber-policy', 'redis', 'redis-ca', 'redis-servername', 'redis-prefix', 'history-size', 'history-prefix', 'history-ttl', 'deflate', 'app', 'log-format', 'stats', 'stats-port', 'shutdown-timeout', 'workers', 'help',
 ];
 
 /** Integer flags and the server option each sets. */
