@@ -2,6 +2,9 @@
 // path with an addition each: no maps, no allocation per message. Refusals
 // and exits are also counted by their stable code from the catalogue
 // (protocol/errors.ts), so an operator sees why, not only how many.
+/** Upper bounds of the publish-latency histogram's buckets, in ms (above the last: only in count). */
+export const PUBLISH_LATENCY_BUCKETS_MS = [0.25, 0.5, 1, 2, 5, 10, 25, 50, 100, 250, 1000] as const;
+
 export class ServerStats {
   readonly startedAt = Date.now();
   messagesIn = 0;
@@ -21,6 +24,20 @@ export class ServerStats {
   undelivered = 0;
   /** Topics whose history could not bridge a loss of the broker (trimmed, new epoch). */
   unrecovered = 0;
+  /** Times the broker connection was lost, and the milliseconds it stayed lost (publications without history made elsewhere meanwhile did not reach this process). */
+  brokerOutages = 0;
+  brokerDownMs = 0;
+  /** From publish() to the broker's acknowledgement: counts per upper bound in ms (cumulative buckets are built when shown), the sum, the count. */
+  readonly publishLatency = { buckets: PUBLISH_LATENCY_BUCKETS_MS.map(() => 0), sumMs: 0, count: 0 };
+
+  publishAcknowledged(ms: number): void {
+    const h = this.publishLatency;
+    let i = 0;
+    while (i < PUBLISH_LATENCY_BUCKETS_MS.length && ms > PUBLISH_LATENCY_BUCKETS_MS[i]) i++;
+    if (i < h.buckets.length) h.buckets[i]++;
+    h.sumMs += ms;
+    h.count++;
+  }
   /** Refused handshakes by HTTP status. */
   readonly refused = new Map<number, number>();
   /** Refused handshakes by catalogue code (HTTP_ERR_*, WS_HS_*). */
@@ -54,6 +71,7 @@ export interface StatsSnapshot {
   closeCodes: Record<string, number>;
   exits: Record<string, number>;
   topics: { count: number; published: number; publishedElsewhere: number; dropped: number; undelivered: number; unrecovered: number };
+  broker: { outages: number; downMs: number; publishLatency: { bucketsMs: Record<string, number>; sumMs: number; count: number } };
   tlsClientErrors: Record<string, number>;
   memory: { rss: number; heapUsed: number; external: number };
   pid: number;
@@ -71,6 +89,15 @@ export function snapshot(stats: ServerStats, connections: number, topics: number
     closeCodes: Object.fromEntries(stats.closeCodes),
     exits: Object.fromEntries(stats.exits),
     topics: { count: topics, published: stats.published, publishedElsewhere: stats.publishedElsewhere, dropped: stats.dropped, undelivered: stats.undelivered, unrecovered: stats.unrecovered },
+    broker: {
+      outages: stats.brokerOutages,
+      downMs: Math.round(stats.brokerDownMs),
+      publishLatency: {
+        bucketsMs: Object.fromEntries(PUBLISH_LATENCY_BUCKETS_MS.map((le, i) => [String(le), stats.publishLatency.buckets[i]])),
+        sumMs: Math.round(stats.publishLatency.sumMs * 1000) / 1000,
+        count: stats.publishLatency.count,
+      },
+    },
     tlsClientErrors: Object.fromEntries(tlsClientErrors),
     memory: { rss: m.rss, heapUsed: m.heapUsed, external: m.external },
     pid: process.pid,

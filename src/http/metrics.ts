@@ -42,6 +42,18 @@ export function prometheusText(stats: StatsSnapshot, brokerConnected: boolean): 
   metric('dropped_total', 'counter', "Deliveries skipped by the slow-subscriber 'drop' policy.", [[{}, stats.topics.dropped]]);
   metric('undelivered_total', 'counter', 'Publications that did not reach the broker.', [[{}, stats.topics.undelivered]]);
   metric('broker_connected', 'gauge', '1 when the broker (Redis, the --workers bus) is connected.', [[{}, brokerConnected ? 1 : 0]]);
+  metric('broker_outages_total', 'counter', 'Times the broker connection was lost.', [[{}, stats.broker.outages]]);
+  metric('broker_down_seconds_total', 'counter', 'Seconds the broker connection stayed lost.', [[{}, stats.broker.downMs / 1000]]);
+  metric('unrecovered_total', 'counter', "Topics whose history could not bridge a loss of the broker.", [[{}, stats.topics.unrecovered]]);
+  // A histogram: cumulative buckets in seconds, then _sum and _count.
+  const h = stats.broker.publishLatency;
+  out += '# HELP wssd_publish_latency_seconds From publish() to the broker acknowledging it.\n# TYPE wssd_publish_latency_seconds histogram\n';
+  let cumulative = 0;
+  for (const [le, n] of Object.entries(h.bucketsMs)) {
+    cumulative += n;
+    out += `wssd_publish_latency_seconds_bucket{le="${Number(le) / 1000}"} ${cumulative}\n`;
+  }
+  out += `wssd_publish_latency_seconds_bucket{le="+Inf"} ${h.count}\nwssd_publish_latency_seconds_sum ${h.sumMs / 1000}\nwssd_publish_latency_seconds_count ${h.count}\n`;
   metric('resident_memory_bytes', 'gauge', 'Resident set size.', [[{}, stats.memory.rss]]);
   metric('uptime_seconds', 'gauge', 'Seconds since start (the longest of the workers).', [[{}, stats.uptimeSeconds]]);
   return out;

@@ -22,6 +22,8 @@ export interface BrokerHost {
   answer(question: BrokerQuestion): unknown;
   /** The bus connected (again) or was lost; `detail` says to whom or why. */
   brokerState?(connected: boolean, detail: string): void;
+  /** The bus acknowledged a publication made here, `ms` after publish() (for the latency histogram). */
+  acknowledged?(ms: number): void;
   /** A publication made here did not reach the bus (queue full, connection lost with it in flight). */
   undelivered?(topic: string, error: Error, token: number): void;
   /** After the bus came back, what this process missed of `topic` could not all be recovered. */

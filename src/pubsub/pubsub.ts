@@ -74,6 +74,8 @@ export class PubSub<S extends Subscriber> implements BrokerHost {
   private nextToken = 1;
   /** Subscribers catching up on a topic from a position: live publications wait here meanwhile. */
   private readonly resuming = new Map<S, Map<string, Publication[]>>();
+  /** When the broker was lost, while it is. */
+  private downSince: number | undefined;
 
   constructor(broker: Broker, options: PubSubOptions, counters: ServerStats, hooks: PubSubHooks) {
     this.broker = broker;
@@ -204,7 +206,23 @@ export class PubSub<S extends Subscriber> implements BrokerHost {
   }
 
   brokerState(connected: boolean, detail: string): void {
-    this.hooks.onBrokerState(connected, detail);
+    const now = performance.now();
+    let note = detail;
+    if (!connected && this.downSince === undefined) {
+      this.downSince = now;
+      this.counters.brokerOutages++;
+    } else if (connected && this.downSince !== undefined) {
+      const ms = now - this.downSince;
+      this.downSince = undefined;
+      this.counters.brokerDownMs += ms;
+      // Never silent: without history, what other processes published meanwhile did not come here.
+      note += ` after ${Math.round(ms)} ms away; publications of topics without history made elsewhere meanwhile did not reach this process`;
+    }
+    this.hooks.onBrokerState(connected, note);
+  }
+
+  acknowledged(ms: number): void {
+    this.counters.publishAcknowledged(ms);
   }
 
   undelivered(topic: string, error: Error, token: number): void {

@@ -227,7 +227,11 @@ export class RedisBroker implements Broker {
           { retry: true },
         )
       : this.client.command(['PUBLISH', channel, message]);
-    sent.catch((error: Error) => this.host?.undelivered?.(topic, error, token));
+    const started = performance.now();
+    sent.then(
+      () => this.host?.acknowledged?.(performance.now() - started),
+      (error: Error) => this.host?.undelivered?.(topic, error, token),
+    );
   }
 
   /** What was published on `topic` after `since` (at most historySize entries). */

@@ -57,6 +57,12 @@ describe('GET /healthz and GET /metrics', () => {
     expect((await get(server.port, '/metrics')).body).toContain('wssd_broker_connected 0\n');
     await redis.run();
     await eventually(async () => (await get(server.port, '/healthz')).status === 200, 5000, 'healthy again');
+    server.server.publish('t', 'timed');
+    await eventually(async () => (await get(server.port, '/metrics')).body.includes('wssd_publish_latency_seconds_count 1\n'), 3000, 'the publish acknowledged and timed');
+    const body = (await get(server.port, '/metrics')).body;
+    expect(body).toContain('# TYPE wssd_publish_latency_seconds histogram\n');
+    expect(body).toContain('wssd_publish_latency_seconds_bucket{le="+Inf"} 1\n');
+    expect(body).toContain('wssd_broker_outages_total 1\n');
   });
 
   it('/metrics: the Prometheus text format, every counter of /stats, labelled series', async () => {

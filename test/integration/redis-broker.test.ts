@@ -177,7 +177,13 @@ describe('topics across nodes through Redis', () => {
     // Queued while Redis was away and sent when it came back, in order, before the newer one.
     expect(got.map((f) => f.payload.toString())).toEqual(['while away', 'after']);
     expect((await onA.readFrame()).payload.toString()).toBe('after');
-    expect(JSON.parse(a.server.statsJson()).topics.undelivered).toBe(0);
+    const stats = JSON.parse(a.server.statsJson());
+    expect(stats.topics.undelivered).toBe(0);
+    // The outage itself is reported (what other nodes published meanwhile without history could not reach it).
+    expect(stats.broker.outages).toBe(1);
+    expect(stats.broker.downMs).toBeGreaterThan(0);
+    expect(a.logs.lines('info').some((l) => /^broker: reconnected .* after \d+ ms away; publications of topics without history/.test(l))).toBe(true);
+    expect(stats.broker.publishLatency.count).toBe(2);
   });
 
   it('past the bound of its queue while Redis is away, a publication is reported to the publisher (publishFailed, /stats), never silently lost', async () => {
