@@ -140,6 +140,19 @@ describe('topics across nodes through Redis', () => {
     expect((await onB.readFrame()).payload.toString()).toBe('over tls');
   });
 
+  it('graceful shutdown drains the broker queue: what was published just before close() reaches the other node', async () => {
+    redis = await RedisServer.start();
+    const a = await node(redis.url);
+    const b = await node(redis.url);
+    const onB = await b.open({ path: '/last' });
+    const watch = await admin(redis.url);
+    await eventually(async () => (await numsub(watch, 'wssd:last')) === 1, 3000, 'b subscribed');
+    for (let i = 0; i < 500; i++) a.server.publish('last', `m${i}`);
+    await a.close(); // at once: the 500 are still in the client's queue or in flight
+    nodes.splice(nodes.indexOf(a), 1);
+    expect(await texts(onB, 500)).toEqual(Array.from({ length: 500 }, (_, i) => `m${i}`));
+  });
+
   it('the prefix keeps applications apart on one Redis', async () => {
     redis = await RedisServer.start();
     const one = await node(redis.url, 'app1:');
