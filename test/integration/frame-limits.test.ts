@@ -4,33 +4,13 @@
 // afterwards a connection opened before the attack still echoes (the server
 // neither crashed nor stalled).
 import { afterEach, describe, expect, it } from 'vitest';
-import { encodeFrame, Op, type RawClient } from '../helpers/raw-client.js';
-import { startServer, TLS_MODE, type StartOptions, type TestServer } from '../helpers/test-server.js';
+import { bystanderScene } from '../helpers/bystander.js';
+import { encodeFrame, Op } from '../helpers/raw-client.js';
 import { scaled } from '../helpers/timeouts.js';
 
-let ts: TestServer | undefined;
-let bystander: RawClient | undefined;
-afterEach(async () => {
-  await ts?.close();
-  ts = undefined;
-  bystander = undefined;
-});
-
-/** A TLS server plus one open connection that must keep working through the test. */
-async function serverWithBystander(options: StartOptions = {}): Promise<TestServer> {
-  ts = await startServer(TLS_MODE, options);
-  bystander = await ts.open();
-  return ts;
-}
-
-async function expectBystanderEchoes(): Promise<void> {
-  const client = bystander as RawClient;
-  const payload = Buffer.alloc(3000, 0xb7);
-  client.sendBinary(payload);
-  const frame = await client.readFrame(2000);
-  expect(frame.opcode).toBe(Op.Binary);
-  expect(frame.payload.equals(payload)).toBe(true);
-}
+const scene = bystanderScene();
+const { serverWithBystander, expectBystanderEchoes } = scene;
+afterEach(() => scene.close());
 
 const MASK = Buffer.from([0x37, 0xfa, 0x21, 0x3d]);
 

@@ -3,34 +3,14 @@
 // Afterwards a connection opened before the attack still echoes and new
 // connections are served.
 import { afterEach, describe, expect, it } from 'vitest';
+import { bystanderScene } from '../helpers/bystander.js';
 import { rng } from '../unit/helpers/prng.js';
-import { Op, type RawClient } from '../helpers/raw-client.js';
-import { expectServing, startServer, TLS_MODE, type StartOptions, type TestServer } from '../helpers/test-server.js';
+import { expectServing } from '../helpers/test-server.js';
 import { eventually } from '../helpers/poll.js';
 
-let ts: TestServer | undefined;
-let bystander: RawClient | undefined;
-afterEach(async () => {
-  await ts?.close();
-  ts = undefined;
-  bystander = undefined;
-});
-
-/** A TLS server plus one open connection that must keep working through the test. */
-async function serverWithBystander(options: StartOptions = {}): Promise<TestServer> {
-  ts = await startServer(TLS_MODE, options);
-  bystander = await ts.open();
-  return ts;
-}
-
-async function expectBystanderEchoes(): Promise<void> {
-  const client = bystander as RawClient;
-  const payload = Buffer.alloc(3000, 0xb7);
-  client.sendBinary(payload);
-  const frame = await client.readFrame(2000);
-  expect(frame.opcode).toBe(Op.Binary);
-  expect(frame.payload.equals(payload)).toBe(true);
-}
+const scene = bystanderScene();
+const { serverWithBystander, expectBystanderEchoes } = scene;
+afterEach(() => scene.close());
 
 describe('random garbage', () => {
   it('seeded random bytes on the TLS port: each connection is closed and counted as not_tls; no error, still serving', async () => {
