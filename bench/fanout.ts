@@ -136,25 +136,36 @@ export class FanoutChild {
  * reports by how much performance.timeOrigin + performance.now() disagrees
  * between the two processes (why it is not used).
  */
-export async function clockCheck(child: FanoutChild): Promise<{ roundTripMs: number; monotonicSkewMs: number; timeOriginSkewMs: number }> {
+export function clockCheck(child: FanoutChild): Promise<ClockCheck> {
+  return checkClock(() => child.request<'clock'>({ type: 'clock', id: child.id() }));
+}
+
+export interface ClockCheck {
+  roundTripMs: number;
+  monotonicSkewMs: number;
+  timeOriginSkewMs: number;
+}
+
+/** clockCheck for any child that answers with its monoMs() and timeOrigin-based time, read together. */
+export async function checkClock(read: () => Promise<{ mono: number; wall: number }>): Promise<ClockCheck> {
   let best: { roundTripMs: number; monotonicSkewMs: number } | undefined;
   for (let i = 0; i < 20; i++) {
     const before = monoMs();
-    const reply = await child.request<'clock'>({ type: 'clock', id: child.id() });
+    const reply = await read();
     const after = monoMs();
     if (reply.mono < before || reply.mono > after) throw new Error(`clock check: the child's monotonic clock read ${reply.mono} ms, outside [${before}, ${after}]`);
     const roundTripMs = after - before;
     if (best === undefined || roundTripMs < best.roundTripMs) best = { roundTripMs, monotonicSkewMs: reply.mono - (before + after) / 2 };
   }
   // Each process's timeOrigin-based time minus its monotonic time: equal if timeOrigin were one clock.
-  const reply = await child.request<'clock'>({ type: 'clock', id: child.id() });
+  const reply = await read();
   const ours = performance.timeOrigin + performance.now() - monoMs();
   const theirs = reply.wall - reply.mono;
   return { roundTripMs: sig(best?.roundTripMs ?? NaN), monotonicSkewMs: sig(best?.monotonicSkewMs ?? NaN), timeOriginSkewMs: sig(theirs - ours) };
 }
 
-/** N open connections, each with its receiver; reused for several cells. */
-class Subscribers {
+/** N open connections, each with its receiver; reused for several cells (case 9's too). */
+export class Subscribers {
   readonly sockets: net.Socket[];
   receivers: FanoutReceiver[] = [];
   private closing = false;
@@ -404,7 +415,7 @@ export async function benchFanout(children: readonly FanoutChild[], options: Fan
 // --workers N under the real command line.
 
 /** CPU time (user + system) of a process and its children, in µs, from /proc (Linux). */
-function treeCpuUs(pid: number): number {
+export function treeCpuUs(pid: number): number {
   const hz = clockTicks();
   const pids = [pid];
   for (let i = 0; i < pids.length; i++) {

@@ -1,4 +1,4 @@
-// `npm run bench [-- --quick] [-- --out FILE] [-- --only decoder,mask,encoder,echo,handshake,idle,fanout,deflate]
+// `npm run bench [-- --quick] [-- --out FILE] [-- --only decoder,mask,encoder,echo,handshake,idle,fanout,deflate,redis]
 //   [-- --payloads 32,1024 --conns 64]` (a subset of case 4, for A/B runs)
 //   [-- --subscribers 1000,10000]` (case 7's subscriber counts):
 // every case, a markdown table each, and last one JSON line with every figure.
@@ -13,6 +13,8 @@ import { benchIdleMemory, medianIdlePairs, openFileLimit, type IdlePair } from '
 import { benchMask } from './mask.js';
 import { benchFanout, benchWorkers, clockCheck, FanoutChild, killFanoutChildren, BURST } from './fanout.js';
 import { formatBytes, markdownTable } from './measure.js';
+import { benchRedis, killRedisNodes, printRedis, type RedisBenchOptions } from './redis.js';
+import { killRedisServers } from './redis-process.js';
 import { killAllServers, pinningPlan, pinSelf, startServers, type BareMode, type ServerKind, type ServerProcess } from './server-process.js';
 
 const { values } = parseArgs({
@@ -76,15 +78,17 @@ if (want('encoder')) {
   lap('encoder');
 }
 
-// Cases 4–7 run servers in child processes: none may outlive the bench.
-process.on('exit', () => {
+// Cases 4–9 run servers in child processes (case 9 a redis-server too): none may outlive the bench.
+const killChildren = (): void => {
   killAllServers();
   killFanoutChildren();
-});
+  killRedisNodes();
+  killRedisServers();
+};
+process.on('exit', killChildren);
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
-    killAllServers();
-    killFanoutChildren();
+    killChildren();
     process.exit(130);
   });
 }
@@ -262,6 +266,18 @@ if (want('deflate')) {
   results.deflate = deflate;
   printDeflate(deflate, print);
   lap('deflate');
+}
+
+if (want('redis')) {
+  // Its own children (two nodes, one redis-server), after the others are gone.
+  // Quick: 200 subscribers per node, 0.5 s windows, one round.
+  const options: RedisBenchOptions = quick
+    ? { subscribers: 200, payloads: [32, 1024], rates: [10_000, 0], soloRate: 10_000, rounds: 1, warmMs: 200, measureMs: 500, parallel: 32 }
+    : { subscribers: 1000, payloads: [32, 1024], rates: [10_000, 0], soloRate: 10_000, rounds: 2, warmMs: 500, measureMs: 2000, parallel: 32 };
+  const redis = await benchRedis(options);
+  results.redis = { ...options, ...redis };
+  printRedis(redis, options, quick, print);
+  lap('redis');
 }
 
 results.seconds = seconds;

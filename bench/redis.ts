@@ -1,0 +1,444 @@
+// Case 9: two wssd nodes joined by one Redis, on loopback (issue #12). Node A
+// and node B are each a child process (bench/redis-node.ts: createServer
+// with { plain: true, redis }), Redis a redis-server started here on a free
+// port (bench/redis-process.ts). Each node holds the same number of
+// subscribers to one topic; the publisher runs in node A, at a fixed rate
+// (10,000 publications/s asked) or as fast as the two nodes absorb it. Every
+// publication reaches node A's subscribers directly (a local delivery) and
+// node B's through Redis (a cross-node delivery): PUBLISH from A, a pub/sub
+// message to B, B's fan-out.
+//
+// The client is the fan-out bench's (bench/fanout.ts: Subscribers and
+// FanoutReceiver check every frame — a gap, a repeat or a broken frame fails
+// the run — and take each publication's latency from the monotonic stamp in
+// its payload). Per cell, over the same window: publications/s; deliveries/s
+// on each node; p50/p99 latency from publish to receipt, separately for A's
+// subscribers (local) and B's (cross-node); each node's CPU (its own
+// process.cpuUsage(), read in the same instant as its counts) per delivery
+// and per publication; Redis's CPU from /proc (schedstat's ns, and stat's
+// utime + stime in 10 ms ticks beside it). The two targets:
+// p99 cross-node latency under 2 ms at 10,000 publications/s, and B's CPU per
+// cross-node delivery ≤ 2× A's per local delivery.
+//
+// Besides the cells with N subscribers per node, two cells publish at the
+// same asked rate to a second topic with one subscriber per node: the Redis
+// hop with the fan-out taken out. With N = 1,000, 10,000 publications/s
+// would be 10 million deliveries/s per node; the N-subscriber cells at that
+// rate report what the nodes achieved (the credit of bench/redis-pacing.ts
+// holds the publisher back), the one-subscriber cells what 10,000/s costs.
+//
+// Nothing is pinned: four processes (two nodes, Redis, this client) share
+// the machine's cores, as a small fleet on one host would.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parseRedisUrl } from '../src/redis/redis-url.js';
+import { RedisClient } from '../src/redis/redis-client.js';
+import { asText } from '../src/redis/resp.js';
+import { checkClock, Subscribers, type ClockCheck } from './fanout.js';
+import { FanoutStats } from './fanout-frames.js';
+import { open, openMany, sleep, withTimeout, type Target } from './load-client.js';
+import { formatBytes, markdownTable, median, sig } from './measure.js';
+import { RedisProcess } from './redis-process.js';
+import { creditWindow, ROOM_TOPIC, SOLO_PATH, SOLO_TOPIC, type NodeReply, type NodeRequest, type NodeUsage } from './redis-pacing.js';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const nodeEntry = fileURLToPath(new URL('./redis-node.ts', import.meta.url));
+const live = new Set<ChildProcess>();
+
+/** Publications per setImmediate tick when publishing as fast as absorbed (as case 7). */
+const BURST = 4;
+const PREFIX = 'wssd:';
+
+/** Synchronous last resort (process 'exit', signals): the node children. */
+export function killRedisNodes(): void {
+  for (const child of live) child.kill('SIGKILL');
+  live.clear();
+}
+
+type Reply<T extends NodeReply['type']> = Extract<NodeReply, { type: T }>;
+
+/** A wssd node child (bench/redis-node.ts). */
+class NodeChild {
+  private nextId = 0;
+  private readonly pending = new Map<number, (reply: NodeReply) => void>();
+
+  private constructor(
+    readonly name: string,
+    readonly port: number,
+    private readonly child: ChildProcess,
+  ) {
+    child.on('message', (message: unknown) => {
+      const reply = message as NodeReply;
+      const waiter = this.pending.get(reply.id);
+      this.pending.delete(reply.id);
+      waiter?.(reply);
+    });
+  }
+
+  static start(name: string, redisUrl: string): Promise<NodeChild> {
+    const flags = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter((f) => f !== '');
+    const child = spawn(process.execPath, [...flags, '--import', 'tsx', '--expose-gc', nodeEntry, redisUrl], { cwd: root, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    live.add(child);
+    child.on('exit', () => live.delete(child));
+    return withTimeout(
+      new Promise<NodeChild>((resolve, reject) => {
+        child.once('error', reject);
+        child.once('exit', (code, signal) => reject(new Error(`node ${name} exited before it was ready (${signal ?? code})`)));
+        child.once('message', (msg: unknown) => resolve(new NodeChild(name, (msg as { port: number }).port, child)));
+      }),
+      20_000,
+      `starting node ${name}`,
+      () => child.kill('SIGKILL'),
+    );
+  }
+
+  request<T extends NodeReply['type']>(message: Exclude<NodeRequest, { type: 'exit' } | { type: 'ack' }>): Promise<Reply<T>> {
+    return withTimeout(
+      new Promise<Reply<T>>((resolve) => {
+        this.pending.set(message.id, (r) => resolve(r as Reply<T>));
+        this.child.send(message);
+      }),
+      20_000,
+      `node ${this.name}, ${message.type}`,
+    );
+  }
+
+  ack(seq: number): void {
+    if (this.child.connected) this.child.send({ type: 'ack', seq } satisfies NodeRequest);
+  }
+
+  id(): number {
+    return this.nextId++;
+  }
+
+  usage(): Promise<NodeUsage> {
+    return this.request<'usage'>({ type: 'usage', id: this.id() });
+  }
+
+  async stop(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
+    if (this.child.connected) this.child.send({ type: 'exit' } satisfies NodeRequest);
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), 2000);
+    await exited;
+    clearTimeout(timer);
+  }
+}
+
+export interface RedisBenchOptions {
+  /** Subscribers per node of the room topic. */
+  subscribers: number;
+  payloads: number[];
+  /** Asked rates of the room cells, publications/s; 0: as fast as absorbed. */
+  rates: number[];
+  /** Asked rate of the one-subscriber cells. */
+  soloRate: number;
+  rounds: number;
+  warmMs: number;
+  measureMs: number;
+  parallel: number;
+}
+
+export interface RedisSample {
+  /** Subscribers per node. */
+  subscribers: number;
+  payload: number;
+  /** Publications/s asked; 0: as fast as absorbed. */
+  rate: number;
+  window: number;
+  publicationsPerSec: number;
+  /** Share of the window during which the credit held node A's publisher back, %. */
+  heldBackPct: number;
+  localDeliveriesPerSec: number;
+  crossDeliveriesPerSec: number;
+  localP50Ms: number;
+  localP99Ms: number;
+  crossP50Ms: number;
+  crossP99Ms: number;
+  /** Node A's CPU ÷ its local deliveries; node B's ÷ its deliveries of what came through Redis. */
+  aCpuUsPerDelivery: number;
+  bCpuUsPerDelivery: number;
+  /** B per cross-node delivery ÷ A per local delivery (target ≤ 2). */
+  cpuRatio: number;
+  /** Per publication: what A spent making and delivering it, what B spent receiving and delivering it. */
+  aCpuUsPerPublication: number;
+  bCpuUsPerMessage: number;
+  redisCpuUsPerPublication: number;
+  aCpuPct: number;
+  bCpuPct: number;
+  /** Redis's CPU from schedstat (ns); and from stat's utime + stime (10 ms ticks), beside it. */
+  redisCpuPct: number;
+  redisStatCpuPct: number;
+  clientCpuPct: number;
+  /** The rest of the machine (other processes), % of one core: all cores' busy time (/proc/stat) less the four above. */
+  otherCpuPct: number;
+}
+
+export interface RedisResult {
+  redisVersion: string;
+  clock: ClockCheck;
+  cells: RedisSample[];
+  rounds: RedisSample[][];
+  /** Per cell key: the rounds' B ÷ A CPU ratios, and their median. */
+  ratios: { subscribers: number; payload: number; rate: number; perRound: number[]; median: number }[];
+}
+
+interface NodeSide {
+  node: NodeChild;
+  stats: FanoutStats;
+  room: Subscribers;
+  solo: Subscribers;
+}
+
+/** Busy and total jiffies of all CPUs together (the first line of /proc/stat), and how many CPUs that is. */
+function machineJiffies(): { busy: number; total: number; cpus: number } {
+  try {
+    const lines = readFileSync('/proc/stat', 'utf8').split('\n');
+    const fields = lines[0].trim().split(/\s+/).slice(1).map(Number);
+    const total = fields.reduce((a, b) => a + b, 0);
+    // Not busy: idle and iowait.
+    return { busy: total - fields[3] - (fields[4] ?? 0), total, cpus: lines.filter((l) => /^cpu\d/.test(l)).length };
+  } catch {
+    return { busy: NaN, total: NaN, cpus: NaN };
+  }
+}
+
+async function settle(what: string, check: () => Promise<string | undefined>): Promise<void> {
+  const deadline = performance.now() + 10_000;
+  for (;;) {
+    const problem = await check();
+    if (problem === undefined) return;
+    if (performance.now() > deadline) throw new Error(`${what}: ${problem} after 10 s`);
+    await sleep(20);
+  }
+}
+
+interface CellSpec {
+  subs: 'room' | 'solo';
+  payload: number;
+  rate: number;
+}
+
+async function runCell(a: NodeSide, b: NodeSide, redis: RedisProcess, spec: CellSpec, options: RedisBenchOptions, measureMs: number): Promise<RedisSample> {
+  const subsA = a[spec.subs];
+  const subsB = b[spec.subs];
+  const n = subsA.sockets.length;
+  const topic = spec.subs === 'room' ? ROOM_TOPIC : SOLO_TOPIC;
+  const window = creditWindow(n);
+  const what = `redis ${n} × ${spec.payload} B at ${spec.rate === 0 ? 'max' : `${spec.rate}/s`}`;
+  for (const side of [a, b]) side.stats.reset();
+  subsA.reset(spec.payload);
+  subsB.reset(spec.payload);
+  const fail = (): Error | undefined => a.stats.error ?? b.stats.error;
+  let lastAck = 0;
+  const acking = setInterval(() => {
+    const seq = Math.min(subsA.minNext(), subsB.minNext());
+    if (seq > lastAck) {
+      lastAck = seq;
+      a.node.ack(seq);
+    }
+  }, 2);
+  let stopped = false;
+  try {
+    const started = await a.node.request<'started'>({ type: 'start', id: a.node.id(), topic, size: spec.payload, rate: spec.rate, window, burst: BURST });
+    if (started.error !== undefined) throw new Error(`${what}: ${started.error}`);
+    await sleep(options.warmMs);
+    if (fail() !== undefined) throw fail();
+    const [ua0, ub0] = await Promise.all([a.node.usage(), b.node.usage()]);
+    const r0 = redis.cpuUs();
+    const rf0 = redis.cpuUsFine();
+    const m0 = machineJiffies();
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    for (const side of [a, b]) side.stats.recording = true;
+    await sleep(measureMs);
+    const [ua1, ub1] = await Promise.all([a.node.usage(), b.node.usage()]);
+    const r1 = redis.cpuUs();
+    const rf1 = redis.cpuUsFine();
+    const m1 = machineJiffies();
+    const c1 = process.cpuUsage(c0);
+    const t1 = performance.now();
+    for (const side of [a, b]) side.stats.recording = false;
+    const published = (await a.node.request<'stopped'>({ type: 'stop', id: a.node.id() })).published;
+    stopped = true;
+    await subsA.allReceived(published, `${what}, node A`);
+    await subsB.allReceived(published, `${what}, node B`);
+    for (const u of [ua1, ub1]) if (u.dropped !== 0 || u.undelivered !== 0) throw new Error(`${what}: ${u.dropped} publications dropped for slow subscribers, ${u.undelivered} not handed to Redis`);
+    const aUs = (ua1.time - ua0.time) * 1000;
+    const bUs = (ub1.time - ub0.time) * 1000;
+    const wallUs = (t1 - t0) * 1000;
+    const publications = ua1.published - ua0.published;
+    const localDeliveries = ua1.deliveries - ua0.deliveries;
+    const messages = ub1.publishedElsewhere - ub0.publishedElsewhere;
+    const crossDeliveries = messages * n;
+    if (publications <= 0 || messages <= 0) throw new Error(`${what}: nothing published or nothing came through Redis in ${measureMs} ms`);
+    const aCpu = ua1.cpuUs - ua0.cpuUs;
+    const bCpu = ub1.cpuUs - ub0.cpuUs;
+    const redisTicksCpu = r1 - r0;
+    // The scheduler's ns where there are (see RedisProcess.cpuUsFine), else stat's ticks.
+    const redisCpu = Number.isFinite(rf1 - rf0) ? rf1 - rf0 : redisTicksCpu;
+    const [localP50, localP99] = a.stats.percentiles([0.5, 0.99]);
+    const [crossP50, crossP99] = b.stats.percentiles([0.5, 0.99]);
+    const aPerDelivery = aCpu / localDeliveries;
+    const bPerDelivery = bCpu / crossDeliveries;
+    return {
+      subscribers: n,
+      payload: spec.payload,
+      rate: spec.rate,
+      window,
+      publicationsPerSec: Math.round((publications * 1e6) / aUs),
+      heldBackPct: Math.round((100 * 1000 * (ua1.heldMs - ua0.heldMs)) / aUs),
+      localDeliveriesPerSec: Math.round((localDeliveries * 1e6) / aUs),
+      crossDeliveriesPerSec: Math.round((crossDeliveries * 1e6) / bUs),
+      localP50Ms: sig(localP50),
+      localP99Ms: sig(localP99),
+      crossP50Ms: sig(crossP50),
+      crossP99Ms: sig(crossP99),
+      aCpuUsPerDelivery: sig(aPerDelivery),
+      bCpuUsPerDelivery: sig(bPerDelivery),
+      cpuRatio: sig(bPerDelivery / aPerDelivery),
+      aCpuUsPerPublication: sig(aCpu / publications),
+      bCpuUsPerMessage: sig(bCpu / messages),
+      redisCpuUsPerPublication: sig(redisCpu / publications),
+      aCpuPct: Math.round((100 * aCpu) / aUs),
+      bCpuPct: Math.round((100 * bCpu) / bUs),
+      redisCpuPct: sig((100 * redisCpu) / wallUs, 2),
+      redisStatCpuPct: sig((100 * redisTicksCpu) / wallUs, 2),
+      clientCpuPct: Math.round((100 * (c1.user + c1.system)) / wallUs),
+      otherCpuPct: Math.round((100 * m1.cpus * (m1.busy - m0.busy)) / (m1.total - m0.total) - (100 * (aCpu + bCpu + redisCpu + c1.user + c1.system)) / wallUs),
+    };
+  } finally {
+    clearInterval(acking);
+    // A failed cell still stops its publisher, so the next one starts clean.
+    if (!stopped) await a.node.request<'stopped'>({ type: 'stop', id: a.node.id() }).catch(() => undefined);
+  }
+}
+
+function medianSample(samples: RedisSample[]): RedisSample {
+  const m = (f: (s: RedisSample) => number, digits?: number): number => {
+    const x = median(samples.map(f));
+    return digits === undefined ? Math.round(x) : sig(x, digits);
+  };
+  return {
+    ...samples[0],
+    publicationsPerSec: m((s) => s.publicationsPerSec),
+    heldBackPct: m((s) => s.heldBackPct),
+    localDeliveriesPerSec: m((s) => s.localDeliveriesPerSec),
+    crossDeliveriesPerSec: m((s) => s.crossDeliveriesPerSec),
+    localP50Ms: m((s) => s.localP50Ms, 3),
+    localP99Ms: m((s) => s.localP99Ms, 3),
+    crossP50Ms: m((s) => s.crossP50Ms, 3),
+    crossP99Ms: m((s) => s.crossP99Ms, 3),
+    aCpuUsPerDelivery: m((s) => s.aCpuUsPerDelivery, 3),
+    bCpuUsPerDelivery: m((s) => s.bCpuUsPerDelivery, 3),
+    // The ratio taken within each round, then the median (as cases 4 and 7).
+    cpuRatio: m((s) => s.cpuRatio, 3),
+    aCpuUsPerPublication: m((s) => s.aCpuUsPerPublication, 3),
+    bCpuUsPerMessage: m((s) => s.bCpuUsPerMessage, 3),
+    redisCpuUsPerPublication: m((s) => s.redisCpuUsPerPublication, 3),
+    aCpuPct: m((s) => s.aCpuPct),
+    bCpuPct: m((s) => s.bCpuPct),
+    redisCpuPct: m((s) => s.redisCpuPct, 2),
+    redisStatCpuPct: m((s) => s.redisStatCpuPct, 2),
+    clientCpuPct: m((s) => s.clientCpuPct),
+    otherCpuPct: m((s) => s.otherCpuPct),
+  };
+}
+
+/** Redis's version, and waits until both nodes' channels are subscribed in Redis (PUBSUB NUMSUB). */
+async function checkRedis(url: string): Promise<string> {
+  const client = new RedisClient({ endpoint: parseRedisUrl(url), name: 'wssd-bench' });
+  try {
+    await client.connect();
+    const info = asText(await client.command(['INFO', 'server']));
+    await settle('Redis subscriptions', async () => {
+      const reply = await client.command(['PUBSUB', 'NUMSUB', PREFIX + ROOM_TOPIC, PREFIX + SOLO_TOPIC]);
+      const counts = Array.isArray(reply) ? reply.filter((_, i) => i % 2 === 1).map(Number) : [];
+      return counts.length === 2 && counts.every((c) => c === 2) ? undefined : `PUBSUB NUMSUB ${JSON.stringify(counts)}, expected 2 nodes on each channel`;
+    });
+    return /redis_version:(\S+)/.exec(info)?.[1] ?? 'unknown';
+  } finally {
+    await client.close();
+  }
+}
+
+export async function benchRedis(options: RedisBenchOptions): Promise<RedisResult> {
+  const redis = await RedisProcess.start();
+  const nodes: NodeChild[] = [];
+  const sides: NodeSide[] = [];
+  try {
+    nodes.push(...(await Promise.all([NodeChild.start('A', redis.url), NodeChild.start('B', redis.url)])));
+    for (const node of nodes) {
+      const stats = new FanoutStats();
+      const target: Target = { port: node.port, tls: false, websocket: true, ca: Buffer.alloc(0) };
+      const room = new Subscribers(await openMany(target, options.subscribers, options.parallel), stats);
+      const solo = new Subscribers([await open(target, 10_000, SOLO_PATH)], stats);
+      sides.push({ node, stats, room, solo });
+    }
+    const [a, b] = sides;
+    for (const side of sides) {
+      await settle(`node ${side.node.name}`, async () => {
+        const c = await side.node.request<'count'>({ type: 'count', id: side.node.id() });
+        return c.room === options.subscribers && c.solo === 1 ? undefined : `${c.room} room and ${c.solo} solo subscribers, expected ${options.subscribers} and 1`;
+      });
+    }
+    const redisVersion = await checkRedis(redis.url);
+    const clock = await checkClock(() => a.node.request<'clock'>({ type: 'clock', id: a.node.id() }));
+    const specs: CellSpec[] = [];
+    for (const payload of options.payloads) for (const rate of options.rates) specs.push({ subs: 'room', payload, rate });
+    for (const payload of options.payloads) specs.push({ subs: 'solo', payload, rate: options.soloRate });
+    // Discarded: the first cell on fresh connections and a fresh Redis link warms both nodes' JIT.
+    await runCell(a, b, redis, specs[0], options, options.warmMs);
+    const rounds: RedisSample[][] = [];
+    for (let round = 0; round < options.rounds; round++) {
+      const samples: RedisSample[] = [];
+      // Round by round, the cells run in the opposite order.
+      for (const spec of round % 2 === 0 ? specs : [...specs].reverse()) samples.push(await runCell(a, b, redis, spec, options, options.measureMs));
+      rounds.push(samples);
+    }
+    const key = (s: RedisSample): string => `${s.subscribers} ${s.payload} ${s.rate}`;
+    const cells = rounds[0].map((first) => medianSample(rounds.map((r) => r.find((s) => key(s) === key(first)) ?? first)));
+    cells.sort((x, y) => y.subscribers - x.subscribers || x.payload - y.payload || y.rate - x.rate);
+    const ratios = cells.map((c) => {
+      const perRound = rounds.map((r) => r.find((s) => key(s) === key(c))?.cpuRatio ?? NaN);
+      return { subscribers: c.subscribers, payload: c.payload, rate: c.rate, perRound, median: sig(median(perRound)) };
+    });
+    return { redisVersion, clock, cells, rounds, ratios };
+  } finally {
+    await Promise.all(sides.flatMap((s) => [s.room.close(), s.solo.close()]));
+    await Promise.all(nodes.map((n) => n.stop()));
+    await redis.stop();
+  }
+}
+
+const rateLabel = (rate: number): string => (rate === 0 ? 'max (absorbed)' : `${rate.toLocaleString('en')}/s`);
+
+export function printRedis(result: RedisResult, options: RedisBenchOptions, quick: boolean, print: (title: string, table: string) => void): void {
+  const timing = `median of ${options.rounds} round${options.rounds > 1 ? 's' : ''} × ${options.measureMs / 1000} s${quick ? `; quick: ${options.subscribers} subscribers per node (1,000 in the full run), shorter windows` : ''}`;
+  print(
+    `9. Two nodes and one Redis (${result.redisVersion}) on loopback, ws://, publisher in node A: publish → receipt on A (local) and on B (cross-node) (not pinned: 2 nodes, Redis and the client share the cores; ${timing}; clock check: monotonic skew ${result.clock.monotonicSkewMs} ms within a ${result.clock.roundTripMs} ms round trip)`,
+    markdownTable(
+      ['subscribers per node', 'payload', 'rate asked', 'publications/s', 'held back by credit', 'local deliveries/s (A)', 'cross-node deliveries/s (B)', 'local p50 ms', 'local p99 ms', 'cross-node p50 ms', 'cross-node p99 ms', 'client CPU %', 'other processes CPU %'],
+      result.cells.map((c) => [c.subscribers.toLocaleString('en'), formatBytes(c.payload), rateLabel(c.rate), c.publicationsPerSec.toLocaleString('en'), `${c.heldBackPct} %`, c.localDeliveriesPerSec.toLocaleString('en'), c.crossDeliveriesPerSec.toLocaleString('en'), c.localP50Ms, c.localP99Ms, c.crossP50Ms, c.crossP99Ms, c.clientCpuPct, c.otherCpuPct]),
+    ),
+  );
+  print(
+    '9b. CPU: each node per delivery and per publication, Redis beside them (B ÷ A: taken within each round, then the median; target ≤ 2)',
+    markdownTable(
+      ['subscribers per node', 'payload', 'rate asked', 'A µs/local delivery', 'B µs/cross-node delivery', 'B ÷ A', 'per round', 'A µs/publication', 'B µs/message from Redis', 'Redis µs/publication', 'A CPU %', 'B CPU %', 'Redis CPU %', 'Redis CPU % (stat ticks)'],
+      result.cells.map((c) => {
+        const r = result.ratios.find((x) => x.subscribers === c.subscribers && x.payload === c.payload && x.rate === c.rate);
+        return [c.subscribers.toLocaleString('en'), formatBytes(c.payload), rateLabel(c.rate), c.aCpuUsPerDelivery, c.bCpuUsPerDelivery, c.cpuRatio, r?.perRound.join(' / ') ?? '', c.aCpuUsPerPublication, c.bCpuUsPerMessage, c.redisCpuUsPerPublication, c.aCpuPct, c.bCpuPct, c.redisCpuPct, c.redisStatCpuPct];
+      }),
+    ),
+  );
+  const targets = result.cells.filter((c) => c.rate === options.soloRate);
+  print(
+    `9c. Targets: p99 cross-node latency < 2 ms at ${options.soloRate.toLocaleString('en')} publications/s asked; B's CPU per cross-node delivery ÷ A's per local delivery ≤ 2`,
+    markdownTable(
+      ['subscribers per node', 'payload', 'publications/s achieved', 'cross-node p99 ms', 'p99 < 2 ms', 'B ÷ A CPU per delivery', '≤ 2'],
+      targets.map((c) => [c.subscribers.toLocaleString('en'), formatBytes(c.payload), c.publicationsPerSec.toLocaleString('en'), c.crossP99Ms, c.publicationsPerSec < 0.95 * c.rate ? `rate not reached` : c.crossP99Ms < 2 ? 'yes' : 'no', c.cpuRatio, c.cpuRatio <= 2 ? 'yes' : 'no']),
+    ),
+  );
+}
