@@ -177,6 +177,15 @@ export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): P
  */
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** `client` still gets a text echo: the connection (and the server) kept working. */
+export async function expectTextEcho(client: RawClient, text = 'still here'): Promise<void> {
+  client.sendText(text);
+  const frame = await client.readFrame(2000);
+  if (frame.opcode !== 0x1 || frame.payload.toString('utf8') !== text) {
+    throw new Error(`no echo of ${JSON.stringify(text)}: got opcode ${frame.opcode} ${JSON.stringify(frame.payload.toString('utf8'))}`);
+  }
+}
+
 /**
  * Proves the server still works: a fresh connection completes the handshake
  * and gets an echo. Used after every hostile input.

@@ -3,8 +3,8 @@
 // Retry-After, and room again once a connection leaves. A connection opened
 // beforehand keeps echoing.
 import { afterEach, describe, expect, it } from 'vitest';
-import { Op, type RawClient, upgradeRequest } from '../helpers/raw-client.js';
-import { startServer, TLS_MODE, type StartOptions, type TestServer } from '../helpers/test-server.js';
+import { type RawClient, upgradeRequest } from '../helpers/raw-client.js';
+import { startServer, TLS_MODE, type StartOptions, type TestServer, expectTextEcho } from '../helpers/test-server.js';
 
 let ts: TestServer | undefined;
 afterEach(async () => {
@@ -12,12 +12,7 @@ afterEach(async () => {
   ts = undefined;
 });
 
-async function expectEchoes(client: RawClient, text = 'still here'): Promise<void> {
-  client.sendText(text);
-  const frame = await client.readFrame(2000);
-  expect(frame.opcode).toBe(Op.Text);
-  expect(frame.payload.toString('utf8')).toBe(text);
-}
+const expectEchoes = expectTextEcho;
 
 /** A TLS server and one connection (from 127.0.0.1) that must keep working through the test. */
 async function start(options: StartOptions): Promise<{ server: TestServer; bystander: RawClient }> {

@@ -7,8 +7,8 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { afterEach, describe, expect, it } from 'vitest';
 import { eventually } from '../helpers/poll.js';
-import { DEV_CA, Op, type RawClient, upgradeRequest } from '../helpers/raw-client.js';
-import { expectServing, sleep, startServer, TLS_MODE, type StartOptions, type TestServer } from '../helpers/test-server.js';
+import { DEV_CA, type RawClient, upgradeRequest } from '../helpers/raw-client.js';
+import { expectServing, sleep, startServer, TLS_MODE, type StartOptions, type TestServer, expectTextEcho } from '../helpers/test-server.js';
 import { describeMs, scaled } from '../helpers/timeouts.js';
 
 let ts: TestServer | undefined;
@@ -19,12 +19,7 @@ afterEach(async () => {
   ts = undefined;
 });
 
-async function expectEchoes(client: RawClient, text = 'still here'): Promise<void> {
-  client.sendText(text);
-  const frame = await client.readFrame(2000);
-  expect(frame.opcode).toBe(Op.Text);
-  expect(frame.payload.toString('utf8')).toBe(text);
-}
+const expectEchoes = expectTextEcho;
 
 /** A TLS server and one connection (from 127.0.0.1) that must keep working through the test. */
 async function start(options: StartOptions): Promise<{ server: TestServer; bystander: RawClient }> {
