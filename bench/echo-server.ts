@@ -11,9 +11,9 @@
 // Exits when the parent goes away (the IPC channel closes) or asks it to.
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
-import tls from 'node:tls';
 import { getHeapSpaceStatistics } from 'node:v8';
 import { createServer, type Connection } from '../src/index.js';
+import { listenBare } from './bare-listener.js';
 
 export type ServerKind = 'wss' | 'ws' | 'tls' | 'net';
 /** What a bare server does with a connection: echo it (pipe to itself), end it at once, or hold it idle. */
@@ -128,21 +128,8 @@ async function listen(kind: ServerKind): Promise<{ port: number; connections: ()
     // 'hold': keep it, reading (and dropping) whatever comes.
     else socket.resume();
   };
-  let server: net.Server;
-  if (kind === 'tls') {
-    const s = tls.createServer({ cert, key, minVersion: 'TLSv1.2', ALPNProtocols: ['http/1.1'] }, handle);
-    s.on('tlsClientError', () => {});
-    server = s;
-  } else {
-    server = net.createServer(handle);
-  }
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, host, () => resolve());
-  });
-  const address = server.address();
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return { port: address.port, connections: () => open };
+  const { port } = await listenBare(kind === 'tls', handle, host, cert, key);
+  return { port, connections: () => open };
 }
 
 const [kindArg, modeArg] = process.argv.slice(2);

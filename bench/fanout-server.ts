@@ -28,8 +28,8 @@
 // IPC: {type:'ready', port} once listening; FanoutRequest in, FanoutReply out.
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
-import tls from 'node:tls';
 import { createServer, type Connection } from '../src/index.js';
+import { listenBare } from './bare-listener.js';
 import { FANOUT_TOPIC, fanoutFrames, fanoutPayload, monoMs, pacingBound } from './fanout-frames.js';
 
 export type FanoutKind = 'wss' | 'ws' | 'tls' | 'net';
@@ -98,21 +98,8 @@ async function listen(kind: FanoutKind): Promise<number> {
     socket.on('close', bareClosed);
     socket.resume();
   };
-  let server: net.Server;
-  if (kind === 'tls') {
-    const s = tls.createServer({ cert, key, minVersion: 'TLSv1.2', ALPNProtocols: ['http/1.1'] }, handle);
-    s.on('tlsClientError', ignore);
-    server = s;
-  } else {
-    server = net.createServer(handle);
-  }
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, host, () => resolve());
-  });
-  const address = server.address();
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return address.port;
+  const { port } = await listenBare(kind === 'tls', handle, host, cert, key);
+  return port;
 }
 
 function connectionCount(): number {
