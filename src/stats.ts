@@ -2,6 +2,8 @@
 // path with an addition each: no maps, no allocation per message. Refusals
 // and exits are also counted by their stable code from the catalogue
 // (protocol/errors.ts), so an operator sees why, not only how many.
+import type { DeflateContexts, DeflateCounts } from './extensions/deflate-contexts.js';
+
 /** Upper bounds of the publish-latency histogram's buckets, in ms (above the last: only in count). */
 export const PUBLISH_LATENCY_BUCKETS_MS = [0.25, 0.5, 1, 2, 5, 10, 25, 50, 100, 250, 1000] as const;
 
@@ -72,12 +74,16 @@ export interface StatsSnapshot {
   exits: Record<string, number>;
   topics: { count: number; published: number; publishedElsewhere: number; dropped: number; undelivered: number; unrecovered: number };
   broker: { outages: number; downMs: number; publishLatency: { bucketsMs: Record<string, number>; sumMs: number; count: number } };
+  /** permessage-deflate: contexts held by connections now, and what was compressed and inflated (zeros when off). */
+  deflate: DeflateCounts & { contexts: number };
   tlsClientErrors: Record<string, number>;
   memory: { rss: number; heapUsed: number; external: number };
   pid: number;
 }
 
-export function snapshot(stats: ServerStats, connections: number, topics: number, tlsClientErrors: ReadonlyMap<string, number>): StatsSnapshot {
+const NO_DEFLATE: DeflateCounts & { contexts: number } = { contexts: 0, compressed: 0, compressedIn: 0, compressedOut: 0, inflated: 0, inflatedIn: 0, inflatedOut: 0, overMaxContexts: 0 };
+
+export function snapshot(stats: ServerStats, connections: number, topics: number, tlsClientErrors: ReadonlyMap<string, number>, deflate?: DeflateContexts): StatsSnapshot {
   const m = process.memoryUsage();
   return {
     uptimeSeconds: Math.round((Date.now() - stats.startedAt) / 1000),
@@ -98,6 +104,7 @@ export function snapshot(stats: ServerStats, connections: number, topics: number
         count: stats.publishLatency.count,
       },
     },
+    deflate: deflate === undefined ? { ...NO_DEFLATE } : { contexts: deflate.contexts, ...deflate.counts },
     tlsClientErrors: Object.fromEntries(tlsClientErrors),
     memory: { rss: m.rss, heapUsed: m.heapUsed, external: m.external },
     pid: process.pid,

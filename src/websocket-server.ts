@@ -279,7 +279,7 @@ export class WebSocketServer extends EventEmitter<ServerEvents> implements Hands
   }
 
   private localSnapshot(): StatsSnapshot {
-    return snapshot(this.counters, this.connections.size, this.pubsub.registry.topicCount, this.tlsClientErrors);
+    return snapshot(this.counters, this.connections.size, this.pubsub.registry.topicCount, this.tlsClientErrors, this.deflate);
   }
 
   /** This process alone, or with several (--workers) every one's counters summed and each listed. */

@@ -1,10 +1,15 @@
 // permessage-deflate at run time (RFC 7692 §6–§7): who holds which zlib
-// context, and for how long. The memory of compression is its contexts — a
-// 15-bit, memLevel-8 compressor is ≈ 260 KiB, an inflater ≈ 40 KiB — so:
+// context, and for how long. The memory of compression is its contexts — in
+// Node's zlib a compressor is ≈ 100 KiB at 12 bits and ≈ 215 KiB at 15
+// (its hash table is 64 KiB whatever memLevel says), an inflater 10–40 KiB — so:
 //
 // - A connection holds none until it compresses or inflates a message
 //   (lazy), and gives them back after `idleRelease` ms without one (a
 //   server-wide sweep: no timer per connection).
+// - At most `maxContexts` are held by all connections together, so memory is
+//   bounded whatever the number of connections: past it a connection
+//   compresses with a fresh window (always allowed) and inflates through a
+//   context made from its saved window for that one message.
 // - What needs no window of its own uses a context shared by the whole
 //   server, reset after each message (all calls are synchronous, so no two
 //   messages ever share it at once): inflating when the client compresses
@@ -37,6 +42,10 @@ export class DeflateContexts {
   /** Connections holding a context of their own: the sweep's whole work. */
   private readonly holding = new Set<DeflateCodec>();
   private timer: Timer | undefined;
+  /** zlib contexts held by connections (not the shared ones), at most options.maxContexts. */
+  private contextsHeld = 0;
+  /** For /stats. */
+  readonly counts: DeflateCounts = { compressed: 0, compressedIn: 0, compressedOut: 0, inflated: 0, inflatedIn: 0, inflatedOut: 0, overMaxContexts: 0 };
 
   constructor(options: Required<PerMessageDeflateOptions>, clock: Clock) {
     this.options = options;
@@ -56,17 +65,55 @@ export class DeflateContexts {
       this.sharedDeflaters.set(windowBits, deflater);
     }
     try {
-      return deflater.deflate(data);
+      return this.compressed(data, deflater.deflate(data));
     } finally {
       deflater.reset();
     }
+  }
+
+  /** @internal Counts a compressed message; returns its output. */
+  compressed(data: Uint8Array, out: Buffer): Buffer {
+    const c = this.counts;
+    c.compressed++;
+    c.compressedIn += data.length;
+    c.compressedOut += out.length;
+    return out;
+  }
+
+  /** @internal Counts an inflated message; returns its output. */
+  inflated(data: Buffer, out: Buffer): Buffer {
+    const c = this.counts;
+    c.inflated++;
+    c.inflatedIn += data.length;
+    c.inflatedOut += out.length;
+    return out;
+  }
+
+  /** @internal A codec would make a context of its own: granted while fewer than maxContexts are held. */
+  takeContext(): boolean {
+    if (this.contextsHeld >= this.options.maxContexts) {
+      this.counts.overMaxContexts++;
+      return false;
+    }
+    this.contextsHeld++;
+    return true;
+  }
+
+  /** @internal A codec closed a context that takeContext() granted. */
+  giveContext(): void {
+    this.contextsHeld--;
+  }
+
+  /** zlib contexts held by connections now (the shared ones not counted). */
+  get contexts(): number {
+    return this.contextsHeld;
   }
 
   /** Inflates a message compressed with a fresh window. */
   inflateShared(data: Buffer, limit: number): Buffer {
     const inflater = (this.sharedInflater ??= createInflater(SHARED_INFLATE_BITS));
     try {
-      return inflater.inflate(data, limit);
+      return this.inflated(data, inflater.inflate(data, limit));
     } catch (error) {
       // Its state is whatever the bad input left: start again next time.
       inflater.close();
@@ -160,10 +207,12 @@ export class DeflateCodec implements MessageCompression {
   compress(payload: Uint8Array): Buffer {
     if (this.params.serverNoContextTakeover || !deflaterKeepsContext()) return this.contexts.deflateShared(payload, this.params.serverWindowBits);
     if (this.deflater === undefined) {
+      // Past maxContexts: a fresh window, which the peer decodes whatever it holds.
+      if (!this.contexts.takeContext()) return this.contexts.deflateShared(payload, this.params.serverWindowBits);
       const o = this.contexts.options;
       this.deflater = createDeflater({ windowBits: this.params.serverWindowBits, level: o.level, memLevel: o.memLevel });
     }
-    const out = this.deflater.deflate(payload);
+    const out = this.contexts.compressed(payload, this.deflater.deflate(payload));
     this.touch();
     return out;
   }
@@ -174,31 +223,49 @@ export class DeflateCodec implements MessageCompression {
   }
 
   decompress(payload: Buffer, limit: number): Buffer {
-    try {
-      if (this.history === undefined) return this.contexts.inflateShared(payload, limit);
-      this.inflater ??= createInflater(this.params.clientWindowBits, this.history.window());
-      const out = this.inflater.inflate(payload, limit);
-      this.history.push(out);
-      if (this.inflater.ended) {
-        // A final block ended the client's stream (or the engine keeps no context): the next message starts from the history.
-        this.inflater.close();
-        this.inflater = undefined;
-      } else this.touch();
-      return out;
-    } catch (error) {
-      if (!(error instanceof InflateError)) throw error;
-      this.inflater?.close();
-      this.inflater = undefined;
-      throw error.reason === 'too-big' ? protocolErrors.tooBig(limit) : protocolErrors.badCompressedData();
+    const history = this.history;
+    if (history === undefined) {
+      try {
+        return this.contexts.inflateShared(payload, limit);
+      } catch (error) {
+        throw inflateFailure(error, limit);
+      }
     }
+    // Past maxContexts: an inflater for this message alone, made from the saved window like any other.
+    const own = this.inflater !== undefined || this.contexts.takeContext();
+    const inflater = this.inflater ?? createInflater(this.params.clientWindowBits, history.window());
+    if (own) this.inflater = inflater;
+    let out: Buffer;
+    try {
+      out = this.contexts.inflated(payload, inflater.inflate(payload, limit));
+    } catch (error) {
+      if (own) this.dropInflater();
+      else inflater.close();
+      throw inflateFailure(error, limit);
+    }
+    history.push(out);
+    if (!own) inflater.close();
+    // A final block ended the client's stream (or the engine keeps no context): the next message starts from the history.
+    else if (inflater.ended) this.dropInflater();
+    else this.touch();
+    return out;
   }
 
   /** Gives the zlib contexts back; the next message makes new ones (the inflater from the saved window). */
   release(): void {
-    this.deflater?.close();
-    this.deflater = undefined;
-    this.inflater?.close();
+    if (this.deflater !== undefined) {
+      this.deflater.close();
+      this.deflater = undefined;
+      this.contexts.giveContext();
+    }
+    this.dropInflater();
+  }
+
+  private dropInflater(): void {
+    if (this.inflater === undefined) return;
+    this.inflater.close();
     this.inflater = undefined;
+    this.contexts.giveContext();
   }
 
   /** Whether this connection holds a zlib context of its own right now. */
@@ -221,4 +288,24 @@ export class DeflateCodec implements MessageCompression {
       this.contexts.hold(this);
     }
   }
+}
+
+/** What permessage-deflate did, for /stats and /metrics. */
+export interface DeflateCounts {
+  /** Messages compressed (publications once each), the bytes that went in and came out. */
+  compressed: number;
+  compressedIn: number;
+  compressedOut: number;
+  /** Messages inflated, the compressed bytes that went in and what they inflated to. */
+  inflated: number;
+  inflatedIn: number;
+  inflatedOut: number;
+  /** Times a connection went without a context of its own because maxContexts were held. */
+  overMaxContexts: number;
+}
+
+/** An inflate failure as the close it causes: 1009 past the limit, 1007 for corrupt data. */
+function inflateFailure(error: unknown, limit: number): unknown {
+  if (!(error instanceof InflateError)) return error;
+  return error.reason === 'too-big' ? protocolErrors.tooBig(limit) : protocolErrors.badCompressedData();
 }

@@ -25,12 +25,22 @@ export interface PerMessageDeflateOptions {
   threshold?: number;
   /** A connection that has not compressed or inflated for this long (ms) gives its zlib contexts back; 0 = at once after each message. */
   idleRelease?: number;
+  /**
+   * zlib contexts the server's connections may hold at once (each ≈ 100 KiB
+   * for a compressor, ≈ 10–40 KiB for an inflater). Past it a connection
+   * compresses each message with a fresh window and inflates through a
+   * context made for that message alone: slower and a little larger, never
+   * more memory.
+   */
+  maxContexts?: number;
 }
 
 /** The defaults, chosen by measurement (README: permessage-deflate). */
 export const deflateDefaults: Required<PerMessageDeflateOptions> = {
-  // A 12-bit, memLevel-5 compressor is ≈ 38 KiB (15/8: ≈ 262 KiB): within 64 KiB of an uncompressed
-  // connection even while held, at the same CPU for 1 KiB messages (README: permessage-deflate).
+  // Node's zlib (Chromium's) gives every compressor a 64 KiB hash table whatever memLevel says, so a
+  // held 12-bit, memLevel-5 compressor is ≈ 100 KiB against ≈ 215 KiB at 15/8, at the same CPU for
+  // 1 KiB messages (README: permessage-deflate). It is held only while in use, and by at most
+  // maxContexts connections.
   serverMaxWindowBits: 12,
   clientMaxWindowBits: 15,
   // No inflater per connection: one shared by the server decodes every client.
@@ -41,6 +51,8 @@ export const deflateDefaults: Required<PerMessageDeflateOptions> = {
   memLevel: 5,
   threshold: 64,
   idleRelease: 10_000,
+  // ≈ 100 MiB at most, whatever the number of connections.
+  maxContexts: 1024,
 };
 
 /** What was agreed for one connection. */
@@ -194,6 +206,7 @@ export function resolveDeflateOptions(given: boolean | PerMessageDeflateOptions 
   check('memLevel', o.memLevel, 1, 9);
   check('threshold', o.threshold, 0, Number.MAX_SAFE_INTEGER);
   check('idleRelease', o.idleRelease, 0, 2 ** 31 - 1);
+  check('maxContexts', o.maxContexts, 0, 1_000_000);
   for (const name of ['clientNoContextTakeover', 'serverNoContextTakeover'] as const) {
     if (typeof o[name] !== 'boolean') throw new RangeError(`perMessageDeflate.${name} must be true or false, got ${String(o[name])}`);
   }

@@ -45,6 +45,19 @@ export function prometheusText(stats: StatsSnapshot, brokerConnected: boolean): 
   metric('broker_outages_total', 'counter', 'Times the broker connection was lost.', [[{}, stats.broker.outages]]);
   metric('broker_down_seconds_total', 'counter', 'Seconds the broker connection stayed lost.', [[{}, stats.broker.downMs / 1000]]);
   metric('unrecovered_total', 'counter', "Topics whose history could not bridge a loss of the broker.", [[{}, stats.topics.unrecovered]]);
+  const d = stats.deflate;
+  metric('deflate_contexts', 'gauge', 'permessage-deflate zlib contexts held by connections.', [[{}, d.contexts]]);
+  metric('deflate_messages_total', 'counter', 'Messages compressed (out) and inflated (in).', [
+    [{ direction: 'in' }, d.inflated],
+    [{ direction: 'out' }, d.compressed],
+  ]);
+  metric('deflate_bytes_total', 'counter', 'Bytes through zlib: compressed bytes in and what they inflated to, bytes compressed and what they became.', [
+    [{ direction: 'in', form: 'compressed' }, d.inflatedIn],
+    [{ direction: 'in', form: 'inflated' }, d.inflatedOut],
+    [{ direction: 'out', form: 'plain' }, d.compressedIn],
+    [{ direction: 'out', form: 'compressed' }, d.compressedOut],
+  ]);
+  metric('deflate_over_max_contexts_total', 'counter', 'Messages handled without a context of their own because maxContexts were held.', [[{}, d.overMaxContexts]]);
   // A histogram: cumulative buckets in seconds, then _sum and _count.
   const h = stats.broker.publishLatency;
   out += '# HELP wssd_publish_latency_seconds From publish() to the broker acknowledging it.\n# TYPE wssd_publish_latency_seconds histogram\n';

@@ -9,7 +9,16 @@
 //   - an unmutated stream delivers exactly the messages that were sent, in order,
 //     whatever the chunking (a differential check against the generator);
 //   - a head's verdict does not depend on how it was chunked.
+// With `deflate`, the session has permessage-deflate negotiated and half the
+// messages are compressed (RSV1, the 00 00 ff ff tail stripped), by a client
+// that starts each message afresh or, with `takeover`, one that keeps its
+// window; mutations then also hit compressed bytes, put RSV1 on
+// continuations and add small frames that inflate past the limit.
 import { isUtf8 } from 'node:buffer';
+import zlib from 'node:zlib';
+import { DeflateContexts } from '../../src/extensions/deflate-contexts.js';
+import { deflateDefaults, negotiateDeflate } from '../../src/extensions/permessage-deflate.js';
+import { systemClock } from '../../src/io/clock.js';
 import { ProtocolError } from '../../src/protocol/errors.js';
 import { FrameCollector } from '../../src/protocol/frame-sink.js';
 import { SessionState, WebSocketSession, type SessionHost } from '../../src/protocol/session.js';
@@ -50,25 +59,61 @@ function randomBytes(rand: () => number, max: number): Buffer {
   return b;
 }
 
-/** A valid stream: messages (some fragmented, with pings between fragments). */
-function validStream(rand: () => number): { bytes: Buffer; sent: Sent[] } {
+export interface FuzzDeflate {
+  /** The client keeps its window between messages (else each message is compressed afresh). */
+  takeover: boolean;
+}
+
+const SYNC = { finishFlush: zlib.constants.Z_SYNC_FLUSH };
+
+/** A client's compressor: each message deflated with the client's earlier plaintext as its window (takeover) or none; tail stripped (§7.2.1). */
+class ClientDeflater {
+  private window = Buffer.alloc(0);
+  constructor(private readonly takeover: boolean) {}
+  deflate(data: Buffer): Buffer {
+    const out = this.takeover && this.window.length > 0 ? zlib.deflateRawSync(data, { ...SYNC, dictionary: this.window }) : zlib.deflateRawSync(data, SYNC);
+    if (this.takeover) {
+      const all = Buffer.concat([this.window, data]);
+      this.window = all.subarray(Math.max(0, all.length - 32768));
+    }
+    return out.subarray(0, out.length - 4);
+  }
+}
+
+/** A valid stream: messages (some fragmented, with pings between fragments; with deflate, half of them compressed). */
+function validStream(rand: () => number, deflate?: FuzzDeflate): { bytes: Buffer; sent: Sent[] } {
   const parts: Buffer[] = [];
   const sent: Sent[] = [];
+  const client = deflate === undefined ? undefined : new ClientDeflater(deflate.takeover);
   const messages = randInt(rand, 1, 6);
   for (let m = 0; m < messages; m++) {
     const text = rand() < 0.5;
     const data = text ? randomText(rand, rand() < 0.1 ? 3000 : 200) : randomBytes(rand, rand() < 0.1 ? 60000 : 300);
     sent.push({ opcode: text ? 1 : 2, data });
+    const compressed = client !== undefined && rand() < 0.5;
+    const body = compressed ? client.deflate(data) : data;
     const pieces = rand() < 0.6 ? 1 : randInt(rand, 2, 5);
     let at = 0;
     for (let p = 0; p < pieces; p++) {
-      const end = p === pieces - 1 ? data.length : randInt(rand, at, data.length);
-      parts.push(frame(rand, p === 0 ? (text ? 1 : 2) : 0, p === pieces - 1, data.subarray(at, end)));
+      const end = p === pieces - 1 ? body.length : randInt(rand, at, body.length);
+      parts.push(frame(rand, p === 0 ? (text ? 1 : 2) : 0, p === pieces - 1, body.subarray(at, end), compressed && p === 0 ? 4 : 0));
       at = end;
       if (rand() < 0.2) parts.push(frame(rand, 9, true, randomBytes(rand, 125)));
     }
   }
   return { bytes: Buffer.concat(parts), sent };
+}
+
+/** Hostile compressed frames: corrupt deflate, RSV1 on a continuation, a few bytes that inflate past the limit. */
+function mutateCompressed(rand: () => number, bytes: Buffer): Buffer {
+  const kind = randInt(rand, 0, 2);
+  if (kind === 0) return Buffer.concat([bytes, frame(rand, rand() < 0.5 ? 1 : 2, true, randomBytes(rand, 40), 4)]);
+  if (kind === 1) {
+    const body = new ClientDeflater(false).deflate(Buffer.from('a continuation must not carry RSV1'));
+    return Buffer.concat([bytes, frame(rand, 1, false, body.subarray(0, 4), 4), frame(rand, 0, true, body.subarray(4), 4)]);
+  }
+  const bomb = new ClientDeflater(false).deflate(Buffer.alloc(LIMIT + randInt(rand, 1, 4096)));
+  return Buffer.concat([bytes, frame(rand, 2, true, bomb, 4)]);
 }
 
 /** Bytes to mutate into hostile input: flips, truncations, splices, garbage. */
@@ -132,20 +177,30 @@ export interface FuzzStats {
 }
 
 /** Runs `iterations` frame-stream inputs from `seed`; throws with the seed on a broken invariant. */
-export function fuzzSession(seed: number, iterations: number, stats: FuzzStats): void {
+export function fuzzSession(seed: number, iterations: number, stats: FuzzStats, deflate?: FuzzDeflate): void {
+  // One server's contexts for every input, as in a server: its shared inflater must survive every failure.
+  const options = { ...deflateDefaults, clientNoContextTakeover: deflate?.takeover !== true, idleRelease: 0 };
+  const contexts = deflate === undefined ? undefined : new DeflateContexts(options, systemClock);
+  const params = deflate === undefined ? undefined : negotiateDeflate('permessage-deflate', options)?.params;
+  if (deflate !== undefined && params === undefined) throw new Error('permessage-deflate not negotiated');
   for (let it = 0; it < iterations; it++) {
     const rand = prng(seed + it * 7919);
-    const { bytes, sent } = validStream(rand);
+    const { bytes, sent } = validStream(rand, deflate);
     const hostile = rand() < 0.7;
-    const input = hostile ? mutate(rand, bytes) : bytes;
+    const input = !hostile ? bytes : deflate !== undefined && rand() < 0.3 ? mutateCompressed(rand, bytes) : mutate(rand, bytes);
     const host = new RecordingHost();
-    const session = new WebSocketSession(host, host, { maxPayload: LIMIT, maxFragments: 64 });
+    const compression = contexts === undefined || params === undefined ? undefined : contexts.codec(params);
+    const session = new WebSocketSession(host, host, { maxPayload: LIMIT, maxFragments: 64, compression });
     try {
       for (const c of chunks(rand, input)) session.receive(c);
     } catch (error) {
       throw new Error(`seed ${seed + it * 7919}: exception escaped: ${String(error)}`);
     }
     stats.inputs++;
+    if (compression !== undefined) {
+      session.transportClosed();
+      if (compression.holdsContext) throw new Error(`seed ${seed + it * 7919}: a zlib context outlived its connection`);
+    }
     if (host.error !== undefined) {
       const e = host.error;
       if (!(e instanceof ProtocolError) || !ALLOWED_CLOSE.has(e.closeCode)) {

@@ -15,6 +15,20 @@ describe('fuzz: WebSocketSession over valid, mutated and random frame streams', 
   }, 120_000);
 });
 
+describe.each([
+  { name: 'each message compressed afresh', takeover: false },
+  { name: 'the client keeps its window', takeover: true },
+])('fuzz: permessage-deflate negotiated, $name', ({ takeover }) => {
+  it('keeps every invariant over 10,000 inputs, half the messages compressed', () => {
+    const stats: FuzzStats = { inputs: 0, failures: {} };
+    fuzzSession(1_000_001, 10_000, stats, { takeover });
+    expect(stats.inputs).toBe(10_000);
+    for (const code of ['WS_ERR_UNEXPECTED_RSV', 'WS_ERR_INVALID_COMPRESSED_DATA', 'WS_ERR_INVALID_UTF8', 'WS_ERR_MESSAGE_TOO_BIG']) {
+      expect(stats.failures[code] ?? 0, code).toBeGreaterThan(0);
+    }
+  }, 120_000);
+});
+
 describe('fuzz: request-head reader and parser', () => {
   it('gives the same verdict whole and chunked, and throws only HandshakeErrors, over 100,000 heads', () => {
     const stats: FuzzStats = { inputs: 0, failures: {} };

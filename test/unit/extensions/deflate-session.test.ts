@@ -294,6 +294,56 @@ describe('what the session sends', () => {
     expect(contexts.holders).toBe(0);
   });
 
+  it('maxContexts: past it connections use fresh windows and one-off inflaters, every message still decodes, and a released context goes to the next', () => {
+    const clock = new ManualClock();
+    const options = { ...deflateDefaults, clientNoContextTakeover: false, idleRelease: 1000, maxContexts: 2 };
+    const contexts = new DeflateContexts(options, clock);
+    const peers = Array.from({ length: 3 }, () => {
+      const codec = contexts.codec(negotiateDeflate('permessage-deflate', options)!.params);
+      const host = new Host();
+      return { codec, host, session: new WebSocketSession(host, host, { maxPayload: 1 << 20, compression: codec }) };
+    });
+    const message = '{"user":"ada","text":"the same words again and again, and again and again, twice"}';
+    // A client with context takeover: each message deflated with the ones before as its window.
+    const fromClient = (text: string, before: string): Buffer => {
+      const c = zlib.deflateRawSync(Buffer.from(text), before === '' ? { finishFlush: zlib.constants.Z_SYNC_FLUSH } : { finishFlush: zlib.constants.Z_SYNC_FLUSH, dictionary: Buffer.from(before) });
+      return clientFrame({ opcode: Opcode.Text, rsv: 4, fin: true, payload: c.subarray(0, c.length - 4) });
+    };
+    for (const p of peers) {
+      p.session.sendText(message, message.length);
+      p.session.receive(fromClient(message, ''));
+    }
+    // Two connections hold a compressor and an inflater: the cap counts contexts, so only the first has both.
+    expect(contexts.contexts).toBe(2);
+    expect(peers[0].codec.holdsContext).toBe(true);
+    expect(peers[2].codec.holdsContext).toBe(false);
+    expect(contexts.counts.overMaxContexts).toBeGreaterThan(0);
+    for (const p of peers) {
+      p.session.sendText(message, message.length);
+      p.session.receive(fromClient(message, message));
+    }
+    for (const [i, p] of peers.entries()) {
+      expect(p.host.messages.map((m) => m.data.toString())).toEqual([message, message]);
+      const frames = serverFrames(p.host.take());
+      // One client inflater with context takeover reads what each connection sent.
+      const tail = Buffer.from([0, 0, 0xff, 0xff]);
+      const client = zlib.inflateRawSync(Buffer.concat([frames[0].payload, tail, frames[1].payload, tail]), { finishFlush: zlib.constants.Z_SYNC_FLUSH });
+      expect(client.toString()).toBe(message + message);
+      // The holder refers back into the first message; the one past the cap sends it whole again.
+      if (i === 0) expect(frames[1].payload.length).toBeLessThan(frames[0].payload.length / 3);
+      if (i === 2) expect(frames[1].payload.length).toBe(frames[0].payload.length);
+    }
+    expect(contexts.contexts).toBe(2);
+    // Idle: the contexts go back, and the third connection now gets one.
+    clock.advance(2000);
+    expect(contexts.contexts).toBe(0);
+    peers[2].session.sendText(message, message.length);
+    expect(peers[2].codec.holdsContext).toBe(true);
+    expect(contexts.contexts).toBe(1);
+    for (const p of peers) p.session.transportClosed();
+    expect(contexts.contexts).toBe(0);
+  });
+
   it('idleRelease 0: nothing is held between messages', () => {
     const { session, codec } = setup('permessage-deflate', { idleRelease: 0, clientNoContextTakeover: false });
     session.sendText('x'.repeat(100), 100);

@@ -178,7 +178,7 @@ describe('options', () => {
     expect(resolveDeflateOptions({ level: 6 })).toEqual({ ...deflateDefaults, level: 6 });
   });
 
-  it.each([{ serverMaxWindowBits: 16 }, { clientMaxWindowBits: 7 }, { level: 10 }, { memLevel: 0 }, { threshold: -1 }, { idleRelease: 1.5 }])('refuses %o', (o) => {
+  it.each([{ serverMaxWindowBits: 16 }, { clientMaxWindowBits: 7 }, { level: 10 }, { memLevel: 0 }, { threshold: -1 }, { idleRelease: 1.5 }, { maxContexts: -1 }])('refuses %o', (o) => {
     expect(() => resolveDeflateOptions(o)).toThrow(RangeError);
   });
 });
