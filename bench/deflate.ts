@@ -1,5 +1,10 @@
 // permessage-deflate bench (RFC 7692), `npm run bench -- --only deflate` or
-// alone: `tsx bench/deflate.ts [--quick] [--connections N]`.
+// alone: `tsx bench/deflate.ts [--quick] [--connections N] [--ws PATH]`.
+//
+// --ws PATH (also `npm run bench -- --only deflate --ws PATH`): the `ws`
+// package installed outside this repository (`npm i ws` in a temporary
+// directory; PATH is its node_modules/ws) runs beside wssd in the same run,
+// with `perMessageDeflate: true`, in both parts (bench/ws-deflate-server.ts).
 //
 // a. Echo over TLS, 64 connections, of a 1 KiB JSON-like text and of 64 KiB
 //    of text: server CPU µs per message and the compression ratio of what the
@@ -22,6 +27,10 @@ import type { DeflateUsage } from './deflate-server.js';
 import { formatBytes, markdownTable, median, round } from './measure.js';
 
 const SERVER = fileURLToPath(new URL('./deflate-server.ts', import.meta.url));
+const WS_SERVER = fileURLToPath(new URL('./ws-deflate-server.ts', import.meta.url));
+
+/** Which server a child runs: wssd without or with deflate, or the ws package (with its path). */
+type Kind = 'off' | 'on' | { ws: string };
 const ca = readFileSync(new URL('../certs/dev-ca.pem', import.meta.url));
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -37,9 +46,10 @@ class Child {
       this.waiters.delete(m.id);
     });
   }
-  static start(deflate: boolean, idleRelease = 10_000): Promise<Child> {
+  static start(kind: Kind, idleRelease = 10_000): Promise<Child> {
     const execArgv = ['--import', 'tsx', '--expose-gc'];
-    const child = fork(SERVER, [deflate ? 'on' : 'off', String(idleRelease)], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const [script, args] = typeof kind === 'object' ? [WS_SERVER, [kind.ws]] : [SERVER, [kind, String(idleRelease)]];
+    const child = fork(script, args, { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     return new Promise((resolve, reject) => {
       child.once('message', (m: { type: string; port: number }) => resolve(new Child(child, m.port)));
       child.once('exit', (code) => reject(new Error(`deflate server exited ${code}`)));
@@ -193,6 +203,8 @@ export function textLike(size: number, seed0 = 11): string {
 
 export interface DeflateEchoCell {
   payload: string;
+  /** 'wssd' or 'ws'. */
+  server: string;
   deflate: boolean;
   extensions: string;
   msgsPerSec: number;
@@ -201,7 +213,7 @@ export interface DeflateEchoCell {
   ratio: number;
 }
 
-async function echoCell(server: Child, deflate: boolean, name: string, messages: readonly string[], connections: number, window: number, warmMs: number, measureMs: number): Promise<DeflateEchoCell> {
+async function echoCell(server: Child, serverName: string, deflate: boolean, name: string, messages: readonly string[], connections: number, window: number, warmMs: number, measureMs: number): Promise<DeflateEchoCell> {
   const conns = await Promise.all(Array.from({ length: connections }, () => openConn(server.port, deflate)));
   const compressed = conns[0].extensions.startsWith('permessage-deflate');
   const frames = messages.map((m) => {
@@ -227,6 +239,7 @@ async function echoCell(server: Child, deflate: boolean, name: string, messages:
   const served = u1.messages - u0.messages;
   return {
     payload: name,
+    server: serverName,
     deflate: compressed,
     extensions: conns[0].extensions,
     msgsPerSec: Math.round(((m1 - m0) * 1000) / (t1 - t0)),
@@ -237,7 +250,7 @@ async function echoCell(server: Child, deflate: boolean, name: string, messages:
 
 export interface DeflateMemory {
   connections: number;
-  /** KiB per connection above an uncompressed one, after a GC, for the three states. */
+  /** KiB per connection above an uncompressed wssd connection, after a GC, for the three states. */
   negotiatedIdleKiB: number;
   afterOneMessageKiB: number;
   afterReleaseKiB: number;
@@ -245,41 +258,54 @@ export interface DeflateMemory {
   holdersAfterRelease: number;
   /** The uncompressed server's RSS per connection, for scale. */
   plainKiBPerConn: number;
+  /** The same for ws with perMessageDeflate: true, above the same uncompressed wssd (it never releases: its "after release" is the same wait). */
+  ws?: { negotiatedIdleKiB: number; afterOneMessageKiB: number; afterReleaseKiB: number };
 }
 
-async function memoryCase(connections: number, idleRelease: number): Promise<DeflateMemory> {
-  const perConn = async (deflate: boolean): Promise<{ idle: number; one: number; released: number; holdersOne: number; holdersReleased: number }> => {
-    const server = await Child.start(deflate, idleRelease);
-    try {
-      const base = await server.usage(true);
-      const conns: Conn[] = [];
-      for (let i = 0; i < connections; i += 100) conns.push(...(await Promise.all(Array.from({ length: Math.min(100, connections - i) }, () => openConn(server.port, deflate)))));
-      const idle = await server.usage(true);
-      // One compressed message each, and its echo (which the server compresses with a context of its own).
-      const text = Buffer.from(jsonLike(1024));
-      const c = zlib.deflateRawSync(text, { finishFlush: zlib.constants.Z_SYNC_FLUSH });
-      let pending = conns.length;
-      await new Promise<void>((resolve) => {
-        for (const conn of conns) {
-          conn.socket.once('data', () => {
-            if (--pending === 0) resolve();
-          });
-          conn.socket.resume();
-          conn.socket.write(frame(0x1, deflate ? c.subarray(0, c.length - 4) : text, deflate));
-        }
-      });
-      const one = await server.usage(true);
-      await sleep(idleRelease * 2 + 500);
-      const released = await server.usage(true);
-      for (const conn of conns) conn.socket.destroy();
-      const kib = (u: DeflateUsage): number => (u.rss - base.rss) / 1024 / connections;
-      return { idle: kib(idle), one: kib(one), released: kib(released), holdersOne: one.holders, holdersReleased: released.holders };
-    } finally {
-      server.stop();
-    }
-  };
-  const off = await perConn(false);
-  const on = await perConn(true);
+interface MemoryRun {
+  idle: number;
+  one: number;
+  released: number;
+  holdersOne: number;
+  holdersReleased: number;
+}
+
+async function memoryRun(kind: Kind, connections: number, idleRelease: number): Promise<MemoryRun> {
+  const deflate = kind !== 'off';
+  const server = await Child.start(kind, idleRelease);
+  try {
+    const base = await server.usage(true);
+    const conns: Conn[] = [];
+    for (let i = 0; i < connections; i += 100) conns.push(...(await Promise.all(Array.from({ length: Math.min(100, connections - i) }, () => openConn(server.port, deflate)))));
+    const idle = await server.usage(true);
+    // One compressed message each, and its echo (which the server compresses with a context of its own).
+    const text = Buffer.from(jsonLike(1024));
+    const c = zlib.deflateRawSync(text, { finishFlush: zlib.constants.Z_SYNC_FLUSH });
+    let pending = conns.length;
+    await new Promise<void>((resolve) => {
+      for (const conn of conns) {
+        conn.socket.once('data', () => {
+          if (--pending === 0) resolve();
+        });
+        conn.socket.resume();
+        conn.socket.write(frame(0x1, deflate ? c.subarray(0, c.length - 4) : text, deflate));
+      }
+    });
+    const one = await server.usage(true);
+    await sleep(idleRelease * 2 + 500);
+    const released = await server.usage(true);
+    for (const conn of conns) conn.socket.destroy();
+    const kib = (u: DeflateUsage): number => (u.rss - base.rss) / 1024 / connections;
+    return { idle: kib(idle), one: kib(one), released: kib(released), holdersOne: one.holders, holdersReleased: released.holders };
+  } finally {
+    server.stop();
+  }
+}
+
+async function memoryCase(connections: number, idleRelease: number, wsPath: string | undefined): Promise<DeflateMemory> {
+  const off = await memoryRun('off', connections, idleRelease);
+  const on = await memoryRun('on', connections, idleRelease);
+  const ws = wsPath === undefined ? undefined : await memoryRun({ ws: wsPath }, connections, idleRelease);
   return {
     connections,
     negotiatedIdleKiB: round(on.idle - off.idle, 1),
@@ -288,15 +314,19 @@ async function memoryCase(connections: number, idleRelease: number): Promise<Def
     holdersAfterOneMessage: on.holdersOne,
     holdersAfterRelease: on.holdersReleased,
     plainKiBPerConn: round(off.idle, 1),
+    ws: ws === undefined ? undefined : { negotiatedIdleKiB: round(ws.idle - off.idle, 1), afterOneMessageKiB: round(ws.one - off.one, 1), afterReleaseKiB: round(ws.released - off.released, 1) },
   };
 }
 
-export async function benchDeflate(options: { quick: boolean; connections: number }): Promise<{ echo: DeflateEchoCell[]; memory: DeflateMemory }> {
+export async function benchDeflate(options: { quick: boolean; connections: number; ws?: string }): Promise<{ echo: DeflateEchoCell[]; memory: DeflateMemory }> {
   const rounds = options.quick ? 1 : 3;
   const measureMs = options.quick ? 600 : 2000;
-  const cells: DeflateEchoCell[][] = [];
-  const off = await Child.start(false);
-  const on = await Child.start(true);
+  const servers: [Child, string, boolean][] = [
+    [await Child.start('off'), 'wssd', false],
+    [await Child.start('on'), 'wssd', true],
+  ];
+  if (options.ws !== undefined) servers.push([await Child.start({ ws: options.ws }), 'ws', true]);
+  const cells = new Map<string, DeflateEchoCell[]>();
   try {
     // 64 distinct messages per case (different seeds), sent in turn.
     const cases: [string, string[], number][] = [
@@ -305,22 +335,19 @@ export async function benchDeflate(options: { quick: boolean; connections: numbe
     ];
     for (const [name, message, window] of cases) {
       for (let r = 0; r < rounds; r++) {
-        // Interleaved within a round: the machine's state is shared by both.
-        for (const [server, deflate] of [
-          [off, false],
-          [on, true],
-        ] as const) {
-          const cell = await echoCell(server, deflate, name, message, 64, window, options.quick ? 200 : 500, measureMs);
-          (cells[cases.findIndex((c) => c[0] === name) * 2 + (deflate ? 1 : 0)] ??= []).push(cell);
+        // Interleaved within a round: the machine's state is shared by all.
+        for (const [server, serverName, deflate] of servers) {
+          const cell = await echoCell(server, serverName, deflate, name, message, 64, window, options.quick ? 200 : 500, measureMs);
+          const key = `${name}/${serverName}/${deflate}`;
+          cells.set(key, [...(cells.get(key) ?? []), cell]);
         }
       }
     }
   } finally {
-    off.stop();
-    on.stop();
+    for (const [server] of servers) server.stop();
   }
-  const echo = cells.map((runs) => ({ ...runs[0], msgsPerSec: median(runs.map((c) => c.msgsPerSec)), serverCpuUsPerMsg: median(runs.map((c) => c.serverCpuUsPerMsg)), ratio: median(runs.map((c) => c.ratio)) }));
-  const memory = await memoryCase(options.connections, options.quick ? 500 : 1000);
+  const echo = [...cells.values()].map((runs) => ({ ...runs[0], msgsPerSec: median(runs.map((c) => c.msgsPerSec)), serverCpuUsPerMsg: median(runs.map((c) => c.serverCpuUsPerMsg)), ratio: median(runs.map((c) => c.ratio)) }));
+  const memory = await memoryCase(options.connections, options.quick ? 500 : 1000, options.ws);
   return { echo, memory };
 }
 
@@ -328,28 +355,29 @@ export function printDeflate(result: { echo: DeflateEchoCell[]; memory: DeflateM
   print(
     '8. permessage-deflate: echo over TLS, 64 connections (server in a child process; median of the rounds)',
     markdownTable(
-      ['payload', 'deflate', 'negotiated', 'msgs/s', 'server CPU µs/msg', 'server → client wire ÷ payload'],
-      result.echo.map((c) => [c.payload, c.deflate ? 'on' : 'off', c.extensions || '—', c.msgsPerSec.toLocaleString('en'), c.serverCpuUsPerMsg, c.ratio]),
+      ['payload', 'server', 'deflate', 'negotiated', 'msgs/s', 'server CPU µs/msg', 'server → client wire ÷ payload'],
+      result.echo.map((c) => [c.payload, c.server, c.deflate ? 'on' : 'off', c.extensions || '—', c.msgsPerSec.toLocaleString('en'), c.serverCpuUsPerMsg, c.ratio]),
     ),
   );
   const m = result.memory;
+  const ws = m.ws;
   print(
-    `8b. permessage-deflate: memory per connection above an uncompressed one (${m.connections.toLocaleString('en')} connections, RSS after GC)`,
+    `8b. permessage-deflate: memory per connection above an uncompressed wssd one (${m.connections.toLocaleString('en')} connections, RSS after GC; target: idle ≤ 64 KiB and ≤ ⅓ of ws)`,
     markdownTable(
-      ['state', 'KiB per connection above uncompressed', 'holding a zlib context'],
+      ['state', 'wssd KiB per connection', 'wssd connections holding a zlib context', ...(ws === undefined ? [] : ['ws KiB per connection', 'wssd ÷ ws'])],
       [
-        ['negotiated, idle', m.negotiatedIdleKiB, 0],
-        ['after one compressed message each', m.afterOneMessageKiB, m.holdersAfterOneMessage],
-        ['after the idle release', m.afterReleaseKiB, m.holdersAfterRelease],
-        [`(uncompressed connection: ${formatBytes(Math.round(m.plainKiBPerConn * 1024))} each)`, '', ''],
+        ['negotiated, idle', m.negotiatedIdleKiB, 0, ...(ws === undefined ? [] : [ws.negotiatedIdleKiB, '—'])],
+        ['after one compressed message each', m.afterOneMessageKiB, m.holdersAfterOneMessage, ...(ws === undefined ? [] : [ws.afterOneMessageKiB, round(m.afterOneMessageKiB / ws.afterOneMessageKiB, 2)])],
+        ['after the idle release (ws: the same wait)', m.afterReleaseKiB, m.holdersAfterRelease, ...(ws === undefined ? [] : [ws.afterReleaseKiB, round(m.afterReleaseKiB / ws.afterReleaseKiB, 2)])],
+        [`(uncompressed connection: ${formatBytes(Math.round(m.plainKiBPerConn * 1024))} each)`, '', '', ...(ws === undefined ? [] : ['', ''])],
       ],
     ),
   );
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const { values } = parseArgs({ options: { quick: { type: 'boolean' }, connections: { type: 'string' } } });
-  const result = await benchDeflate({ quick: values.quick === true, connections: Number(values.connections ?? 1000) });
+  const { values } = parseArgs({ options: { quick: { type: 'boolean' }, connections: { type: 'string' }, ws: { type: 'string' } } });
+  const result = await benchDeflate({ quick: values.quick === true, connections: Number(values.connections ?? 1000), ws: values.ws });
   printDeflate(result, (title, table) => process.stdout.write(`\n### ${title}\n\n${table}\n`));
   process.stdout.write(JSON.stringify(result) + '\n');
   process.exit(0);

@@ -1,6 +1,7 @@
 // `npm run bench [-- --quick] [-- --out FILE] [-- --only decoder,mask,encoder,echo,handshake,idle,fanout,deflate,redis]
 //   [-- --payloads 32,1024 --conns 64]` (a subset of case 4, for A/B runs)
-//   [-- --subscribers 1000,10000]` (case 7's subscriber counts):
+//   [-- --subscribers 1000,10000]` (case 7's subscriber counts)
+//   [-- --ws PATH/node_modules/ws]` (the ws package, installed elsewhere, beside wssd in case 8):
 // every case, a markdown table each, and last one JSON line with every figure.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -29,6 +30,8 @@ const { values } = parseArgs({
     conns: { type: 'string' },
     // Case 7: subscriber counts.
     subscribers: { type: 'string' },
+    // The `ws` package installed outside this repository (its node_modules/ws), measured beside wssd (case 8).
+    ws: { type: 'string' },
   },
 });
 const quick = values.quick === true;
@@ -262,7 +265,7 @@ try {
 
 if (want('deflate')) {
   // Its own server children (deflate on and off), after the shared ones are gone.
-  const deflate = await benchDeflate({ quick, connections: values.connections === undefined ? 1000 : Number(values.connections) });
+  const deflate = await benchDeflate({ quick, connections: values.connections === undefined ? 1000 : Number(values.connections), ws: values.ws });
   results.deflate = deflate;
   printDeflate(deflate, print);
   lap('deflate');
