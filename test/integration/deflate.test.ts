@@ -9,7 +9,10 @@ import zlib from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { bystanderScene } from '../helpers/bystander.js';
 import { encodeFrame, Op, type Frame, type RawClient } from '../helpers/raw-client.js';
+import { withTimeout } from '../helpers/test-server.js';
 import { scaled } from '../helpers/timeouts.js';
+
+const withTimeoutOf = <T>(promise: Promise<T>, ms: number): Promise<T> => withTimeout(promise, ms, 'every message delivered');
 
 const scene = bystanderScene();
 const { serverWithBystander, expectBystanderEchoes } = scene;
@@ -112,6 +115,35 @@ describe('permessage-deflate against hostile input, over TLS', () => {
     const plain = await server.open();
     plain.write(compressedMessage(body, Op.Text));
     expect((await plain.readClose()).code).toBe(1002);
+    await expectBystanderEchoes();
+  });
+});
+
+describe('permessage-deflate under a fast sender', () => {
+  it('128 messages of 1 MiB each (≈ 1 KiB on the wire) written at once: all delivered in order, memory bounded (nothing is read while a message inflates)', async () => {
+    const server = await serverWithBystander({ perMessageDeflate: true, maxPayload: 2 << 20 });
+    const client = await openCompressed(server);
+    const side = await server.serverSide(client);
+    let count = 0;
+    let peakRss = process.memoryUsage().rss;
+    const rssBefore = peakRss;
+    const done = new Promise<void>((resolve) => {
+      side.connection.on('message', (data: Buffer | string) => {
+        // Each message is 1 MiB of one byte, its index: order and content in one check.
+        expect(Buffer.isBuffer(data) && data.length === 1 << 20 && data[0] === (count & 0xff) && data[(1 << 20) - 1] === (count & 0xff)).toBe(true);
+        count++;
+        // The helper records every message; this test must not keep 256 MiB alive itself.
+        side.messages.length = 0;
+        if ((count & 15) === 0) peakRss = Math.max(peakRss, process.memoryUsage().rss);
+        if (count === 128) resolve();
+      });
+    });
+    const frames = Array.from({ length: 128 }, (_, i) => compressedMessage(deflate(Buffer.alloc(1 << 20, i & 0xff)), Op.Binary));
+    client.write(Buffer.concat(frames));
+    await withTimeoutOf(done, 20_000);
+    expect(count).toBe(128);
+    // 128 MiB inflated in all; only what the garbage collector has not reclaimed yet is held.
+    expect(peakRss - rssBefore).toBeLessThan(96 << 20);
     await expectBystanderEchoes();
   });
 });
