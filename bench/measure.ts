@@ -22,6 +22,43 @@ export function timePasses(pass: () => void, minMs: number, minPasses = 5): Timi
   return { nsPerPass: samples[samples.length >> 1], passes: samples.length };
 }
 
+/**
+ * Runs `a` and `b` alternately (a then b, then b then a, …) for at least
+ * `minMs` and `minPairs` pairs, and returns the median over the pairs of
+ * a's CPU time ÷ b's. CPU time (this process's user + system) leaves out the
+ * time a pass waited for a core, and two passes measured back to back see the
+ * same load: on a shared machine the ratio holds still where wall-time
+ * medians taken seconds apart do not.
+ */
+export function cpuRatioInterleaved(a: () => void, b: () => void, minMs: number, minPairs = 5): number {
+  const cpu = (): number => {
+    const u = process.cpuUsage();
+    return u.user + u.system;
+  };
+  const ratios: number[] = [];
+  const end = performance.now() + minMs;
+  for (let pair = 0; (ratios.length < minPairs || performance.now() < end) && pair < 100_000; pair++) {
+    let ta: number;
+    let tb: number;
+    const t0 = cpu();
+    if (pair % 2 === 0) {
+      a();
+      const t1 = cpu();
+      b();
+      ta = t1 - t0;
+      tb = cpu() - t1;
+    } else {
+      b();
+      const t1 = cpu();
+      a();
+      tb = t1 - t0;
+      ta = cpu() - t1;
+    }
+    if (ta > 0 && tb > 0) ratios.push(ta / tb);
+  }
+  return median(ratios);
+}
+
 export function formatBytes(n: number): string {
   if (n >= 1024 * 1024) return `${n / (1024 * 1024)} MiB`;
   if (n >= 1024) return `${n / 1024} KiB`;

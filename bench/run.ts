@@ -60,8 +60,24 @@ if (want('decoder')) {
   print(
     `1. Decoder alone (${quick ? 16 : 64} MiB of masked client frames)`,
     markdownTable(
-      ['payload', 'chunk', 'ns/frame', 'frames/s', 'payload GB/s', 'unmask-alone ns/frame', 'unmask GB/s', 'JS XOR GB/s', 'memcpy GB/s', 'decoder ÷ unmask (time)', 'decoder ÷ JS XOR (GB/s)'],
-      decoder.map((r) => [formatBytes(r.payload), r.chunk, r.nsPerFrame, r.framesPerSec.toLocaleString('en'), r.payloadGBps, r.unmaskNsPerFrame, r.unmaskGBps, r.jsXorGBps, r.memcpyGBps, r.vsUnmask, r.payload === 0 ? '' : r.vsJsXor]),
+      ['payload', 'chunk', 'ns/frame', 'frames/s', 'payload GB/s', 'unmask-alone ns/frame', 'unmask GB/s', 'JS XOR GB/s', 'memcpy GB/s', 'fresh Buffer + copy GB/s', 'decoder ÷ unmask (time)', 'decoder ÷ JS XOR (GB/s)', 'decoder ÷ JS XOR (CPU time, interleaved)', 'decoder ÷ fresh copy (GB/s)', 'page faults / MiB'],
+      decoder.map((r) => [
+        formatBytes(r.payload),
+        r.chunk,
+        r.nsPerFrame,
+        r.framesPerSec.toLocaleString('en'),
+        r.payloadGBps,
+        r.unmaskNsPerFrame,
+        r.unmaskGBps,
+        r.jsXorGBps,
+        r.memcpyGBps,
+        r.freshCopyGBps === 0 ? '' : r.freshCopyGBps,
+        r.vsUnmask,
+        r.payload === 0 ? '' : r.vsJsXor,
+        r.payload === 0 ? '' : r.vsJsXorCpu,
+        r.freshCopyGBps === 0 ? '' : r.vsFreshCopy,
+        r.payload === 0 ? '' : r.faultsPerMiB,
+      ]),
     ),
   );
   lap('decoder');

@@ -10,8 +10,10 @@
 //
 // Bytes are copied only when a header or a payload straddles chunks, and
 // then once: the pieces are kept as views (still masked) and, when the last
-// one comes, joined into one buffer of the payload's size, which is then
-// unmasked in one pass (WebAssembly SIMD from 2 KiB). Memory held for a frame
+// one comes, copied into one buffer of the payload's size and unmasked on the
+// way (from 2 KiB through the WebAssembly SIMD kernel's scratch area; see
+// joinUnmasked). A payload that starts exactly at a chunk boundary and lies
+// inside that chunk is a view like any other. Memory held for a frame
 // is what actually arrived, never what a (possibly hostile) header announced.
 // Chunks are never reused, so every view stays valid for as long as the user
 // keeps it.
@@ -22,7 +24,7 @@
 import { constants } from 'node:buffer';
 import { MAX_CONTROL_PAYLOAD, Opcode } from './constants.js';
 import { ProtocolError, protocolErrors } from './errors.js';
-import { unmask } from './mask.js';
+import { joinUnmasked, unmask } from './mask.js';
 
 export interface FrameHandler {
   /**
@@ -173,13 +175,19 @@ export class FrameDecoder {
   /** Keeps chunk[from..to) as the next piece of the straddling payload. */
   private gather(chunk: Buffer, from: number, to: number): void {
     if (to === from) return;
-    (this.pieces ??= []).push(chunk.subarray(from, to));
+    // A chunk that is all payload (most of them, for a large frame) is kept as it is: no view to make.
+    (this.pieces ??= []).push(from === 0 && to === chunk.length ? chunk : chunk.subarray(from, to));
     this.payloadFill += to - from;
   }
 
   /** Gathers the rest of a straddling payload; returns the next position or -1. */
   private continuePayload(chunk: Buffer): number {
     const need = this.payloadLength - this.payloadFill;
+    if (this.payloadFill === 0 && need <= chunk.length) {
+      // The header ended its chunk and the payload lies inside this one: a view, no copy.
+      this.state = State.Header;
+      return this.beginPayload(chunk, 0, need);
+    }
     const take = need < chunk.length ? need : chunk.length;
     this.gather(chunk, 0, take);
     if (this.payloadFill < this.payloadLength) return -1;
@@ -191,11 +199,10 @@ export class FrameDecoder {
     return this.state === State.Header ? take : -1;
   }
 
-  /** The one copy of a straddling payload: its pieces joined, then unmasked in place. */
+  /** The one copy of a straddling payload: its pieces joined and unmasked in one pass. */
   private join(pieces: Buffer[]): Buffer {
-    const payload = Buffer.concat(pieces, this.payloadLength);
-    if (this.masked) unmask(payload, this.m0, this.m1, this.m2, this.m3, 0, payload.length);
-    return payload;
+    if (!this.masked) return Buffer.concat(pieces, this.payloadLength);
+    return joinUnmasked(pieces, this.payloadLength, this.m0, this.m1, this.m2, this.m3);
   }
 
   /** Completes a straddling header; returns the next position or -1. */

@@ -32,6 +32,12 @@ export interface SimdMasker {
    * tail, whose mask phase is that of `start` again, as 64 ≡ 0 mod 4).
    */
   xor(buf: Uint8Array, start: number, end: number, word: number): number;
+  /**
+   * Copies `pieces` back to back into `out` (their lengths add up to
+   * out.length), XORing them with the mask `word` on the way (its low byte
+   * applies at out[0]).
+   */
+  joinXor(pieces: readonly Uint8Array[], out: Uint8Array, word: number): void;
 }
 
 function leb128(n: number): number[] {
@@ -110,6 +116,40 @@ function load(): SimdMasker | undefined {
         done += n;
       }
       return total;
+    },
+    // The pieces are gathered in the scratch area itself, so each byte is
+    // copied twice (piece → scratch, scratch → out) instead of three times
+    // (joined first, then in and out of the scratch area). A block starts at
+    // a multiple of 64 KiB of `out`, so always at mask byte 0.
+    joinXor(pieces, out, word) {
+      let fill = 0;
+      let at = 0;
+      for (let p = 0; p < pieces.length; p++) {
+        const piece = pieces[p];
+        const length = piece.length;
+        if (fill + length < BLOCK) {
+          scratch.set(piece, fill);
+          fill += length;
+        } else {
+          for (let from = 0; from < length; ) {
+            const n = Math.min(BLOCK - fill, length - from);
+            scratch.set(piece.subarray(from, from + n), fill);
+            fill += n;
+            from += n;
+            if (fill === BLOCK) {
+              xor(0, BLOCK, word | 0);
+              out.set(scratch, at);
+              at += BLOCK;
+              fill = 0;
+            }
+          }
+        }
+      }
+      if (fill > 0) {
+        // The kernel works in 64-byte runs: bytes past `fill` are stale scratch, XORed and not copied out.
+        xor(0, (fill + 63) & ~63, word | 0);
+        out.set(scratch.subarray(0, fill), at);
+      }
     },
   };
 }

@@ -128,6 +128,24 @@ export function unmaskWords(buf: Uint8Array, m0: number, m1: number, m2: number,
   if (i < end) buf[i] ^= b2;
 }
 
+/**
+ * The one copy of a payload that straddled chunks: its masked `pieces`
+ * joined into a new Buffer of `length` bytes (their total), unmasked on the
+ * way, mask byte 0 at its first byte. From SIMD_THRESHOLD bytes the pieces are
+ * gathered in the SIMD kernel's scratch area, XORed there and copied out: two
+ * copies of each byte, where joining and then unmasking in place takes three.
+ */
+export function joinUnmasked(pieces: readonly Uint8Array[], length: number, m0: number, m1: number, m2: number, m3: number): Buffer {
+  if (simd !== undefined && length >= SIMD_THRESHOLD) {
+    const out = Buffer.allocUnsafe(length);
+    simd.joinXor(pieces, out, maskWord(m0, m1, m2, m3));
+    return out;
+  }
+  const out = Buffer.concat(pieces, length);
+  unmaskWords(out, m0, m1, m2, m3, 0, length);
+  return out;
+}
+
 /** Convenience form over a 4-byte mask buffer. */
 export function unmaskWith(buf: Uint8Array, mask: Uint8Array, start = 0, end = buf.length): void {
   unmask(buf, mask[0], mask[1], mask[2], mask[3], start, end);

@@ -246,6 +246,41 @@ describe('FrameDecoder: zero-copy views (STYLE.md principle 2)', () => {
     }
   });
 
+  it('§5.2 a header that ends exactly at the end of its chunk, with the payload inside the next: the payload is a view of the next chunk', () => {
+    for (const size of [1, 125, 200, 3000, 70_000]) {
+      const frame = clientFrame({ opcode: Opcode.Binary, payload: pattern(size, 6) });
+      const headerLength = frame.length - size;
+      const after = clientFrame({ opcode: Opcode.Text, payload: text('next') });
+      const [a, b] = [Buffer.from(frame.subarray(0, headerLength)), Buffer.concat([frame.subarray(headerLength), after])];
+      const { recorder } = feed([a, b]);
+      expect(recorder.frames).toHaveLength(2);
+      expect(recorder.frames[0].payload.equals(pattern(size, 6)), `size ${size}`).toBe(true);
+      expect(recorder.frames[0].payload.buffer, `size ${size}`).toBe(b.buffer);
+      expect(recorder.frames[0].payload.byteOffset).toBe(b.byteOffset);
+      expect(recorder.frames[1].payload.toString()).toBe('next');
+    }
+  });
+
+  it('§5.2 payloads of several 64 KiB blocks (the SIMD join\'s unit) straddling 16 KiB, 1,337-byte and random chunks, back to back with small frames', () => {
+    const big = pattern(200_003, 7);
+    const wire = Buffer.concat([
+      clientFrame({ opcode: Opcode.Binary, payload: big, mask: [0x01, 0x80, 0xfe, 0x33] }),
+      clientFrame({ opcode: Opcode.Text, payload: text('between') }),
+      clientFrame({ opcode: Opcode.Binary, payload: pattern(65_537, 8), mask: [0xde, 0xad, 0xbe, 0xef] }),
+    ]);
+    const want = expected([
+      [Opcode.Binary, true, big],
+      [Opcode.Text, true, text('between')],
+      [Opcode.Binary, true, pattern(65_537, 8)],
+    ]);
+    for (const size of [16_384, 1337, 65_536, 100_000]) {
+      const chunks: Buffer[] = [];
+      for (let at = 0; at < wire.length; at += size) chunks.push(Buffer.from(wire.subarray(at, at + size)));
+      expect(summarize(feed(chunks).recorder), `${size}-byte chunks`).toEqual(want);
+    }
+    expectAllChunkings(wire, want, undefined, 21, { stride: 1 << 30, edge: 20, randomRuns: 4, maxChunk: 40_000 });
+  });
+
   it('§5.2 a payload straddling chunks is gathered correctly, and earlier views stay valid after later pushes', () => {
     const first = clientFrame({ opcode: Opcode.Text, payload: text('first') });
     const second = clientFrame({ opcode: Opcode.Binary, payload: pattern(1000, 9), mask: [9, 8, 7, 6] });

@@ -4,7 +4,7 @@
 // several keys (STYLE.md principle 8).
 import { describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { maskReference, randomMaskSource, simdMasking, unmask, unmaskWith, unmaskWords } from '../../../src/protocol/mask.js';
+import { joinUnmasked, maskReference, randomMaskSource, simdMasking, unmask, unmaskWith, unmaskWords } from '../../../src/protocol/mask.js';
 import { hex, pattern } from '../helpers/bytes.js';
 import { rng } from '../helpers/prng.js';
 import { xorMask } from '../helpers/client-frame.js';
@@ -65,7 +65,7 @@ describe('mask (RFC 6455 §5.3)', () => {
 
   it('§5.3: without WebAssembly (node --jitless) unmask falls back to the word loop and is still right', () => {
     const script = [
-      "import { maskReference, simdMasking, unmask } from './src/protocol/mask.ts';",
+      "import { joinUnmasked, maskReference, simdMasking, unmask } from './src/protocol/mask.ts';",
       'if (simdMasking) throw new Error("SIMD under --jitless?");',
       'for (const n of [0, 7, 64, 2049, 70001]) {',
       '  const a = Buffer.alloc(n + 1).subarray(1); for (let i = 0; i < n; i++) a[i] = i * 13;',
@@ -73,6 +73,10 @@ describe('mask (RFC 6455 §5.3)', () => {
       '  maskReference(a, Buffer.from([1, 2, 3, 4])); unmask(c, 1, 2, 3, 4, 0, n);',
       '  if (!a.equals(c)) throw new Error("differs at " + n);',
       '}',
+      'const p = Buffer.alloc(70001); for (let i = 0; i < p.length; i++) p[i] = i * 7;',
+      'const want = Buffer.from(p); maskReference(want, Buffer.from([1, 2, 3, 4]));',
+      'const joined = joinUnmasked([p.subarray(0, 3), p.subarray(3, 66000), p.subarray(66000)], p.length, 1, 2, 3, 4);',
+      'if (!joined.equals(want)) throw new Error("joinUnmasked differs");',
       'console.log("ok");',
     ].join('\n');
     const root = new URL('../../../', import.meta.url);
@@ -158,6 +162,32 @@ describe('mask (RFC 6455 §5.3)', () => {
       unmaskWith(a, hex('de ad be ef'), 3, 3 + length);
       unmask(b, 0xde, 0xad, 0xbe, 0xef, 3, 3 + length);
       expect(a.equals(b)).toBe(true);
+    }
+  });
+
+  it('§5.3: joinUnmasked (the straddling-payload join) equals concatenating the pieces and masking with the reference: lengths around the SIMD threshold and its 64 KiB blocks, pieces from 1 byte to several blocks, at odd byteOffsets', () => {
+    const lengths = [0, 1, 5, 63, 64, 2047, 2048, 2049, 4096 + 3, 65535, 65536, 65537, 2 * 65536 + 63, 200_003];
+    for (const [li, length] of lengths.entries()) {
+      for (let run = 0; run < 6; run++) {
+        const r = rng(length * 16 + run);
+        const m = MASKS[(li + run) % MASKS.length];
+        // Piece sizes: tiny, around a TLS record, or a block and more, so pieces end anywhere relative to the blocks.
+        const maxPiece = [3, 1337, 16384, 70_000, 140_000, 1][run];
+        const pieces: Buffer[] = [];
+        for (let at = 0; at < length; ) {
+          const n = Math.min(r.int(1, maxPiece), length - at);
+          // Each piece a view at an odd offset into a buffer of its own, as socket chunks are.
+          pieces.push(Buffer.concat([r.bytes(1 + (n % 3)), pattern(n, at)]).subarray(1 + (n % 3)));
+          at += n;
+        }
+        const want = Buffer.concat(pieces, length);
+        maskReference(want, Uint8Array.from(m));
+        const before = pieces.map((p) => Buffer.from(p));
+        const got = joinUnmasked(pieces, length, m[0], m[1], m[2], m[3]);
+        if (!got.equals(want)) expect.fail(`length ${length}, run ${run} (${pieces.length} pieces): joinUnmasked differs from the reference`);
+        // The pieces themselves are left as they were (still masked).
+        expect(pieces.every((p, i) => p.equals(before[i]))).toBe(true);
+      }
     }
   });
 
