@@ -67,7 +67,13 @@ export class RequestHeadReader {
   push(chunk: Buffer): boolean {
     const base = this.length;
     const { maxHeadBytes, maxLineBytes, maxHeaderCount } = this.limits;
-    for (let i = 0; i < chunk.length; i++) {
+    // Every violation is found at the byte that makes it, in order, so the
+    // verdict never depends on how the head was cut into chunks: the head's
+    // (maxHeadBytes + 1)th byte, a line's byte past maxLineBytes and its CR,
+    // a bare LF, a NUL, a line past the header count.
+    const end = Math.min(chunk.length, maxHeadBytes - base);
+    let lineEnd = this.lineStart + maxLineBytes + 1 - base;
+    for (let i = 0; i < end; i++) {
       const byte = chunk[i];
       if (byte === LF) {
         const prev = i > 0 ? chunk[i - 1] : this.previousByte;
@@ -75,20 +81,20 @@ export class RequestHeadReader {
         const at = base + i + 1;
         if (at - this.lineStart === 2) {
           // An empty line ends the head.
-          if (at > maxHeadBytes) throw tooLarge('request head');
           this.append(chunk.subarray(0, i + 1));
           this.finish(at, chunk.subarray(i + 1));
           return true;
         }
-        if (at - this.lineStart - 2 > maxLineBytes) throw tooLarge('request line or header line');
         if (++this.lines > maxHeaderCount + 1) throw tooLarge('header count');
         this.lineStart = at;
+        lineEnd = at + maxLineBytes + 1 - base;
+      } else if (i >= lineEnd) {
+        throw tooLarge('request line or header line');
       } else if (byte === 0) {
         throw handshakeErrors.nulByte();
       }
     }
-    if (base + chunk.length > maxHeadBytes) throw tooLarge('request head');
-    if (base + chunk.length - this.lineStart > maxLineBytes + 1) throw tooLarge('request line or header line');
+    if (end < chunk.length) throw tooLarge('request head');
     this.append(chunk);
     this.previousByte = chunk.length > 0 ? chunk[chunk.length - 1] : this.previousByte;
     return false;

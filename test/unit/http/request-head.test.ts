@@ -130,6 +130,24 @@ describe('RequestHeadReader: limits before buffering (RFC 9112 ยง2.3, RFC 6585 ย
     expectHandshakeError(() => new RequestHeadReader(limits).push(endless), 431, 'one chunk');
   });
 
+  it('the first violation in byte order decides, however the head is cut: a line over the limit, then a NUL (fuzzer seed 4588870839)', () => {
+    const input = Buffer.from('GET / HTTP/1.1' + CRLF + 'X-Long: ' + 'v'.repeat(60) + '\0' + CRLF + CRLF, 'latin1');
+    const verdict = (parts: Buffer[]): number => {
+      const reader = new RequestHeadReader(limits);
+      try {
+        for (const part of parts) reader.push(part);
+        return 0;
+      } catch (error) {
+        return (error as HandshakeError).status;
+      }
+    };
+    expect(verdict([input])).toBe(431);
+    for (let cut = 1; cut < input.length; cut++) expect(verdict([input.subarray(0, cut), input.subarray(cut)]), `cut at ${cut}`).toBe(431);
+    // A NUL before the line crosses the limit is the first violation: 400, whole or cut.
+    const nulFirst = Buffer.from('GET / HTTP/1.1' + CRLF + 'X-Long: \0' + 'v'.repeat(60) + CRLF + CRLF, 'latin1');
+    for (let cut = 1; cut <= nulFirst.length; cut++) expect(verdict([nulFirst.subarray(0, cut), nulFirst.subarray(cut)]), `cut at ${cut}`).toBe(400);
+  });
+
   it('431 for a complete head over maxHeadBytes even with its terminator in the chunk; exactly maxHeadBytes passes', () => {
     const make = (n: number): string => {
       const base = head('GET / HTTP/1.1', 'Host: h', 'X-Pad: ');
