@@ -72,6 +72,8 @@ export interface HandshakeOptions {
   measureMs: number;
   /** Client loops running at once. */
   parallel: number;
+  /** The unrecorded warm-up round's window per cell. */
+  warmupMs: number;
   ca: Buffer;
 }
 
@@ -249,6 +251,12 @@ export async function benchHandshakes(all: readonly ServerProcess[], options: Ha
   ];
   const samples = new Map<CellKey, HandshakeSample[]>();
   const shares = new Map<CellKey, number[]>();
+  // One unrecorded round first: a few hundred handshakes run each server's
+  // handshake code often enough for V8 to optimize it. Without it the first
+  // rounds measure the interpreter, and TurboFan compiling on a helper thread
+  // (≈ 270 µs per TLS handshake of wssd's CPU in a profile of a cold
+  // 8-second window), which a server that has run for a minute no longer pays.
+  for (const [, server, resume] of cells) await runCell(server, { ...options, measureMs: options.warmupMs }, resume);
   for (let round = 0; round < options.rounds; round++) {
     for (const [key, server, resume] of cells) {
       const { sample, resumedShare } = await runCell(server, options, resume);

@@ -161,10 +161,11 @@ try {
     const rounds = quick ? 1 : 5;
     const measureMs = quick ? 600 : 1200;
     const parallel = 4;
-    const { pairs, targets } = await benchHandshakes(trafficServers, { rounds, warmMs: quick ? 150 : 400, measureMs, parallel, ca });
-    results.handshakes = { rounds, measureMs, parallel, pairs, targets, goals: HANDSHAKE_TARGETS };
+    const warmupMs = quick ? 600 : 3000;
+    const { pairs, targets } = await benchHandshakes(trafficServers, { rounds, warmMs: quick ? 150 : 400, measureMs, parallel, warmupMs, ca });
+    results.handshakes = { rounds, measureMs, warmupMs, parallel, pairs, targets, goals: HANDSHAKE_TARGETS };
     print(
-      `5. Connections per second: connect + upgrade + close, ${parallel} client loops (${pinNote}; median of ${rounds} round${rounds > 1 ? 's' : ''} × ${measureMs / 1000} s); "tls resumed": each loop offers the session ticket of its previous connection`,
+      `5. Connections per second: connect + upgrade + close, ${parallel} client loops (${pinNote}; after an unrecorded ${warmupMs / 1000} s warm-up per cell, median of ${rounds} round${rounds > 1 ? 's' : ''} × ${measureMs / 1000} s); "tls resumed": each loop offers the session ticket of its previous connection`,
       markdownTable(
         ['transport', 'server', 'handshakes/s', 'server CPU µs/handshake', 'server CPU %', 'client CPU %', 'wssd − bare µs', 'per round'],
         pairs.flatMap((p) => [
