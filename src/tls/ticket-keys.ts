@@ -14,8 +14,9 @@
 //
 // Node takes one key per context (`ticketKeys`); decrypting with several needs
 // the ticket-key callback of its SecureContext, which Node uses in its own
-// tests (test-https-resume-after-renew.js) but does not document. Where that
-// callback is missing, the first key alone serves, and `install` says so.
+// tests (test-https-resume-after-renew.js) but does not document. It is used
+// only while a file holds several keys; where it is missing, the first key
+// alone serves, and `install` says so.
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type tls from 'node:tls';
@@ -85,6 +86,9 @@ interface NativeContext {
   setTicketKeys?: (keys: Buffer) => void;
 }
 
+/** Contexts whose tickets go through the callback (it cannot be turned off again). */
+const withCallback = new WeakSet<NativeContext>();
+
 /**
  * The keys in force. Rotation replaces them here; every context they were
  * installed on reads them at each ticket, so nothing has to be rebuilt and
@@ -123,19 +127,27 @@ export class TicketKeyRing {
   }
 
   /**
-   * Makes `context` encrypt and decrypt tickets with this ring. Returns false
-   * where Node lacks the ticket-key callback: the context then has the first
-   * key alone (Node's own order: name, HMAC, AES), fixed until installed again.
+   * Makes `context` encrypt and decrypt tickets with this ring; call again
+   * after replace(). One key is given to node:tls itself (its order: name,
+   * HMAC, AES), which encrypts in C++; several need the ticket-key callback,
+   * a call into JavaScript per ticket (≈ 100 µs more CPU per full TLS
+   * handshake, two tickets, in an A/B on the development machine), so only
+   * while a rotation keeps an old key. A context that has the callback keeps
+   * it (node:tls cannot take it back), reading whatever keys are in force.
+   * Returns false where several keys are in force and Node lacks the
+   * callback: the context then has the first key alone.
    */
   install(context: tls.SecureContext): boolean {
     const native = (context as tls.SecureContext & { context?: NativeContext }).context;
-    if (native !== undefined && typeof native.enableTicketKeyCallback === 'function') {
-      native.onticketkeycallback = this.answer;
-      native.enableTicketKeyCallback();
-      return true;
-    }
+    if (native === undefined) return false;
     const first = this.keys[0];
-    native?.setTicketKeys?.(Buffer.concat([first.name, first.hmac, first.aes]));
-    return false;
+    if (!withCallback.has(native) && (this.keys.length === 1 || typeof native.enableTicketKeyCallback !== 'function')) {
+      native.setTicketKeys?.(Buffer.concat([first.name, first.hmac, first.aes]));
+      return this.keys.length === 1 && typeof native.setTicketKeys === 'function';
+    }
+    native.onticketkeycallback = this.answer;
+    native.enableTicketKeyCallback?.();
+    withCallback.add(native);
+    return true;
   }
 }

@@ -67,14 +67,28 @@ describe('TicketKeyRing: the answers to node:tls', () => {
     expect(answer(Buffer.alloc(16, 0xee), Buffer.alloc(16), false)[0]).toBe(0);
   });
 
-  it('replace() takes effect on contexts already installed; same() tells a reload that changes nothing', () => {
+  it('one key goes to node:tls itself, in its order (name, HMAC, AES): no callback', () => {
     const r = new TicketKeyRing(parseTicketKeys(a, 'k'));
+    const context = tls.createSecureContext({});
+    expect(r.install(context)).toBe(true);
+    const native = (context as tls.SecureContext & { context: { onticketkeycallback?: unknown; getTicketKeys(): Buffer } }).context;
+    expect(native.onticketkeycallback).toBeUndefined();
+    const [key] = r.current;
+    expect(native.getTicketKeys().equals(Buffer.concat([key.name, key.hmac, key.aes]))).toBe(true);
+  });
+
+  it('replace() takes effect on contexts that have the callback, even back to one key; same() tells a reload that changes nothing', () => {
+    const r = new TicketKeyRing(parseTicketKeys(Buffer.concat([a, b]), 'k'));
     const answer = callbackOf(r);
     const next = parseTicketKeys(Buffer.concat([b, a]), 'k');
-    expect(r.same(parseTicketKeys(a, 'k'))).toBe(true);
+    expect(r.same(parseTicketKeys(Buffer.concat([a, b]), 'k'))).toBe(true);
     expect(r.same(next)).toBe(false);
     r.replace(next);
     expect(answer(Buffer.alloc(16), Buffer.alloc(16), true)[3]?.equals(next[0].name)).toBe(true);
     expect(answer(next[1].name, Buffer.alloc(16), false)[0]).toBe(2);
+    const only = parseTicketKeys(b, 'k');
+    r.replace(only);
+    expect(answer(only[0].name, Buffer.alloc(16), false)[0]).toBe(1);
+    expect(answer(next[1].name, Buffer.alloc(16), false)[0]).toBe(0);
   });
 });
