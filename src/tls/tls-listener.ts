@@ -83,6 +83,9 @@ export class TlsListener {
       cert: pair.cert,
       key: pair.key,
       ALPNProtocols: ['http/1.1'],
+      // No Nagle: set by net.Server on the TCP handle at accept, rather than
+      // through the TLS socket's setNoDelay once its handshake is done.
+      noDelay: true,
       handshakeTimeout: options.handshakeTimeout,
       // Only with several pairs: SNI then picks by server name (default pair otherwise).
       SNICallback: store.all.length > 1 ? (name, cb) => cb(null, store.contextFor(name)) : undefined,
@@ -92,10 +95,7 @@ export class TlsListener {
     // socket, where they surface as tlsClientError or on the connection.
     // A second one would cost every idle connection an array.
     server.on('connection', (raw: net.Socket) => arrivals.set(raw, arrival(raw, clock)));
-    server.on('secureConnection', (socket: tls.TLSSocket) => {
-      socket.setNoDelay(true);
-      options.onSecureSocket(socket, takeArrival(socket) ?? arrival(socket, clock));
-    });
+    server.on('secureConnection', (socket: tls.TLSSocket) => options.onSecureSocket(socket, takeArrival(socket) ?? arrival(socket, clock)));
     server.on('tlsClientError', (error: Error, socket: tls.TLSSocket) => this.clientError(error, socket));
     this.server = server;
     this.installTicketKeys();
