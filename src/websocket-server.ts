@@ -222,6 +222,7 @@ export class WebSocketServer extends EventEmitter<ServerEvents> implements Hands
       listener.listen(o.port, o.host, () => {
         this.listenPending = false;
         listener.off('error', onError);
+        this.tls?.listening();
         resolve(this.address());
       });
     });

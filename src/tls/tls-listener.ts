@@ -102,6 +102,17 @@ export class TlsListener {
   }
 
   /**
+   * Once listening: in a worker of node:cluster, listen() has just handed the
+   * server context the ticket key of the first worker that listened (the
+   * primary keeps it, through net.Server's _getServerData/_setServerData),
+   * which after a rotation is no longer the key in force. The ring's keys go
+   * back on.
+   */
+  listening(): void {
+    this.installTicketKeys();
+  }
+
+  /**
    * Every context that may encrypt or decrypt a ticket gets the ring: the
    * server's own, and each pair's (node:tls asks the context in force, which
    * SNI may have switched to a pair's).
