@@ -4,10 +4,25 @@
 // server of the same transport that accepts (TLS: completes the TLS
 // handshake) and ends at once. The difference in server CPU per connection
 // is what wssd's HTTP upgrade, Connection set-up and closing handshake cost.
-import { handshakeOnce, sleep, withTimeout } from './load-client.js';
+// Over TLS twice: full handshakes, and resumed ones (each loop offers the
+// session ticket its previous connection got, as a reconnecting client does).
+import tls from 'node:tls';
+import { Opcode } from '../src/protocol/constants.js';
+import { FrameDecoder } from '../src/protocol/frame-decoder.js';
+import { closeFrame, handshakeOnce, sleep, upgrade, withTimeout, type Target } from './load-client.js';
 import { median, sig } from './measure.js';
 import { pick, targetOf } from './echo.js';
 import type { ServerKind, ServerProcess } from './server-process.js';
+
+/** Issue #14's targets, server CPU per handshake. */
+export const HANDSHAKE_TARGETS = {
+  /** Full TLS handshake + upgrade: at most the bare TLS accept-and-close plus this, µs. */
+  tlsOverBareUs: 150,
+  /** A resumed TLS handshake + upgrade: at most this share of a full one. */
+  resumedOverFull: 0.4,
+  /** Plain TCP + upgrade: at most the bare TCP accept-and-close plus this, µs. */
+  plainOverBareUs: 60,
+};
 
 export interface HandshakeSample {
   server: ServerKind;
@@ -19,7 +34,7 @@ export interface HandshakeSample {
 }
 
 export interface HandshakePair {
-  transport: 'tls' | 'plain';
+  transport: 'tls' | 'plain' | 'tls resumed';
   wssd: HandshakeSample;
   bare: HandshakeSample;
   /**
@@ -30,6 +45,25 @@ export interface HandshakePair {
   extraUs: number;
   /** The difference in each round. */
   extraUsRounds: number[];
+  /** Share of the measured connections that the client saw resumed (resumed cells; 0 otherwise). */
+  wssdResumedShare: number;
+  bareResumedShare: number;
+}
+
+/** The figures the issue's targets are about, each with its per-round values and whether it holds. */
+export interface HandshakeTargets {
+  /** wss − bare tls, full handshakes, µs (median of rounds) ≤ tlsOverBareUs. */
+  tlsExtraUs: number;
+  tlsMet: boolean;
+  /** wss resumed ÷ wss full, per round, median ≤ resumedOverFull. */
+  resumedOverFull: number;
+  resumedOverFullRounds: number[];
+  resumedMet: boolean;
+  /** wss resumed ÷ bare tls full handshake. */
+  resumedOverBare: number;
+  /** ws − bare net, µs ≤ plainOverBareUs. */
+  plainExtraUs: number;
+  plainMet: boolean;
 }
 
 export interface HandshakeOptions {
@@ -38,19 +72,102 @@ export interface HandshakeOptions {
   measureMs: number;
   /** Client loops running at once. */
   parallel: number;
+  /** The unrecorded warm-up round's window per cell. */
+  warmupMs: number;
   ca: Buffer;
 }
 
-async function runCell(server: ServerProcess, options: HandshakeOptions): Promise<HandshakeSample> {
+// One client context per CA, as load-client.ts keeps for its connections:
+// the sessions it caches are what a reconnecting client offers.
+const contexts = new Map<Buffer, tls.SecureContext>();
+function clientContext(ca: Buffer): tls.SecureContext {
+  let context = contexts.get(ca);
+  if (context === undefined) {
+    context = tls.createSecureContext({ ca });
+    contexts.set(ca, context);
+  }
+  return context;
+}
+
+/** What one client loop remembers between its connections. */
+interface LoopState {
+  session: Buffer | undefined;
+  resumed: number;
+  full: number;
+}
+
+/**
+ * handshakeOnce over TLS offering the loop's last session: connect, (wssd)
+ * upgrade and closing handshake, or (bare) wait for the server's end. Keeps
+ * the newest ticket the server sent for the loop's next connection.
+ */
+async function resumedHandshakeOnce(target: Target, state: LoopState, timeoutMs: number): Promise<void> {
+  const socket = tls.connect({ host: '127.0.0.1', port: target.port, secureContext: clientContext(target.ca), servername: 'localhost', ALPNProtocols: ['http/1.1'], session: state.session });
+  socket.setNoDelay(true);
+  socket.on('session', (session: Buffer) => (state.session = session));
+  const closed = new Promise<void>((resolve, reject) => {
+    socket.on('error', reject);
+    socket.on('close', () => resolve());
+  });
+  closed.catch(() => {});
+  try {
+    await withTimeout(
+      new Promise<void>((resolve, reject) => {
+        socket.once('secureConnect', () => resolve());
+        socket.once('error', reject);
+      }),
+      timeoutMs,
+      `resumed connect to port ${target.port}`,
+    );
+    if (socket.isSessionReused()) state.resumed++;
+    else state.full++;
+    if (target.websocket) {
+      const rest = await upgrade(socket, target.port, timeoutMs);
+      let gotClose = false;
+      const decoder = new FrameDecoder(
+        {
+          onFrame: (opcode) => {
+            if (opcode === Opcode.Close) gotClose = true;
+          },
+          onError: () => socket.destroy(),
+        },
+        { requireMask: false },
+      );
+      socket.on('data', (chunk: Buffer) => decoder.push(chunk));
+      if (rest.length > 0) decoder.push(rest);
+      socket.write(closeFrame());
+      socket.resume();
+      await withTimeout(closed, timeoutMs, 'closing handshake');
+      if (!gotClose) throw new Error('closed without a Close frame');
+    } else {
+      socket.resume();
+      await withTimeout(closed, timeoutMs, 'the bare server ending');
+    }
+  } finally {
+    socket.destroy();
+  }
+}
+
+interface CellResult {
+  sample: HandshakeSample;
+  /** Share of the connections the client saw resumed (0 when not resuming). */
+  resumedShare: number;
+}
+
+async function runCell(server: ServerProcess, options: HandshakeOptions, resume: boolean): Promise<CellResult> {
   const target = targetOf(server, options.ca);
   let running = true;
   let done = 0;
   let failure: unknown;
+  const states: LoopState[] = [];
   // Each loop stops at the end of the window; each connection is bounded by its own timeout.
   const loop = async (): Promise<void> => {
+    const state: LoopState = { session: undefined, resumed: 0, full: 0 };
+    states.push(state);
     while (running) {
       try {
-        await handshakeOnce(target, 5000);
+        if (resume) await resumedHandshakeOnce(target, state, 5000);
+        else await handshakeOnce(target, 5000);
         done++;
       } catch (error) {
         failure ??= error;
@@ -62,6 +179,8 @@ async function runCell(server: ServerProcess, options: HandshakeOptions): Promis
   const stopAt = setTimeout(() => (running = false), options.warmMs + options.measureMs + 10_000);
   try {
     await sleep(options.warmMs);
+    // Counted from here: the first connection of each loop is a full one.
+    for (const s of states) s.resumed = s.full = 0;
     // Connections are counted by the child as it accepts them, in the same
     // instant as its CPU time is read (see echo.ts).
     const u0 = await server.usage();
@@ -78,13 +197,21 @@ async function runCell(server: ServerProcess, options: HandshakeOptions): Promis
     if (n === 0 || done === 0) throw new Error(`${server.kind}: no handshake completed in ${options.measureMs} ms`);
     const serverUs = (u1.time - u0.time) * 1000;
     const cpuUs = u1.cpuUs - u0.cpuUs;
+    const resumed = states.reduce((a, s) => a + s.resumed, 0);
+    const full = states.reduce((a, s) => a + s.full, 0);
+    const resumedShare = resume ? resumed / Math.max(1, resumed + full) : 0;
+    // A resumed cell that mostly made full handshakes measures the wrong thing.
+    if (resume && resumedShare < 0.9) throw new Error(`${server.kind}: only ${resumed} of ${resumed + full} connections resumed their session`);
     return {
-      server: server.kind,
-      handshakes: n,
-      handshakesPerSec: (n * 1e6) / serverUs,
-      serverCpuUsPerHandshake: cpuUs / n,
-      serverCpuPct: (100 * cpuUs) / serverUs,
-      clientCpuPct: (100 * (c1.user + c1.system)) / ((t1 - t0) * 1000),
+      sample: {
+        server: server.kind,
+        handshakes: n,
+        handshakesPerSec: (n * 1e6) / serverUs,
+        serverCpuUsPerHandshake: cpuUs / n,
+        serverCpuPct: (100 * cpuUs) / serverUs,
+        clientCpuPct: (100 * (c1.user + c1.system)) / ((t1 - t0) * 1000),
+      },
+      resumedShare,
     };
   } finally {
     running = false;
@@ -104,26 +231,70 @@ function medianSample(samples: HandshakeSample[]): HandshakeSample {
   };
 }
 
+/** A cell: a server, handshaking fully or resuming. */
+type CellKey = `${ServerKind}` | `${ServerKind} resumed`;
+
 /** `servers`: a wss, ws, tls and net child each (bare ones are switched to accept-and-end). */
-export async function benchHandshakes(all: readonly ServerProcess[], options: HandshakeOptions): Promise<HandshakePair[]> {
-  // Interleaved as wss, tls, ws, net in each round.
-  const servers = pick(all, ['wss', 'tls', 'ws', 'net']);
-  for (const s of servers) if (s.kind === 'tls' || s.kind === 'net') await s.setMode('end');
-  const samples = new Map<ServerKind, HandshakeSample[]>();
+export async function benchHandshakes(all: readonly ServerProcess[], options: HandshakeOptions): Promise<{ pairs: HandshakePair[]; targets: HandshakeTargets }> {
+  // Interleaved as wss, tls, wss resumed, ws, net in each round. No bare
+  // resumed cell: the bare server ends each connection inside node:tls's
+  // handshake-done callback, before OpenSSL writes the TLS 1.3 tickets, so its
+  // clients never get one; its full handshake stays the floor for both rows.
+  const [wss, tlsServer, ws, net] = pick(all, ['wss', 'tls', 'ws', 'net']);
+  for (const s of [tlsServer, net]) await s.setMode('end');
+  const cells: [CellKey, ServerProcess, boolean][] = [
+    ['wss', wss, false],
+    ['tls', tlsServer, false],
+    ['wss resumed', wss, true],
+    ['ws', ws, false],
+    ['net', net, false],
+  ];
+  const samples = new Map<CellKey, HandshakeSample[]>();
+  const shares = new Map<CellKey, number[]>();
+  // One unrecorded round first: a few hundred handshakes run each server's
+  // handshake code often enough for V8 to optimize it. Without it the first
+  // rounds measure the interpreter, and TurboFan compiling on a helper thread
+  // (≈ 270 µs per TLS handshake of wssd's CPU in a profile of a cold
+  // 8-second window), which a server that has run for a minute no longer pays.
+  for (const [, server, resume] of cells) await runCell(server, { ...options, measureMs: options.warmupMs }, resume);
   for (let round = 0; round < options.rounds; round++) {
-    for (const server of servers) {
-      const list = samples.get(server.kind) ?? [];
-      list.push(await runCell(server, options));
-      samples.set(server.kind, list);
+    for (const [key, server, resume] of cells) {
+      const { sample, resumedShare } = await runCell(server, options, resume);
+      samples.set(key, [...(samples.get(key) ?? []), sample]);
+      shares.set(key, [...(shares.get(key) ?? []), resumedShare]);
     }
   }
-  const cell = (kind: ServerKind): HandshakeSample => medianSample(samples.get(kind) ?? []);
-  const pair = (transport: 'tls' | 'plain', wssd: ServerKind, bare: ServerKind): HandshakePair => {
-    const bareRounds = samples.get(bare) ?? [];
-    const extraUsRounds = (samples.get(wssd) ?? []).map((s, r) =>
-      sig(s.serverCpuUsPerHandshake - (bareRounds[r]?.serverCpuUsPerHandshake ?? NaN)),
-    );
-    return { transport, wssd: cell(wssd), bare: cell(bare), extraUs: sig(median(extraUsRounds)), extraUsRounds };
+  const cell = (key: CellKey): HandshakeSample => medianSample(samples.get(key) ?? []);
+  const perRound = (key: CellKey): number[] => (samples.get(key) ?? []).map((s) => s.serverCpuUsPerHandshake);
+  const pair = (transport: HandshakePair['transport'], wssd: CellKey, bare: CellKey): HandshakePair => {
+    const bareRounds = perRound(bare);
+    const extraUsRounds = perRound(wssd).map((us, r) => sig(us - (bareRounds[r] ?? NaN)));
+    return {
+      transport,
+      wssd: cell(wssd),
+      bare: cell(bare),
+      extraUs: sig(median(extraUsRounds)),
+      extraUsRounds,
+      wssdResumedShare: sig(median(shares.get(wssd) ?? [0])),
+      bareResumedShare: sig(median(shares.get(bare) ?? [0])),
+    };
   };
-  return [pair('tls', 'wss', 'tls'), pair('plain', 'ws', 'net')];
+  const pairs = [pair('tls', 'wss', 'tls'), pair('tls resumed', 'wss resumed', 'tls'), pair('plain', 'ws', 'net')];
+  const ratioRounds = (a: CellKey, b: CellKey): number[] => {
+    const bs = perRound(b);
+    return perRound(a).map((x, r) => sig(x / (bs[r] ?? NaN)));
+  };
+  const resumedOverFullRounds = ratioRounds('wss resumed', 'wss');
+  const [tlsPair, , plainPair] = pairs;
+  const targets: HandshakeTargets = {
+    tlsExtraUs: tlsPair.extraUs,
+    tlsMet: tlsPair.extraUs <= HANDSHAKE_TARGETS.tlsOverBareUs,
+    resumedOverFull: sig(median(resumedOverFullRounds)),
+    resumedOverFullRounds,
+    resumedMet: median(resumedOverFullRounds) <= HANDSHAKE_TARGETS.resumedOverFull,
+    resumedOverBare: sig(median(ratioRounds('wss resumed', 'tls'))),
+    plainExtraUs: plainPair.extraUs,
+    plainMet: plainPair.extraUs <= HANDSHAKE_TARGETS.plainOverBareUs,
+  };
+  return { pairs, targets };
 }

@@ -14,6 +14,15 @@ import { choice, integer, list, resolveTable, text, toggle } from './option-decl
 import { createServer, type WebSocketServer } from './websocket-server.js';
 import { parseWorkers, supervise } from './workers.js';
 import { ClusterBroker } from './pubsub/cluster-broker.js';
+import { randomTicketKey } from './tls/ticket-keys.js';
+
+/**
+ * With --workers and no --ticket-keys, the primary makes one random ticket
+ * key and hands it to every worker it forks (restarted ones included) in this
+ * variable, so a client resumes on whichever worker takes its next
+ * connection. Read once and removed from the worker's environment.
+ */
+const SHARED_TICKET_KEY = 'WSSD_SHARED_TICKET_KEY';
 
 // It was declared here first; importers of cli.ts still find it.
 export { ConfigError };
@@ -55,7 +64,7 @@ export function helpText(): string {
 
 A WebSocket server (RFC 6455): wss:// with its own TLS, or ws:// behind nginx/apache.
 Every option can also be set as WSSD_<NAME> in the environment (e.g. WSSD_PORT=443, WSSD_PLAIN=1).
-Certificates reload without a restart on SIGHUP and when their files change.
+Certificates and TLS ticket keys reload without a restart on SIGHUP and when their files change.
 
 ${flagHelp(FLAG_TABLES)}`;
 }
@@ -137,7 +146,8 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     log = createLogger(config.logFormat);
     if (config.workers > 1 && cluster.isPrimary) {
       // The primary only supervises; each worker runs this same main() and listens.
-      const done = supervise(config.workers, log, config.shutdownTimeout);
+      const env: Record<string, string> = config.options.plain === true || config.options.ticketKeysFile !== undefined ? {} : { [SHARED_TICKET_KEY]: randomTicketKey().toString('hex') };
+      const done = supervise(config.workers, log, config.shutdownTimeout, env);
       void done.then(() => process.exit(0));
       return undefined;
     }
@@ -145,7 +155,10 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     // A worker of --workers N shares its topics with the others through the primary.
     // With --redis, Redis joins every worker of every node instead.
     const broker = config.workers > 1 && cluster.isWorker && config.options.redis === undefined ? new ClusterBroker() : undefined;
-    server = createServer({ ...config.options, logger: log, broker });
+    const shared = cluster.isWorker ? env[SHARED_TICKET_KEY] : undefined;
+    delete process.env[SHARED_TICKET_KEY];
+    const ticketKeys = shared !== undefined && config.options.ticketKeysFile === undefined ? Buffer.from(shared, 'hex') : undefined;
+    server = createServer({ ...config.options, logger: log, broker, ticketKeys });
     const app = handler;
     server.on('connection', (connection, request) => app(connection, request, server));
     server.on('error', (error) => log.error(`server error: ${error.message}`));
@@ -181,8 +194,9 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     );
   };
   process.on('SIGHUP', () => {
-    log.info('SIGHUP: reloading certificates');
+    log.info('SIGHUP: reloading certificates and ticket keys');
     if (server.reloadCertificates() === 'unchanged') log.info('certificates unchanged');
+    server.reloadTicketKeys();
   });
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));

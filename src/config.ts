@@ -15,6 +15,7 @@ import type { UpgradeRequest } from './http/upgrade.js';
 import type { Clock } from './io/clock.js';
 import type { Broker } from './pubsub/broker.js';
 import { parseRedisUrl } from './redis/redis-url.js';
+import { parseTicketKeys, readTicketKeyFile, type TicketKey } from './tls/ticket-keys.js';
 
 /** What a request check may answer: accept (true/undefined) or refuse with a status. */
 export type RequestVerdict = boolean | undefined | void | { status: number; reason?: string; headers?: Record<string, string> };
@@ -44,7 +45,13 @@ export const serverOptions = {
   keyFile: text({ help: 'the key as a file, for certFile' }),
   sni: value<readonly PairSource[]>({ help: "more pairs, chosen by SNI server name (from each certificate's names); the first pair stays the default" }),
   sniDir: text({ flag: { name: 'sni-dir', arg: 'DIR' }, help: 'more pairs for SNI: every NAME.crt (or NAME.pem) with its NAME.key' }),
-  watchCertificates: toggle({ default: true, help: 'reload file-backed certificates when their files change' }),
+  watchCertificates: toggle({ default: true, help: 'reload file-backed certificates (and the ticket key file) when their files change' }),
+  ticketKeysFile: text({
+    flag: { name: 'ticket-keys', arg: 'FILE' },
+    help: "TLS session-ticket keys shared by every worker and node: 48 bytes per key (nginx's ssl_session_ticket_key format), the first encrypts, all decrypt; reloaded on SIGHUP and when the file changes",
+    shows: 'a random key per process, shared by the workers of --workers',
+  }),
+  ticketKeys: value<Buffer>({ help: 'the ticket keys themselves, 48 bytes per key (instead of ticketKeysFile; not reloadable)' }),
 
   plain: toggle({ default: false, flag: { name: 'plain' }, help: 'serve ws:// without TLS, for a TLS-terminating proxy in front' }),
   noServer: toggle({ default: false, help: 'no listener of its own: upgrades come through handleUpgrade() (see attach())' }),
@@ -157,7 +164,7 @@ export interface ServerOptions extends Given<Declared> {}
 export const defaults = { ...defaultsOf(serverOptions), tlsPort: TLS_PORT, plainPort: PLAIN_PORT } as const;
 
 /** Options that resolveOptions() turns into something else (certificates, paths, a TrustedProxies…). */
-const RESHAPED = ['cert', 'key', 'certFile', 'keyFile', 'sni', 'sniDir', 'path', 'trustProxy', 'port', 'perMessageDeflate'] as const;
+const RESHAPED = ['cert', 'key', 'certFile', 'keyFile', 'sni', 'sniDir', 'path', 'trustProxy', 'port', 'perMessageDeflate', 'ticketKeys'] as const;
 type Reshaped = (typeof RESHAPED)[number];
 
 /** Every declared option given or defaulted and checked, plus the ones built from several. */
@@ -169,6 +176,8 @@ export interface ResolvedOptions extends Omit<Resolved<Declared>, Reshaped> {
   trustProxy: TrustedProxies;
   /** permessage-deflate's settings, every one given or defaulted; undefined when it is off. */
   perMessageDeflate: Required<PerMessageDeflateOptions> | undefined;
+  /** The TLS session-ticket keys given (ticketKeys, or read from ticketKeysFile), first one encrypting; undefined: a random one. */
+  ticketKeys: TicketKey[] | undefined;
 }
 
 export function resolveOptions(options: ServerOptions): ResolvedOptions {
@@ -205,6 +214,7 @@ export function resolveOptions(options: ServerOptions): ResolvedOptions {
   if (declared.redis !== undefined && options.broker !== undefined) throw new ConfigError('give either redis or broker, not both');
   if (declared.historySize > 0 && declared.redis === undefined) throw new ConfigError('historySize keeps history in Redis: it needs redis too');
   return {
+    ticketKeys: plain ? undefined : ticketKeys(options.ticketKeys, declared.ticketKeysFile),
     ...declared,
     certificates,
     plain,
@@ -216,6 +226,16 @@ export function resolveOptions(options: ServerOptions): ResolvedOptions {
     // A separate stats port takes /stats off the WebSocket port.
     stats: declared.stats && options.statsPort === undefined,
   };
+}
+
+/** Read and checked at startup, so a bad key file stops it with the reason. */
+function ticketKeys(given: Buffer | undefined, file: string | undefined): TicketKey[] | undefined {
+  if (given !== undefined && file !== undefined) throw new ConfigError('give either ticketKeys or ticketKeysFile (--ticket-keys), not both');
+  if (given !== undefined) {
+    if (!Buffer.isBuffer(given)) throw new ConfigError(`option ticketKeys must be a Buffer of 48-byte keys, got ${typeof given}`);
+    return parseTicketKeys(given, 'option ticketKeys');
+  }
+  return file === undefined ? undefined : readTicketKeyFile(file);
 }
 
 function deflateOptions(given: boolean | PerMessageDeflateOptions | undefined): Required<PerMessageDeflateOptions> | undefined {

@@ -32,6 +32,7 @@ import { connectionExits, type HandshakeError } from './protocol/errors.js';
 import { combineSnapshots, ServerStats, snapshot, type StatsSnapshot } from './stats.js';
 import type { CertificateStore } from './tls/certificates.js';
 import { TlsListener } from './tls/tls-listener.js';
+import { parseTicketKeys, randomTicketKey, TicketKeyRing } from './tls/ticket-keys.js';
 
 
 export interface ServerEvents {
@@ -159,6 +160,9 @@ export class WebSocketServer extends EventEmitter<ServerEvents> implements Hands
       this.tls = new TlsListener({
         certificates: o.certificates,
         handshakeTimeout: o.handshakeTimeout,
+        // Without keys given, a random one: tickets then resume on this process only.
+        ticketKeys: new TicketKeyRing(o.ticketKeys ?? parseTicketKeys(randomTicketKey(), 'a random key')),
+        ticketKeysFile: o.ticketKeysFile,
         clock: this.clock,
         log: this.log,
         onSecureSocket: (socket, arrived) => handshaker.accept(socket, true, arrived),
@@ -191,6 +195,15 @@ export class WebSocketServer extends EventEmitter<ServerEvents> implements Hands
     return this.tls?.reload() ?? 'unchanged';
   }
 
+  /**
+   * Reads the TLS ticket key file again (ticketKeysFile; SIGHUP, or the file
+   * changed): new tickets use its first key, tickets under any of its keys
+   * still resume. A bad file is refused with a log line and the keys in force stay.
+   */
+  reloadTicketKeys(): 'reloaded' | 'unchanged' | 'refused' {
+    return this.tls?.reloadTicketKeys() ?? 'unchanged';
+  }
+
   listen(): Promise<ListenAddress> {
     const o = this.options;
     if (o.watchCertificates) this.tls?.watch();
@@ -209,6 +222,7 @@ export class WebSocketServer extends EventEmitter<ServerEvents> implements Hands
       listener.listen(o.port, o.host, () => {
         this.listenPending = false;
         listener.off('error', onError);
+        this.tls?.listening();
         resolve(this.address());
       });
     });

@@ -1,6 +1,6 @@
 // --workers N: one listening port served by N processes (node:cluster). The
 // primary only supervises: it restarts a worker that crashed (with a growing
-// delay if it keeps crashing), forwards SIGHUP (certificate reload) to every
+// delay if it keeps crashing), forwards SIGHUP (certificate and ticket key reload) to every
 // worker, and on SIGTERM/SIGINT asks each to shut down gracefully and exits 0
 // once all are gone. It also relays topic publications between the workers
 // (pubsub/cluster-relay.ts), so a publish in one reaches subscribers in all.
@@ -17,8 +17,11 @@ export function parseWorkers(value: string | undefined): number {
   return Number(value);
 }
 
-/** Runs the supervisor; resolves when every worker has exited after a shutdown signal. */
-export function supervise(count: number, log: Logger, shutdownTimeout: number): Promise<void> {
+/**
+ * Runs the supervisor; resolves when every worker has exited after a shutdown
+ * signal. `env` is added to every worker's environment (the shared ticket key).
+ */
+export function supervise(count: number, log: Logger, shutdownTimeout: number, env: Record<string, string> = {}): Promise<void> {
   // Publications cross between workers as bytes: the structured clone keeps Buffers, JSON would not.
   cluster.setupPrimary({ serialization: 'advanced' });
   let lastDropLog = 0;
@@ -35,7 +38,7 @@ export function supervise(count: number, log: Logger, shutdownTimeout: number): 
   let crashes = 0;
   let lastCrash = 0;
   const start = (): Worker => {
-    const worker = cluster.fork();
+    const worker = cluster.fork(env);
     relay.attach(worker);
     worker.on('exit', (code, signal) => {
       if (stopping) return;
@@ -57,7 +60,7 @@ export function supervise(count: number, log: Logger, shutdownTimeout: number): 
   return new Promise((resolve) => {
     const all = (): Worker[] => Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
     process.on('SIGHUP', () => {
-      log.info('SIGHUP: reloading certificates in every worker');
+      log.info('SIGHUP: reloading certificates (and ticket keys) in every worker');
       for (const w of all()) w.process.kill('SIGHUP');
     });
     const stop = (signal: NodeJS.Signals): void => {

@@ -51,8 +51,14 @@ function namesOf(x509: X509Certificate): string[] {
   return names;
 }
 
-/** Secure-context options every pair shares: TLS 1.2+ (WeChat needs 1.2; 1.0/1.1 are deprecated, RFC 8996). */
-export const TLS_BASE: tls.SecureContextOptions = { minVersion: 'TLSv1.2' };
+/**
+ * Secure-context options every pair shares: TLS 1.2+ (WeChat needs 1.2;
+ * 1.0/1.1 are deprecated, RFC 8996), and one session-ID context for every
+ * process and node. A resumed session must carry the context of the server
+ * resuming it; node:tls's default is a hash of process.argv, which differs
+ * between nodes started with different flags and would refuse their tickets.
+ */
+export const TLS_BASE: tls.SecureContextOptions = { minVersion: 'TLSv1.2', sessionIdContext: 'wssd' };
 
 /** Loads and checks one pair; throws a CertificateError that says precisely what is wrong. */
 export function loadPair(source: PairSource): LoadedPair {

@@ -1,5 +1,6 @@
 // The TLS listener: a node:tls server with the certificate store behind it
-// (SNI, reload on SIGHUP or when the files change), the arrival of each TCP
+// (SNI, reload on SIGHUP or when the files change), the session-ticket keys
+// (ticket-keys.ts: shared by workers and nodes, rotated the same way), the arrival of each TCP
 // connection kept until its TLS handshake ends, and failed TLS handshakes
 // classified, counted and logged once per peer and kind a minute (a client
 // that used ws:// against the wss:// port is the common, harmless one).
@@ -10,12 +11,18 @@ import type { Clock } from '../io/clock.js';
 import type { Logger } from '../log.js';
 import { CertificateError, CertificateStore, describePair, TLS_BASE, watchFiles, type PairSource } from './certificates.js';
 import { classifyTlsClientError, RateLimiter } from './client-errors.js';
+import { describeKeys, readTicketKeyFile, type TicketKeyRing } from './ticket-keys.js';
+import { ConfigError } from '../config-error.js';
 
 export interface TlsListenerOptions {
   /** The default pair first, then the SNI pairs. */
   certificates: PairSource[];
   /** Node's limit on the TLS handshake alone, in ms. */
   handshakeTimeout: number;
+  /** The session-ticket keys of every context of this listener. */
+  ticketKeys: TicketKeyRing;
+  /** Where they come from, when a file: reloaded with the certificates. */
+  ticketKeysFile: string | undefined;
   clock: Clock;
   log: Logger;
   /** A TLS handshake completed: the socket and when it arrived. */
@@ -56,12 +63,18 @@ export class TlsListener {
   private readonly onClientError: TlsListenerOptions['onClientError'];
   private readonly onProbe: () => void;
   private stopWatching: (() => void) | undefined;
+  readonly ticketKeys: TicketKeyRing;
+  private readonly ticketKeysFile: string | undefined;
+  /** Node lacks the ticket-key callback: said once. */
+  private singleKeyWarned = false;
 
   constructor(options: TlsListenerOptions) {
     const { clock } = options;
     this.log = options.log;
     this.onClientError = options.onClientError;
     this.onProbe = options.onProbe;
+    this.ticketKeys = options.ticketKeys;
+    this.ticketKeysFile = options.ticketKeysFile;
     const store = new CertificateStore(options.certificates);
     this.certificates = store;
     const pair = store.defaultPair;
@@ -70,6 +83,9 @@ export class TlsListener {
       cert: pair.cert,
       key: pair.key,
       ALPNProtocols: ['http/1.1'],
+      // No Nagle: set by net.Server on the TCP handle at accept, rather than
+      // through the TLS socket's setNoDelay once its handshake is done.
+      noDelay: true,
       handshakeTimeout: options.handshakeTimeout,
       // Only with several pairs: SNI then picks by server name (default pair otherwise).
       SNICallback: store.all.length > 1 ? (name, cb) => cb(null, store.contextFor(name)) : undefined,
@@ -79,19 +95,47 @@ export class TlsListener {
     // socket, where they surface as tlsClientError or on the connection.
     // A second one would cost every idle connection an array.
     server.on('connection', (raw: net.Socket) => arrivals.set(raw, arrival(raw, clock)));
-    server.on('secureConnection', (socket: tls.TLSSocket) => {
-      socket.setNoDelay(true);
-      options.onSecureSocket(socket, takeArrival(socket) ?? arrival(socket, clock));
-    });
+    server.on('secureConnection', (socket: tls.TLSSocket) => options.onSecureSocket(socket, takeArrival(socket) ?? arrival(socket, clock)));
     server.on('tlsClientError', (error: Error, socket: tls.TLSSocket) => this.clientError(error, socket));
     this.server = server;
+    this.installTicketKeys();
+  }
+
+  /**
+   * Once listening: in a worker of node:cluster, listen() has just handed the
+   * server context the ticket key of the first worker that listened (the
+   * primary keeps it, through net.Server's _getServerData/_setServerData),
+   * which after a rotation is no longer the key in force. The ring's keys go
+   * back on.
+   */
+  listening(): void {
+    this.installTicketKeys();
+  }
+
+  /**
+   * Every context that may encrypt or decrypt a ticket gets the ring: the
+   * server's own, and each pair's (node:tls asks the context in force, which
+   * SNI may have switched to a pair's).
+   */
+  private installTicketKeys(): void {
+    const shared = (this.server as tls.Server & { _sharedCreds?: tls.SecureContext })._sharedCreds;
+    let all = shared !== undefined && this.ticketKeys.install(shared);
+    for (const pair of this.certificates.all) all = this.ticketKeys.install(pair.context) && all;
+    if (!all && this.ticketKeys.current.length > 1 && !this.singleKeyWarned) {
+      this.singleKeyWarned = true;
+      this.log.warn(`this Node has no TLS ticket-key callback: only the first of the ${this.ticketKeys.current.length} ticket keys is used, tickets under the others make a full handshake`);
+    }
   }
 
   /** Reloads file-backed certificates whenever their files change, until unwatch(). */
   watch(): void {
     const store = this.certificates;
-    if (store.files.length > 0 && this.stopWatching === undefined) {
-      this.stopWatching = watchFiles(store.files, () => this.reload());
+    const files = this.ticketKeysFile === undefined ? store.files : [...store.files, this.ticketKeysFile];
+    if (files.length > 0 && this.stopWatching === undefined) {
+      this.stopWatching = watchFiles(files, () => {
+        this.reload();
+        this.reloadTicketKeys();
+      });
     }
   }
 
@@ -118,8 +162,35 @@ export class TlsListener {
     if (outcome === 'unchanged') return outcome;
     const pair = store.defaultPair;
     this.server.setSecureContext({ ...TLS_BASE, cert: pair.cert, key: pair.key });
+    // New contexts: the same keys, so tickets issued before the reload still resume.
+    this.installTicketKeys();
     this.log.info(`certificates reloaded: ${store.all.map(describePair).join('; ')}`);
     return outcome;
+  }
+
+  /**
+   * Reads the ticket key file again (rotation). New tickets use its first
+   * key, tickets under any of its keys resume; open connections are
+   * untouched. A bad file is refused with a log line and the keys in force
+   * stay.
+   */
+  reloadTicketKeys(): 'reloaded' | 'unchanged' | 'refused' {
+    const file = this.ticketKeysFile;
+    if (file === undefined) return 'unchanged';
+    let keys;
+    try {
+      keys = readTicketKeyFile(file);
+    } catch (error) {
+      const reason = error instanceof ConfigError ? error.message : String(error);
+      this.log.error(`TLS ticket key reload refused: ${reason}; still using ${describeKeys(this.ticketKeys.current)}`);
+      return 'refused';
+    }
+    if (this.ticketKeys.same(keys)) return 'unchanged';
+    this.ticketKeys.replace(keys);
+    // The callback reads the ring at each ticket; without it, the contexts hold a copy of the first key.
+    this.installTicketKeys();
+    this.log.info(`TLS ticket keys reloaded from ${file}: ${describeKeys(keys)}`);
+    return 'reloaded';
   }
 
   private clientError(error: Error & { code?: string }, socket: tls.TLSSocket): void {

@@ -104,7 +104,7 @@ describe('--workers 2 (node:cluster)', () => {
 
     // SIGHUP to the primary is forwarded: every worker reloads (plain: nothing to reload) and lives on.
     p.child.kill('SIGHUP');
-    await p.waitForLine(/SIGHUP: reloading certificates in every worker/, 2000);
+    await p.waitForLine(/SIGHUP: reloading certificates \(and ticket keys\) in every worker/, 2000);
     await eventually(() => p.stderr.filter((l) => l.includes('certificates unchanged')).length === 2, 3000, 'both workers handled SIGHUP');
     expect(alive(survivor) && alive(fresh)).toBe(true);
     expect(p.stderr.filter((l) => / exited \(/.test(l))).toHaveLength(1);

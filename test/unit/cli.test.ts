@@ -34,7 +34,7 @@ function configError(run: () => unknown): ConfigError {
 
 /** Every flag and environment variable wssd has had; a flag dropped from a table fails here. */
 const EVERY_FLAG = [
-  'port', 'host', 'cert', 'key', 'sni-dir', 'plain', 'path', 'trust-proxy', 'max-payload', 'max-buffered',
+  'port', 'host', 'cert', 'key', 'sni-dir', 'ticket-keys', 'plain', 'path', 'trust-proxy', 'max-payload', 'max-buffered',
   'max-connections', 'max-connections-per-ip', 'handshake-timeout', 'close-timeout', 'idle-timeout',
   'ping-interval', 'ping-timeout', 'max-topic-length', 'max-backpressure', 'slow-subscriber-policy', 'redis', 'redis-ca', 'redis-servername', 'redis-prefix', 'history-size', 'history-prefix', 'history-ttl', 'deflate', 'app', 'log-format', 'stats', 'stats-port', 'shutdown-timeout', 'workers', 'help',
 ];
@@ -171,6 +171,12 @@ describe('parseCli: flags and the environment', () => {
     expect(configError(() => resolveOptions(parse(['--plain', '--trust-proxy', 'proxy.local']).options)).message).toBe(
       'trust-proxy: "proxy.local" is not an IP address or CIDR',
     );
+  });
+
+  it('--ticket-keys / WSSD_TICKET_KEYS: the ticket key file', () => {
+    expect(parse(['--ticket-keys', '/etc/wssd/ticket.key']).options.ticketKeysFile).toBe('/etc/wssd/ticket.key');
+    expect(parse([], { WSSD_TICKET_KEYS: '/run/wssd/ticket.key' }).options.ticketKeysFile).toBe('/run/wssd/ticket.key');
+    expect(parse([]).options.ticketKeysFile).toBeUndefined();
   });
 
   it('--sni-dir / WSSD_SNI_DIR', () => {
