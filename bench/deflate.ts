@@ -347,7 +347,9 @@ export async function benchDeflate(options: { quick: boolean; connections: numbe
     for (const [server] of servers) server.stop();
   }
   const echo = [...cells.values()].map((runs) => ({ ...runs[0], msgsPerSec: median(runs.map((c) => c.msgsPerSec)), serverCpuUsPerMsg: median(runs.map((c) => c.serverCpuUsPerMsg)), ratio: median(runs.map((c) => c.ratio)) }));
-  const memory = await memoryCase(options.connections, options.quick ? 500 : 1000, options.ws);
+  // Long enough that opening and answering every connection ends before the first sweep (10 s for 10,000):
+  // "after one message" then shows the contexts held, "after the idle release" what is left once they go.
+  const memory = await memoryCase(options.connections, options.quick ? 500 : Math.max(1000, options.connections), options.ws);
   return { echo, memory };
 }
 
