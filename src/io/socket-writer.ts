@@ -6,7 +6,9 @@
 // go uncopied between the batched bytes under the same cork. It knows how
 // many bytes wait (bufferedAmount), tells a sender when that passes the
 // high-water mark (SendStatus.Backpressure), says when they have drained, and
-// stops reading from a peer that does not read what we send.
+// stops reading from a peer that does not read what we send — judged once the
+// loop iteration's writes are done, so that a peer that does read is not
+// stopped after every large answer.
 import type { Socket } from 'node:net';
 import { COPY_LIMIT } from '../protocol/frame-encoder.js';
 import type { FrameSink } from '../protocol/frame-sink.js';
@@ -43,11 +45,22 @@ const WATCHING_DRAIN = 4;
 const READ_PAUSED = 8;
 /** Reading stopped by the application (pause()). */
 const USER_PAUSED = 16;
+/** Past the high-water mark after a receive: whether the peer keeps up is judged at the end of the loop iteration. */
+const CHECK_DUE = 32;
 
 const EMPTY = Buffer.alloc(0);
 
 function flushLater(writer: SocketWriter): void {
   writer.flush();
+}
+
+/** Writers whose peer is judged once this loop iteration's writes are done; one immediate for all of them. */
+let dueChecks: SocketWriter[] = [];
+
+function runDueChecks(): void {
+  const writers = dueChecks;
+  dueChecks = [];
+  for (const writer of writers) writer.checkPeer();
 }
 
 export class SocketWriter implements FrameSink {
@@ -92,11 +105,39 @@ export class SocketWriter implements FrameSink {
     if (!wasBatching) this.flush();
     // Backpressure on the peer: while it does not read our answers, we do not
     // read its requests, so neither side's buffers grow without bound.
-    if (!(this.flags & READ_PAUSED) && this.socket.writableLength >= this.highWaterMark && !this.socket.destroyed) {
-      this.flags |= READ_PAUSED;
-      this.socket.pause();
-      this.watchDrain();
+    if (this.flags & (READ_PAUSED | CHECK_DUE) || this.socket.destroyed) return;
+    const buffered = this.socket.writableLength;
+    if (buffered < this.highWaterMark) return;
+    if (buffered >= 2 * this.highWaterMark) {
+      this.pauseForPeer();
+      return;
     }
+    // Not yet: node:tls reports every write done only in the loop's check
+    // phase, however much the kernel took at once, so a large answer is
+    // still "waiting" here even when the peer reads everything. Stopping now
+    // made each large echo over TLS a pause, a write of its own, an empty
+    // write to watch it and a resume: 64 KiB × 16 in flight on 64
+    // connections, 1.1 write calls per message (`ws`: 0.2) and 1.4× the CPU
+    // per message of judging at the end of the iteration (0.26 writes).
+    // The immediate runs after node's own (native ones first), when what
+    // remains is what the kernel did not take; twice the mark stops reading
+    // at once, so what one iteration can add stays bounded.
+    this.flags |= CHECK_DUE;
+    if (dueChecks.length === 0) setImmediate(runDueChecks);
+    dueChecks.push(this);
+  }
+
+  /** @internal The end of the loop iteration after a receive left the high-water mark passed: stop reading if it still is. */
+  checkPeer(): void {
+    this.flags &= ~CHECK_DUE;
+    if (!(this.flags & READ_PAUSED) && this.socket.writableLength >= this.highWaterMark && !this.socket.destroyed) this.pauseForPeer();
+  }
+
+  /** The peer does not read what we send: stop reading it until our buffer has drained. */
+  private pauseForPeer(): void {
+    this.flags |= READ_PAUSED;
+    this.socket.pause();
+    this.watchDrain();
   }
 
   /** Hands the batch to the socket and uncorks it: what this chunk or tick caused leaves in one write. */
