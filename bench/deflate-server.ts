@@ -8,6 +8,7 @@
 // time, memory, connections and how many hold zlib contexts of their own.
 import { readFileSync } from 'node:fs';
 import { createServer, type Connection } from '../src/index.js';
+import { afterFullGc } from './measure.js';
 
 export interface DeflateUsage {
   type: 'usage';
@@ -45,7 +46,6 @@ server.on('connection', (conn) => {
   conn.on('message', echo);
 });
 const { port } = await server.listen();
-const gc = (globalThis as { gc?: () => void }).gc;
 process.send?.({ type: 'ready', port });
 process.on('disconnect', () => process.exit(0));
 process.on('message', (msg: { type: string; id: number; gc: boolean }) => {
@@ -66,12 +66,5 @@ process.on('message', (msg: { type: string; id: number; gc: boolean }) => {
     };
     process.send?.(usage);
   };
-  if (msg.gc && gc !== undefined) {
-    gc();
-    gc();
-    setTimeout(() => {
-      gc();
-      reply();
-    }, 100);
-  } else reply();
+  afterFullGc(msg.gc, reply, 100);
 });

@@ -14,6 +14,7 @@ import net from 'node:net';
 import { getHeapSpaceStatistics } from 'node:v8';
 import { createServer, type Connection } from '../src/index.js';
 import { listenBare } from './bare-listener.js';
+import { afterFullGc } from './measure.js';
 
 export type ServerKind = 'wss' | 'ws' | 'tls' | 'net';
 /** What a bare server does with a connection: echo it (pipe to itself), end it at once, or hold it idle. */
@@ -138,8 +139,6 @@ if (!['wss', 'ws', 'tls', 'net'].includes(kindArg ?? '') || !['echo', 'end', 'ho
 }
 mode = (modeArg ?? 'echo') as BareMode;
 const { port, connections } = await listen(kindArg as ServerKind);
-const gc = (globalThis as { gc?: () => void }).gc;
-
 process.on('message', (msg: UsageRequest | ExitRequest | ModeRequest) => {
   if (msg.type === 'exit') process.exit(0);
   if (msg.type === 'mode') {
@@ -149,20 +148,7 @@ process.on('message', (msg: UsageRequest | ExitRequest | ModeRequest) => {
     return;
   }
   if (msg.type !== 'usage') return;
-  if (msg.gc && gc !== undefined) {
-    // Twice: the first pass may only promote what the second frees. Then
-    // once more after a pause: V8 frees dead ArrayBuffers' memory on a
-    // background thread, so read at once, `external`, `arrayBuffers` and RSS
-    // can still count buffers that are already garbage.
-    gc();
-    gc();
-    setTimeout(() => {
-      gc();
-      sendUsage(msg.id);
-    }, 50);
-    return;
-  }
-  sendUsage(msg.id);
+  afterFullGc(msg.gc, () => sendUsage(msg.id), 50);
 });
 
 function sendUsage(id: number): void {

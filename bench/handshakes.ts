@@ -9,7 +9,7 @@
 import tls from 'node:tls';
 import { Opcode } from '../src/protocol/constants.js';
 import { FrameDecoder } from '../src/protocol/frame-decoder.js';
-import { closeFrame, handshakeOnce, sleep, upgrade, withTimeout, type Target } from './load-client.js';
+import { clientContext, closeFrame, handshakeOnce, sleep, upgrade, withTimeout, type Target } from './load-client.js';
 import { median, sig } from './measure.js';
 import { pick, targetOf } from './echo.js';
 import type { ServerKind, ServerProcess } from './server-process.js';
@@ -75,18 +75,6 @@ export interface HandshakeOptions {
   /** The unrecorded warm-up round's window per cell. */
   warmupMs: number;
   ca: Buffer;
-}
-
-// One client context per CA, as load-client.ts keeps for its connections:
-// the sessions it caches are what a reconnecting client offers.
-const contexts = new Map<Buffer, tls.SecureContext>();
-function clientContext(ca: Buffer): tls.SecureContext {
-  let context = contexts.get(ca);
-  if (context === undefined) {
-    context = tls.createSecureContext({ ca });
-    contexts.set(ca, context);
-  }
-  return context;
 }
 
 /** What one client loop remembers between its connections. */

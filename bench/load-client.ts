@@ -29,7 +29,7 @@ export interface Target {
 // context (parse the PEM, fill an X509 store) for every connection, which
 // costs the client more than the whole handshake.
 const contexts = new Map<Buffer, tls.SecureContext>();
-function clientContext(ca: Buffer): tls.SecureContext {
+export function clientContext(ca: Buffer): tls.SecureContext {
   let context = contexts.get(ca);
   if (context === undefined) {
     context = tls.createSecureContext({ ca });

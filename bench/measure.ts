@@ -86,3 +86,25 @@ export function sig(x: number, digits = 3): number {
   const decimals = Math.max(0, digits - 1 - magnitude);
   return Number(x.toFixed(Math.min(decimals, 6)));
 }
+
+/**
+ * For a server child's memory reading: runs `then` after a full collection
+ * when `wanted` and the child runs with --expose-gc, at once otherwise. Twice
+ * (the first pass may only promote what the second frees), then once more
+ * after `pauseMs`: V8 frees dead ArrayBuffers' memory on a background thread,
+ * so read at once, `external`, `arrayBuffers` and RSS can still count buffers
+ * that are already garbage.
+ */
+export function afterFullGc(wanted: boolean, then: () => void, pauseMs: number): void {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (!wanted || gc === undefined) {
+    then();
+    return;
+  }
+  gc();
+  gc();
+  setTimeout(() => {
+    gc();
+    then();
+  }, pauseMs);
+}

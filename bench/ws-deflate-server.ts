@@ -9,6 +9,7 @@ import https from 'node:https';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { DeflateUsage } from './deflate-server.js';
+import { afterFullGc } from './measure.js';
 
 /** What this script uses of ws's API. */
 interface WsSocket {
@@ -40,7 +41,6 @@ wss.on('connection', (socket) => {
 });
 await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
 const address = server.address();
-const gc = (globalThis as { gc?: () => void }).gc;
 process.send?.({ type: 'ready', port: typeof address === 'object' && address !== null ? address.port : 0 });
 process.on('disconnect', () => process.exit(0));
 process.on('message', (msg: { type: string; id: number; gc: boolean }) => {
@@ -51,12 +51,5 @@ process.on('message', (msg: { type: string; id: number; gc: boolean }) => {
     const usage: DeflateUsage = { type: 'usage', id: msg.id, cpuUs: cpu.user + cpu.system, rss: m.rss, heapUsed: m.heapUsed, external: m.external, connections: wss.clients.size, holders: -1, messages };
     process.send?.(usage);
   };
-  if (msg.gc && gc !== undefined) {
-    gc();
-    gc();
-    setTimeout(() => {
-      gc();
-      reply();
-    }, 100);
-  } else reply();
+  afterFullGc(msg.gc, reply, 100);
 });
