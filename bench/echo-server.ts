@@ -2,7 +2,8 @@
 // CPU time and memory are measured alone: wssd (wss:// or ws://) echoing every
 // message, or a bare node:tls / node:net server, the floor wssd is held to.
 //
-//   node --import tsx --expose-gc bench/echo-server.ts <kind> <mode>
+//   node --expose-gc test-output/bench-servers/bench/echo-server.js <kind> <mode>
+//   (compiled by server-process.ts; `node --import tsx` runs this file as it is)
 //   kind: wss | ws | tls | net; mode (bare servers only): echo | end | hold,
 //   switchable later over IPC
 //

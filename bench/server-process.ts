@@ -1,16 +1,43 @@
 // The parent's side of the server children (bench/echo-server.ts): start one
 // (pinned to a CPU with taskset where it exists), ask it for its CPU time and
 // memory, and make sure every child is gone when the bench ends, however it ends.
+//
+// The children run compiled JavaScript, as a deployed server does, not under
+// tsx: tsx's loader keeps about 1.4 MB in the heap, which put the wssd
+// child's old generation (6.5 MB after a full GC without it) past 8 MB, V8's
+// threshold below which incremental marking is not started for allocation —
+// at 64 KiB × 16 in flight the child then ran 4–7× the full GCs of the same
+// code run as JavaScript (36 against 5 over one 3 s cell), a cost a deployed
+// server does not have.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, symlinkSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BareMode, ExitRequest, ModeReply, ModeRequest, ReadyMessage, ServerKind, UsageReply, UsageRequest } from './echo-server.js';
 
 export type { BareMode, ServerKind, UsageReply } from './echo-server.js';
 
-const entry = fileURLToPath(new URL('./echo-server.ts', import.meta.url));
 const root = fileURLToPath(new URL('..', import.meta.url));
 const live = new Set<ChildProcess>();
+
+let compiledEntry: string | undefined;
+
+/**
+ * bench/echo-server.ts and the src/ it imports, compiled once per bench run
+ * (tsc, a few seconds) into test-output/bench-servers/, inside the package so
+ * that its "type": "module" applies; certs/ is linked beside them.
+ */
+function entry(): string {
+  if (compiledEntry !== undefined) return compiledEntry;
+  const tsc = join(dirname(createRequire(import.meta.url).resolve('typescript/package.json')), 'bin', 'tsc');
+  execFileSync(process.execPath, [tsc, '-p', fileURLToPath(new URL('./tsconfig.servers.json', import.meta.url))], { cwd: root, stdio: 'inherit' });
+  const out = fileURLToPath(new URL('../test-output/bench-servers/', import.meta.url));
+  if (!existsSync(`${out}certs`)) symlinkSync(fileURLToPath(new URL('../certs', import.meta.url)), `${out}certs`, 'dir');
+  compiledEntry = `${out}bench/echo-server.js`;
+  return compiledEntry;
+}
 
 /** CPUs for the server child and for this process (the load client), when pinning is possible. */
 export interface Pinning {
@@ -87,7 +114,7 @@ export class ServerProcess {
     // BENCH_NODE_FLAGS: extra node flags for the server children only, to
     // profile a server under the bench's load (--cpu-prof, --perf-basic-prof).
     const flags = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter((f) => f !== '');
-    const child = spawn(process.execPath, [...flags, '--import', 'tsx', '--expose-gc', entry, kind, mode], { cwd: root, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child = spawn(process.execPath, [...flags, '--expose-gc', entry(), kind, mode], { cwd: root, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     live.add(child);
     child.on('exit', () => live.delete(child));
     return new Promise((resolve, reject) => {
