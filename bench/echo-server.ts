@@ -4,20 +4,26 @@
 //
 //   node --expose-gc test-output/bench-servers/bench/echo-server.js <kind> <mode>
 //   (compiled by server-process.ts; `node --import tsx` runs this file as it is)
-//   kind: wss | ws | tls | net; mode (bare servers only): echo | end | hold,
-//   switchable later over IPC
+//   kind: wss | ws | tls | net | pkg-wss | pkg-ws; mode (bare servers only):
+//   echo | end | hold, switchable later over IPC; pkg-*: the `ws` package
+//   (third argument: its path, see ws-package.ts) over TLS or plain TCP
 //
 // IPC: sends {type:'ready', port} once listening; answers each UsageRequest
 // with a UsageReply (process.cpuUsage(), process.memoryUsage(), open sockets).
 // Exits when the parent goes away (the IPC channel closes) or asks it to.
 import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
 import net from 'node:net';
 import { getHeapSpaceStatistics } from 'node:v8';
 import { createServer, type Connection } from '../src/index.js';
 import { listenBare } from './bare-listener.js';
 import { afterFullGc } from './measure.js';
+import { loadWs, type WsSocket } from './ws-package.js';
 
-export type ServerKind = 'wss' | 'ws' | 'tls' | 'net';
+/** wssd over TLS / plain, bare node:tls / node:net, and the `ws` package over TLS / plain. */
+export type ServerKind = 'wss' | 'ws' | 'tls' | 'net' | 'pkg-wss' | 'pkg-ws';
+export const SERVER_KINDS: readonly ServerKind[] = ['wss', 'ws', 'tls', 'net', 'pkg-wss', 'pkg-ws'];
 /** What a bare server does with a connection: echo it (pipe to itself), end it at once, or hold it idle. */
 export type BareMode = 'echo' | 'end' | 'hold';
 
@@ -95,6 +101,12 @@ function echo(this: Connection, data: string | Buffer, isBinary: boolean): void 
   this.send(data, { binary: isBinary });
 }
 
+function echoWs(this: WsSocket, data: Buffer, isBinary: boolean): void {
+  messages++;
+  bytes += data.length;
+  this.send(data, { binary: isBinary });
+}
+
 function countBytes(chunk: Buffer): void {
   bytes += chunk.length;
 }
@@ -104,7 +116,27 @@ function closed(): void {
   open--;
 }
 
-async function listen(kind: ServerKind): Promise<{ port: number; connections: () => number }> {
+async function listen(kind: ServerKind, wsPath: string | undefined): Promise<{ port: number; connections: () => number }> {
+  if (kind === 'pkg-wss' || kind === 'pkg-ws') {
+    if (wsPath === undefined) throw new Error(`${kind}: the ws package's path is missing`);
+    // ws as its README runs it: on an https / http server, no compression; the
+    // same TLS options as wssd and the bare server, and no Nagle.
+    const server = kind === 'pkg-wss' ? https.createServer({ cert, key, minVersion: 'TLSv1.2', ALPNProtocols: ['http/1.1'] }) : http.createServer();
+    const wss = new (loadWs(wsPath).WebSocketServer)({ server, perMessageDeflate: false });
+    wss.on('connection', (socket, request) => {
+      accepted++;
+      request.socket.setNoDelay(true);
+      socket.on('error', ignore);
+      socket.on('message', echoWs);
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(0, host, () => resolve());
+    });
+    const address = server.address();
+    if (address === null || typeof address === 'string') throw new Error('no port');
+    return { port: address.port, connections: () => wss.clients.size };
+  }
   if (kind === 'wss' || kind === 'ws') {
     const server = createServer(kind === 'wss' ? { cert, key, host, port: 0, logger: false, pingInterval: 0 } : { plain: true, host, port: 0, logger: false, pingInterval: 0 });
     server.on('connection', (conn) => {
@@ -134,12 +166,12 @@ async function listen(kind: ServerKind): Promise<{ port: number; connections: ()
   return { port, connections: () => open };
 }
 
-const [kindArg, modeArg] = process.argv.slice(2);
-if (!['wss', 'ws', 'tls', 'net'].includes(kindArg ?? '') || !['echo', 'end', 'hold'].includes(modeArg ?? 'echo')) {
-  throw new Error(`usage: echo-server.ts wss|ws|tls|net [echo|end|hold], got ${process.argv.slice(2).join(' ')}`);
+const [kindArg, modeArg, wsPath] = process.argv.slice(2);
+if (!(SERVER_KINDS as readonly string[]).includes(kindArg ?? '') || !['echo', 'end', 'hold'].includes(modeArg ?? 'echo')) {
+  throw new Error(`usage: echo-server.ts ${SERVER_KINDS.join('|')} [echo|end|hold] [ws path], got ${process.argv.slice(2).join(' ')}`);
 }
 mode = (modeArg ?? 'echo') as BareMode;
-const { port, connections } = await listen(kindArg as ServerKind);
+const { port, connections } = await listen(kindArg as ServerKind, wsPath);
 process.on('message', (msg: UsageRequest | ExitRequest | ModeRequest) => {
   if (msg.type === 'exit') process.exit(0);
   if (msg.type === 'mode') {

@@ -4,8 +4,11 @@
 // child process (pinned to one CPU, the load client to the other), so the
 // headline — server CPU time per echoed message — is the server's alone.
 //
+// With `--ws PATH`, the `ws` package over TLS and plain TCP runs beside them
+// (kinds pkg-wss, pkg-ws): the yardstick wssd must never be above.
+//
 // Servers are interleaved config by config within each round (wss, ws, tls,
-// net), so a slow moment of the machine hits all four alike; figures are the
+// net, then the ws package's), so a slow moment of the machine hits all four alike; figures are the
 // medians over the rounds. A ratio is taken within each round, between cells
 // measured back to back, and its median over the rounds is reported: the
 // machine's speed drifts by up to 2x over minutes, and a ratio of medians
@@ -58,7 +61,29 @@ export interface EchoRatio {
   /** wssd over plain TCP ÷ bare TCP echo, server CPU per message: the median of the rounds' ratios. */
   wsVsNet: number;
   wsVsNetRounds: number[];
+  /** With --ws: the ws package's CPU per message, and wssd ÷ it (median of the rounds' ratios), over TLS and plain. */
+  pkg?: {
+    wssUsPerMsg: number;
+    wssdVsPkgTls: number;
+    wssdVsPkgTlsRounds: number[];
+    wsUsPerMsg: number;
+    wssdVsPkgPlain: number;
+    wssdVsPkgPlainRounds: number[];
+  };
 }
+
+/**
+ * Issue #14's targets for case 4: wssd ÷ the bare echo of the same transport,
+ * server CPU per message, at 64 connections.
+ */
+export const ECHO_TARGETS: readonly { transport: 'tls' | 'plain'; payload: number; window: number; atMost: number }[] = [
+  { transport: 'tls', payload: 64 * 1024, window: 16, atMost: 0.6 },
+  { transport: 'tls', payload: 1024 * 1024, window: 2, atMost: 0.65 },
+  { transport: 'tls', payload: 1024, window: 16, atMost: 1.0 },
+  { transport: 'tls', payload: 32, window: 16, atMost: 1.15 },
+  { transport: 'plain', payload: 1024, window: 16, atMost: 1.15 },
+  { transport: 'plain', payload: 64 * 1024, window: 16, atMost: 0.6 },
+];
 
 export interface EchoOptions {
   configs: EchoConfig[];
@@ -85,6 +110,8 @@ export function windowsFor(payload: number, connections: number): number[] {
 }
 
 export const SERVERS: readonly ServerKind[] = ['wss', 'ws', 'tls', 'net'];
+/** The ws package's servers, measured when the bench is given --ws PATH. */
+export const PACKAGE_SERVERS: readonly ServerKind[] = ['pkg-wss', 'pkg-ws'];
 
 /** The servers of `kinds`, in that order, from a set of started children. */
 export function pick(servers: readonly ServerProcess[], kinds: readonly ServerKind[]): ServerProcess[] {
@@ -96,7 +123,8 @@ export function pick(servers: readonly ServerProcess[], kinds: readonly ServerKi
 }
 
 export function targetOf(server: ServerProcess, ca: Buffer): Target {
-  return { port: server.port, tls: server.kind === 'wss' || server.kind === 'tls', websocket: server.kind === 'wss' || server.kind === 'ws', ca };
+  const kind = server.kind;
+  return { port: server.port, tls: kind === 'wss' || kind === 'tls' || kind === 'pkg-wss', websocket: kind !== 'tls' && kind !== 'net', ca };
 }
 
 /** What each connection sends and expects back: payload i, and (wssd) its masked frame. */
@@ -189,9 +217,11 @@ function medianSample(samples: EchoSample[]): EchoSample {
   };
 }
 
-/** `servers`: a wss, ws, tls and net child each (bare ones are switched to echo). */
+/** `servers`: a wss, ws, tls and net child each (bare ones are switched to echo), and pkg-wss and pkg-ws if there are. */
 export async function benchEcho(all: readonly ServerProcess[], options: EchoOptions): Promise<{ cells: EchoSample[]; ratios: EchoRatio[] }> {
-  const servers = pick(all, SERVERS);
+  const withPackage = all.some((s) => s.kind === 'pkg-wss');
+  const kinds = withPackage ? [...SERVERS, ...PACKAGE_SERVERS] : SERVERS;
+  const servers = pick(all, kinds);
   for (const s of servers) if (s.kind === 'tls' || s.kind === 'net') await s.setMode('echo');
   // Each connection echoes its own pattern, so bytes crossing between
   // connections would show; its frame is masked once (with the reference
@@ -223,13 +253,13 @@ export async function benchEcho(all: readonly ServerProcess[], options: EchoOpti
   const ratios: EchoRatio[] = [];
   for (const config of options.configs) {
     const byKind = new Map<ServerKind, EchoSample>();
-    for (const kind of SERVERS) {
+    for (const kind of kinds) {
       const cell = medianSample(samples.get(key(kind, config)) ?? []);
       byKind.set(kind, cell);
       cells.push(cell);
     }
     const us = (kind: ServerKind): number => byKind.get(kind)?.serverCpuUsPerMsg ?? NaN;
-    // Round r's samples of all four servers were taken one after the other.
+    // Round r's samples of all the servers were taken one after the other.
     const perRound = (a: ServerKind, b: ServerKind): number[] => {
       const x = samples.get(key(a, config)) ?? [];
       const y = samples.get(key(b, config)) ?? [];
@@ -237,6 +267,8 @@ export async function benchEcho(all: readonly ServerProcess[], options: EchoOpti
     };
     const wssVsTlsRounds = perRound('wss', 'tls');
     const wsVsNetRounds = perRound('ws', 'net');
+    const pkgTlsRounds = withPackage ? perRound('wss', 'pkg-wss') : [];
+    const pkgPlainRounds = withPackage ? perRound('ws', 'pkg-ws') : [];
     ratios.push({
       payload: config.payload,
       connections: config.connections,
@@ -249,6 +281,16 @@ export async function benchEcho(all: readonly ServerProcess[], options: EchoOpti
       netUsPerMsg: us('net'),
       wsVsNet: sig(median(wsVsNetRounds)),
       wsVsNetRounds,
+      pkg: withPackage
+        ? {
+            wssUsPerMsg: us('pkg-wss'),
+            wssdVsPkgTls: sig(median(pkgTlsRounds)),
+            wssdVsPkgTlsRounds: pkgTlsRounds,
+            wsUsPerMsg: us('pkg-ws'),
+            wssdVsPkgPlain: sig(median(pkgPlainRounds)),
+            wssdVsPkgPlainRounds: pkgPlainRounds,
+          }
+        : undefined,
     });
   }
   return { cells, ratios };

@@ -1,13 +1,13 @@
 // `npm run bench [-- --quick] [-- --out FILE] [-- --only decoder,mask,encoder,echo,handshake,idle,fanout,deflate,redis]
 //   [-- --payloads 32,1024 --conns 64 --windows 16]` (a subset of case 4, for A/B runs)
 //   [-- --subscribers 1000,10000]` (case 7's subscriber counts)
-//   [-- --ws PATH/node_modules/ws]` (the ws package, installed elsewhere, beside wssd in case 8):
+//   [-- --ws PATH/node_modules/ws]` (the ws package, installed elsewhere, beside wssd in cases 4 and 8):
 // every case, a markdown table each, and last one JSON line with every figure.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { benchDecoder } from './decoder.js';
+import { benchDecoder, type DecoderResult } from './decoder.js';
 import { benchDeflate, printDeflate } from './deflate.js';
-import { benchEcho, windowsFor, type EchoConfig } from './echo.js';
+import { benchEcho, ECHO_TARGETS, PACKAGE_SERVERS, windowsFor, type EchoConfig } from './echo.js';
 import { benchEncoder } from './encoder.js';
 import { benchHandshakes, HANDSHAKE_TARGETS } from './handshakes.js';
 import { benchIdleMemory, medianIdlePairs, openFileLimit, type IdlePair } from './idle-memory.js';
@@ -32,7 +32,7 @@ const { values } = parseArgs({
     windows: { type: 'string' },
     // Case 7: subscriber counts.
     subscribers: { type: 'string' },
-    // The `ws` package installed outside this repository (its node_modules/ws), measured beside wssd (case 8).
+    // The `ws` package installed outside this repository (its node_modules/ws), measured beside wssd (cases 4 and 8).
     ws: { type: 'string' },
   },
 });
@@ -55,10 +55,12 @@ const print = (title: string, table: string): void => {
   process.stdout.write(`\n### ${title}\n\n${table}\n`);
 };
 
+let decoderRows: DecoderResult[] | undefined;
 if (want('decoder')) {
   const sizes = [0, 16, 125, 1024, 64 * 1024, 1024 * 1024];
   const decoder = benchDecoder(sizes, [16 * 1024, 1337], quick ? 16 * 1024 * 1024 : 64 * 1024 * 1024, minMs);
   results.decoder = decoder;
+  decoderRows = decoder;
   print(
     `1. Decoder alone (${quick ? 16 : 64} MiB of masked client frames)`,
     markdownTable(
@@ -127,8 +129,9 @@ if (e2e) results.pinning = pin ?? null;
 // no allocator has served megabytes of echoes, or an earlier round, before
 // it counts memory.
 const kinds: ServerKind[] = ['wss', 'ws', 'tls', 'net'];
-const traffic: [ServerKind, BareMode][] = want('echo') || want('handshake') ? kinds.map((kind) => [kind, 'echo']) : [];
-const children: ServerProcess[] = traffic.length > 0 ? await startServers(traffic, pin) : [];
+// With --ws, the ws package's echo servers too (case 4).
+const traffic: [ServerKind, BareMode][] = want('echo') || want('handshake') ? [...kinds, ...(want('echo') && values.ws !== undefined ? PACKAGE_SERVERS : [])].map((kind) => [kind, 'echo']) : [];
+const children: ServerProcess[] = traffic.length > 0 ? await startServers(traffic, pin, values.ws) : [];
 const trafficServers = children;
 // Case 7's servers start with the others, before any measurement.
 const fanoutChildren: FanoutChild[] = want('fanout') ? await Promise.all((['wss', 'ws', 'tls', 'net'] as const).map((kind) => FanoutChild.start(kind, pin))) : [];
@@ -164,10 +167,11 @@ try {
         echo.cells.map((c) => [formatBytes(c.payload), `${c.connections} × ${c.window}`, c.server, c.msgsPerSec.toLocaleString('en'), c.mibPerSec, c.serverCpuUsPerMsg, c.serverCpuPct, c.clientCpuPct, c.p50Ms, c.p99Ms]),
       ),
     );
+    const pkg = values.ws !== undefined;
     print(
-      "4b. Server CPU per echoed message, wssd ÷ bare echo of the same transport (each ratio taken within a round, then the median of the rounds')",
+      `4b. Server CPU per echoed message, wssd ÷ bare echo of the same transport${pkg ? ', and wssd ÷ the ws package' : ''} (each ratio taken within a round, then the median of the rounds')`,
       markdownTable(
-        ['payload', 'conns × window', 'wss µs', 'bare tls µs', 'wss ÷ tls', 'per round', 'ws µs', 'bare net µs', 'ws ÷ net', 'per round'],
+        ['payload', 'conns × window', 'wss µs', 'bare tls µs', 'wss ÷ tls', 'per round', 'ws µs', 'bare net µs', 'ws ÷ net', 'per round', ...(pkg ? ['ws pkg TLS µs', 'wssd ÷ ws pkg, TLS', 'per round', 'ws pkg plain µs', 'wssd ÷ ws pkg, plain', 'per round'] : [])],
         echo.ratios.map((r) => [
           formatBytes(r.payload),
           `${r.connections} × ${r.window}`,
@@ -179,9 +183,37 @@ try {
           r.netUsPerMsg,
           r.wsVsNet,
           r.wsVsNetRounds.join(' / '),
+          ...(r.pkg === undefined ? [] : [r.pkg.wssUsPerMsg, r.pkg.wssdVsPkgTls, r.pkg.wssdVsPkgTlsRounds.join(' / '), r.pkg.wsUsPerMsg, r.pkg.wssdVsPkgPlain, r.pkg.wssdVsPkgPlainRounds.join(' / ')]),
         ]),
       ),
     );
+    // Issue #14's targets: each ratio of 4b that has one (64 connections), the decoder's (case 1), and "never above ws".
+    const met = (ok: boolean): string => (ok ? 'met' : 'missed');
+    const targetRows: (string | number)[][] = [];
+    for (const t of ECHO_TARGETS) {
+      const r = echo.ratios.find((x) => x.payload === t.payload && x.window === t.window && x.connections === 64);
+      if (r === undefined) continue;
+      const value = t.transport === 'tls' ? r.wssVsTls : r.wsVsNet;
+      const rounds = t.transport === 'tls' ? r.wssVsTlsRounds : r.wsVsNetRounds;
+      targetRows.push([`${t.transport === 'tls' ? 'TLS' : 'plain'} ${formatBytes(t.payload)} × w${t.window}: wssd ÷ bare ${t.transport === 'tls' ? 'TLS' : 'TCP'} echo`, value, rounds.join(' / '), `≤ ${t.atMost}`, met(value <= t.atMost)]);
+    }
+    for (const d of decoderRows ?? []) {
+      if (d.chunk !== 16 * 1024 || (d.payload !== 64 * 1024 && d.payload !== 1024 * 1024)) continue;
+      targetRows.push([`decoder ${formatBytes(d.payload)} in 16 KiB chunks ÷ JS XOR floor (GB/s; CPU time interleaved: ${d.vsJsXorCpu})`, d.vsJsXor, '', '≥ 0.9', met(d.vsJsXor >= 0.9)]);
+    }
+    const withPkg = echo.ratios.filter((r) => r.pkg !== undefined);
+    if (withPkg.length > 0) {
+      const worst = (f: (r: (typeof withPkg)[number]) => number): (typeof withPkg)[number] => withPkg.reduce((a, b) => (f(b) > f(a) ? b : a));
+      const tlsWorst = worst((r) => r.pkg?.wssdVsPkgTls ?? 0);
+      const plainWorst = worst((r) => r.pkg?.wssdVsPkgPlain ?? 0);
+      const tlsValue = tlsWorst.pkg?.wssdVsPkgTls ?? NaN;
+      const plainValue = plainWorst.pkg?.wssdVsPkgPlain ?? NaN;
+      targetRows.push([`TLS, every cell: wssd ÷ ws package, the highest (${formatBytes(tlsWorst.payload)} × ${tlsWorst.connections} × ${tlsWorst.window})`, tlsValue, tlsWorst.pkg?.wssdVsPkgTlsRounds.join(' / ') ?? '', '≤ 1', met(tlsValue <= 1)]);
+      targetRows.push([`plain, every cell: wssd ÷ ws package, the highest (${formatBytes(plainWorst.payload)} × ${plainWorst.connections} × ${plainWorst.window})`, plainValue, plainWorst.pkg?.wssdVsPkgPlainRounds.join(' / ') ?? '', '≤ 1', met(plainValue <= 1)]);
+    }
+    if (targetRows.length > 0) {
+      print(`4c. Targets (issue #14), server CPU per message${withPkg.length === 0 ? '; the ws package is compared with --ws PATH' : ''}`, markdownTable(['figure', 'this run', 'per round', 'target', ''], targetRows));
+    }
     if (skipped !== '') process.stdout.write(`\n(Case 4 with ${skipped} in flight runs in the full bench only.)\n`);
     lap('echo');
   }

@@ -110,11 +110,11 @@ export class ServerProcess {
    * child starts on any CPU (start-up is module loading, and several start at
    * once) and is pinned to `pin.server` once ready, before any measurement.
    */
-  static start(kind: ServerKind, mode: BareMode, pin: Pinning | undefined): Promise<ServerProcess> {
+  static start(kind: ServerKind, mode: BareMode, pin: Pinning | undefined, wsPath?: string): Promise<ServerProcess> {
     // BENCH_NODE_FLAGS: extra node flags for the server children only, to
     // profile a server under the bench's load (--cpu-prof, --perf-basic-prof).
     const flags = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter((f) => f !== '');
-    const child = spawn(process.execPath, [...flags, '--expose-gc', entry(), kind, mode], { cwd: root, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child = spawn(process.execPath, [...flags, '--expose-gc', entry(), kind, mode, ...(wsPath === undefined ? [] : [wsPath])], { cwd: root, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     live.add(child);
     child.on('exit', () => live.delete(child));
     return new Promise((resolve, reject) => {
@@ -187,8 +187,8 @@ export class ServerProcess {
 }
 
 /** Starts several children at once (their start-up is mostly module loading, on both CPUs). */
-export async function startServers(specs: [ServerKind, BareMode][], pin: Pinning | undefined): Promise<ServerProcess[]> {
-  const started = await Promise.allSettled(specs.map(([kind, mode]) => ServerProcess.start(kind, mode, pin)));
+export async function startServers(specs: [ServerKind, BareMode][], pin: Pinning | undefined, wsPath?: string): Promise<ServerProcess[]> {
+  const started = await Promise.allSettled(specs.map(([kind, mode]) => ServerProcess.start(kind, mode, pin, wsPath)));
   const servers = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
   const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
   if (failed !== undefined) {

@@ -7,27 +7,13 @@
 //   node --import tsx --expose-gc bench/ws-deflate-server.ts /tmp/x/node_modules/ws
 import https from 'node:https';
 import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import type { DeflateUsage } from './deflate-server.js';
 import { afterFullGc } from './measure.js';
-
-/** What this script uses of ws's API. */
-interface WsSocket {
-  on(event: 'message', listener: (data: Buffer, isBinary: boolean) => void): void;
-  on(event: 'error', listener: () => void): void;
-  send(data: Buffer, options: { binary: boolean }): void;
-}
-interface WsServer {
-  clients: Set<WsSocket>;
-  on(event: 'connection', listener: (ws: WsSocket) => void): void;
-}
-interface WsModule {
-  WebSocketServer: new (options: { server: https.Server; perMessageDeflate: boolean }) => WsServer;
-}
+import { loadWs } from './ws-package.js';
 
 const wsPath = process.argv[2];
 if (wsPath === undefined) throw new Error('usage: ws-deflate-server.ts PATH_TO_WS');
-const ws = createRequire(import.meta.url)(wsPath) as WsModule;
+const ws = loadWs(wsPath);
 const certs = new URL('../certs/', import.meta.url);
 const server = https.createServer({ cert: readFileSync(new URL('dev-cert.pem', certs)), key: readFileSync(new URL('dev-key.pem', certs)) });
 const wss = new ws.WebSocketServer({ server, perMessageDeflate: true });
