@@ -16,6 +16,7 @@ import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
 import { getHeapSpaceStatistics } from 'node:v8';
+import { acceptKey } from '../src/http/handshake.js';
 import { createServer, type Connection } from '../src/index.js';
 import { listenBare } from './bare-listener.js';
 import { afterFullGc } from './measure.js';
@@ -24,8 +25,14 @@ import { loadWs, type WsSocket } from './ws-package.js';
 /** wssd over TLS / plain, bare node:tls / node:net, and the `ws` package over TLS / plain. */
 export type ServerKind = 'wss' | 'ws' | 'tls' | 'net' | 'pkg-wss' | 'pkg-ws';
 export const SERVER_KINDS: readonly ServerKind[] = ['wss', 'ws', 'tls', 'net', 'pkg-wss', 'pkg-ws'];
-/** What a bare server does with a connection: echo it (pipe to itself), end it at once, or hold it idle. */
-export type BareMode = 'echo' | 'end' | 'hold';
+/**
+ * What a bare server does with a connection: echo it (pipe to itself), end it
+ * at once, hold it idle, or 'upgrade': the least a WebSocket server must do
+ * (case 5's floor for wssd's handshake) — find the blank line, answer a
+ * canned 101 with the key's accept value, answer the next bytes (the
+ * client's Close) with a Close, and end. No parsing, no checks, no state.
+ */
+export type BareMode = 'echo' | 'end' | 'hold' | 'upgrade';
 
 export interface UsageRequest {
   type: 'usage';
@@ -116,6 +123,34 @@ function closed(): void {
   open--;
 }
 
+const HEAD_END = Buffer.from('\r\n\r\n');
+const KEY_FIELD = 'sec-websocket-key:';
+// An unmasked Close with code 1000, the server's answer to the client's Close.
+const CLOSE_1000 = Buffer.from([0x88, 0x02, 0x03, 0xe8]);
+
+/** 'upgrade' mode, first bytes: the request head (one chunk on loopback; more are gathered). */
+function minimalUpgrade(socket: net.Socket): void {
+  let head = '';
+  const onHead = (chunk: Buffer): void => {
+    head += chunk.toString('latin1');
+    if (head.length > 16 * 1024) return void socket.destroy();
+    const end = head.indexOf('\r\n\r\n');
+    if (end < 0) return;
+    socket.off('data', onHead);
+    const at = head.toLowerCase().indexOf(KEY_FIELD);
+    const key = at < 0 ? '' : head.slice(at + KEY_FIELD.length, head.indexOf('\r\n', at)).trim();
+    socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${acceptKey(key)}\r\n\r\n`);
+    // Bytes after the head would be the Close already; otherwise it comes next.
+    if (end + HEAD_END.length < head.length) closeMinimal(socket);
+    else socket.once('data', () => closeMinimal(socket));
+  };
+  socket.on('data', onHead);
+}
+
+function closeMinimal(socket: net.Socket): void {
+  socket.end(CLOSE_1000);
+}
+
 async function listen(kind: ServerKind, wsPath: string | undefined): Promise<{ port: number; connections: () => number }> {
   if (kind === 'pkg-wss' || kind === 'pkg-ws') {
     if (wsPath === undefined) throw new Error(`${kind}: the ws package's path is missing`);
@@ -159,6 +194,7 @@ async function listen(kind: ServerKind, wsPath: string | undefined): Promise<{ p
       socket.pipe(socket);
     }
     else if (mode === 'end') socket.end();
+    else if (mode === 'upgrade') minimalUpgrade(socket);
     // 'hold': keep it, reading (and dropping) whatever comes.
     else socket.resume();
   };
@@ -167,8 +203,8 @@ async function listen(kind: ServerKind, wsPath: string | undefined): Promise<{ p
 }
 
 const [kindArg, modeArg, wsPath] = process.argv.slice(2);
-if (!(SERVER_KINDS as readonly string[]).includes(kindArg ?? '') || !['echo', 'end', 'hold'].includes(modeArg ?? 'echo')) {
-  throw new Error(`usage: echo-server.ts ${SERVER_KINDS.join('|')} [echo|end|hold] [ws path], got ${process.argv.slice(2).join(' ')}`);
+if (!(SERVER_KINDS as readonly string[]).includes(kindArg ?? '') || !['echo', 'end', 'hold', 'upgrade'].includes(modeArg ?? 'echo')) {
+  throw new Error(`usage: echo-server.ts ${SERVER_KINDS.join('|')} [echo|end|hold|upgrade] [ws path], got ${process.argv.slice(2).join(' ')}`);
 }
 mode = (modeArg ?? 'echo') as BareMode;
 const { port, connections } = await listen(kindArg as ServerKind, wsPath);

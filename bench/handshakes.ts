@@ -6,13 +6,17 @@
 // is what wssd's HTTP upgrade, Connection set-up and closing handshake cost.
 // Over TLS twice: full handshakes, and resumed ones (each loop offers the
 // session ticket its previous connection got, as a reconnecting client does).
+// Between the two, the same bare server in 'upgrade' mode: a canned 101 and
+// a canned Close, the least any WebSocket server on node:tls / node:net must
+// do (echo-server.ts). wssd − that floor is what wssd's own code costs; the
+// floor − bare is what the upgrade exchange costs node and the kernel.
 import tls from 'node:tls';
 import { Opcode } from '../src/protocol/constants.js';
 import { FrameDecoder } from '../src/protocol/frame-decoder.js';
 import { clientContext, closeFrame, handshakeOnce, sleep, upgrade, withTimeout, type Target } from './load-client.js';
 import { median, sig } from './measure.js';
 import { pick, targetOf } from './echo.js';
-import type { ServerKind, ServerProcess } from './server-process.js';
+import type { BareMode, ServerKind, ServerProcess } from './server-process.js';
 
 /** Issue #14's targets, server CPU per handshake. */
 export const HANDSHAKE_TARGETS = {
@@ -48,6 +52,11 @@ export interface HandshakePair {
   /** Share of the measured connections that the client saw resumed (resumed cells; 0 otherwise). */
   wssdResumedShare: number;
   bareResumedShare: number;
+  /** The bare server in 'upgrade' mode (resuming in the resumed pair): the floor for any WebSocket server on node. */
+  minimal: HandshakeSample;
+  /** wssd − the minimal upgrade, µs: the median of the rounds' differences, and each round's. */
+  overMinimalUs: number;
+  overMinimalUsRounds: number[];
 }
 
 /** The figures the issue's targets are about, each with its per-round values and whether it holds. */
@@ -61,6 +70,12 @@ export interface HandshakeTargets {
   resumedMet: boolean;
   /** wss resumed ÷ bare tls full handshake. */
   resumedOverBare: number;
+  /** The same ratio for the minimal upgrade (resumed ÷ full): what node:tls allows any WebSocket server. */
+  minimalResumedOverFull: number;
+  minimalResumedOverFullRounds: number[];
+  /** The minimal upgrade − bare accept-and-close, µs, full TLS and plain: the exchange's own cost in node and the kernel. */
+  tlsMinimalOverBareUs: number;
+  plainMinimalOverBareUs: number;
   /** ws − bare net, µs ≤ plainOverBareUs. */
   plainExtraUs: number;
   plainMet: boolean;
@@ -142,8 +157,10 @@ interface CellResult {
   resumedShare: number;
 }
 
-async function runCell(server: ServerProcess, options: HandshakeOptions, resume: boolean): Promise<CellResult> {
-  const target = targetOf(server, options.ca);
+async function runCell(server: ServerProcess, options: HandshakeOptions, resume: boolean, mode: BareMode | undefined): Promise<CellResult> {
+  if (mode !== undefined) await server.setMode(mode);
+  // A bare server in 'upgrade' mode speaks WebSocket as far as a handshake goes.
+  const target = { ...targetOf(server, options.ca), ...(mode === 'upgrade' ? { websocket: true } : {}) };
   let running = true;
   let done = 0;
   let failure: unknown;
@@ -219,23 +236,26 @@ function medianSample(samples: HandshakeSample[]): HandshakeSample {
   };
 }
 
-/** A cell: a server, handshaking fully or resuming. */
-type CellKey = `${ServerKind}` | `${ServerKind} resumed`;
+/** A cell: a server (a bare one in 'upgrade' mode: "minimal"), handshaking fully or resuming. */
+type CellKey = `${ServerKind}` | `${ServerKind} resumed` | `${ServerKind} minimal` | `${ServerKind} minimal resumed`;
 
 /** `servers`: a wss, ws, tls and net child each (bare ones are switched to accept-and-end). */
 export async function benchHandshakes(all: readonly ServerProcess[], options: HandshakeOptions): Promise<{ pairs: HandshakePair[]; targets: HandshakeTargets }> {
-  // Interleaved as wss, tls, wss resumed, ws, net in each round. No bare
-  // resumed cell: the bare server ends each connection inside node:tls's
+  // Interleaved as below in each round. No bare accept-and-close resumed
+  // cell: the bare server ends each connection inside node:tls's
   // handshake-done callback, before OpenSSL writes the TLS 1.3 tickets, so its
   // clients never get one; its full handshake stays the floor for both rows.
+  // The minimal upgrade reads the request first, so its clients do resume.
   const [wss, tlsServer, ws, net] = pick(all, ['wss', 'tls', 'ws', 'net']);
-  for (const s of [tlsServer, net]) await s.setMode('end');
-  const cells: [CellKey, ServerProcess, boolean][] = [
-    ['wss', wss, false],
-    ['tls', tlsServer, false],
-    ['wss resumed', wss, true],
-    ['ws', ws, false],
-    ['net', net, false],
+  const cells: [CellKey, ServerProcess, boolean, BareMode | undefined][] = [
+    ['wss', wss, false, undefined],
+    ['tls minimal', tlsServer, false, 'upgrade'],
+    ['tls', tlsServer, false, 'end'],
+    ['wss resumed', wss, true, undefined],
+    ['tls minimal resumed', tlsServer, true, 'upgrade'],
+    ['ws', ws, false, undefined],
+    ['net minimal', net, false, 'upgrade'],
+    ['net', net, false, 'end'],
   ];
   const samples = new Map<CellKey, HandshakeSample[]>();
   const shares = new Map<CellKey, number[]>();
@@ -244,19 +264,23 @@ export async function benchHandshakes(all: readonly ServerProcess[], options: Ha
   // rounds measure the interpreter, and TurboFan compiling on a helper thread
   // (≈ 270 µs per TLS handshake of wssd's CPU in a profile of a cold
   // 8-second window), which a server that has run for a minute no longer pays.
-  for (const [, server, resume] of cells) await runCell(server, { ...options, measureMs: options.warmupMs }, resume);
+  for (const [, server, resume, mode] of cells) await runCell(server, { ...options, measureMs: options.warmupMs }, resume, mode);
   for (let round = 0; round < options.rounds; round++) {
-    for (const [key, server, resume] of cells) {
-      const { sample, resumedShare } = await runCell(server, options, resume);
+    for (const [key, server, resume, mode] of cells) {
+      const { sample, resumedShare } = await runCell(server, options, resume, mode);
       samples.set(key, [...(samples.get(key) ?? []), sample]);
       shares.set(key, [...(shares.get(key) ?? []), resumedShare]);
     }
   }
   const cell = (key: CellKey): HandshakeSample => medianSample(samples.get(key) ?? []);
   const perRound = (key: CellKey): number[] => (samples.get(key) ?? []).map((s) => s.serverCpuUsPerHandshake);
-  const pair = (transport: HandshakePair['transport'], wssd: CellKey, bare: CellKey): HandshakePair => {
-    const bareRounds = perRound(bare);
-    const extraUsRounds = perRound(wssd).map((us, r) => sig(us - (bareRounds[r] ?? NaN)));
+  const differenceRounds = (a: CellKey, b: CellKey): number[] => {
+    const bs = perRound(b);
+    return perRound(a).map((us, r) => sig(us - (bs[r] ?? NaN)));
+  };
+  const pair = (transport: HandshakePair['transport'], wssd: CellKey, bare: CellKey, minimal: CellKey): HandshakePair => {
+    const extraUsRounds = differenceRounds(wssd, bare);
+    const overMinimalUsRounds = differenceRounds(wssd, minimal);
     return {
       transport,
       wssd: cell(wssd),
@@ -265,9 +289,12 @@ export async function benchHandshakes(all: readonly ServerProcess[], options: Ha
       extraUsRounds,
       wssdResumedShare: sig(median(shares.get(wssd) ?? [0])),
       bareResumedShare: sig(median(shares.get(bare) ?? [0])),
+      minimal: cell(minimal),
+      overMinimalUs: sig(median(overMinimalUsRounds)),
+      overMinimalUsRounds,
     };
   };
-  const pairs = [pair('tls', 'wss', 'tls'), pair('tls resumed', 'wss resumed', 'tls'), pair('plain', 'ws', 'net')];
+  const pairs = [pair('tls', 'wss', 'tls', 'tls minimal'), pair('tls resumed', 'wss resumed', 'tls', 'tls minimal resumed'), pair('plain', 'ws', 'net', 'net minimal')];
   const ratioRounds = (a: CellKey, b: CellKey): number[] => {
     const bs = perRound(b);
     return perRound(a).map((x, r) => sig(x / (bs[r] ?? NaN)));
@@ -281,6 +308,10 @@ export async function benchHandshakes(all: readonly ServerProcess[], options: Ha
     resumedOverFullRounds,
     resumedMet: median(resumedOverFullRounds) <= HANDSHAKE_TARGETS.resumedOverFull,
     resumedOverBare: sig(median(ratioRounds('wss resumed', 'tls'))),
+    minimalResumedOverFull: sig(median(ratioRounds('tls minimal resumed', 'tls minimal'))),
+    minimalResumedOverFullRounds: ratioRounds('tls minimal resumed', 'tls minimal'),
+    tlsMinimalOverBareUs: sig(median(differenceRounds('tls minimal', 'tls'))),
+    plainMinimalOverBareUs: sig(median(differenceRounds('net minimal', 'net'))),
     plainExtraUs: plainPair.extraUs,
     plainMet: plainPair.extraUs <= HANDSHAKE_TARGETS.plainOverBareUs,
   };

@@ -231,10 +231,11 @@ try {
     print(
       `5. Connections per second: connect + upgrade + close, ${parallel} client loops (${pinNote}; after an unrecorded ${warmupMs / 1000} s warm-up per cell, median of ${rounds} round${rounds > 1 ? 's' : ''} × ${measureMs / 1000} s); "tls resumed": each loop offers the session ticket of its previous connection`,
       markdownTable(
-        ['transport', 'server', 'handshakes/s', 'server CPU µs/handshake', 'server CPU %', 'client CPU %', 'wssd − bare µs', 'per round'],
+        ['transport', 'server', 'handshakes/s', 'server CPU µs/handshake', 'server CPU %', 'client CPU %', 'wssd − bare µs', 'per round', 'wssd − minimal upgrade µs', 'per round'],
         pairs.flatMap((p) => [
-          [p.transport, `wssd (${p.wssd.server})`, p.wssd.handshakesPerSec.toLocaleString('en'), p.wssd.serverCpuUsPerHandshake, p.wssd.serverCpuPct, p.wssd.clientCpuPct, p.extraUs, p.extraUsRounds.join(' / ')],
-          [p.transport, `bare ${p.bare.server} (${p.transport === 'tls resumed' ? 'full handshake, ' : ''}accept, end)`, p.bare.handshakesPerSec.toLocaleString('en'), p.bare.serverCpuUsPerHandshake, p.bare.serverCpuPct, p.bare.clientCpuPct, '', ''],
+          [p.transport, `wssd (${p.wssd.server})`, p.wssd.handshakesPerSec.toLocaleString('en'), p.wssd.serverCpuUsPerHandshake, p.wssd.serverCpuPct, p.wssd.clientCpuPct, p.extraUs, p.extraUsRounds.join(' / '), p.overMinimalUs, p.overMinimalUsRounds.join(' / ')],
+          [p.transport, `minimal upgrade on bare ${p.minimal.server} (canned 101 and Close)`, p.minimal.handshakesPerSec.toLocaleString('en'), p.minimal.serverCpuUsPerHandshake, p.minimal.serverCpuPct, p.minimal.clientCpuPct, '', '', '', ''],
+          [p.transport, `bare ${p.bare.server} (${p.transport === 'tls resumed' ? 'full handshake, ' : ''}accept, end)`, p.bare.handshakesPerSec.toLocaleString('en'), p.bare.serverCpuUsPerHandshake, p.bare.serverCpuPct, p.bare.clientCpuPct, '', '', '', ''],
         ]),
       ),
     );
@@ -247,6 +248,8 @@ try {
           ['full TLS + upgrade: wss − bare tls, µs', targets.tlsExtraUs, pairs[0].extraUsRounds.join(' / '), `≤ ${HANDSHAKE_TARGETS.tlsOverBareUs}`, met(targets.tlsMet)],
           ['resumed TLS + upgrade ÷ full (wss)', targets.resumedOverFull, targets.resumedOverFullRounds.join(' / '), `≤ ${HANDSHAKE_TARGETS.resumedOverFull}`, met(targets.resumedMet)],
           ['resumed TLS + upgrade (wss) ÷ bare tls full accept-and-close', targets.resumedOverBare, '', '', ''],
+          ['floor: minimal upgrade, resumed ÷ full (node:tls)', targets.minimalResumedOverFull, targets.minimalResumedOverFullRounds.join(' / '), '', ''],
+          ['floor: minimal upgrade − bare accept-and-close, TLS / plain, µs', `${targets.tlsMinimalOverBareUs} / ${targets.plainMinimalOverBareUs}`, '', '', ''],
           ['plain + upgrade: ws − bare net, µs', targets.plainExtraUs, pairs[2].extraUsRounds.join(' / '), `≤ ${HANDSHAKE_TARGETS.plainOverBareUs}`, met(targets.plainMet)],
         ],
       ),
