@@ -18,6 +18,7 @@ import net from 'node:net';
 import { getHeapSpaceStatistics } from 'node:v8';
 import { acceptKey } from '../src/http/handshake.js';
 import { createServer, type Connection } from '../src/index.js';
+import { primeMalloc } from '../src/malloc-priming.js';
 import { listenBare } from './bare-listener.js';
 import { afterFullGc } from './measure.js';
 import { loadWs, type WsSocket } from './ws-package.js';
@@ -173,6 +174,8 @@ async function listen(kind: ServerKind, wsPath: string | undefined): Promise<{ p
     return { port: address.port, connections: () => wss.clients.size };
   }
   if (kind === 'wss' || kind === 'ws') {
+    // As the CLI does at start (src/malloc-priming.ts), and awaited here, so no cell measures it.
+    await primeMalloc();
     const server = createServer(kind === 'wss' ? { cert, key, host, port: 0, logger: false, pingInterval: 0 } : { plain: true, host, port: 0, logger: false, pingInterval: 0 });
     server.on('connection', (conn) => {
       accepted++;

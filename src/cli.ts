@@ -15,6 +15,7 @@ import { createServer, type WebSocketServer } from './websocket-server.js';
 import { parseWorkers, supervise } from './workers.js';
 import { ClusterBroker } from './pubsub/cluster-broker.js';
 import { randomTicketKey } from './tls/ticket-keys.js';
+import { primeMalloc } from './malloc-priming.js';
 
 /**
  * With --workers and no --ticket-keys, the primary makes one random ticket
@@ -151,6 +152,8 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
       void done.then(() => process.exit(0));
       return undefined;
     }
+    // Each process that carries connections (not a supervising primary): see malloc-priming.ts.
+    void primeMalloc();
     const handler = config.app !== undefined ? await loadApp(config.app) : echo;
     // A worker of --workers N shares its topics with the others through the primary.
     // With --redis, Redis joins every worker of every node instead.
