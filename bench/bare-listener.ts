@@ -4,6 +4,17 @@
 import net from 'node:net';
 import tls from 'node:tls';
 
+/** Listens on a free port of `host` (any node server: net, tls, http, https); returns the port. */
+export async function listenOnFreePort(server: net.Server, host: string): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, host, () => resolve());
+  });
+  const address = server.address();
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  return address.port;
+}
+
 export async function listenBare(secure: boolean, handle: (socket: net.Socket) => void, host: string, cert: Buffer, key: Buffer): Promise<{ server: net.Server; port: number }> {
   let server: net.Server;
   if (secure) {
@@ -14,11 +25,5 @@ export async function listenBare(secure: boolean, handle: (socket: net.Socket) =
   } else {
     server = net.createServer(handle);
   }
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, host, () => resolve());
-  });
-  const address = server.address();
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return { server, port: address.port };
+  return { server, port: await listenOnFreePort(server, host) };
 }

@@ -8,20 +8,7 @@
 // time, memory, connections and how many hold zlib contexts of their own.
 import { readFileSync } from 'node:fs';
 import { createServer, type Connection } from '../src/index.js';
-import { afterFullGc } from './measure.js';
-
-export interface DeflateUsage {
-  type: 'usage';
-  id: number;
-  cpuUs: number;
-  rss: number;
-  heapUsed: number;
-  external: number;
-  connections: number;
-  /** Connections holding a zlib context of their own (deflate on). */
-  holders: number;
-  messages: number;
-}
+import { serveDeflateUsage } from './deflate-usage.js';
 
 const certs = new URL('../certs/', import.meta.url);
 const [onOff, idleArg] = process.argv.slice(2);
@@ -46,25 +33,4 @@ server.on('connection', (conn) => {
   conn.on('message', echo);
 });
 const { port } = await server.listen();
-process.send?.({ type: 'ready', port });
-process.on('disconnect', () => process.exit(0));
-process.on('message', (msg: { type: string; id: number; gc: boolean }) => {
-  if (msg.type !== 'usage') return;
-  const reply = (): void => {
-    const cpu = process.cpuUsage();
-    const m = process.memoryUsage();
-    const usage: DeflateUsage = {
-      type: 'usage',
-      id: msg.id,
-      cpuUs: cpu.user + cpu.system,
-      rss: m.rss,
-      heapUsed: m.heapUsed,
-      external: m.external,
-      connections: server.connections.size,
-      holders: server.deflate?.holders ?? 0,
-      messages,
-    };
-    process.send?.(usage);
-  };
-  afterFullGc(msg.gc, reply, 100);
-});
+serveDeflateUsage(port, () => ({ connections: server.connections.size, holders: server.deflate?.holders ?? 0, messages }));

@@ -23,7 +23,7 @@ import tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import zlib from 'node:zlib';
-import type { DeflateUsage } from './deflate-server.js';
+import type { DeflateUsage } from './deflate-usage.js';
 import { formatBytes, markdownTable, median, round } from './measure.js';
 
 const SERVER = fileURLToPath(new URL('./deflate-server.ts', import.meta.url));

@@ -19,7 +19,7 @@ import { getHeapSpaceStatistics } from 'node:v8';
 import { acceptKey } from '../src/http/handshake.js';
 import { createServer, type Connection } from '../src/index.js';
 import { primeMalloc } from '../src/malloc-priming.js';
-import { listenBare } from './bare-listener.js';
+import { listenBare, listenOnFreePort } from './bare-listener.js';
 import { afterFullGc } from './measure.js';
 import { loadWs, type WsSocket } from './ws-package.js';
 
@@ -124,7 +124,7 @@ function closed(): void {
   open--;
 }
 
-const HEAD_END = Buffer.from('\r\n\r\n');
+const HEAD_END = '\r\n\r\n';
 const KEY_FIELD = 'sec-websocket-key:';
 // An unmasked Close with code 1000, the server's answer to the client's Close.
 const CLOSE_1000 = Buffer.from([0x88, 0x02, 0x03, 0xe8]);
@@ -135,7 +135,7 @@ function minimalUpgrade(socket: net.Socket): void {
   const onHead = (chunk: Buffer): void => {
     head += chunk.toString('latin1');
     if (head.length > 16 * 1024) return void socket.destroy();
-    const end = head.indexOf('\r\n\r\n');
+    const end = head.indexOf(HEAD_END);
     if (end < 0) return;
     socket.off('data', onHead);
     const at = head.toLowerCase().indexOf(KEY_FIELD);
@@ -165,13 +165,7 @@ async function listen(kind: ServerKind, wsPath: string | undefined): Promise<{ p
       socket.on('error', ignore);
       socket.on('message', echoWs);
     });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(0, host, () => resolve());
-    });
-    const address = server.address();
-    if (address === null || typeof address === 'string') throw new Error('no port');
-    return { port: address.port, connections: () => wss.clients.size };
+    return { port: await listenOnFreePort(server, host), connections: () => wss.clients.size };
   }
   if (kind === 'wss' || kind === 'ws') {
     // As the CLI does at start (src/malloc-priming.ts), and awaited here, so no cell measures it.

@@ -7,8 +7,8 @@
 //   node --import tsx --expose-gc bench/ws-deflate-server.ts /tmp/x/node_modules/ws
 import https from 'node:https';
 import { readFileSync } from 'node:fs';
-import type { DeflateUsage } from './deflate-server.js';
-import { afterFullGc } from './measure.js';
+import { listenOnFreePort } from './bare-listener.js';
+import { serveDeflateUsage } from './deflate-usage.js';
 import { loadWs } from './ws-package.js';
 
 const wsPath = process.argv[2];
@@ -25,17 +25,4 @@ wss.on('connection', (socket) => {
     socket.send(data, { binary: isBinary });
   });
 });
-await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-const address = server.address();
-process.send?.({ type: 'ready', port: typeof address === 'object' && address !== null ? address.port : 0 });
-process.on('disconnect', () => process.exit(0));
-process.on('message', (msg: { type: string; id: number; gc: boolean }) => {
-  if (msg.type !== 'usage') return;
-  const reply = (): void => {
-    const cpu = process.cpuUsage();
-    const m = process.memoryUsage();
-    const usage: DeflateUsage = { type: 'usage', id: msg.id, cpuUs: cpu.user + cpu.system, rss: m.rss, heapUsed: m.heapUsed, external: m.external, connections: wss.clients.size, holders: -1, messages };
-    process.send?.(usage);
-  };
-  afterFullGc(msg.gc, reply, 100);
-});
+serveDeflateUsage(await listenOnFreePort(server, '127.0.0.1'), () => ({ connections: wss.clients.size, holders: -1, messages }));
