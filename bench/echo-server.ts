@@ -18,7 +18,7 @@ import net from 'node:net';
 import { getHeapSpaceStatistics } from 'node:v8';
 import { acceptKey } from '../src/http/handshake.js';
 import { createServer, type Connection } from '../src/index.js';
-import { primeMalloc } from '../src/malloc-priming.js';
+import { primeMalloc } from '../src/cli/malloc-priming.js';
 import { listenBare, listenOnFreePort } from './bare-listener.js';
 import { afterFullGc } from './measure.js';
 import { loadWs, type WsSocket } from './ws-package.js';
@@ -168,7 +168,7 @@ async function listen(kind: ServerKind, wsPath: string | undefined): Promise<{ p
     return { port: await listenOnFreePort(server, host), connections: () => wss.clients.size };
   }
   if (kind === 'wss' || kind === 'ws') {
-    // As the CLI does at start (src/malloc-priming.ts), and awaited here, so no cell measures it.
+    // As the CLI does at start (src/cli/malloc-priming.ts), and awaited here, so no cell measures it.
     await primeMalloc();
     const server = createServer(kind === 'wss' ? { cert, key, host, port: 0, logger: false, pingInterval: 0 } : { plain: true, host, port: 0, logger: false, pingInterval: 0 });
     server.on('connection', (conn) => {

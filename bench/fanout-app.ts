@@ -16,8 +16,8 @@
 // cannot see the other worker's buffers, and the relay does not push back,
 // so without the credit a slower worker would queue the difference in IPC.
 // The one-worker reference runs this same code, credit included.
-import type { Connection, UpgradeRequest } from '../src/connection.js';
-import type { WebSocketServer } from '../src/websocket-server.js';
+import type { Connection, UpgradeRequest } from '../src/server/connection.js';
+import type { WebSocketServer } from '../src/server/websocket-server.js';
 import { FANOUT_TOPIC, fanoutPayload, pacingBound } from './fanout-frames.js';
 
 let control: Connection | undefined;

@@ -16,7 +16,7 @@ import { benchFanout, benchWorkers, clockCheck, FanoutChild, killFanoutChildren,
 import { formatBytes, markdownTable } from './measure.js';
 import { benchRedis, killRedisNodes, printRedis, type RedisBenchOptions } from './redis.js';
 import { killRedisServers } from './redis-process.js';
-import { primeMalloc } from '../src/malloc-priming.js';
+import { primeMalloc } from '../src/cli/malloc-priming.js';
 import { killAllServers, pinningPlan, pinSelf, startServers, type BareMode, type ServerKind, type ServerProcess } from './server-process.js';
 
 const { values } = parseArgs({
@@ -57,7 +57,7 @@ const print = (title: string, table: string): void => {
 };
 
 // Cases 1–3 run in this process: glibc primed as the CLI primes every server
-// process (src/malloc-priming.ts), or the decoder's fresh payload buffers are
+// process (src/cli/malloc-priming.ts), or the decoder's fresh payload buffers are
 // faulted in page by page whenever glibc has just trimmed its heap.
 await primeMalloc();
 

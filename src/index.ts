@@ -1,30 +1,20 @@
-// wssd's public API. Everything here is stable; the rest of src/ is not.
-export { createServer, WebSocketServer, type ListenAddress, type ServerEvents } from './websocket-server.js';
-export { attach } from './attach.js';
-export { Connection, ReadyState, type ConnectionEvents, type SendOptions, type SubscribeOptions, type UpgradeRequest } from './connection.js';
+// `wssd`: the server API. Everything exported here is stable; the sans-I/O
+// protocol core has its own entry, `wssd/protocol` (protocol/index.ts), and
+// the rest of src/ is internal.
+export { createServer, WebSocketServer, type ListenAddress, type ServerEvents } from './server/websocket-server.js';
+export { attach } from './server/attach.js';
+export { Connection, ReadyState, type ConnectionEvents, type SendOptions, type SubscribeOptions, type UpgradeRequest } from './server/connection.js';
 export { SendStatus } from './io/socket-writer.js';
-export { systemClock, type Clock, type Timer } from './io/clock.js';
-export { defaults, type ServerOptions, type RequestVerdict, type RequestVerifier, type SubprotocolSelector } from './config.js';
+export type { Clock, Timer } from './io/clock.js';
+export { defaults, type ServerOptions } from './options/server-options.js';
+export type { RequestVerdict, RequestVerifier, SubprotocolSelector } from './http/upgrade.js';
 export { ConfigError } from './config-error.js';
 export type { PerMessageDeflateOptions } from './extensions/permessage-deflate.js';
-export { createLogger, type Logger, type LogFormat } from './log.js';
-export { CloseCode, FrameBits, Opcode, WEBSOCKET_GUID } from './protocol/constants.js';
-export { ProtocolError, HandshakeError, protocolErrors, connectionExits, handshakeErrors } from './protocol/errors.js';
-export { FrameDecoder, type FrameHandler, type FrameDecoderOptions } from './protocol/frame-decoder.js';
-export { encodeFrame, encodeHeader, encodeTextFrame, frameHead } from './protocol/frame-encoder.js';
-export { FrameCollector, type FrameSink } from './protocol/frame-sink.js';
-export { MessageAssembler } from './protocol/message-assembler.js';
-export { WebSocketSession, SessionState, type SessionHost } from './protocol/session.js';
-export { maskReference, unmask, unmaskWith, randomMaskSource, type MaskSource } from './protocol/mask.js';
-export { Utf8Validator } from './protocol/utf8.js';
-export { isValidWireCloseCode, parseClosePayload, encodeClosePayload } from './protocol/close.js';
-export { parseRequestHead, RequestHeadReader } from './http/request-head.js';
-export { evaluateUpgrade, acceptKey } from './http/handshake.js';
+export { createLogger, type Logger, type LogFormat } from './telemetry/log.js';
+export { CloseCode } from './protocol/constants.js';
+export { ProtocolError, HandshakeError } from './protocol/errors.js';
 export { LocalBroker, type Broker, type BrokerHost, type BrokerQuestion } from './pubsub/broker.js';
-export { ClusterBroker } from './pubsub/cluster-broker.js';
-export { ClusterRelay } from './pubsub/cluster-relay.js';
-export type { PublishOptions, SlowSubscriberPolicy } from './pubsub/pubsub.js';
+export type { PublishOptions, SlowSubscriberPolicy, ResumeResult } from './pubsub/pubsub.js';
 export type { PublishData } from './pubsub/publication.js';
-export { RedisBroker, redisBroker, type RedisBrokerOptions } from './pubsub/redis-broker.js';
-export type { StreamPosition, HistoryReplay } from './pubsub/history.js';
-export type { ResumeResult } from './pubsub/pubsub.js';
+export { redisBroker, type RedisBrokerOptions } from './pubsub/redis-broker.js';
+export type { StreamPosition } from './pubsub/history.js';

@@ -22,11 +22,11 @@
 //   (publication) message it is reset, because the peer's window now holds
 //   bytes ours does not.
 // - An inflater with context takeover (the client kept its window) is dropped
-//   only with the window saved (history.ts): the next one starts from it.
+//   only with the window saved (inflate-window.ts): the next one starts from it.
 import type { Clock, Timer } from '../io/clock.js';
 import { protocolErrors } from '../protocol/errors.js';
 import type { MessageCompression } from '../protocol/session.js';
-import { History } from './history.js';
+import { InflateWindow } from './inflate-window.js';
 import type { DeflateParams, PerMessageDeflateOptions } from './permessage-deflate.js';
 import { createDeflater, createInflater, deflaterKeepsContext, InflateError, type Deflater, type Inflater } from './zlib-engine.js';
 
@@ -184,7 +184,7 @@ export class DeflateCodec implements MessageCompression {
   private deflater: Deflater | undefined;
   private inflater: Inflater | undefined;
   /** The client's last window of plaintext, kept only when it uses context takeover. */
-  private readonly history: History | undefined;
+  private readonly inflateWindow: InflateWindow | undefined;
   /** @internal For the sweep: a context was used since the last one. */
   used = false;
 
@@ -192,7 +192,7 @@ export class DeflateCodec implements MessageCompression {
     this.params = params;
     this.contexts = contexts;
     this.threshold = contexts.options.threshold;
-    this.history = params.clientNoContextTakeover ? undefined : new History(params.clientWindowBits);
+    this.inflateWindow = params.clientNoContextTakeover ? undefined : new InflateWindow(params.clientWindowBits);
   }
 
   /** The key under which a message compressed for this connection can be shared with others (publications). */
@@ -223,8 +223,8 @@ export class DeflateCodec implements MessageCompression {
   }
 
   decompress(payload: Buffer, limit: number): Buffer {
-    const history = this.history;
-    if (history === undefined) {
+    const saved = this.inflateWindow;
+    if (saved === undefined) {
       try {
         return this.contexts.inflateShared(payload, limit);
       } catch (error) {
@@ -233,7 +233,7 @@ export class DeflateCodec implements MessageCompression {
     }
     // Past maxContexts: an inflater for this message alone, made from the saved window like any other.
     const own = this.inflater !== undefined || this.contexts.takeContext();
-    const inflater = this.inflater ?? createInflater(this.params.clientWindowBits, history.window());
+    const inflater = this.inflater ?? createInflater(this.params.clientWindowBits, saved.window());
     if (own) this.inflater = inflater;
     let out: Buffer;
     try {
@@ -243,9 +243,9 @@ export class DeflateCodec implements MessageCompression {
       else inflater.close();
       throw inflateFailure(error, limit);
     }
-    history.push(out);
+    saved.push(out);
     if (!own) inflater.close();
-    // A final block ended the client's stream (or the engine keeps no context): the next message starts from the history.
+    // A final block ended the client's stream (or the engine keeps no context): the next message starts from the saved window.
     else if (inflater.ended) this.dropInflater();
     else this.touch();
     return out;

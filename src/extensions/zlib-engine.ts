@@ -19,7 +19,7 @@
 // deflate without context takeover (always allowed: context takeover is the
 // sender's right, never its duty), and inflate with the window passed back
 // in as a preset dictionary (which is exactly the state an inflater keeps
-// between two messages: see history.ts). Both engines pass the same tests.
+// between two messages: see inflate-window.ts). Both engines pass the same tests.
 import zlib from 'node:zlib';
 
 const { Z_SYNC_FLUSH } = zlib.constants;

@@ -9,18 +9,17 @@ import type http from 'node:http';
 import type net from 'node:net';
 import type { Duplex } from 'node:stream';
 import type tls from 'node:tls';
-import type { RequestVerdict } from '../config.js';
 import { normalizeAddress, type Arrival } from '../io/arrival.js';
 import type { Clock } from '../io/clock.js';
 import { negotiateDeflate, type DeflateParams, type PerMessageDeflateOptions } from '../extensions/permessage-deflate.js';
-import type { Logger } from '../log.js';
+import type { Logger } from '../telemetry/log.js';
 import { HandshakeError, handshakeErrors } from '../protocol/errors.js';
 import type { Admission } from './admission.js';
 import { acceptResponse, errorResponse } from './handshake.js';
 import { ignoreSocketErrors, readHead, type HeadHandler } from './head-reader.js';
 import { headFromParsed, parseRequestHead, type HeadLimits, type RequestHead } from './request-head.js';
 import { sideRouteResponse, type SideRoutes } from './side-routes.js';
-import { chooseSubprotocol, refusalOf, upgradeRequest, type Peer, type UpgradePolicy, type UpgradeRequest } from './upgrade.js';
+import { chooseSubprotocol, refusalOf, upgradeRequest, type Peer, type RequestVerdict, type RequestVerifier, type UpgradePolicy, type UpgradeRequest } from './upgrade.js';
 
 export interface HandshakerOptions {
   headLimits: HeadLimits;
@@ -30,7 +29,7 @@ export interface HandshakerOptions {
   closeTimeout: number;
   policy: UpgradePolicy;
   sideRoutes: SideRoutes;
-  verifyRequest: ((request: UpgradeRequest) => RequestVerdict | Promise<RequestVerdict>) | undefined;
+  verifyRequest: RequestVerifier | undefined;
   admission: Admission;
   /** permessage-deflate's settings when it is on: an acceptable offer is then accepted (RFC 7692 §5). */
   deflate: Required<PerMessageDeflateOptions> | undefined;

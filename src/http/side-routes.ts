@@ -4,9 +4,9 @@
 // on a separate plain-HTTP port bound to loopback by default. Everything else
 // on the WebSocket port goes on to the upgrade rules (a plain GET gets 426).
 import http from 'node:http';
-import type { Logger } from '../log.js';
+import type { Logger } from '../telemetry/log.js';
 import { demoPage, htmlResponse } from './demo-page.js';
-import { METRICS_CONTENT_TYPE } from './metrics.js';
+import { METRICS_CONTENT_TYPE } from '../telemetry/prometheus.js';
 import type { RequestHead } from './request-head.js';
 
 export interface SideRoutes {

@@ -2,7 +2,6 @@
 // (handshake.ts): who the client is (behind a trusted proxy, the address it
 // reported), what the application's check says, and which subprotocol is
 // spoken. Pure: the server acts on the result.
-import type { RequestVerdict } from '../config.js';
 import { handshakeErrors, type HandshakeError } from '../protocol/errors.js';
 import { evaluateUpgrade, selectSubprotocol } from './handshake.js';
 import { clientAddress, type TrustedProxies } from './real-ip.js';
@@ -22,11 +21,20 @@ export interface UpgradeRequest extends RequestHead {
   secure: boolean;
 }
 
+/** What a request check may answer: accept (true/undefined) or refuse with a status. */
+export type RequestVerdict = boolean | undefined | void | { status: number; reason?: string; headers?: Record<string, string> };
+
+/** Chooses the subprotocol from the client's offer; undefined for none. */
+export type SubprotocolSelector = (offered: readonly string[], request: UpgradeRequest) => string | undefined;
+
+/** Checks a valid upgrade request (origin, auth…) before the 101; may refuse with a status. */
+export type RequestVerifier = (request: UpgradeRequest) => RequestVerdict | Promise<RequestVerdict>;
+
 export interface UpgradePolicy {
   paths: readonly string[] | undefined;
   trustProxy: TrustedProxies;
   subprotocols: readonly string[] | undefined;
-  selectSubprotocol: ((offered: readonly string[], request: UpgradeRequest) => string | undefined) | undefined;
+  selectSubprotocol: SubprotocolSelector | undefined;
 }
 
 /** Where the TCP connection came from. */

@@ -56,6 +56,22 @@ export interface MessageCompression {
   close(): void;
 }
 
+/**
+ * One message sent to many connections (a topic's publication): framed once,
+ * compressed once per window size, and each connection takes the form its
+ * session needs.
+ */
+export interface SharedMessage {
+  readonly payload: Buffer;
+  readonly binary: boolean;
+  /** The whole frame when it is small enough to copy into each connection's batch; undefined for a large one. */
+  readonly frame: Buffer | undefined;
+  /** Whether connections that negotiated permessage-deflate get it compressed. */
+  readonly compress: boolean;
+  /** The payload compressed with a fresh window, made by `make` the first time a connection with this shareKey asks. */
+  compressedFor(shareKey: number, make: (payload: Buffer) => Buffer): Buffer;
+}
+
 /** What the session tells the I/O layer around it. Its frames go to a FrameSink. */
 export interface SessionHost {
   onMessage(data: Buffer, binary: boolean): void;
@@ -238,6 +254,21 @@ export class WebSocketSession implements FrameHandler {
       this.sink.frame((binary ? BINARY : TEXT) | FrameBits.Rsv1, compression.compress(payload));
     } else this.sink.frame(binary ? BINARY : TEXT, payload);
     return true;
+  }
+
+  /**
+   * A message sent to many connections (a publication), in the form this
+   * connection takes: the copy compressed for its window when it negotiated
+   * compression and the message is long enough, else the shared frame, else
+   * a header of its own before the shared payload. Returns false unless Open.
+   */
+  sendShared(message: SharedMessage): boolean {
+    const compression = this.compression;
+    if (compression !== undefined && message.compress && message.payload.length >= compression.threshold) {
+      return this.sendCompressed(message.compressedFor(compression.shareKey, (p) => compression.compressFresh(p)), message.binary);
+    }
+    if (message.frame !== undefined) return this.sendEncoded(message.frame);
+    return this.sendBytes(message.payload, message.binary, false);
   }
 
   /**

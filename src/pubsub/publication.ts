@@ -12,11 +12,12 @@
 // resets its compressor: the peer's window now holds bytes ours lacks.
 import { Opcode } from '../protocol/constants.js';
 import { COPY_LIMIT, encodeFrame, encodeTextFrame, frameHead, headerSize } from '../protocol/frame-encoder.js';
+import type { SharedMessage } from '../protocol/session.js';
 import type { StreamPosition } from './history.js';
 
 export type PublishData = string | Buffer | Uint8Array | ArrayBuffer;
 
-export class Publication {
+export class Publication implements SharedMessage {
   readonly topic: string;
   readonly binary: boolean;
   /** The payload as bytes: what another process or machine gets. */

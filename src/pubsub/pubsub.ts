@@ -2,7 +2,7 @@
 // the local subscribers — each publication encoded once, each subscriber
 // judged by the slow-subscriber policy — and the broker that carries
 // publications to and from the other processes or machines of the server.
-import type { ServerStats } from '../stats.js';
+import type { ServerStats } from '../telemetry/stats.js';
 import type { Broker, BrokerHost, BrokerQuestion } from './broker.js';
 import type { HistoryReplay, StreamPosition } from './history.js';
 import { Publication, type PublishData } from './publication.js';

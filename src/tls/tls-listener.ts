@@ -8,7 +8,7 @@ import type net from 'node:net';
 import tls from 'node:tls';
 import { arrival, formatHost, normalizeAddress, type Arrival } from '../io/arrival.js';
 import type { Clock } from '../io/clock.js';
-import type { Logger } from '../log.js';
+import type { Logger } from '../telemetry/log.js';
 import { CertificateError, CertificateStore, describePair, TLS_BASE, watchFiles, type PairSource } from './certificates.js';
 import { classifyTlsClientError, RateLimiter } from './client-errors.js';
 import { describeKeys, readTicketKeyFile, type TicketKeyRing } from './ticket-keys.js';

@@ -1,4 +1,4 @@
-// Method 1 with apache: docs/apache.conf itself — its VirtualHost address,
+// Method 1 with apache: docs/deploy/apache.conf itself — its VirtualHost address,
 // certificate paths, DocumentRoot and backend port substituted, nothing
 // else — included from a self-contained main configuration (modules loaded
 // by hand, every runtime file in a temp dir) and run as
@@ -15,13 +15,13 @@ import { Daemon, DEV_CERT_FILE, DEV_KEY_FILE, requireTool, ROOT, substitute } fr
 const APACHE = '/usr/sbin/apache2';
 const MODULES_DIR = '/usr/lib/apache2/modules';
 
-/** What docs/apache.conf needs, plus the MPM, TLS session cache, static files and access control. */
+/** What docs/deploy/apache.conf needs, plus the MPM, TLS session cache, static files and access control. */
 const MODULES = ['mpm_event', 'unixd', 'authz_core', 'log_config', 'mime', 'dir', 'socache_shmcb', 'ssl', 'headers', 'proxy', 'proxy_http', 'proxy_wstunnel'];
 
-/** docs/apache.conf with this machine's addresses and paths; every substitution must apply. */
+/** docs/deploy/apache.conf with this machine's addresses and paths; every substitution must apply. */
 function renderSite(o: { port: number; root: string; wssdPort: number }): string {
-  const what = 'docs/apache.conf';
-  let site = readFileSync(join(ROOT, 'docs', 'apache.conf'), 'utf8');
+  const what = 'docs/deploy/apache.conf';
+  let site = readFileSync(join(ROOT, 'docs', 'deploy', 'apache.conf'), 'utf8');
   site = substitute(site, '<VirtualHost *:443>', `<VirtualHost 127.0.0.1:${o.port} [::1]:${o.port}>`, what);
   site = substitute(site, /SSLCertificateFile\s+\S+/g, `SSLCertificateFile ${DEV_CERT_FILE}`, what);
   site = substitute(site, /SSLCertificateKeyFile\s+\S+/g, `SSLCertificateKeyFile ${DEV_KEY_FILE}`, what);

@@ -2,7 +2,7 @@
 // 127.0.0.1`, the dev certificate). Chromium loads the demo page wssd serves
 // on GET / and must see it connect, send "tom" and show the echo (with a
 // screenshot kept in test-output/e2e/); the page connects to the first
-// --path; docs/chat-app.mjs relays between two browser tabs and a raw
+// --path; examples/chat-app.mjs relays between two browser tabs and a raw
 // client and refuses binary with 1003; what the browser sees of
 // --max-payload (1009), of the heartbeat and of SIGTERM (1001); a TLS
 // 1.2-only client is served.
@@ -166,9 +166,9 @@ describe('wssd terminating TLS itself (method 2)', () => {
   );
 
   it(
-    'docs/chat-app.mjs: a message typed into the demo page reaches a second tab and a raw client, and the second tab is heard back',
+    'examples/chat-app.mjs: a message typed into the demo page reaches a second tab and a raw client, and the second tab is heard back',
     async () => {
-      const port = await wssd(['--app', join(ROOT, 'docs', 'chat-app.mjs')]);
+      const port = await wssd(['--app', join(ROOT, 'examples', 'chat-app.mjs')]);
       chatPort = port;
       // Tab A: the demo page, whose own connection joins the room (its "tom" is broadcast).
       const a = await demoPage(port);
@@ -235,9 +235,9 @@ describe('wssd terminating TLS itself (method 2)', () => {
   );
 
   it(
-    'docs/chat-app.mjs: a binary message from the browser is refused with Close 1003 "text only"',
+    'examples/chat-app.mjs: a binary message from the browser is refused with Close 1003 "text only"',
     async () => {
-      const port = chatPort !== 0 ? chatPort : await wssd(['--app', join(ROOT, 'docs', 'chat-app.mjs')]);
+      const port = chatPort !== 0 ? chatPort : await wssd(['--app', join(ROOT, 'examples', 'chat-app.mjs')]);
       const page = await demoPage(port);
       await page.evaluate<string>(inPage(`window.chat = await wsOpen('wss://localhost:${port}/'); window.chat.send(new Uint8Array([1, 2, 3])); return 'sent';`));
       expect(await page.evaluate<{ code: number; reason: string; wasClean: boolean }>(closeEventOf('chat'))).toEqual({ code: 1003, reason: 'text only', wasClean: true });

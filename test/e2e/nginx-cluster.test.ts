@@ -1,4 +1,4 @@
-// Many machines, end to end: docs/nginx-cluster.conf as written (ports,
+// Many machines, end to end: docs/deploy/nginx-cluster.conf as written (ports,
 // addresses and paths substituted, nothing else) in front of two wssd nodes
 // that share one redis-server, and headless chromium's WebSockets through it.
 // The two connections land on different nodes (each node's /stats says so),
@@ -15,7 +15,7 @@ import { E2E_TIMEOUT, HOOK_TIMEOUT } from './proxy-suite.js';
 import { Daemon, DEV_CERT_FILE, DEV_KEY_FILE, removeDir, requireTool, ROOT, startWssd, substitute, tempDir } from './support.js';
 
 const NGINX = '/usr/sbin/nginx';
-const CHAT_APP = join(ROOT, 'docs', 'chat-app.mjs');
+const CHAT_APP = join(ROOT, 'examples', 'chat-app.mjs');
 
 let dir: string | undefined;
 let redis: RedisServer | undefined;
@@ -26,8 +26,8 @@ const statsPorts: number[] = [];
 let port = 0;
 
 function renderCluster(o: { port: number; root: string; nodePorts: number[] }): string {
-  const what = 'docs/nginx-cluster.conf';
-  let site = readFileSync(join(ROOT, 'docs', 'nginx-cluster.conf'), 'utf8');
+  const what = 'docs/deploy/nginx-cluster.conf';
+  let site = readFileSync(join(ROOT, 'docs', 'deploy', 'nginx-cluster.conf'), 'utf8');
   site = substitute(site, /listen 443 ssl;/g, `listen 127.0.0.1:${o.port} ssl;`, what);
   site = substitute(site, /listen \[::\]:443 ssl;/g, `listen [::1]:${o.port} ssl;`, what);
   site = substitute(site, /ssl_certificate\s+\S+;/g, `ssl_certificate ${DEV_CERT_FILE};`, what);
@@ -77,7 +77,7 @@ async function connections(statsPort: number): Promise<number> {
 }
 
 it(
-  'chromium through docs/nginx-cluster.conf: two WebSockets land on the two nodes, and a message from one reaches the other through Redis',
+  'chromium through docs/deploy/nginx-cluster.conf: two WebSockets land on the two nodes, and a message from one reaches the other through Redis',
   async () => {
     for (const statsPort of statsPorts) {
       const health = await fetch(`http://127.0.0.1:${statsPort}/healthz`);

@@ -1,4 +1,4 @@
-// Method 1 with nginx: docs/nginx.conf itself — its listen ports, certificate
+// Method 1 with nginx: docs/deploy/nginx.conf itself — its listen ports, certificate
 // paths, site root and upstream port substituted, nothing else — wrapped in a
 // minimal main configuration and run as a foreground nginx, in front of
 // `wssd --plain` as the docs start it. The shared checks are in
@@ -13,10 +13,10 @@ import { Daemon, DEV_CERT_FILE, DEV_KEY_FILE, requireTool, ROOT, substitute } fr
 
 const NGINX = '/usr/sbin/nginx';
 
-/** docs/nginx.conf with this machine's ports and paths; every substitution must apply. */
+/** docs/deploy/nginx.conf with this machine's ports and paths; every substitution must apply. */
 function renderSite(o: { port: number; redirectPort: number; root: string; wssdPort: number }): string {
-  const what = 'docs/nginx.conf';
-  let site = readFileSync(join(ROOT, 'docs', 'nginx.conf'), 'utf8');
+  const what = 'docs/deploy/nginx.conf';
+  let site = readFileSync(join(ROOT, 'docs', 'deploy', 'nginx.conf'), 'utf8');
   site = substitute(site, /listen 443 ssl;/g, `listen 127.0.0.1:${o.port} ssl;`, what);
   site = substitute(site, /listen \[::\]:443 ssl;/g, `listen [::1]:${o.port} ssl;`, what);
   site = substitute(site, /listen 80;/g, `listen 127.0.0.1:${o.redirectPort};`, what);
@@ -68,7 +68,7 @@ const suite = proxySuite(
 );
 
 it(
-  'nginx: the port-80 server of docs/nginx.conf redirects http:// to https:// (301)',
+  'nginx: the port-80 server of docs/deploy/nginx.conf redirects http:// to https:// (301)',
   async () => {
     suite.front(); // Fails with the start-up error if nginx is not running.
     const client = await RawClient.connect({ port: redirectPort, tls: false });

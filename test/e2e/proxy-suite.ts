@@ -113,7 +113,7 @@ export function proxySuite(name: string, requireProxy: () => void, start: (ctx: 
     writeFileSync(index, `<!doctype html><html><head><meta charset="utf-8"><title>${STATIC_TITLE}</title></head><body><p>static site served by ${name}</p></body></html>\n`);
     chmodSync(index, 0o644);
     const wssdPort = await freePort();
-    // As docs/nginx.conf and docs/apache.conf start it, plus the whoami app, with permessage-deflate on:
+    // As docs/deploy/nginx.conf and docs/deploy/apache.conf start it, plus the whoami app, with permessage-deflate on:
     // the proxy passes the extension's headers and the compressed frames through untouched.
     wssd = await startWssd(['--plain', '--host', '127.0.0.1', '--port', String(wssdPort), '--path', '/wss', '--trust-proxy', '127.0.0.1,::1', '--deflate', '--app', writeWhoamiApp(dir)]);
     front = await start({ dir, root, wssdPort });
@@ -133,7 +133,7 @@ export function proxySuite(name: string, requireProxy: () => void, start: (ctx: 
     removeDir(dir);
   }, HOOK_TIMEOUT);
 
-  describe(`wssd behind ${name} (docs/${name}.conf)`, () => {
+  describe(`wssd behind ${name} (docs/deploy/${name}.conf)`, () => {
     it(
       'chromium: new WebSocket("wss://localhost:PORT/wss") opens, "tom" comes back as text, clean 1000 close, permessage-deflate negotiated through the proxy',
       async () => {

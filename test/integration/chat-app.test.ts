@@ -1,5 +1,5 @@
-// The chat example, docs/chat-app.mjs, run as operators would run it
-// (node dist/server.js --app docs/chat-app.mjs), on topics: rooms from the
+// The chat example, examples/chat-app.mjs, run as operators would run it
+// (node dist/server.js --app examples/chat-app.mjs), on topics: rooms from the
 // query, join and leave notices, messages to the room but not back to the
 // sender, private messages through per-user topics, binary refused with
 // 1003 — and the same with --workers 4, where the room spans processes.
@@ -10,7 +10,7 @@ import { freePort } from '../helpers/free-port.js';
 import { eventually } from '../helpers/poll.js';
 import { Op, RawClient, type Frame } from '../helpers/raw-client.js';
 
-const CHAT_APP = fileURLToPath(new URL('../../docs/chat-app.mjs', import.meta.url));
+const CHAT_APP = fileURLToPath(new URL('../../examples/chat-app.mjs', import.meta.url));
 
 /** Reads text frames until one matches `pattern`; fails on a non-text frame or after the deadline. */
 async function receive(client: RawClient, pattern: RegExp, timeoutMs = 3000): Promise<string> {
@@ -40,7 +40,7 @@ async function receiveAll(client: RawClient, wanted: readonly string[], timeoutM
   return frames.map((f) => f.payload.toString('utf8'));
 }
 
-describe('the chat example app (node dist/server.js --app docs/chat-app.mjs)', () => {
+describe('the chat example app (node dist/server.js --app examples/chat-app.mjs)', () => {
   let p: WssdProcess | undefined;
   afterEach(() => {
     p?.kill();

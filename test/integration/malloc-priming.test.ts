@@ -1,4 +1,4 @@
-// primeMalloc (src/malloc-priming.ts) in a fresh process, the way the CLI runs
+// primeMalloc (src/cli/malloc-priming.ts) in a fresh process, the way the CLI runs
 // it at start: afterwards a 20 MiB buffer comes from glibc's heap (its mmap
 // threshold was raised), where without it the same buffer is a mapping of its
 // own — and so freed memory up to twice that stays in the heap instead of
@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ROOT } from '../helpers/cli-process.js';
 
-const PRIMING = `${ROOT}dist/malloc-priming.js`;
+const PRIMING = `${ROOT}dist/cli/malloc-priming.js`;
 
 /** Runs a fresh node that optionally primes, then allocates 20 MiB; returns how much its [heap] mapping grew. */
 function heapGrowthMiB(prime: boolean): number {

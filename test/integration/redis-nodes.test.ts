@@ -13,7 +13,7 @@ import { eventually } from '../helpers/poll.js';
 import { Op, RawClient } from '../helpers/raw-client.js';
 import { RedisServer } from '../helpers/redis-server.js';
 
-const CHAT_APP = fileURLToPath(new URL('../../docs/chat-app.mjs', import.meta.url));
+const CHAT_APP = fileURLToPath(new URL('../../examples/chat-app.mjs', import.meta.url));
 
 let redis: RedisServer | undefined;
 const processes: WssdProcess[] = [];

@@ -4,7 +4,7 @@
 // takeover carries the window, a final block ends a stream, limits hold.
 import zlib from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
-import { History } from '../../../src/extensions/history.js';
+import { InflateWindow } from '../../../src/extensions/inflate-window.js';
 import { createDeflater, createInflater, InflateError, nativeEngineAvailable, setScratchSize, useEngine } from '../../../src/extensions/zlib-engine.js';
 
 const SETTINGS = { windowBits: 15, level: 6, memLevel: 8 };
@@ -44,7 +44,7 @@ describe.each(['native', 'fallback'] as const)('%s engine', (engine) => {
     const first = d.deflate(Buffer.from('Hello'));
     const second = d.deflate(Buffer.from('Hello'));
     if (engine === 'native') expect(second.toString('hex')).toBe('f200110000');
-    const history = new History(15);
+    const history = new InflateWindow(15);
     let inflater = createInflater(15);
     for (const m of [first, second]) {
       const out = inflater.inflate(m, 100);
@@ -58,7 +58,7 @@ describe.each(['native', 'fallback'] as const)('%s engine', (engine) => {
     useEngine(engine);
     setScratchSize(1000);
     const d = createDeflater(SETTINGS);
-    const history = new History(15);
+    const history = new InflateWindow(15);
     let inflater = createInflater(15);
     for (let i = 0; i < 200; i++) {
       const message = i % 50 === 0 ? Buffer.from('z'.repeat(5000) + String(i)) : json(i);
@@ -73,7 +73,7 @@ describe.each(['native', 'fallback'] as const)('%s engine', (engine) => {
     useEngine(engine);
     const first = Buffer.from('a window worth remembering, a window worth remembering');
     const withFinal = zlib.deflateRawSync(first); // Z_FINISH: ends with BFINAL
-    const history = new History(15);
+    const history = new InflateWindow(15);
     let inflater = createInflater(15);
     const out = inflater.inflate(withFinal, 1000);
     expect(out.equals(first)).toBe(true);
@@ -124,7 +124,7 @@ describe.each(['native', 'fallback'] as const)('%s engine', (engine) => {
 
 describe('History: the last window of a stream', () => {
   it('keeps the last 2^bits bytes across messages of any size', () => {
-    const h = new History(8);
+    const h = new InflateWindow(8);
     expect(h.window()).toBeUndefined();
     h.push(Buffer.from('abc'));
     expect(h.window()!.toString()).toBe('abc');

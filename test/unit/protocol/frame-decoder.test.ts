@@ -399,7 +399,7 @@ describe('FrameDecoder: violations fail with their close code', () => {
     expect(recorder.frames[0].payload.equals(pattern(1000))).toBe(true);
   });
 
-  it('§10.4 a frame longer than a Buffer can hold (2^32+1 bytes) under maxPayload 2^48 (the ceiling config.ts admits) fails with 1009, push does not throw', () => {
+  it('§10.4 a frame longer than a Buffer can hold (2^32+1 bytes) under maxPayload 2^48 (the ceiling the options admit) fails with 1009, push does not throw', () => {
     // Peer-controlled input must end as a ProtocolError through onError, never
     // as an exception out of push (STYLE.md principle 3).
     const recorder = new Recorder();

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import type { Broker, BrokerHost, BrokerQuestion } from '../../../src/pubsub/broker.js';
 import type { Publication } from '../../../src/pubsub/publication.js';
 import { PubSub, type SlowSubscriberPolicy, type Subscriber } from '../../../src/pubsub/pubsub.js';
-import { ServerStats } from '../../../src/stats.js';
+import { ServerStats } from '../../../src/telemetry/stats.js';
 import { parseServerFrames } from '../helpers/server-frames.js';
 
 class FakeSubscriber implements Subscriber {

@@ -4,35 +4,33 @@
 // announced here. Also listen, close (graceful shutdown) and the heartbeat;
 // attach.ts puts the same server inside an existing node:http one.
 import { EventEmitter } from 'node:events';
-import { readFileSync } from 'node:fs';
 import type { Duplex } from 'node:stream';
 import type http from 'node:http';
 import net from 'node:net';
 import { Connection, type ConnectionOptions } from './connection.js';
-import { ConfigError } from './config-error.js';
-import { resolveOptions, type ResolvedOptions, type ServerOptions } from './config.js';
-import { Admission } from './http/admission.js';
-import { Handshaker, type HandshakeHost } from './http/handshaker.js';
-import { prometheusText } from './http/metrics.js';
-import { startStatsServer, type SideRoutes } from './http/side-routes.js';
-import type { UpgradeRequest } from './http/upgrade.js';
-import { arrival } from './io/arrival.js';
-import { systemClock, type Clock } from './io/clock.js';
-import { Heartbeat } from './io/heartbeat.js';
-import { LocalBroker } from './pubsub/broker.js';
-import { RedisBroker } from './pubsub/redis-broker.js';
-import type { StreamPosition } from './pubsub/history.js';
-import { DeflateContexts } from './extensions/deflate-contexts.js';
-import type { DeflateParams } from './extensions/permessage-deflate.js';
-import type { PublishData } from './pubsub/publication.js';
-import { PubSub, type PublishOptions } from './pubsub/pubsub.js';
-import { createLogger, silentLogger, type Logger } from './log.js';
-import { CloseCode } from './protocol/constants.js';
-import { connectionExits, type HandshakeError } from './protocol/errors.js';
-import { combineSnapshots, ServerStats, snapshot, type StatsSnapshot } from './stats.js';
-import type { CertificateStore } from './tls/certificates.js';
-import { TlsListener } from './tls/tls-listener.js';
-import { parseTicketKeys, randomTicketKey, TicketKeyRing } from './tls/ticket-keys.js';
+import { resolveOptions, type ResolvedOptions, type ServerOptions } from '../options/server-options.js';
+import { Admission } from '../http/admission.js';
+import { Handshaker, type HandshakeHost } from '../http/handshaker.js';
+import { prometheusText } from '../telemetry/prometheus.js';
+import { startStatsServer, type SideRoutes } from '../http/side-routes.js';
+import type { UpgradeRequest } from '../http/upgrade.js';
+import { arrival } from '../io/arrival.js';
+import { systemClock, type Clock } from '../io/clock.js';
+import { Heartbeat } from '../io/heartbeat.js';
+import { LocalBroker } from '../pubsub/broker.js';
+import { brokerFromOptions } from '../pubsub/broker-from-options.js';
+import type { StreamPosition } from '../pubsub/history.js';
+import { DeflateContexts } from '../extensions/deflate-contexts.js';
+import type { DeflateParams } from '../extensions/permessage-deflate.js';
+import type { PublishData } from '../pubsub/publication.js';
+import { PubSub, type PublishOptions } from '../pubsub/pubsub.js';
+import { createLogger, silentLogger, type Logger } from '../telemetry/log.js';
+import { CloseCode } from '../protocol/constants.js';
+import { connectionExits, type HandshakeError } from '../protocol/errors.js';
+import { combineSnapshots, ServerStats, snapshot, type StatsSnapshot } from '../telemetry/stats.js';
+import type { CertificateStore } from '../tls/certificates.js';
+import { TlsListener } from '../tls/tls-listener.js';
+import { parseTicketKeys, randomTicketKey, TicketKeyRing } from '../tls/ticket-keys.js';
 
 
 export interface ServerEvents {
@@ -90,17 +88,7 @@ export class WebSocketServer extends EventEmitter<ServerEvents> implements Hands
     this.clock = o.clock ?? systemClock;
     this.deflate = o.perMessageDeflate === undefined ? undefined : new DeflateContexts(o.perMessageDeflate, this.clock);
     this.pubsub = new PubSub<Connection>(
-      o.broker ??
-        (o.redis !== undefined
-          ? new RedisBroker({
-              url: o.redis,
-              prefix: o.redisPrefix,
-              historySize: o.historySize,
-              historyPrefixes: o.historyPrefix,
-              historyTtl: o.historyTtl,
-              tls: { ca: o.redisCa === undefined ? undefined : readPem(o.redisCa), servername: o.redisServername },
-            })
-          : new LocalBroker()),
+      brokerFromOptions(o),
       { maxTopicLength: o.maxTopicLength, maxBackpressure: o.maxBackpressure, slowSubscriberPolicy: o.slowSubscriberPolicy },
       this.counters,
       {
@@ -377,15 +365,6 @@ export class WebSocketServer extends EventEmitter<ServerEvents> implements Hands
   refused(error: HandshakeError, remoteAddress: string): void {
     this.counters.refusedWith(error.status, error.code);
     this.emit('refused', error.status, error.message, remoteAddress);
-  }
-}
-
-/** A PEM file for a TLS option; a missing one is bad configuration, said at startup. */
-function readPem(file: string): Buffer {
-  try {
-    return readFileSync(file);
-  } catch (error) {
-    throw new ConfigError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
   }
 }
 

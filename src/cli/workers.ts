@@ -6,9 +6,9 @@
 // (pubsub/cluster-relay.ts), so a publish in one reaches subscribers in all.
 import cluster, { type Worker } from 'node:cluster';
 import { availableParallelism } from 'node:os';
-import { ConfigError } from './config-error.js';
-import type { Logger } from './log.js';
-import { ClusterRelay } from './pubsub/cluster-relay.js';
+import { ConfigError } from '../config-error.js';
+import type { Logger } from '../telemetry/log.js';
+import { ClusterRelay } from '../pubsub/cluster-relay.js';
 
 export function parseWorkers(value: string | undefined): number {
   if (value === undefined) return 1;

@@ -3,15 +3,15 @@
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { cliSettings, helpText, parseCli } from '../../src/cli.js';
-import { resolveOptions, serverOptions } from '../../src/config.js';
-import { ConfigError } from '../../src/config-error.js';
-import { defaultShown, envName } from '../../src/flags.js';
-import type { Declaration } from '../../src/option-declaration.js';
-import { parseWorkers } from '../../src/workers.js';
+import { cliSettings, helpText, parseCli } from '../../../src/cli/main.js';
+import { resolveOptions, serverOptions } from '../../../src/options/server-options.js';
+import { ConfigError } from '../../../src/config-error.js';
+import { defaultShown, envName } from '../../../src/cli/flags.js';
+import type { Declaration } from '../../../src/options/declaration.js';
+import { parseWorkers } from '../../../src/cli/workers.js';
 
-const DEV_CERT = fileURLToPath(new URL('../../certs/dev-cert.pem', import.meta.url));
-const DEV_KEY = fileURLToPath(new URL('../../certs/dev-key.pem', import.meta.url));
+const DEV_CERT = fileURLToPath(new URL('../../../certs/dev-cert.pem', import.meta.url));
+const DEV_KEY = fileURLToPath(new URL('../../../certs/dev-key.pem', import.meta.url));
 
 type Config = Exclude<ReturnType<typeof parseCli>, 'help'>;
 

@@ -2,9 +2,9 @@
 // kind of declaration reads from flags and variables, how --help lays lines
 // out, and how a declaration resolves a value.
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../../src/config-error.js';
-import { defaultShown, flagHelp, parseFlags, readFlags } from '../../src/flags.js';
-import { choice, defaultsOf, integer, list, resolveTable, text, toggle, value } from '../../src/option-declaration.js';
+import { ConfigError } from '../../../src/config-error.js';
+import { defaultShown, flagHelp, parseFlags, readFlags } from '../../../src/cli/flags.js';
+import { choice, defaultsOf, integer, list, resolveTable, text, toggle, value } from '../../../src/options/declaration.js';
 
 const table = {
   count: integer({ min: 1, max: 9, default: 3, flag: { name: 'count', arg: 'N' }, help: 'how many' }),

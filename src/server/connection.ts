@@ -4,21 +4,21 @@
 // the idle and close timers, and turns the session's events into its own.
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
-import { CloseCode } from './protocol/constants.js';
-import { connectionExits, type ProtocolError } from './protocol/errors.js';
-import { COPY_LIMIT } from './protocol/frame-encoder.js';
-import { SessionState, WebSocketSession, type MessageCompression, type SessionHost } from './protocol/session.js';
-import type { Clock, Timer } from './io/clock.js';
-import type { HeartbeatPeer } from './io/heartbeat.js';
-import { routeSocketEvents, type SocketOwner } from './io/socket-events.js';
-import { SendStatus, SocketWriter, type WriterHost } from './io/socket-writer.js';
-import type { UpgradeRequest } from './http/upgrade.js';
-import type { Publication, PublishData } from './pubsub/publication.js';
-import type { StreamPosition } from './pubsub/history.js';
-import type { PublishOptions, PubSub, ResumeResult, SlowSubscriberPolicy, Subscriber } from './pubsub/pubsub.js';
-import type { ServerStats } from './stats.js';
+import { CloseCode } from '../protocol/constants.js';
+import { connectionExits, type ProtocolError } from '../protocol/errors.js';
+import { COPY_LIMIT } from '../protocol/frame-encoder.js';
+import { SessionState, WebSocketSession, type MessageCompression, type SessionHost } from '../protocol/session.js';
+import type { Clock, Timer } from '../io/clock.js';
+import type { HeartbeatPeer } from '../io/heartbeat.js';
+import { routeSocketEvents, type SocketOwner } from '../io/socket-events.js';
+import { SendStatus, SocketWriter, type WriterHost } from '../io/socket-writer.js';
+import type { UpgradeRequest } from '../http/upgrade.js';
+import type { Publication, PublishData } from '../pubsub/publication.js';
+import type { StreamPosition } from '../pubsub/history.js';
+import type { PublishOptions, PubSub, ResumeResult, SlowSubscriberPolicy, Subscriber } from '../pubsub/pubsub.js';
+import type { ServerStats } from '../telemetry/stats.js';
 
-export type { UpgradeRequest } from './http/upgrade.js';
+export type { UpgradeRequest } from '../http/upgrade.js';
 
 /** What every connection of a server shares: one object, not a copy each. */
 export interface ConnectionOptions {
@@ -321,12 +321,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Sessio
       this.overflow();
       return false;
     }
-    const compression = this.session.compression;
-    if (compression !== undefined && publication.compress && length >= compression.threshold) {
-      // Compressed once for every subscriber with this window, not once per subscriber.
-      this.session.sendCompressed(publication.compressedFor(compression.shareKey, (p) => compression.compressFresh(p)), publication.binary);
-    } else if (publication.frame !== undefined) this.session.sendEncoded(publication.frame);
-    else this.session.sendBytes(publication.payload, publication.binary, false);
+    this.session.sendShared(publication);
     const counters = this.options.counters;
     counters.messagesOut++;
     counters.bytesOut += length;

@@ -2,7 +2,7 @@
 // path with an addition each: no maps, no allocation per message. Refusals
 // and exits are also counted by their stable code from the catalogue
 // (protocol/errors.ts), so an operator sees why, not only how many.
-import type { DeflateContexts, DeflateCounts } from './extensions/deflate-contexts.js';
+import type { DeflateContexts, DeflateCounts } from '../extensions/deflate-contexts.js';
 
 /** Upper bounds of the publish-latency histogram's buckets, in ms (above the last: only in count). */
 export const PUBLISH_LATENCY_BUCKETS_MS = [0.25, 0.5, 1, 2, 5, 10, 25, 50, 100, 250, 1000] as const;

@@ -1,9 +1,9 @@
 // Command-line flags and their WSSD_* environment variables, derived from the
-// option tables (config.ts, cli.ts): the node:util parseArgs table, each
+// option tables (options/server-options.ts, cli/main.ts): the node:util parseArgs table, each
 // flag's value (the flag wins over the variable), and the lines of --help.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { ConfigError } from './config-error.js';
-import type { Declaration, DeclarationTable, Flag } from './option-declaration.js';
+import { ConfigError } from '../config-error.js';
+import type { Declaration, DeclarationTable, Flag } from '../options/declaration.js';
 
 /** WSSD_ and the flag's name in capitals, - as _; undefined for a flag that has no variable. */
 export function envName(flag: Flag): string | undefined {

@@ -2,16 +2,16 @@
 // the rules that tie options together, and one ConfigError with the exact
 // message for every bad value. Expected values are written out here rather
 // than read from the table, so a changed default or bound fails a test.
-import { LocalBroker } from '../../src/pubsub/broker.js';
+import { LocalBroker } from '../../../src/pubsub/broker.js';
 import { constants } from 'node:buffer';
 import { describe, expect, expectTypeOf, it } from 'vitest';
-import { defaults, resolveOptions, serverOptions, type ResolvedOptions, type ServerOptions } from '../../src/config.js';
-import { ConfigError } from '../../src/config-error.js';
-import { TrustedProxies } from '../../src/http/real-ip.js';
-import type { Logger } from '../../src/log.js';
-import type { PairSource } from '../../src/tls/certificates.js';
-import type { UpgradeRequest } from '../../src/connection.js';
-import * as api from '../../src/index.js';
+import { defaults, resolveOptions, serverOptions, type ResolvedOptions, type ServerOptions } from '../../../src/options/server-options.js';
+import { ConfigError } from '../../../src/config-error.js';
+import { TrustedProxies } from '../../../src/http/real-ip.js';
+import type { Logger } from '../../../src/telemetry/log.js';
+import type { PairSource } from '../../../src/tls/certificates.js';
+import type { UpgradeRequest } from '../../../src/server/connection.js';
+import * as api from '../../../src/index.js';
 
 /** The ConfigError `run` throws; fails the test if it throws nothing or something else. */
 function configError(run: () => unknown): ConfigError {

@@ -3,7 +3,7 @@
 // in _total; labelled series come from the records of /stats (refusals by
 // status, exits by code, TLS client errors by kind). With --workers the
 // numbers are the sum over the workers, like /stats.
-import type { StatsSnapshot } from '../stats.js';
+import type { StatsSnapshot } from './stats.js';
 
 export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 

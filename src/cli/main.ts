@@ -4,17 +4,17 @@
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { resolve } from 'node:path';
 import cluster from 'node:cluster';
-import type { Connection, UpgradeRequest } from './connection.js';
-import { serverOptions, type ServerOptions } from './config.js';
-import { ConfigError } from './config-error.js';
+import type { Connection, UpgradeRequest } from '../server/connection.js';
+import { serverOptions, type ServerOptions } from '../options/server-options.js';
+import { ConfigError } from '../config-error.js';
 import { flagHelp, parseFlags, readFlags } from './flags.js';
-import { createLogger, type LogFormat, type Logger } from './log.js';
-import { CertificateError, describePair } from './tls/certificates.js';
-import { choice, integer, list, resolveTable, text, toggle } from './option-declaration.js';
-import { createServer, type WebSocketServer } from './websocket-server.js';
+import { createLogger, type LogFormat, type Logger } from '../telemetry/log.js';
+import { CertificateError, describePair } from '../tls/certificates.js';
+import { choice, integer, list, resolveTable, text, toggle } from '../options/declaration.js';
+import { createServer, type WebSocketServer } from '../server/websocket-server.js';
 import { parseWorkers, supervise } from './workers.js';
-import { ClusterBroker } from './pubsub/cluster-broker.js';
-import { randomTicketKey } from './tls/ticket-keys.js';
+import { ClusterBroker } from '../pubsub/cluster-broker.js';
+import { randomTicketKey } from '../tls/ticket-keys.js';
 import { primeMalloc } from './malloc-priming.js';
 
 /**
@@ -28,8 +28,8 @@ const SHARED_TICKET_KEY = 'WSSD_SHARED_TICKET_KEY';
 // It was declared here first; importers of cli.ts still find it.
 export { ConfigError };
 
-const DEV_CERT = fileURLToPath(new URL('../certs/dev-cert.pem', import.meta.url));
-const DEV_KEY = fileURLToPath(new URL('../certs/dev-key.pem', import.meta.url));
+const DEV_CERT = fileURLToPath(new URL('../../certs/dev-cert.pem', import.meta.url));
+const DEV_KEY = fileURLToPath(new URL('../../certs/dev-key.pem', import.meta.url));
 
 /** What --app modules export: called for every connection; `server` gives access to all of them (broadcast). */
 export type ConnectionHandler = (connection: Connection, request: UpgradeRequest, server: WebSocketServer) => void;

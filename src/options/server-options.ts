@@ -2,29 +2,22 @@
 // its default, its bounds, its flag, its help line), and everything else
 // derived from that table: the ServerOptions type, `defaults`, the checks in
 // resolveOptions(), and the executable's flags, WSSD_* variables and --help
-// (cli.ts, flags.ts). Every limit is bounded by default; the README's limits
+// (cli/main.ts, cli/flags.ts). Every limit is bounded by default; the README's limits
 // table mirrors the defaults here.
 import { constants } from 'node:buffer';
-import type { Logger } from './log.js';
-import { ConfigError } from './config-error.js';
-import { TrustedProxies } from './http/real-ip.js';
-import { pairsInDirectory, type PairSource } from './tls/certificates.js';
-import { checkInteger, choice, defaultsOf, integer, list, resolveTable, text, toggle, toggleOr, value, type Given, type Resolved } from './option-declaration.js';
-import { resolveDeflateOptions, type PerMessageDeflateOptions } from './extensions/permessage-deflate.js';
-import type { UpgradeRequest } from './http/upgrade.js';
-import type { Clock } from './io/clock.js';
-import type { Broker } from './pubsub/broker.js';
-import { parseRedisUrl } from './redis/redis-url.js';
-import { parseTicketKeys, readTicketKeyFile, type TicketKey } from './tls/ticket-keys.js';
+import { readFileSync } from 'node:fs';
+import type { Logger } from '../telemetry/log.js';
+import { ConfigError } from '../config-error.js';
+import { TrustedProxies } from '../http/real-ip.js';
+import { pairsInDirectory, type PairSource } from '../tls/certificates.js';
+import { checkInteger, choice, defaultsOf, integer, list, resolveTable, text, toggle, toggleOr, value, type Given, type Resolved } from './declaration.js';
+import { resolveDeflateOptions, type PerMessageDeflateOptions } from '../extensions/permessage-deflate.js';
+import type { RequestVerifier, SubprotocolSelector } from '../http/upgrade.js';
+import type { Clock } from '../io/clock.js';
+import type { Broker } from '../pubsub/broker.js';
+import { parseRedisUrl } from '../redis/redis-url.js';
+import { parseTicketKeys, readTicketKeyFile, type TicketKey } from '../tls/ticket-keys.js';
 
-/** What a request check may answer: accept (true/undefined) or refuse with a status. */
-export type RequestVerdict = boolean | undefined | void | { status: number; reason?: string; headers?: Record<string, string> };
-
-/** Chooses the subprotocol from the client's offer; undefined for none. */
-export type SubprotocolSelector = (offered: readonly string[], request: UpgradeRequest) => string | undefined;
-
-/** Checks a valid upgrade request (origin, auth…) before the 101; may refuse with a status. */
-export type RequestVerifier = (request: UpgradeRequest) => RequestVerdict | Promise<RequestVerdict>;
 
 // The port's default depends on `plain`, so it is two constants rather than the entry's `default`.
 const TLS_PORT = 8443;
@@ -38,7 +31,7 @@ export const serverOptions = {
   port: integer({ min: 0, max: 65535, flag: { name: 'port', arg: 'N' }, help: 'port; 0 picks a free one', shows: `${TLS_PORT}; ${PLAIN_PORT} with --plain` }),
   host: text({ default: '::', flag: { name: 'host', arg: 'ADDR' }, help: 'address to listen on; :: is every address, IPv4 and IPv6' }),
 
-  // The executable's --cert/--key pairs (cli.ts) become certFile, keyFile and sni.
+  // The executable's --cert/--key pairs (cli/main.ts) become certFile, keyFile and sni.
   cert: value<string | Buffer>({ help: 'PEM certificate chain, leaf first; with key, required unless plain' }),
   key: value<string | Buffer>({ help: 'PEM private key for cert' }),
   certFile: text({ help: 'the certificate chain as a file, which can then be reloaded (SIGHUP, file changes)' }),
@@ -178,6 +171,8 @@ export interface ResolvedOptions extends Omit<Resolved<Declared>, Reshaped> {
   perMessageDeflate: Required<PerMessageDeflateOptions> | undefined;
   /** The TLS session-ticket keys given (ticketKeys, or read from ticketKeysFile), first one encrypting; undefined: a random one. */
   ticketKeys: TicketKey[] | undefined;
+  /** For rediss://: the CA read from redisCa, and the server name to check. */
+  redisTls: { ca: Buffer | undefined; servername: string | undefined };
 }
 
 export function resolveOptions(options: ServerOptions): ResolvedOptions {
@@ -225,6 +220,7 @@ export function resolveOptions(options: ServerOptions): ResolvedOptions {
     pingTimeout,
     // A separate stats port takes /stats off the WebSocket port.
     stats: declared.stats && options.statsPort === undefined,
+    redisTls: { ca: declared.redisCa === undefined ? undefined : readPem(declared.redisCa), servername: declared.redisServername },
   };
 }
 
@@ -236,6 +232,15 @@ function ticketKeys(given: Buffer | undefined, file: string | undefined): Ticket
     return parseTicketKeys(given, 'option ticketKeys');
   }
   return file === undefined ? undefined : readTicketKeyFile(file);
+}
+
+/** A PEM file for a TLS option (redisCa), read at startup: a missing one is bad configuration. */
+function readPem(file: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (error) {
+    throw new ConfigError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+  }
 }
 
 function deflateOptions(given: boolean | PerMessageDeflateOptions | undefined): Required<PerMessageDeflateOptions> | undefined {

@@ -2,7 +2,7 @@
 // both, the http server's TLS (if any) and its listen().
 import type http from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { ServerOptions } from './config.js';
+import type { ServerOptions } from '../options/server-options.js';
 import { WebSocketServer } from './websocket-server.js';
 
 /**

@@ -2,7 +2,7 @@
 // join and leave notices, and private messages through a per-user topic
 // ("/msg NAME text", the GatewayWorker sendToUid pattern). It works the same
 // with one process and with --workers N: topics cross between the workers.
-//   node dist/server.js --app docs/chat-app.mjs [--workers 4]
+//   node dist/server.js --app examples/chat-app.mjs [--workers 4]
 // A --app module exports a function (default, or `onConnection`) that gets
 // each connection, its upgrade request, and the server.
 export default function onConnection(ws, request, server) {

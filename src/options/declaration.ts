@@ -1,8 +1,8 @@
 // How an option is declared: what it holds, its default and bounds, its
-// command-line flag and its help line, all in one entry of a table (config.ts
-// for the server, cli.ts for the executable). The types and checks that
+// command-line flag and its help line, all in one entry of a table (server-options.ts
+// for the server, cli/main.ts for the executable). The types and checks that
 // everything else uses are derived from those entries here.
-import { ConfigError } from './config-error.js';
+import { ConfigError } from '../config-error.js';
 
 /**
  * A command-line flag. Its environment variable is WSSD_ and the flag's name

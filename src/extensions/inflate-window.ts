@@ -9,7 +9,7 @@
 // Messages are kept as they are (they are exact-size buffers of their own:
 // no copy), trimmed from the front once more than a window is held; a large
 // one is kept as a copy of its last window, not as a view that would pin it.
-export class History {
+export class InflateWindow {
   private readonly size: number;
   private pieces: Buffer[] = [];
   private length = 0;
