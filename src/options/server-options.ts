@@ -42,7 +42,7 @@ export const serverOptions = {
   ticketKeysFile: text({
     flag: { name: 'ticket-keys', arg: 'FILE' },
     help: "TLS session-ticket keys shared by every worker and node: 48 bytes per key (nginx's ssl_session_ticket_key format), the first encrypts, all decrypt; reloaded on SIGHUP and when the file changes",
-    shows: 'a random key per process, shared by the workers of --workers',
+    shows: 'a random key per process, shared by --workers',
   }),
   ticketKeys: value<Buffer>({ help: 'the ticket keys themselves, 48 bytes per key (instead of ticketKeysFile; not reloadable)' }),
 
@@ -102,6 +102,18 @@ export const serverOptions = {
   }),
 
   maxTopicLength: integer({ min: 1, max: 64 * 1024, default: 256, flag: { name: 'max-topic-length', arg: 'N' }, help: 'longest topic name, in bytes of UTF-8' }),
+  maxTopicsPerConnection: integer({
+    min: 1,
+    default: 1000,
+    flag: { name: 'max-topics-per-connection', arg: 'N' },
+    help: 'topics one connection may be subscribed to at once; past it subscribe() returns false (trySubscribe: connection-limit), counted in /stats losses',
+  }),
+  maxTopics: integer({
+    min: 1,
+    default: 1_000_000,
+    flag: { name: 'max-topics', arg: 'N' },
+    help: 'distinct topics with subscribers in one process; past it a subscription to a new topic is refused (server-limit), counted',
+  }),
   maxBackpressure: integer({
     min: 0,
     default: 1024 * 1024,

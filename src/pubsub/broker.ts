@@ -1,14 +1,24 @@
 // What a process needs from the bus between it and the other processes or
 // machines of one server: tell it which topics have local subscribers, hand
-// it what was published here, and get what was published elsewhere. The
-// topic registry drives subscribe/unsubscribe (a topic's local count going
-// 0 → 1 and 1 → 0), so a process only receives topics someone on it wants.
+// it what was published here, get what was published elsewhere, and ask
+// every process a question. The topic registry drives subscribe/unsubscribe
+// (a topic's local count going 0 → 1 and 1 → 0), so a process only receives
+// topics someone on it wants.
 //
 // Implementations: LocalBroker (one process: nothing to do), ClusterBroker
-// (--workers: node:cluster IPC through the primary), and any other engine a
-// user plugs in through the `broker` option.
-import type { HistoryReplay, StreamPosition } from './history.js';
+// (--workers: node:cluster IPC through the primary), RedisBroker (many
+// machines), and any other engine a user plugs in through the `broker` option.
+import type { HistoryPage, StreamPosition } from './history.js';
 import type { Publication } from './publication.js';
+
+/**
+ * What a publication carries. Data is what subscribers are sent; a command
+ * (the fleet's verbs: disconnect, subscribe…) and a presence event (join,
+ * leave) travel on the same topic so they keep their order with its data,
+ * and are acted on by the receiving process instead of sent as they are.
+ */
+export const PublicationKind = { Data: 0, Command: 1, Presence: 2 } as const;
+export type PublicationKind = (typeof PublicationKind)[keyof typeof PublicationKind];
 
 /** The process a broker serves. */
 export interface BrokerHost {
@@ -17,21 +27,25 @@ export interface BrokerHost {
    * process, or (for a topic with history) in this one, coming back with its
    * position; `ownToken` is then the token publish() was given.
    */
-  deliver(topic: string, payload: Buffer, binary: boolean, position?: StreamPosition, ownToken?: number): void;
+  deliver(topic: string, payload: Buffer, binary: boolean, position?: StreamPosition, ownToken?: number, kind?: PublicationKind): void;
   /** This process's answer to a gather() question. */
   answer(question: BrokerQuestion): unknown;
   /** The bus connected (again) or was lost; `detail` says to whom or why. */
   brokerState?(connected: boolean, detail: string): void;
   /** The bus acknowledged a publication made here, `ms` after publish() (for the latency histogram). */
   acknowledged?(ms: number): void;
-  /** A publication made here did not reach the bus (queue full, connection lost with it in flight). */
-  undelivered?(topic: string, error: Error, token: number): void;
+  /** A publication made here did not reach the bus (queue full, connection lost with it in flight); `cause` names why, for the counters. */
+  undelivered?(topic: string, error: Error, token: number, cause?: string): void;
   /** After the bus came back, what this process missed of `topic` could not all be recovered. */
   recoveryFailed?(topic: string, reason: 'epoch' | 'trimmed', had: StreamPosition, now: StreamPosition): void;
 }
 
-/** What gather() asks each process. */
-export type BrokerQuestion = { kind: 'subscribers'; topic: string } | { kind: 'stats' };
+/**
+ * What gather() asks each process: a subscriber count, the stats, or a
+ * question of the server's own (presence, a user's connections…), answered
+ * by the host.
+ */
+export type BrokerQuestion = { kind: 'subscribers'; topic: string } | { kind: 'stats' } | { kind: string; [field: string]: unknown };
 
 export interface Broker {
   /** Whether the bus is up now (undefined: always, e.g. in-process). GET /healthz says 503 while it is not. */
@@ -47,7 +61,7 @@ export interface Broker {
    * when deliversOwn(topic), here too, with its position). `token` comes back
    * with it (deliver) or with its failure (undelivered).
    */
-  publish(topic: string, payload: Buffer, binary: boolean, token?: number): void;
+  publish(topic: string, payload: Buffer, binary: boolean, token?: number, kind?: PublicationKind): void;
   /** Every process's answer to `question`, this one's included; a single process answers alone. */
   gather(question: BrokerQuestion): Promise<unknown[]>;
   /** Stops the bus, after what was published here has been handed on. */
@@ -57,10 +71,8 @@ export interface Broker {
    * the bus, with their position (a topic with history), rather than at once.
    */
   deliversOwn?(topic: string): boolean;
-  /** A topic's local subscriber count changed (every change, not only 0 → 1 and 1 → 0): for counts over every node. */
-  counted?(topic: string, count: number): void;
-  /** What was published on `topic` after `since`, from the history (topics with history only). */
-  replay?(topic: string, since: StreamPosition): Promise<HistoryReplay>;
+  /** One page of what was published on `topic` after `since`, from the history (topics with history only). */
+  history?(topic: string, since: StreamPosition, limit: number): Promise<HistoryPage>;
   /** A history entry as a publication (the entry holds the broker's own framing). */
   unwrap?(topic: string, entry: Buffer, position: StreamPosition): Publication | undefined;
 }

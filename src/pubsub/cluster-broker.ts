@@ -1,15 +1,17 @@
 // The --workers bus, in each worker: subscriptions and publications go to the
 // primary over node:cluster's IPC channel, and it relays each publication to
 // the workers that have subscribers of its topic (cluster-relay.ts). What one
-// tick publishes leaves in one IPC message, in order, so a worker's
-// publications reach every other worker in the order they were made.
-import { asBuffer, isClusterMessage, type Carried, type ClusterMessage } from './cluster-messages.js';
-import type { Broker, BrokerHost, BrokerQuestion } from './broker.js';
+// tick does — subscribe, unsubscribe, publish — leaves in one IPC message, in
+// order, so a worker's publications reach every other worker in the order
+// they were made, and a burst of subscriptions costs one message, not one each.
+import { asBuffer, isClusterMessage, type ClusterMessage, type Operation } from './cluster-messages.js';
+import { PublicationKind, type Broker, type BrokerHost, type BrokerQuestion } from './broker.js';
 
 /**
  * IPC messages handed to Node but not yet written: past this many the bus is
  * backed up (the primary or another worker does not keep up), and a
  * publication is reported undelivered rather than queued without bound.
+ * Subscriptions are never refused (they are bounded by the topic limits).
  */
 export const MAX_UNSENT = 1024;
 
@@ -22,7 +24,7 @@ export interface IpcChannel {
 
 export class ClusterBroker implements Broker {
   private host: BrokerHost | undefined;
-  private pending: Carried[] = [];
+  private pending: Operation[] = [];
   private flushScheduled = false;
   private nextAsk = 1;
   private readonly asks = new Map<number, (answers: unknown[]) => void>();
@@ -41,29 +43,25 @@ export class ClusterBroker implements Broker {
   }
 
   subscribe(topic: string): void {
-    this.flush();
-    this.channel.send({ wssd: 'sub', topic });
+    this.add(['s', topic]);
   }
 
   unsubscribe(topic: string): void {
-    this.flush();
-    this.channel.send({ wssd: 'unsub', topic });
+    this.add(['u', topic]);
   }
 
-  publish(topic: string, payload: Buffer, binary: boolean): void {
+  publish(topic: string, payload: Buffer, binary: boolean, _token?: number, kind: PublicationKind = PublicationKind.Data): void {
     if (this.unsent >= MAX_UNSENT) {
-      this.host?.undelivered?.(topic, new Error(`the --workers bus is backed up (${this.unsent} messages not yet written)`), 0);
+      this.host?.undelivered?.(topic, new Error(`the --workers bus is backed up (${this.unsent} messages not yet written)`), 0, 'workers-bus-backlog');
       return;
     }
-    this.pending.push([topic, payload, binary]);
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      setImmediate(() => this.flush());
-    }
+    this.add(['p', topic, payload, binary, kind]);
   }
 
   gather(question: BrokerQuestion): Promise<unknown[]> {
     const id = this.nextAsk++;
+    // What this worker did before asking reaches the primary first.
+    this.flush();
     return new Promise((resolve) => {
       this.asks.set(id, resolve);
       this.channel.send({ wssd: 'ask', id, question });
@@ -77,21 +75,29 @@ export class ClusterBroker implements Broker {
     this.asks.clear();
   }
 
-  /** Hands what this tick published to the primary, as one message. */
+  private add(operation: Operation): void {
+    this.pending.push(operation);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  /** Hands what this tick did to the primary, as one message. */
   private flush(): void {
     this.flushScheduled = false;
     if (this.pending.length === 0) return;
-    const batch = this.pending;
+    const ops = this.pending;
     this.pending = [];
     this.unsent++;
-    this.channel.send({ wssd: 'pub', batch }, this.written);
+    this.channel.send({ wssd: 'ops', ops }, this.written);
   }
 
   private receive(message: unknown): void {
     if (!isClusterMessage(message) || this.host === undefined) return;
     switch (message.wssd) {
       case 'pub':
-        for (const [topic, payload, binary] of message.batch) this.host.deliver(topic, asBuffer(payload), binary);
+        for (const [topic, payload, binary, kind] of message.batch) this.host.deliver(topic, asBuffer(payload), binary, undefined, undefined, kind);
         return;
       case 'ask':
         this.channel.send({ wssd: 'reply', id: message.id, answer: this.host.answer(message.question) });

@@ -2,15 +2,18 @@
 // node:cluster's IPC channel (forked with serialization 'advanced', so
 // payloads travel as bytes, not JSON). Every one carries `wssd` with its kind,
 // so an application's own IPC messages pass by untouched.
-import type { BrokerQuestion } from './broker.js';
+import type { BrokerQuestion, PublicationKind } from './broker.js';
 
-/** A publication in transit: topic, payload, binary. */
-export type Carried = [topic: string, payload: Uint8Array, binary: boolean];
+/** A publication in transit: topic, payload, binary, kind. */
+export type Carried = [topic: string, payload: Uint8Array, binary: boolean, kind: PublicationKind];
+
+/** What a worker did in one tick, in order: subscribed to a topic, left one, published. */
+export type Operation = ['s', topic: string] | ['u', topic: string] | ['p', ...Carried];
 
 export type ClusterMessage =
-  /** worker → primary: this worker has (or no longer has) subscribers of `topic`. */
-  | { wssd: 'sub' | 'unsub'; topic: string }
-  /** both ways: publications, in the order they were made. */
+  /** worker → primary: a tick's subscriptions, unsubscriptions and publications, in the order they were made. */
+  | { wssd: 'ops'; ops: Operation[] }
+  /** primary → worker: publications for this worker's subscribers, in order. */
   | { wssd: 'pub'; batch: Carried[] }
   /** worker → primary: gather every worker's answer; primary → worker: answer this. */
   | { wssd: 'ask'; id: number; question: BrokerQuestion }
@@ -30,3 +33,12 @@ export function asBuffer(bytes: Uint8Array): Buffer {
 
 /** How long the primary waits for the workers' answers to an ask, in ms. */
 export const GATHER_TIMEOUT = 1000;
+
+/** The primary's own answer to a stats ask: what its relay dropped, by cause (the workers answer with their snapshots). */
+export interface RelayAnswer {
+  relay: { losses: Record<string, number> };
+}
+
+export function isRelayAnswer(answer: unknown): answer is RelayAnswer {
+  return typeof answer === 'object' && answer !== null && typeof (answer as { relay?: unknown }).relay === 'object';
+}

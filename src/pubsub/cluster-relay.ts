@@ -5,7 +5,7 @@
 // from every worker (subscriber counts, stats). A worker that exits loses its
 // interests; when it is restarted, its new subscribers register them again.
 import type { Worker } from 'node:cluster';
-import { GATHER_TIMEOUT, isClusterMessage, type Carried, type ClusterMessage } from './cluster-messages.js';
+import { GATHER_TIMEOUT, isClusterMessage, type Carried, type ClusterMessage, type Operation, type RelayAnswer } from './cluster-messages.js';
 
 /** Relayed messages not yet written to one worker: past this many, what is for it is dropped and counted. */
 export const MAX_UNSENT_PER_WORKER = 1024;
@@ -40,20 +40,8 @@ export class ClusterRelay {
 
   private receive(from: Worker, message: ClusterMessage): void {
     switch (message.wssd) {
-      case 'sub': {
-        let workers = this.interest.get(message.topic);
-        if (workers === undefined) this.interest.set(message.topic, (workers = new Set()));
-        workers.add(from);
-        return;
-      }
-      case 'unsub': {
-        const workers = this.interest.get(message.topic);
-        workers?.delete(from);
-        if (workers?.size === 0) this.interest.delete(message.topic);
-        return;
-      }
-      case 'pub':
-        this.relay(from, message.batch);
+      case 'ops':
+        this.apply(from, message.ops);
         return;
       case 'ask':
         this.ask(from, message.id, message);
@@ -68,6 +56,30 @@ export class ClusterRelay {
       default:
         return;
     }
+  }
+
+  /** A worker's tick, in order: interest changes as they come, each run of publications relayed as one message per destination. */
+  private apply(from: Worker, ops: Operation[]): void {
+    let run: Carried[] = [];
+    for (const op of ops) {
+      if (op[0] === 'p') {
+        run.push([op[1], op[2], op[3], op[4]]);
+        continue;
+      }
+      if (run.length > 0) this.relay(from, run);
+      run = [];
+      const topic = op[1];
+      if (op[0] === 's') {
+        let workers = this.interest.get(topic);
+        if (workers === undefined) this.interest.set(topic, (workers = new Set()));
+        workers.add(from);
+      } else {
+        const workers = this.interest.get(topic);
+        workers?.delete(from);
+        if (workers?.size === 0) this.interest.delete(topic);
+      }
+    }
+    if (run.length > 0) this.relay(from, run);
   }
 
   /** One message per destination worker, the publications in their order. */
@@ -104,6 +116,8 @@ export class ClusterRelay {
     const done = (): void => {
       clearTimeout(timer);
       this.asks.delete(id);
+      // The relay's own losses travel with the workers' stats, so /stats counts what the primary dropped too.
+      if (message.question.kind === 'stats') answers.push({ relay: { losses: { 'workers-relay-backlog': this.dropped } } } satisfies RelayAnswer);
       send(from, { wssd: 'answers', id: askerId, answers });
     };
     this.asks.set(id, { answers, waiting, done });

@@ -19,16 +19,22 @@ export interface StreamPosition {
   epoch: string;
 }
 
-/** What a replay from a position found. */
-export interface HistoryReplay {
-  /** The publications after the position, in order: [offset, message bytes]. */
+/** One page of what was published after a position. */
+export interface HistoryPage {
+  /** Publications after the position, in order: [offset, message bytes]; at most the page's limit, and a byte budget. */
   entries: [offset: number, message: Buffer][];
-  /** The topic's position now (its last offset, its epoch). */
+  /** The topic's position when the page was read (its last offset, its epoch). */
   position: StreamPosition;
-  /** False when the history could not bridge the gap: another epoch, or trimmed past the position. */
+  /**
+   * False when the history cannot bridge the gap from the position: another
+   * epoch (the entries then start at the new epoch's oldest), or trimmed past
+   * it (the entries start at the oldest kept).
+   */
   recovered: boolean;
   /** Why not, when not recovered. */
   reason?: 'epoch' | 'trimmed';
+  /** Nothing after the last entry: the reader has caught up with `position`. */
+  complete: boolean;
 }
 
 /**
@@ -58,15 +64,31 @@ return {offset, epoch}
 `;
 
 /**
- * KEYS: meta hash, stream. ARGV: the offset after which to read, the most
- * entries to return. Returns {epoch or false, last offset, entries}, all read
- * at one instant.
+ * KEYS: meta hash, stream. ARGV: the reader's epoch, the offset after which
+ * it wants to read, the most entries, a byte budget. When the reader's epoch
+ * is not the topic's (a new epoch, or a reader that names none), it reads
+ * from the start of the current one. Returns {epoch or false, last offset,
+ * the offset read after, entries}, all read at one instant; the entries stop
+ * before the one that would pass the budget (at least one is returned).
  */
 export const READ_HISTORY = `
 local epoch = redis.call('HGET', KEYS[1], 'epoch')
 local last = redis.call('HGET', KEYS[1], 'offset')
-local entries = redis.call('XRANGE', KEYS[2], '(' .. ARGV[1] .. '-0', '+', 'COUNT', ARGV[2])
-return {epoch or false, last or '0', entries}
+local after = 0
+if epoch and epoch == ARGV[1] then after = tonumber(ARGV[2]) end
+local entries = redis.call('XRANGE', KEYS[2], '(' .. after .. '-0', '+', 'COUNT', ARGV[3])
+local budget = tonumber(ARGV[4])
+local out = {}
+local size = 0
+for i, entry in ipairs(entries) do
+  local fields = entry[2]
+  local n = 0
+  for j = 2, #fields, 2 do n = n + #fields[j] end
+  if i > 1 and size + n > budget then break end
+  size = size + n
+  out[i] = entry
+end
+return {epoch or false, last or '0', after, out}
 `;
 
 export function metaKey(prefix: string, topic: string): string {
@@ -93,18 +115,24 @@ export function splitPositioned(data: Buffer): { position: StreamPosition; rest:
   return { position: { offset, epoch: data.toString('latin1', first + 1, second) }, rest: data.subarray(second + 1) };
 }
 
-/** Judges a replay: what the reader had (`since`) against what Redis holds now. */
-export function judgeReplay(since: StreamPosition, epoch: string | undefined, last: number, entries: [number, Buffer][]): HistoryReplay {
+/**
+ * Judges a page read from `since`: `epoch` and `last` are the topic's now
+ * (epoch undefined: no history at all), `after` the offset the script read
+ * after. An epoch the reader does not share is never a match, and a reader
+ * that names no epoch is up to date only at offset 0 ("from the start").
+ */
+export function judgePage(since: StreamPosition, epoch: string | undefined, last: number, after: number, entries: [number, Buffer][]): HistoryPage {
   const position: StreamPosition = { offset: last, epoch: epoch ?? '' };
+  const fromStart = since.epoch === '' && since.offset === 0;
   if (epoch === undefined) {
-    // No history at all: nothing was published since it was lost, or ever. Only a reader at 0 of no epoch is up to date.
-    const recovered = since.offset === 0 && since.epoch === '';
-    return recovered ? { entries: [], position, recovered } : { entries: [], position, recovered, reason: 'epoch' };
+    // Nothing in history: nothing was published since it was lost, or ever. Only a reader from the start is up to date.
+    return fromStart ? { entries: [], position, recovered: true, complete: true } : { entries: [], position, recovered: false, reason: 'epoch', complete: true };
   }
-  if (since.epoch !== '' && since.epoch !== epoch) return { entries, position, recovered: false, reason: 'epoch' };
+  const tail = entries[entries.length - 1]?.[0];
+  const complete = tail === undefined ? true : tail >= last;
+  if (since.epoch !== epoch && !fromStart) return { entries, position, recovered: false, reason: 'epoch', complete };
   const first = entries[0]?.[0];
-  // Entries must start right after the position; otherwise the stream was trimmed past it.
-  const gap = first !== undefined ? first > since.offset + 1 : last > since.offset;
-  if (gap) return { entries, position, recovered: false, reason: 'trimmed' };
-  return { entries, position, recovered: true };
+  // Entries must start right after the offset read from; otherwise the stream was trimmed past it.
+  const gap = first !== undefined ? first > after + 1 : last > after;
+  return gap ? { entries, position, recovered: false, reason: 'trimmed', complete } : { entries, position, recovered: true, complete };
 }

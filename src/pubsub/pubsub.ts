@@ -2,11 +2,16 @@
 // the local subscribers — each publication encoded once, each subscriber
 // judged by the slow-subscriber policy — and the broker that carries
 // publications to and from the other processes or machines of the server.
+//
+// Application topics and the server's own routes (a user's connections, this
+// process; names starting with U+0000, which applications cannot use) live in
+// two registries: the routes never count against the topic limits, nor show
+// in a connection's topics, and they travel through the same broker.
 import type { ServerStats } from '../telemetry/stats.js';
-import type { Broker, BrokerHost, BrokerQuestion } from './broker.js';
-import type { HistoryReplay, StreamPosition } from './history.js';
+import { PublicationKind, type Broker, type BrokerHost, type BrokerQuestion } from './broker.js';
+import type { HistoryPage, StreamPosition } from './history.js';
 import { Publication, type PublishData } from './publication.js';
-import { checkTopic } from './topic-name.js';
+import { checkTopic, isRoute } from './topic-name.js';
 import { TopicRegistry, type SubscriptionListener } from './topic-registry.js';
 
 /** What to do with a subscriber whose outgoing buffer is above maxBackpressure when a publication comes. */
@@ -27,13 +32,21 @@ export interface PublishOptions {
 export interface ResumeResult {
   /** True when every publication after the position was delivered (or there were none). */
   recovered: boolean;
-  /** Why not: another epoch, trimmed past the position, no history for this topic, the broker unavailable. */
-  reason?: 'epoch' | 'trimmed' | 'no-history' | 'unavailable';
+  /**
+   * Why not: another epoch or a position that names none ('epoch': delivery
+   * went on from the current epoch's oldest entry), trimmed past the position
+   * ('trimmed': from the oldest kept), no history for this topic, the broker
+   * unavailable, or a subscription that had already been resumed once ('subscribed').
+   */
+  reason?: 'epoch' | 'trimmed' | 'no-history' | 'unavailable' | 'subscribed';
   /** Publications replayed from the history. */
   replayed: number;
-  /** The topic's position when the replay was read. */
+  /** The topic's position when the replay ended. */
   position?: StreamPosition;
 }
+
+/** The outcome of a subscription: made, there already, or refused by a limit. */
+export type SubscribeStatus = 'subscribed' | 'already' | 'connection-limit' | 'server-limit' | 'closed';
 
 /** How a subscriber takes a publication; Connection implements it. */
 export interface Subscriber {
@@ -47,24 +60,46 @@ export interface PubSubOptions {
   maxTopicLength: number;
   maxBackpressure: number;
   slowSubscriberPolicy: SlowSubscriberPolicy;
+  /** Topics one subscriber may be in at once (routes excluded). */
+  maxTopicsPerConnection: number;
+  /** Distinct topics with subscribers in this process (routes excluded). */
+  maxTopics: number;
 }
 
 /** What PubSub tells the server. */
 export interface PubSubHooks {
   /** A topic's local count changed. */
   onSubscription: SubscriptionListener;
-  /** This process's counters, for a gather() of the stats. */
-  answerStats: () => unknown;
+  /** This process's answer to a question from gather() (stats, presence…). */
+  answer: (question: BrokerQuestion) => unknown;
   /** The broker connected or was lost. */
   onBrokerState: (connected: boolean, detail: string) => void;
   /** A publication did not reach the broker. */
   onUndelivered: (topic: string, error: Error) => void;
   /** After the broker came back, what this process missed of a topic could not all be recovered. */
   onRecoveryFailed: (topic: string, reason: 'epoch' | 'trimmed', had: StreamPosition, now: StreamPosition) => void;
+  /** A subscription was refused by a topic limit. */
+  onRefused?: (status: 'connection-limit' | 'server-limit', topic: string) => void;
+  /** A command or presence event arrived for `topic` (a route or a topic): the server acts on it. */
+  onSignal?: (kind: PublicationKind, topic: string, payload: Buffer) => void;
 }
+
+/** A subscription to a topic with history: from where it was sent live, and whether it was replayed already. */
+interface Positioned {
+  /** The first publication sent to it live: a replay stops before it. */
+  liveFrom: StreamPosition | undefined;
+  replayed: boolean;
+  /** Live publications held while a replay runs. */
+  waiting: Publication[] | undefined;
+}
+
+/** Entries asked for per history page when a subscriber resumes. */
+const RESUME_PAGE = 100;
 
 export class PubSub<S extends Subscriber> implements BrokerHost {
   readonly registry: TopicRegistry<S>;
+  /** The server's own routes (users, this process): U+0000 names. */
+  readonly routes: TopicRegistry<S>;
   private readonly broker: Broker;
   private readonly options: PubSubOptions;
   private readonly counters: ServerStats;
@@ -72,8 +107,8 @@ export class PubSub<S extends Subscriber> implements BrokerHost {
   /** Publications made here that come back through the broker (topics with history): whom to skip, with what limits. */
   private readonly own = new Map<number, { skip: S | undefined; options: PublishOptions | undefined }>();
   private nextToken = 1;
-  /** Subscribers catching up on a topic from a position: live publications wait here meanwhile. */
-  private readonly resuming = new Map<S, Map<string, Publication[]>>();
+  /** Subscriptions to topics with history, by subscriber then topic. */
+  private readonly positioned = new Map<S, Map<string, Positioned>>();
   /** When the broker was lost, while it is. */
   private downSince: number | undefined;
 
@@ -82,71 +117,124 @@ export class PubSub<S extends Subscriber> implements BrokerHost {
     this.options = options;
     this.counters = counters;
     this.hooks = hooks;
-    this.registry = new TopicRegistry<S>((topic, count, previous) => {
-      // Interest routing: the bus carries a topic here only while someone here wants it.
+    // Interest routing: the bus carries a topic here only while someone here wants it.
+    const route = (topic: string, count: number, previous: number): void => {
       if (previous === 0) broker.subscribe(topic);
       else if (count === 0) broker.unsubscribe(topic);
-      broker.counted?.(topic, count);
+    };
+    this.registry = new TopicRegistry<S>((topic, count, previous) => {
+      route(topic, count, previous);
       hooks.onSubscription(topic, count, previous);
     });
+    this.routes = new TopicRegistry<S>(route);
     broker.start(this);
   }
 
   /**
-   * Subscribes; with `since`, first replays from the topic's history what
-   * was published after that position (to this subscriber alone), then the
-   * live publications that came meanwhile, each exactly once, in order; the
-   * subscriber hears how it went (resumed()).
+   * Subscribes, unless a limit refuses it; with `since`, first replays from
+   * the topic's history what was published after that position (to this
+   * subscriber alone), then the live publications that came meanwhile, each
+   * exactly once, in order; the subscriber hears how it went (resumed()). A
+   * subscription is replayed once at most.
    */
-  subscribe(subscriber: S, topic: string, since?: StreamPosition): boolean {
-    const added = this.registry.subscribe(subscriber, checkTopic(topic, this.options.maxTopicLength));
-    if (since === undefined) return added;
-    const replay = this.broker.replay;
-    if (replay === undefined || this.broker.deliversOwn?.(topic) !== true) {
-      subscriber.resumed?.(topic, { recovered: false, reason: 'no-history', replayed: 0 });
-      return added;
+  subscribe(subscriber: S, topic: string, since?: StreamPosition): SubscribeStatus {
+    const name = checkTopic(topic, this.options.maxTopicLength);
+    let status: SubscribeStatus = 'already';
+    if (!this.registry.isSubscribed(subscriber, name)) {
+      if (this.registry.topicCountOf(subscriber) >= this.options.maxTopicsPerConnection) status = 'connection-limit';
+      else if (this.registry.count(name) === 0 && this.registry.topicCount >= this.options.maxTopics) status = 'server-limit';
+      else status = this.registry.subscribe(subscriber, name) ? 'subscribed' : 'already';
+      if (status === 'connection-limit' || status === 'server-limit') {
+        this.counters.lost('topic-limit');
+        this.hooks.onRefused?.(status, name);
+        return status;
+      }
     }
-    let held = this.resuming.get(subscriber);
-    if (held === undefined) this.resuming.set(subscriber, (held = new Map()));
-    const waiting: Publication[] = [];
-    held.set(topic, waiting);
-    replay.call(this.broker, topic, since).then(
-      (result) => this.resume(subscriber, topic, since, waiting, result),
-      () => this.resume(subscriber, topic, since, waiting, undefined),
-    );
-    return added;
+    if (this.broker.deliversOwn?.(name) === true && (status === 'subscribed' || since !== undefined)) {
+      let topics = this.positioned.get(subscriber);
+      if (topics === undefined) this.positioned.set(subscriber, (topics = new Map()));
+      if (!topics.has(name)) topics.set(name, { liveFrom: undefined, replayed: false, waiting: undefined });
+    }
+    if (since !== undefined) this.startReplay(subscriber, name, since);
+    return status;
   }
 
-  /** Delivers a replay, then what waited, to one subscriber; tells it how that went. */
-  private resume(subscriber: S, topic: string, since: StreamPosition, waiting: Publication[], replay: HistoryReplay | undefined): void {
-    const held = this.resuming.get(subscriber);
-    if (held?.get(topic) === waiting) held.delete(topic);
-    if (held?.size === 0) this.resuming.delete(subscriber);
-    if (!this.registry.isSubscribed(subscriber, topic)) return; // it left meanwhile
-    const { maxBackpressure, slowSubscriberPolicy } = this.options;
-    let last = since;
-    for (const [offset, message] of replay?.entries ?? []) {
-      // Entries hold the broker's own framing; it unwraps them.
-      const publication = this.broker.unwrap?.(topic, message, { offset, epoch: replay?.position.epoch ?? '' });
-      if (publication === undefined) continue;
-      subscriber.deliver(publication, maxBackpressure, slowSubscriberPolicy);
-      last = { offset, epoch: replay?.position.epoch ?? '' };
+  /** Joins a route of the server's (a user, this process): no limits, not one of the subscriber's topics. */
+  subscribeRoute(subscriber: S, route: string): boolean {
+    return this.routes.subscribe(subscriber, route);
+  }
+
+  unsubscribeRoute(subscriber: S, route: string): boolean {
+    return this.routes.unsubscribe(subscriber, route);
+  }
+
+  private startReplay(subscriber: S, topic: string, since: StreamPosition): void {
+    const history = this.broker.history;
+    const state = this.positioned.get(subscriber)?.get(topic);
+    if (history === undefined || state === undefined) {
+      subscriber.resumed?.(topic, { recovered: false, reason: 'no-history', replayed: 0 });
+      return;
     }
+    if (state.replayed) {
+      subscriber.resumed?.(topic, { recovered: false, reason: 'subscribed', replayed: 0 });
+      return;
+    }
+    state.replayed = true;
+    state.waiting = [];
+    void this.replay(subscriber, topic, since, state, (t, s, n) => history.call(this.broker, t, s, n));
+  }
+
+  /** Delivers a replay page by page, then what waited, to one subscriber; tells it how that went. */
+  private async replay(subscriber: S, topic: string, since: StreamPosition, state: Positioned, read: (topic: string, since: StreamPosition, limit: number) => Promise<HistoryPage>): Promise<void> {
+    const { maxBackpressure, slowSubscriberPolicy } = this.options;
+    let cursor = since;
+    let last: StreamPosition | undefined;
+    let replayed = 0;
+    let result: ResumeResult | undefined;
+    try {
+      for (let first = true; ; first = false) {
+        const page = await read(topic, cursor, RESUME_PAGE);
+        if (this.positioned.get(subscriber)?.get(topic) !== state) return; // it left meanwhile
+        if (first || !page.recovered) result = { recovered: page.recovered, reason: page.reason, replayed: 0, position: page.position };
+        for (const [offset, message] of page.entries) {
+          const position = { offset, epoch: page.position.epoch };
+          // Sent live already: the replay ends where the live stream began.
+          const live = state.liveFrom;
+          if (live !== undefined && live.epoch === position.epoch && offset >= live.offset) continue;
+          const publication = this.broker.unwrap?.(topic, message, position);
+          if (publication === undefined) continue;
+          subscriber.deliver(publication, maxBackpressure, slowSubscriberPolicy);
+          last = position;
+          replayed++;
+        }
+        const tail = page.entries[page.entries.length - 1];
+        if (page.complete || tail === undefined) break;
+        cursor = { offset: tail[0], epoch: page.position.epoch };
+      }
+    } catch {
+      result = { recovered: false, reason: 'unavailable', replayed: 0 };
+    }
+    const waiting = state.waiting ?? [];
+    state.waiting = undefined;
     for (const publication of waiting) {
       const p = publication.position;
-      if (p !== undefined && p.epoch === last.epoch && p.offset <= last.offset) continue;
+      if (p !== undefined && last !== undefined && p.epoch === last.epoch && p.offset <= last.offset) continue;
       subscriber.deliver(publication, maxBackpressure, slowSubscriberPolicy);
     }
-    subscriber.resumed?.(
-      topic,
-      replay === undefined
-        ? { recovered: false, reason: 'unavailable', replayed: 0 }
-        : { recovered: replay.recovered, reason: replay.reason, replayed: replay.entries.length, position: replay.position },
-    );
+    subscriber.resumed?.(topic, { ...(result ?? { recovered: false, reason: 'unavailable' }), replayed });
   }
 
   unsubscribe(subscriber: S, topic: string): boolean {
-    return this.registry.unsubscribe(subscriber, topic);
+    const left = this.registry.unsubscribe(subscriber, topic);
+    if (left) this.positioned.get(subscriber)?.delete(topic);
+    return left;
+  }
+
+  /** The subscriber is gone: every topic and route is left. */
+  unsubscribeAll(subscriber: S): void {
+    this.positioned.delete(subscriber);
+    this.registry.unsubscribeAll(subscriber);
+    this.routes.unsubscribeAll(subscriber);
   }
 
   /**
@@ -172,9 +260,22 @@ export class PubSub<S extends Subscriber> implements BrokerHost {
     return delivered;
   }
 
+  /**
+   * A publication of the server's own (a send to a user's route, a command,
+   * a presence event): acted on here at once, then carried to the other
+   * processes on the same topic, so it keeps its order with the topic's data.
+   */
+  signal(topic: string, payload: Buffer, kind: PublicationKind, binary = false): number {
+    let delivered = 0;
+    if (kind === PublicationKind.Data) delivered = this.deliverLocal(Publication.fromBytes(topic, payload, binary), undefined, undefined);
+    else this.hooks.onSignal?.(kind, topic, payload);
+    this.broker.publish(topic, payload, binary, 0, kind);
+    return delivered;
+  }
+
   /** Subscribers of `topic` in this process, in O(1). */
   count(topic: string): number {
-    return this.registry.count(topic);
+    return (isRoute(topic) ? this.routes : this.registry).count(topic);
   }
 
   /** Subscribers of `topic` in every process of the server. */
@@ -184,7 +285,11 @@ export class PubSub<S extends Subscriber> implements BrokerHost {
   }
 
   // BrokerHost.
-  deliver(topic: string, payload: Buffer, binary: boolean, position?: StreamPosition, ownToken?: number): void {
+  deliver(topic: string, payload: Buffer, binary: boolean, position?: StreamPosition, ownToken?: number, kind: PublicationKind = PublicationKind.Data): void {
+    if (kind !== PublicationKind.Data) {
+      this.hooks.onSignal?.(kind, topic, payload);
+      return;
+    }
     const publication = Publication.fromBytes(topic, payload, binary, position);
     if (ownToken === undefined) {
       this.counters.publishedElsewhere++;
@@ -197,7 +302,7 @@ export class PubSub<S extends Subscriber> implements BrokerHost {
   }
 
   answer(question: BrokerQuestion): unknown {
-    return question.kind === 'subscribers' ? this.registry.count(question.topic) : this.hooks.answerStats();
+    return question.kind === 'subscribers' && typeof question.topic === 'string' ? this.count(question.topic) : this.hooks.answer(question);
   }
 
   /** Whether the broker is connected (a process alone always is). */
@@ -225,14 +330,16 @@ export class PubSub<S extends Subscriber> implements BrokerHost {
     this.counters.publishAcknowledged(ms);
   }
 
-  undelivered(topic: string, error: Error, token: number): void {
+  undelivered(topic: string, error: Error, token: number, cause = 'broker'): void {
     this.own.delete(token);
     this.counters.undelivered++;
+    this.counters.lost(cause);
     this.hooks.onUndelivered(topic, error);
   }
 
   recoveryFailed(topic: string, reason: 'epoch' | 'trimmed', had: StreamPosition, now: StreamPosition): void {
     this.counters.unrecovered++;
+    this.counters.lost(`history-${reason}`);
     this.hooks.onRecoveryFailed(topic, reason, had, now);
   }
 
@@ -246,17 +353,25 @@ export class PubSub<S extends Subscriber> implements BrokerHost {
   }
 
   private deliverLocal(publication: Publication, skip: S | undefined, options: PublishOptions | undefined): number {
-    const subscribers = this.registry.subscribers(publication.topic);
+    const route = isRoute(publication.topic);
+    const subscribers = (route ? this.routes : this.registry).subscribers(publication.topic);
     if (subscribers === undefined) return 0;
     const maxBackpressure = options?.maxBackpressure ?? this.options.maxBackpressure;
     const policy = options?.slowSubscriberPolicy ?? this.options.slowSubscriberPolicy;
     let delivered = 0;
-    const resuming = this.resuming.size > 0 ? this.resuming : undefined;
+    const position = publication.position;
+    const positioned = position !== undefined && this.positioned.size > 0 ? this.positioned : undefined;
     for (const subscriber of subscribers) {
       if (subscriber === skip) continue;
-      const waiting = resuming?.get(subscriber)?.get(publication.topic);
-      if (waiting !== undefined) waiting.push(publication);
-      else if (subscriber.deliver(publication, maxBackpressure, policy)) delivered++;
+      const state = positioned?.get(subscriber)?.get(publication.topic);
+      if (state !== undefined) {
+        if (state.waiting !== undefined) {
+          state.waiting.push(publication);
+          continue;
+        }
+        state.liveFrom ??= position;
+      }
+      if (subscriber.deliver(publication, maxBackpressure, policy)) delivered++;
     }
     return delivered;
   }

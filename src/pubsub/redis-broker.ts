@@ -1,7 +1,9 @@
 // The bus between wssd nodes on several machines: Redis pub/sub. A node
 // SUBSCRIBEs to a topic's channel (prefix + topic) only while it has local
 // subscribers of it — the registry's 0 → 1 and 1 → 0 — so it never receives
-// traffic nobody on it wants.
+// traffic nobody on it wants. Two connections per node: one that only
+// subscribes (Redis bounds a subscriber's output buffer, client-output-buffer-
+// limit pubsub, so large replies must not share it) and one for commands.
 //
 // Topics without history: a publication is PUBLISHed once, tagged with this
 // node's id so the node that made it (which delivered it locally already)
@@ -15,64 +17,84 @@
 // one Lua script (history.ts) and reaches every node through pub/sub with its
 // position — the publishing node too, so all subscribers everywhere see one
 // order per topic. A node whose connection comes back reads from the stream
-// what its subscribed topics missed and delivers it, in order, before the
-// newer publications; where the history cannot bridge the gap (trimmed, or a
-// new epoch) the host is told.
+// what its subscribed topics missed (in pages, a bounded number at once) and
+// delivers it, in order, before the newer publications. Where the history
+// cannot bridge the gap — trimmed, or a new epoch because Redis lost its data
+// — the host is told precisely, and the node goes on from the oldest entry
+// the history still has: what Redis holds is never thrown away.
+//
+// Questions to every node (subscriber counts, presence…) are published on one
+// channel every node subscribes to; each answers on the asker's own channel,
+// and PUBLISH's reply says how many answers to wait for.
 import { createHash, randomBytes } from 'node:crypto';
 import { RedisClient, type RedisClientOptions } from '../redis/redis-client.js';
 import { parseRedisUrl, redact } from '../redis/redis-url.js';
 import { asText, type RespPush, type RespValue } from '../redis/resp.js';
-import type { Broker, BrokerHost, BrokerQuestion } from './broker.js';
+import { PublicationKind, type Broker, type BrokerHost, type BrokerQuestion } from './broker.js';
+import { judgePage, metaKey, publicationKey, PUBLISH_WITH_HISTORY, READ_HISTORY, splitPositioned, streamKey, type HistoryPage, type StreamPosition } from './history.js';
 import { Publication } from './publication.js';
-import { judgeReplay, metaKey, publicationKey, PUBLISH_WITH_HISTORY, READ_HISTORY, splitPositioned, streamKey, type HistoryReplay, type StreamPosition } from './history.js';
+import { ANSWER, ASK, decodeMessage, encodeMessage, HEADER, PUBLICATION, publicationFlags } from './redis-wire.js';
+import { Semaphore } from './semaphore.js';
 
 export interface RedisBrokerOptions {
   /** redis://[user:pass@]host:port/db or rediss://… */
   url: string;
   /** Put before every topic to make its channel and keys, so several applications can share one Redis. Default "wssd:". */
   prefix?: string;
-  /** CLIENT SETNAME of this node's connection. */
+  /** CLIENT SETNAME of this node's connections (":sub" is added to the subscriber's). */
   name?: string;
   /** For rediss://: the CA to trust, the server name to check. */
   tls?: RedisClientOptions['tls'];
-  /** Publications held while Redis is away; past it they are reported undelivered. Default 10,000. */
+  /** Commands waiting for Redis or in flight, in any state; past it a publication is reported undelivered. Default 100,000. */
   maxQueued?: number;
+  /** The same bound in bytes. Default 128 MiB. */
+  maxQueuedBytes?: number;
+  /** A command unanswered this long (ms) means Redis stopped answering: the node treats it as lost. Default 5,000. */
+  commandTimeout?: number;
   /** Entries of history kept per topic (a Stream trimmed to this size); 0, the default: no history. */
   historySize?: number;
   /** Only topics starting with one of these have history (default: every topic, when historySize > 0). */
   historyPrefixes?: readonly string[];
   /** Seconds a topic's history is kept after its last publication; 0: until trimmed. */
   historyTtl?: number;
+  /** The largest publication, in bytes: every Redis reply is capped from it. Default 16 MiB. */
+  maxPayload?: number;
+  /** History pages read at once by this node (resumes and recoveries wait their turn). Default 16. */
+  maxConcurrentReads?: number;
+  /** How long a question to every node waits for their answers, in ms. Default 1,000. */
+  askTimeout?: number;
   /** Reconnection delay bounds, in ms (default 100 doubling to 5,000, each with jitter). */
   minReconnectDelay?: number;
   maxReconnectDelay?: number;
 }
 
-/** A publication on the wire: version, flags, the publishing node's id, its token there, the payload. */
-const VERSION = 1;
-const BINARY = 1;
-const HEADER = 2 + 8 + 4;
-
 const sha1 = (text: string): string => createHash('sha1').update(text).digest('hex');
-
-/**
- * Subscriber counts over every node: each node keeps its counts in Redis
- * with this lifetime and renews them every COUNT_REFRESH, so a node that
- * dies stops counting within COUNT_TTL seconds.
- */
-export const COUNT_TTL = 15;
-const COUNT_REFRESH = 5000;
 const PUBLISH_SHA = sha1(PUBLISH_WITH_HISTORY);
 const READ_SHA = sha1(READ_HISTORY);
+/** Entries per history page, and the bytes a page aims to stay under (it always holds at least one entry). */
+export const HISTORY_PAGE = 100;
+const HISTORY_PAGE_BYTES = 4 * 1024 * 1024;
+/** The channel every node listens on for questions, after the prefix; a node's answers come on REPLIES + its id. */
+const EVERYONE = '\u0000all';
+const REPLIES = '\u0000r:';
 
-/** A subscribed topic with history: its last position here, and live messages held while it is being recovered. */
+/** A subscribed topic with history: its last position delivered here, and live messages held while it is being recovered. */
 interface Tracked {
   last: StreamPosition | undefined;
   held: [message: Buffer, position: StreamPosition][] | undefined;
 }
 
+interface Ask {
+  answers: unknown[];
+  /** Answers to wait for; undefined until PUBLISH says how many nodes heard the question. */
+  expected: number | undefined;
+  done: (answers: unknown[]) => void;
+}
+
 export class RedisBroker implements Broker {
-  readonly client: RedisClient;
+  /** The connection that only subscribes, and the one for commands. */
+  readonly subscriber: RedisClient;
+  readonly commands: RedisClient;
   readonly prefix: string;
   /** Which node made a publication: this one skips its own (without history) when Redis echoes them. */
   readonly nodeId = randomBytes(8);
@@ -81,15 +103,19 @@ export class RedisBroker implements Broker {
   private readonly historySize: number;
   private readonly historyPrefixes: readonly string[] | undefined;
   private readonly historyTtl: number;
+  private readonly askTimeout: number;
   private readonly tracked = new Map<string, Tracked>();
   private readonly nodeHex: string;
   /** Numbers this node's publications with history, for their ids. */
   private sequence = 0;
-  /** This node's subscriber count per topic, and those changed since they were last written. */
-  private readonly counts = new Map<string, number>();
-  private readonly changedCounts = new Set<string>();
-  private countsScheduled = false;
-  private refreshTimer: NodeJS.Timeout | undefined;
+  private readonly reads: Semaphore;
+  /** Settles once every subscription made so far is in force (a PING after them on the subscriber connection). */
+  private subscribed: Promise<unknown> = Promise.resolve();
+  private barrierScheduled = false;
+  private nextAsk = 1;
+  private readonly asks = new Map<number, Ask>();
+  /** Whether the host was last told the bus is up. */
+  private up = false;
 
   constructor(options: RedisBrokerOptions) {
     this.prefix = options.prefix ?? 'wssd:';
@@ -97,88 +123,74 @@ export class RedisBroker implements Broker {
     this.historySize = options.historySize ?? 0;
     this.historyPrefixes = options.historyPrefixes !== undefined && options.historyPrefixes.length > 0 ? options.historyPrefixes : undefined;
     this.historyTtl = options.historyTtl ?? 0;
+    this.askTimeout = options.askTimeout ?? 1000;
+    this.reads = new Semaphore(options.maxConcurrentReads ?? 16);
     this.nodeHex = this.nodeId.toString('hex');
-    this.client = new RedisClient({
+    const maxPayload = options.maxPayload ?? 16 * 1024 * 1024;
+    const common = {
       endpoint: parseRedisUrl(options.url),
-      name: options.name ?? `wssd-${this.nodeId.toString('hex')}`,
       tls: options.tls,
-      maxQueued: options.maxQueued,
       minReconnectDelay: options.minReconnectDelay,
       maxReconnectDelay: options.maxReconnectDelay,
+      commandTimeout: options.commandTimeout,
+      // A reply holds at most one publication per bulk, and a page of history stays near its budget.
+      resp: { maxBulkBytes: maxPayload + HEADER + 64, maxElements: 1024 * 1024, maxDepth: 8, maxReplyBytes: 2 * maxPayload + HISTORY_PAGE_BYTES + 64 * 1024 },
+    };
+    const name = options.name ?? `wssd-${this.nodeHex}`;
+    this.subscriber = new RedisClient({ ...common, name: `${name}:sub` });
+    this.commands = new RedisClient({
+      ...common,
+      name,
+      maxPending: options.maxQueued,
+      maxPendingBytes: options.maxQueuedBytes,
       // Loaded on every connection before anything queued, so EVALSHA never meets NOSCRIPT in a pipeline.
       setup: this.historySize > 0 ? [['SCRIPT', 'LOAD', PUBLISH_WITH_HISTORY], ['SCRIPT', 'LOAD', READ_HISTORY]] : [],
     });
   }
 
   get connected(): boolean {
-    return this.client.state === 'ready';
+    return this.subscriber.state === 'ready' && this.commands.state === 'ready';
   }
 
   start(host: BrokerHost): void {
     this.host = host;
-    this.client.on('push', (push) => this.receive(push));
-    this.client.on('ready', (again) => {
-      host.brokerState?.(true, again ? `reconnected to Redis at ${this.where}` : `connected to Redis at ${this.where}`);
-      this.writeCounts(true);
-      if (again) for (const topic of this.tracked.keys()) void this.recover(topic);
+    this.subscriber.on('push', (push) => this.receive(push));
+    this.subscriber.subscribe(this.prefix + EVERYONE);
+    this.subscriber.subscribe(this.prefix + REPLIES + this.nodeHex);
+    for (const client of [this.subscriber, this.commands]) {
+      client.on('ready', (again) => this.ready(again));
+      client.on('down', (error, delay) => {
+        this.up = false;
+        host.brokerState?.(false, `${error.message}; retrying in ${delay} ms`);
+      });
+      // Connects in the background: local delivery never waits for Redis.
+      void client.connect().catch(() => {});
+    }
+  }
+
+  /** Both connections ready: the host hears it, and topics with history catch up on what they missed. */
+  private ready(again: boolean): void {
+    if (!this.connected || this.up) return;
+    this.up = true;
+    this.host?.brokerState?.(true, again ? `reconnected to Redis at ${this.where}` : `connected to Redis at ${this.where}`);
+    if (!again) return;
+    // Read only once the subscriptions are in force again, so nothing falls between the read and the live stream.
+    const barrier = this.barrier();
+    void barrier.then(() => {
+      for (const topic of this.tracked.keys()) void this.recover(topic);
     });
-    this.client.on('down', (error, delay) => host.brokerState?.(false, `${error.message}; retrying in ${delay} ms`));
-    // Connects in the background: local delivery never waits for Redis.
-    void this.client.connect().catch(() => {});
-    this.refreshTimer = setInterval(() => this.writeCounts(true), COUNT_REFRESH);
-    this.refreshTimer.unref();
   }
 
-  counted(topic: string, count: number): void {
-    if (count > 0) this.counts.set(topic, count);
-    else this.counts.delete(topic);
-    this.changedCounts.add(topic);
-    if (!this.countsScheduled) {
-      this.countsScheduled = true;
-      setImmediate(() => this.writeCounts(false));
+  /** A promise that settles once every SUBSCRIBE sent so far has been carried out (Redis answers in order). */
+  private barrier(): Promise<unknown> {
+    if (!this.barrierScheduled) {
+      this.barrierScheduled = true;
+      queueMicrotask(() => {
+        this.barrierScheduled = false;
+        this.subscribed = this.subscriber.command(['PING']).catch(() => undefined);
+      });
     }
-  }
-
-  /** Writes this node's changed counts (all of them, and that it lives, when `all`), pipelined. */
-  private writeCounts(all: boolean): void {
-    this.countsScheduled = false;
-    if (this.client.state !== 'ready') return; // written again on the next refresh
-    const ignore = (): void => {};
-    if (all) {
-      this.client.command(['SADD', this.nodesKey, this.nodeHex]).catch(ignore);
-      this.client.command(['SET', `${this.prefix}node:${this.nodeHex}`, '1', 'EX', COUNT_TTL]).catch(ignore);
-    }
-    const topics = all ? new Set([...this.counts.keys(), ...this.changedCounts]) : this.changedCounts;
-    for (const topic of topics) {
-      const count = this.counts.get(topic) ?? 0;
-      const key = this.countKey(topic, this.nodeHex);
-      this.client.command(count > 0 ? ['SET', key, count, 'EX', COUNT_TTL] : ['DEL', key]).catch(ignore);
-    }
-    this.changedCounts.clear();
-  }
-
-  private get nodesKey(): string {
-    return `${this.prefix}nodes`;
-  }
-
-  private countKey(topic: string, node: string): string {
-    return `${this.prefix}count:${topic}:${node}`;
-  }
-
-  /** Subscribers of `topic` over every live node (this one's count is its own, exact). */
-  private async countEverywhere(topic: string): Promise<number> {
-    const members = await this.client.command(['SMEMBERS', this.nodesKey]);
-    const nodes = Array.isArray(members) ? members.map(asText).filter((n) => n !== this.nodeHex) : [];
-    let total = this.counts.get(topic) ?? 0;
-    if (nodes.length === 0) return total;
-    const alive = await this.client.command(['MGET', ...nodes.map((n) => `${this.prefix}node:${n}`)]);
-    const live = nodes.filter((_, i) => Array.isArray(alive) && alive[i] !== null);
-    const dead = nodes.filter((n) => !live.includes(n));
-    if (dead.length > 0) this.client.command(['SREM', this.nodesKey, ...dead]).catch(() => {});
-    if (live.length === 0) return total;
-    const counts = await this.client.command(['MGET', ...live.map((n) => this.countKey(topic, n))]);
-    if (Array.isArray(counts)) for (const c of counts) if (c !== null) total += Number(asText(c)) || 0;
-    return total;
+    return Promise.resolve().then(() => this.subscribed);
   }
 
   /** Whether `topic` keeps a history. */
@@ -191,79 +203,93 @@ export class RedisBroker implements Broker {
   }
 
   subscribe(topic: string): void {
-    this.client.subscribe(this.prefix + topic);
+    this.subscriber.subscribe(this.prefix + topic);
     if (!this.hasHistory(topic)) return;
     const tracked: Tracked = { last: undefined, held: undefined };
     this.tracked.set(topic, tracked);
-    // Where the topic stands now: a loss before the first publication arrives is still recovered from here.
-    this.client.command(['HMGET', metaKey(this.prefix, topic), 'epoch', 'offset']).then(
-      (reply) => {
-        if (tracked.last !== undefined || !Array.isArray(reply)) return;
-        const [epoch, offset] = reply;
-        tracked.last = epoch === null || epoch === undefined ? { offset: 0, epoch: '' } : { offset: Number(asText(offset ?? '0')), epoch: asText(epoch) };
-      },
-      () => {},
-    );
+    // Where the topic stands once the subscription is in force: a loss before the first publication arrives is still recovered from here.
+    void this.barrier()
+      .then(() => this.commands.command(['HMGET', metaKey(this.prefix, topic), 'epoch', 'offset']))
+      .then(
+        (reply) => {
+          if (tracked.last !== undefined || !Array.isArray(reply)) return;
+          const [epoch, offset] = reply;
+          tracked.last = epoch === null || epoch === undefined ? { offset: 0, epoch: '' } : { offset: Number(asText(offset ?? '0')), epoch: asText(epoch) };
+        },
+        () => {},
+      );
   }
 
   unsubscribe(topic: string): void {
     this.tracked.delete(topic);
-    this.client.unsubscribe(this.prefix + topic);
+    this.subscriber.unsubscribe(this.prefix + topic);
   }
 
-  publish(topic: string, payload: Buffer, binary: boolean, token = 0): void {
-    const message = Buffer.allocUnsafe(HEADER + payload.length);
-    message[0] = VERSION;
-    message[1] = binary ? BINARY : 0;
-    this.nodeId.copy(message, 2);
-    message.writeUInt32BE(token >>> 0, 10);
-    payload.copy(message, HEADER);
+  publish(topic: string, payload: Buffer, binary: boolean, token = 0, kind: PublicationKind = PublicationKind.Data): void {
+    const message = encodeMessage(PUBLICATION, publicationFlags(binary, kind), this.nodeId, token, payload);
     const channel = this.prefix + topic;
     // With history, a publication whose connection dropped before its answer is sent again:
     // its id makes the script run once, so it is neither lost nor doubled.
-    const sent = this.hasHistory(topic)
-      ? this.client.command(
-          ['EVALSHA', PUBLISH_SHA, 3, metaKey(this.prefix, topic), streamKey(this.prefix, topic), publicationKey(this.prefix, this.nodeHex, this.sequence++), channel, message, randomBytes(6).toString('base64url'), this.historySize, this.historyTtl],
-          { retry: true },
-        )
-      : this.client.command(['PUBLISH', channel, message]);
+    const sent =
+      kind === PublicationKind.Data && this.hasHistory(topic)
+        ? this.commands.command(
+            ['EVALSHA', PUBLISH_SHA, 3, metaKey(this.prefix, topic), streamKey(this.prefix, topic), publicationKey(this.prefix, this.nodeHex, this.sequence++), channel, message, randomBytes(6).toString('base64url'), this.historySize, this.historyTtl],
+            { retry: true },
+          )
+        : this.commands.command(['PUBLISH', channel, message]);
     const started = performance.now();
     sent.then(
       () => this.host?.acknowledged?.(performance.now() - started),
-      (error: Error) => this.host?.undelivered?.(topic, error, token),
+      (error: Error) => this.host?.undelivered?.(topic, error, token, this.commands.state === 'ready' ? 'redis-backlog' : 'redis-unavailable'),
     );
   }
 
-  /** What was published on `topic` after `since` (at most historySize entries). */
-  async replay(topic: string, since: StreamPosition): Promise<HistoryReplay> {
-    const reply = await this.client.command(['EVALSHA', READ_SHA, 2, metaKey(this.prefix, topic), streamKey(this.prefix, topic), since.offset, this.historySize]);
-    return this.readReplay(since, reply);
+  /** One page of what was published on `topic` after `since`; at most `limit` entries (and about 4 MiB). */
+  async history(topic: string, since: StreamPosition, limit: number): Promise<HistoryPage> {
+    // A topic just subscribed here: its subscription must be in force before the read, or a publication could fall between.
+    await this.barrier();
+    return this.reads.run(async () => {
+      const reply = await this.commands.command(['EVALSHA', READ_SHA, 2, metaKey(this.prefix, topic), streamKey(this.prefix, topic), since.epoch, since.offset, Math.max(1, Math.min(limit, this.historySize)), HISTORY_PAGE_BYTES]);
+      return readPage(since, reply);
+    });
   }
 
   unwrap(topic: string, entry: Buffer, position: StreamPosition): Publication | undefined {
-    if (entry.length < HEADER || entry[0] !== VERSION) return undefined;
-    return Publication.fromBytes(topic, entry.subarray(HEADER), (entry[1] & BINARY) !== 0, position);
+    const decoded = decodeMessage(entry);
+    if (decoded === undefined || decoded.version !== PUBLICATION) return undefined;
+    return Publication.fromBytes(topic, decoded.body, decoded.binary, position);
   }
 
   async gather(question: BrokerQuestion): Promise<unknown[]> {
     const local = this.host === undefined ? [] : [this.host.answer(question)];
-    // Every node's subscribers of a topic, from Redis; anything else, and while Redis is away, this node alone.
-    if (question.kind !== 'subscribers' || this.client.state !== 'ready') return local;
-    try {
-      return [await this.countEverywhere(question.topic)];
-    } catch {
-      return local;
-    }
+    if (!this.connected) return local;
+    const id = this.nextAsk;
+    this.nextAsk = (this.nextAsk % 0xffffffff) + 1;
+    const others = await new Promise<unknown[]>((resolve) => {
+      const timer = setTimeout(() => finish(), this.askTimeout);
+      const finish = (): void => {
+        clearTimeout(timer);
+        this.asks.delete(id);
+        resolve(ask.answers);
+      };
+      const ask: Ask = { answers: [], expected: undefined, done: finish };
+      this.asks.set(id, ask);
+      const body = Buffer.from(JSON.stringify(question), 'utf8');
+      this.commands.command(['PUBLISH', this.prefix + EVERYONE, encodeMessage(ASK, 0, this.nodeId, id, body)]).then(
+        (heard) => {
+          // Every node subscribed to the channel heard it, this one too.
+          ask.expected = Math.max(0, Number(heard) - 1);
+          if (ask.answers.length >= ask.expected) finish();
+        },
+        () => finish(),
+      );
+    });
+    return [...local, ...others];
   }
 
   async close(): Promise<void> {
-    clearInterval(this.refreshTimer);
-    // This node's counts go with it, rather than after COUNT_TTL.
-    if (this.client.state === 'ready') {
-      for (const topic of this.counts.keys()) this.client.command(['DEL', this.countKey(topic, this.nodeHex)]).catch(() => {});
-      this.client.command(['DEL', `${this.prefix}node:${this.nodeHex}`]).catch(() => {});
-    }
-    await this.client.close();
+    for (const ask of this.asks.values()) ask.done(ask.answers);
+    await Promise.all([this.commands.close(), this.subscriber.close()]);
   }
 
   private receive(push: RespPush): void {
@@ -272,75 +298,112 @@ export class RedisBroker implements Broker {
     const name = asText(channel);
     if (!name.startsWith(this.prefix)) return;
     const topic = name.slice(this.prefix.length);
-    if (data[0] === VERSION) {
-      if (data.length < HEADER || this.nodeId.equals(data.subarray(2, 10))) return;
-      this.host?.deliver(topic, data.subarray(HEADER), (data[1] & BINARY) !== 0);
+    const decoded = decodeMessage(data);
+    if (decoded !== undefined && decoded.version === PUBLICATION) {
+      if (this.nodeId.equals(decoded.nodeId)) return;
+      this.host?.deliver(topic, decoded.body, decoded.binary, undefined, undefined, decoded.kind);
+      return;
+    }
+    if (decoded !== undefined && (decoded.version === ASK || decoded.version === ANSWER)) {
+      this.fleetMessage(decoded.version, decoded.nodeId, decoded.number, decoded.body);
       return;
     }
     const positioned = splitPositioned(data);
-    if (positioned === undefined) return;
-    const { position, rest } = positioned;
-    if (rest.length < HEADER || rest[0] !== VERSION) return;
-    this.deliverPositioned(topic, rest, position);
+    if (positioned !== undefined) this.deliverPositioned(topic, positioned.rest, positioned.position);
   }
 
-  /** A publication (`message`: header and payload) with its position: held while its topic is recovered, delivered once, in offset order. */
+  /** A question from another node (answered on its channel), or an answer to one of ours. */
+  private fleetMessage(version: number, from: Buffer, id: number, body: Buffer): void {
+    let value: unknown;
+    try {
+      value = JSON.parse(body.toString('utf8'));
+    } catch {
+      return;
+    }
+    if (version === ASK) {
+      if (from.equals(this.nodeId) || this.host === undefined || typeof value !== 'object' || value === null) return;
+      const answer = Buffer.from(JSON.stringify(this.host.answer(value as BrokerQuestion) ?? null), 'utf8');
+      this.commands.command(['PUBLISH', this.prefix + REPLIES + from.toString('hex'), encodeMessage(ANSWER, 0, this.nodeId, id, answer)]).catch(() => {});
+      return;
+    }
+    const ask = this.asks.get(id);
+    if (ask === undefined) return;
+    ask.answers.push(value);
+    if (ask.expected !== undefined && ask.answers.length >= ask.expected) ask.done(ask.answers);
+  }
+
+  /** A publication (header and payload) with its position, live: held while its topic is recovered. */
   private deliverPositioned(topic: string, message: Buffer, position: StreamPosition): void {
-    if (message.length < HEADER || message[0] !== VERSION) return;
     const tracked = this.tracked.get(topic);
+    if (tracked?.held !== undefined) tracked.held.push([message, position]);
+    else this.deliverOnce(topic, tracked, message, position);
+  }
+
+  /** Delivers a positioned publication unless this node already did (offset order within an epoch): never twice. */
+  private deliverOnce(topic: string, tracked: Tracked | undefined, message: Buffer, position: StreamPosition): void {
+    const decoded = decodeMessage(message);
+    if (decoded === undefined || decoded.version !== PUBLICATION) return;
     if (tracked !== undefined) {
-      if (tracked.held !== undefined) {
-        tracked.held.push([message, position]);
-        return;
-      }
-      // Already delivered through a recovery: never twice.
       if (tracked.last !== undefined && tracked.last.epoch === position.epoch && position.offset <= tracked.last.offset) return;
       tracked.last = position;
     }
-    const own = this.nodeId.equals(message.subarray(2, 10));
-    this.host?.deliver(topic, message.subarray(HEADER), (message[1] & BINARY) !== 0, position, own ? message.readUInt32BE(10) : undefined);
+    const own = this.nodeId.equals(decoded.nodeId);
+    this.host?.deliver(topic, decoded.body, decoded.binary, position, own ? decoded.number : undefined);
   }
 
-  /** After a reconnection: what `topic` missed since the last position delivered here, then what arrived meanwhile. */
+  /**
+   * After a reconnection: what `topic` missed since the last position
+   * delivered here, page by page, then what arrived live meanwhile. Across a
+   * new epoch it goes on from the new epoch's oldest entry; the host is told
+   * what could not be recovered.
+   */
   private async recover(topic: string): Promise<void> {
     const tracked = this.tracked.get(topic);
-    if (tracked === undefined || tracked.held !== undefined) return;
-    const since = tracked.last;
-    if (since === undefined) return; // nothing delivered here yet: nothing can have been missed that we knew of
+    if (tracked === undefined || tracked.held !== undefined || tracked.last === undefined) return;
+    const had = tracked.last;
     tracked.held = [];
-    let replay: HistoryReplay | undefined;
+    let cursor = had;
     try {
-      replay = await this.replay(topic, since);
-    } catch {
-      replay = undefined; // the connection dropped again: the next 'ready' recovers from the same position
-    }
-    const held = tracked.held;
-    tracked.held = undefined;
-    if (this.tracked.get(topic) !== tracked) return;
-    if (replay !== undefined) {
-      if (!replay.recovered && replay.reason !== undefined) this.host?.recoveryFailed?.(topic, replay.reason, since, replay.position);
-      for (const [offset, message] of replay.entries) this.deliverPositioned(topic, message, { offset, epoch: replay.position.epoch });
-    }
-    for (const [message, position] of held ?? []) this.deliverPositioned(topic, message, position);
-  }
-
-  private readReplay(since: StreamPosition, reply: RespValue): HistoryReplay {
-    if (!Array.isArray(reply) || reply.length !== 3) throw new Error('unexpected reply to the history read');
-    const [epoch, last, rawEntries] = reply;
-    const entries: [number, Buffer][] = [];
-    if (Array.isArray(rawEntries)) {
-      for (const entry of rawEntries) {
-        if (!Array.isArray(entry) || entry.length !== 2 || !Array.isArray(entry[1])) continue;
-        const offset = Number(asText(entry[0]).split('-')[0]);
-        const fields = entry[1];
-        const at = fields.findIndex((f, i) => i % 2 === 0 && asText(f) === 'm');
-        const message = at >= 0 ? fields[at + 1] : undefined;
-        if (Number.isSafeInteger(offset) && Buffer.isBuffer(message)) entries.push([offset, message]);
+      for (let first = true; ; first = false) {
+        const page = await this.history(topic, cursor, HISTORY_PAGE);
+        if (this.tracked.get(topic) !== tracked) return; // unsubscribed meanwhile
+        if (!page.recovered && page.reason !== undefined) {
+          this.host?.recoveryFailed?.(topic, page.reason, first ? had : cursor, page.position);
+          // What was had belongs to another epoch (or was trimmed): go on from the page's own start.
+          tracked.last = undefined;
+        }
+        for (const [offset, message] of page.entries) this.deliverOnce(topic, tracked, message, { offset, epoch: page.position.epoch });
+        if (page.entries.length === 0 && page.reason === 'epoch') tracked.last = { offset: page.position.offset, epoch: page.position.epoch };
+        if (page.complete || page.entries.length === 0) break;
+        cursor = tracked.last ?? { offset: page.entries[page.entries.length - 1][0], epoch: page.position.epoch };
       }
+    } catch {
+      // The connection dropped again: the next 'ready' recovers from the last position delivered.
+    } finally {
+      const held = tracked.held ?? [];
+      tracked.held = undefined;
+      if (this.tracked.get(topic) === tracked) for (const [message, position] of held) this.deliverOnce(topic, tracked, message, position);
     }
-    const epochText = epoch === false || epoch === null ? undefined : asText(epoch);
-    return judgeReplay(since, epochText, Number(asText(last)), entries);
   }
+}
+
+/** The history script's reply as a page judged against `since`. */
+function readPage(since: StreamPosition, reply: RespValue): HistoryPage {
+  if (!Array.isArray(reply) || reply.length !== 4) throw new Error('unexpected reply to the history read');
+  const [epoch, last, after, rawEntries] = reply;
+  const entries: [number, Buffer][] = [];
+  if (Array.isArray(rawEntries)) {
+    for (const entry of rawEntries) {
+      if (!Array.isArray(entry) || entry.length !== 2 || !Array.isArray(entry[1])) continue;
+      const offset = Number(asText(entry[0]).split('-')[0]);
+      const fields = entry[1];
+      const at = fields.findIndex((f, i) => i % 2 === 0 && asText(f) === 'm');
+      const message = at >= 0 ? fields[at + 1] : undefined;
+      if (Number.isSafeInteger(offset) && Buffer.isBuffer(message)) entries.push([offset, message]);
+    }
+  }
+  const epochText = epoch === false || epoch === null ? undefined : asText(epoch);
+  return judgePage(since, epochText, Number(asText(last)), Number(asText(after)), entries);
 }
 
 /** A Redis broker for createServer's `broker` option. */

@@ -83,6 +83,11 @@ export class TopicRegistry<S> {
     return topics === undefined ? [] : [...topics];
   }
 
+  /** Topics `subscriber` is in. */
+  topicCountOf(subscriber: S): number {
+    return this.bySubscriber.get(subscriber)?.size ?? 0;
+  }
+
   /** Topics with at least one subscriber. */
   get topicCount(): number {
     return this.byTopic.size;

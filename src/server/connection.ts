@@ -15,7 +15,7 @@ import { SendStatus, SocketWriter, type WriterHost } from '../io/socket-writer.j
 import type { UpgradeRequest } from '../http/upgrade.js';
 import type { Publication, PublishData } from '../pubsub/publication.js';
 import type { StreamPosition } from '../pubsub/history.js';
-import type { PublishOptions, PubSub, ResumeResult, SlowSubscriberPolicy, Subscriber } from '../pubsub/pubsub.js';
+import type { PublishOptions, PubSub, ResumeResult, SlowSubscriberPolicy, SubscribeStatus, Subscriber } from '../pubsub/pubsub.js';
 import type { ServerStats } from '../telemetry/stats.js';
 
 export type { UpgradeRequest } from '../http/upgrade.js';
@@ -220,7 +220,10 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Sessio
    * this message, or fail the connection with 1008: never queue without bound.
    */
   private overflow(): SendStatus {
-    if (this.options.bufferPolicy === 'drop') this.droppedMessages++;
+    if (this.options.bufferPolicy === 'drop') {
+      this.droppedMessages++;
+      this.options.counters.lost('send-buffer-full');
+    }
     else this.closeFor(connectionExits.sendBufferFull());
     return SendStatus.Dropped;
   }
@@ -268,11 +271,21 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Sessio
   /**
    * Subscribes to `topic` (a string of at most maxTopicLength bytes of
    * UTF-8): every publication of it, from anywhere in the server, is sent
-   * here. Returns false if already subscribed or closed. A connection leaves
-   * all its topics when it closes.
+   * here. Returns false if already subscribed, closed, or refused by a topic
+   * limit (trySubscribe() tells which). A connection leaves all its topics
+   * when it closes.
    */
   subscribe(topic: string, options?: SubscribeOptions): boolean {
-    if (this.closed) return false;
+    return this.trySubscribe(topic, options) === 'subscribed';
+  }
+
+  /**
+   * subscribe() with the outcome spelled out: 'subscribed', 'already',
+   * 'connection-limit' (maxTopicsPerConnection), 'server-limit' (maxTopics)
+   * or 'closed'. A refusal is counted (/stats `losses`).
+   */
+  trySubscribe(topic: string, options?: SubscribeOptions): SubscribeStatus {
+    if (this.closed) return 'closed';
     return this.options.topics.subscribe(this, topic, options?.since);
   }
 
@@ -313,6 +326,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Sessio
         this.closeFor(connectionExits.slowSubscriber());
       } else {
         this.options.counters.dropped++;
+        this.options.counters.lost('slow-subscriber');
         this.emit('drop', publication.topic, publication.binary ? publication.payload : publication.payload.toString('utf8'));
       }
       return false;
@@ -433,7 +447,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Sessio
     if (this.closeEmitted) return;
     this.closeEmitted = true;
     const code = this.session.receivedCloseCode ?? CloseCode.Abnormal;
-    this.options.topics.registry.unsubscribeAll(this);
+    this.options.topics.unsubscribeAll(this);
     this.options.counters.closedWith(code);
     this.options.onGone(this);
     this.emit('close', code, this.session.receivedCloseReason);

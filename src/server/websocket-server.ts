@@ -18,6 +18,7 @@ import { arrival } from '../io/arrival.js';
 import { systemClock, type Clock } from '../io/clock.js';
 import { Heartbeat } from '../io/heartbeat.js';
 import { LocalBroker } from '../pubsub/broker.js';
+import { isRelayAnswer } from '../pubsub/cluster-messages.js';
 import { brokerFromOptions } from '../pubsub/broker-from-options.js';
 import type { StreamPosition } from '../pubsub/history.js';
 import { DeflateContexts } from '../extensions/deflate-contexts.js';
@@ -25,6 +26,7 @@ import type { DeflateParams } from '../extensions/permessage-deflate.js';
 import type { PublishData } from '../pubsub/publication.js';
 import { PubSub, type PublishOptions } from '../pubsub/pubsub.js';
 import { createLogger, silentLogger, type Logger } from '../telemetry/log.js';
+import { LogSummary } from '../telemetry/log-summary.js';
 import { CloseCode } from '../protocol/constants.js';
 import { connectionExits, type HandshakeError } from '../protocol/errors.js';
 import { combineSnapshots, ServerStats, snapshot, type StatsSnapshot } from '../telemetry/stats.js';
@@ -69,6 +71,8 @@ export class WebSocketServer extends EventEmitter<ServerEvents> implements Hands
   private readonly tls: TlsListener | undefined;
   private statsServer: http.Server | undefined;
   private readonly log: Logger;
+  /** Repeated conditions, logged once and then counted per interval. */
+  private readonly logSummary: LogSummary;
   private readonly clock: Clock;
   private readonly handshaker: Handshaker;
   private readonly admission: Admission;
@@ -86,23 +90,35 @@ export class WebSocketServer extends EventEmitter<ServerEvents> implements Hands
     const o = (this.options = resolveOptions(options));
     this.log = o.logger === false ? silentLogger : (o.logger ?? createLogger());
     this.clock = o.clock ?? systemClock;
+    this.logSummary = new LogSummary(this.log, this.clock);
     this.deflate = o.perMessageDeflate === undefined ? undefined : new DeflateContexts(o.perMessageDeflate, this.clock);
     this.pubsub = new PubSub<Connection>(
       brokerFromOptions(o),
-      { maxTopicLength: o.maxTopicLength, maxBackpressure: o.maxBackpressure, slowSubscriberPolicy: o.slowSubscriberPolicy },
+      { maxTopicLength: o.maxTopicLength, maxBackpressure: o.maxBackpressure, slowSubscriberPolicy: o.slowSubscriberPolicy, maxTopicsPerConnection: o.maxTopicsPerConnection, maxTopics: o.maxTopics },
       this.counters,
       {
         onSubscription: (topic, count, previous) => this.emit('subscription', topic, count, previous),
-        answerStats: () => this.localSnapshot(),
-        onBrokerState: (connected, detail) => (connected ? this.log.info(`broker: ${detail}`) : this.log.warn(`broker: ${detail}`)),
+        answer: (question) => (question.kind === 'stats' ? this.localSnapshot() : undefined),
+        onBrokerState: (connected, detail) => {
+          if (connected) this.log.info(`broker: ${detail}`);
+          // "…; retrying in N ms" differs at each attempt: the kind is the reason alone.
+          else this.logSummary.warn(`broker down: ${detail.replace(/; retrying in \d+ ms$/, '')}`, `broker: ${detail}`);
+        },
         onRecoveryFailed: (topic, reason, had, now) => {
           if (this.listenerCount('recoveryFailed') > 0) this.emit('recoveryFailed', topic, reason, had, now);
-          else this.log.warn(`publications of ${JSON.stringify(topic.slice(0, 64))} were lost while the broker was away (${reason}: had ${had.offset}@${had.epoch}, now ${now.offset}@${now.epoch})`);
+          else this.logSummary.warn(`unrecovered ${reason}`, `publications of ${JSON.stringify(topic.slice(0, 64))} were lost while the broker was away (${reason}: had ${had.offset}@${had.epoch}, now ${now.offset}@${now.epoch}); delivery goes on from the oldest publication the history still holds`);
         },
         onUndelivered: (topic, error) => {
           if (this.listenerCount('publishFailed') > 0) this.emit('publishFailed', topic, error);
-          else this.log.warn(`a publication of ${JSON.stringify(topic.slice(0, 64))} did not reach the broker: ${error.message}`);
+          else this.logSummary.warn(`undelivered ${error.name}`, `a publication of ${JSON.stringify(topic.slice(0, 64))} did not reach the broker: ${error.message}`);
         },
+        onRefused: (status, topic) =>
+          this.logSummary.warn(
+            `topic ${status}`,
+            status === 'connection-limit'
+              ? `a subscription to ${JSON.stringify(topic.slice(0, 64))} was refused: the connection is at maxTopicsPerConnection (${o.maxTopicsPerConnection})`
+              : `a subscription to ${JSON.stringify(topic.slice(0, 64))} was refused: this process is at maxTopics (${o.maxTopics}) distinct topics`,
+          ),
       },
     );
     this.connectionOptions = {
@@ -121,7 +137,7 @@ export class WebSocketServer extends EventEmitter<ServerEvents> implements Hands
         this.connections.delete(connection);
         this.admission.closed(connection.remoteAddress);
       },
-      reportHandlerError: (error, c) => this.log.error(`handler error on a connection from ${c.remoteAddress} (closed with 1011): ${describe(error)}`),
+      reportHandlerError: (error, c) => this.logSummary.error('handler', `handler error on a connection from ${c.remoteAddress} (closed with 1011): ${describe(error)}`),
     };
     this.admission = new Admission(o.maxConnections, o.maxConnectionsPerIp);
     const handshaker = new Handshaker(
@@ -253,6 +269,7 @@ export class WebSocketServer extends EventEmitter<ServerEvents> implements Hands
     for (const connection of this.connections) connection.terminate();
     await this.pubsub.close();
     this.deflate?.close();
+    this.logSummary.close();
     await stopped;
   }
 
@@ -288,8 +305,13 @@ export class WebSocketServer extends EventEmitter<ServerEvents> implements Hands
   private serverSnapshot(): StatsSnapshot | Promise<StatsSnapshot> {
     if (this.options.broker === undefined || this.options.broker instanceof LocalBroker) return this.localSnapshot();
     return this.pubsub.gather({ kind: 'stats' }).then((answers) => {
-      const snapshots = answers.filter((a): a is StatsSnapshot => typeof a === 'object' && a !== null);
-      return snapshots.length === 0 ? this.localSnapshot() : combineSnapshots(snapshots);
+      const snapshots = answers.filter((a): a is StatsSnapshot => typeof a === 'object' && a !== null && !isRelayAnswer(a));
+      const combined = snapshots.length === 0 ? this.localSnapshot() : combineSnapshots(snapshots);
+      // What the primary's relay dropped for a worker that did not keep up is a loss of the server's too.
+      for (const relay of answers.filter(isRelayAnswer)) {
+        for (const [cause, n] of Object.entries(relay.relay.losses)) if (n > 0) combined.losses[cause] = (combined.losses[cause] ?? 0) + n;
+      }
+      return combined;
     });
   }
 

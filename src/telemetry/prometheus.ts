@@ -35,6 +35,7 @@ export function prometheusText(stats: StatsSnapshot, brokerConnected: boolean): 
   ]);
   metric('close_codes_total', 'counter', 'Closed connections, by the close code reported.', byLabel('code', stats.closeCodes));
   metric('exits_total', 'counter', 'Connections the server ended, by cause.', byLabel('code', stats.exits));
+  metric('losses_total', 'counter', 'What was not delivered (publications, messages, subscriptions), by cause.', byLabel('cause', stats.losses));
   metric('tls_client_errors_total', 'counter', 'Failed TLS handshakes, by kind.', byLabel('kind', stats.tlsClientErrors));
   metric('topics', 'gauge', 'Topics with subscribers.', [[{}, stats.topics.count]]);
   metric('published_total', 'counter', 'publish() calls.', [[{}, stats.topics.published]]);

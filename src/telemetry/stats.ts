@@ -48,6 +48,17 @@ export class ServerStats {
   readonly closeCodes = new Map<number, number>();
   /** Connections the server ended, by catalogue code (WS_ERR_*): violations, limits, timeouts, shutdown. */
   readonly exits = new Map<string, number>();
+  /**
+   * Everything not delivered, by cause: a publication skipped for a slow
+   * subscriber, one the broker did not take, a message refused by a full
+   * send buffer, a subscription refused by a topic limit, history that could
+   * not bridge an outage… Nothing is lost without being counted here.
+   */
+  readonly losses = new Map<string, number>();
+
+  lost(cause: string, count = 1): void {
+    this.losses.set(cause, (this.losses.get(cause) ?? 0) + count);
+  }
 
   refusedWith(status: number, code: string): void {
     this.refused.set(status, (this.refused.get(status) ?? 0) + 1);
@@ -72,6 +83,7 @@ export interface StatsSnapshot {
   bytes: { in: number; out: number };
   closeCodes: Record<string, number>;
   exits: Record<string, number>;
+  losses: Record<string, number>;
   topics: { count: number; published: number; publishedElsewhere: number; dropped: number; undelivered: number; unrecovered: number };
   broker: { outages: number; downMs: number; publishLatency: { bucketsMs: Record<string, number>; sumMs: number; count: number } };
   /** permessage-deflate: contexts held by connections now, and what was compressed and inflated (zeros when off). */
@@ -94,6 +106,7 @@ export function snapshot(stats: ServerStats, connections: number, topics: number
     bytes: { in: stats.bytesIn, out: stats.bytesOut },
     closeCodes: Object.fromEntries(stats.closeCodes),
     exits: Object.fromEntries(stats.exits),
+    losses: Object.fromEntries(stats.losses),
     topics: { count: topics, published: stats.published, publishedElsewhere: stats.publishedElsewhere, dropped: stats.dropped, undelivered: stats.undelivered, unrecovered: stats.unrecovered },
     broker: {
       outages: stats.brokerOutages,

@@ -112,7 +112,7 @@ describe('RedisClient against redis-server', () => {
 
   it('while Redis is away commands wait in a bounded queue: past maxQueued they are refused at once; the rest run when it is back', async () => {
     const server = await redis();
-    const c = client(server.url, { maxQueued: 5 });
+    const c = client(server.url, { maxPending: 5 });
     await c.connect();
     await server.kill();
     await eventually(() => c.state === 'reconnecting', 2000, 'the loss noticed');

@@ -160,6 +160,8 @@ const INTEGER_BOUNDS: [keyof ServerOptions, number, number | undefined][] = [
   ['pingInterval', 0, undefined],
   ['pingTimeout', 1, Number.MAX_SAFE_INTEGER],
   ['maxTopicLength', 1, 65536],
+  ['maxTopicsPerConnection', 1, Number.MAX_SAFE_INTEGER],
+  ['maxTopics', 1, Number.MAX_SAFE_INTEGER],
   ['maxBackpressure', 0, undefined],
   ['historySize', 0, undefined],
   ['historyTtl', 0, undefined],

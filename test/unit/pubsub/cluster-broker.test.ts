@@ -22,8 +22,14 @@ function host(): BrokerHost & { failed: string[] } {
   return { failed, deliver() {}, answer: () => undefined, undelivered: (topic) => failed.push(topic) };
 }
 
+/** A message as text: "ops s:c p:a=1 …" or its kind. */
+function show(m: ClusterMessage): string {
+  if (m.wssd !== 'ops') return m.wssd;
+  return m.ops.map((op) => (op[0] === 'p' ? `p:${op[1]}=${Buffer.from(op[2]).toString()}` : `${op[0]}:${op[1]}`)).join(' ');
+}
+
 describe('ClusterBroker', () => {
-  it("a tick's publications leave as one IPC message, in order; a subscription first sends what was published before it", async () => {
+  it("a tick's subscriptions and publications leave as one IPC message, in the order they were made", async () => {
     const channel = new FakeChannel();
     const broker = new ClusterBroker(channel);
     broker.start(host());
@@ -31,27 +37,39 @@ describe('ClusterBroker', () => {
     broker.publish('b', Buffer.from('2'), true);
     broker.subscribe('c');
     broker.publish('a', Buffer.from('3'), false);
+    broker.unsubscribe('c');
     await new Promise((resolve) => setImmediate(resolve));
-    expect(channel.sent.map((m) => (m.wssd === 'pub' ? m.batch.map(([t, p]) => `${t}=${Buffer.from(p).toString()}`).join(',') : `${m.wssd} ${'topic' in m ? m.topic : ''}`))).toEqual([
-      'a=1,b=2',
-      'sub c',
-      'a=3',
-    ]);
+    expect(channel.sent.map(show)).toEqual(['p:a=1 p:b=2 s:c p:a=3 u:c']);
   });
 
-  it(`past ${MAX_UNSENT} messages Node has not written, a publication is reported undelivered; written ones make room again`, () => {
+  it('10,000 subscriptions in one tick are one message, not 10,000', async () => {
+    const channel = new FakeChannel();
+    const broker = new ClusterBroker(channel);
+    broker.start(host());
+    for (let i = 0; i < 10_000; i++) broker.subscribe(`t${i}`);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(channel.sent).toHaveLength(1);
+    expect(channel.sent[0].wssd === 'ops' && channel.sent[0].ops.length).toBe(10_000);
+  });
+
+  it(`past ${MAX_UNSENT} messages Node has not written, a publication is reported undelivered (subscriptions never are); written ones make room again`, async () => {
     const channel = new FakeChannel();
     const broker = new ClusterBroker(channel);
     const h = host();
     broker.start(h);
     for (let i = 0; i < MAX_UNSENT; i++) {
       broker.publish('t', Buffer.from(String(i)), false);
-      broker.subscribe(`flush-${i}`); // flushes the pending publication now
+      await new Promise((resolve) => setImmediate(resolve));
     }
+    expect(channel.sent).toHaveLength(MAX_UNSENT);
     expect(h.failed).toEqual([]);
     broker.publish('t', Buffer.from('one too many'), false);
+    broker.subscribe('still-carried');
     expect(h.failed).toEqual(['t']);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(show(channel.sent[channel.sent.length - 1])).toBe('s:still-carried');
     channel.callbacks[0](null);
+    channel.callbacks[1](null);
     broker.publish('t', Buffer.from('room again'), false);
     expect(h.failed).toEqual(['t']);
   });

@@ -45,9 +45,9 @@ function setup() {
   const broker = new RecordingBroker();
   const counters = new ServerStats();
   const changes: [string, number, number][] = [];
-  const pubsub = new PubSub<FakeSubscriber>(broker, { maxTopicLength: 16, maxBackpressure: 1000, slowSubscriberPolicy: 'drop' }, counters, {
+  const pubsub = new PubSub<FakeSubscriber>(broker, { maxTopicLength: 16, maxBackpressure: 1000, slowSubscriberPolicy: 'drop', maxTopicsPerConnection: 3, maxTopics: 5 }, counters, {
     onSubscription: (t, c, p) => changes.push([t, c, p]),
-    answerStats: () => ({ stats: true }),
+    answer: () => ({ stats: true }),
     onBrokerState: () => {},
     onUndelivered: () => {},
     onRecoveryFailed: () => {},
@@ -110,7 +110,7 @@ describe('PubSub', () => {
     pubsub.subscribe(b, 't');
     pubsub.publish('t', 'hi');
     pubsub.unsubscribe(a, 't');
-    pubsub.registry.unsubscribeAll(b);
+    pubsub.unsubscribeAll(b);
     expect(broker.calls).toEqual(['sub t', 'pub t hi', 'unsub t']);
     expect(changes).toEqual([
       ['t', 1, 0],
@@ -134,13 +134,44 @@ describe('PubSub', () => {
   it('topic names: strings, not empty, well-formed, at most maxTopicLength bytes of UTF-8', () => {
     const { pubsub } = setup();
     const s = new FakeSubscriber();
-    expect(pubsub.subscribe(s, 'x'.repeat(16))).toBe(true);
-    expect(pubsub.subscribe(s, 'é'.repeat(8))).toBe(true);
+    expect(pubsub.subscribe(s, 'x'.repeat(16))).toBe('subscribed');
+    expect(pubsub.subscribe(s, 'é'.repeat(8))).toBe('subscribed');
     expect(() => pubsub.subscribe(s, 'é'.repeat(9))).toThrow(RangeError);
     expect(() => pubsub.subscribe(s, 'x'.repeat(17))).toThrow(/at most 16 bytes/);
     expect(() => pubsub.subscribe(s, '')).toThrow(RangeError);
     expect(() => pubsub.subscribe(s, 'a\ud800')).toThrow(/well-formed/);
     expect(() => pubsub.publish(42 as unknown as string, 'x')).toThrow(TypeError);
-    expect(pubsub.subscribe(s, '😀')).toBe(true);
+    expect(pubsub.subscribe(s, '😀')).toBe('subscribed');
+    expect(() => pubsub.subscribe(s, '\u0000u:42')).toThrow(/reserved for the server/);
+  });
+
+  it('the length is checked before any pattern sees a name: 16 million units are refused for their length alone', () => {
+    const { pubsub } = setup();
+    // A lone surrogate at the end: were the pattern first, it would name that instead.
+    const huge = 'x'.repeat(16 * 1024 * 1024) + '\ud800';
+    expect(() => pubsub.subscribe(new FakeSubscriber(), huge)).toThrow(/at most 16 bytes of UTF-8, got at least 16777217/);
+  });
+
+  it('topic limits: per subscriber and per process, refused with their status and counted; routes count against neither', () => {
+    const { pubsub, counters, broker } = setup();
+    const a = new FakeSubscriber();
+    const b = new FakeSubscriber();
+    for (const t of ['t1', 't2', 't3']) expect(pubsub.subscribe(a, t)).toBe('subscribed');
+    expect(pubsub.subscribe(a, 't3')).toBe('already');
+    expect(pubsub.subscribe(a, 't4')).toBe('connection-limit');
+    expect(pubsub.registry.topicsOf(a)).toEqual(['t1', 't2', 't3']);
+    // The server's routes are outside the limits and outside the subscriber's topics.
+    expect(pubsub.subscribeRoute(a, '\u0000u:42')).toBe(true);
+    expect(pubsub.registry.topicsOf(a)).toEqual(['t1', 't2', 't3']);
+    for (const t of ['t4', 't5']) expect(pubsub.subscribe(b, t)).toBe('subscribed');
+    // Five distinct topics now: a sixth is refused, joining an existing one is not.
+    expect(pubsub.subscribe(b, 't6')).toBe('server-limit');
+    expect(pubsub.subscribe(b, 't1')).toBe('subscribed');
+    expect(Object.fromEntries(counters.losses)).toEqual({ 'topic-limit': 2 });
+    expect(broker.calls).not.toContain('sub t6');
+    expect(broker.calls).toContain('sub \u0000u:42');
+    // Leaving makes room again.
+    pubsub.unsubscribe(a, 't1');
+    expect(pubsub.subscribe(a, 't4')).toBe('subscribed');
   });
 });

@@ -149,6 +149,64 @@ describe('RespParser: malformed input is refused at once with a clear error', ()
   });
 });
 
+describe('RespParser: every part of a reply is capped before it is buffered', () => {
+  it('a line that never ends is refused once it passes maxLineBytes, however it is split', () => {
+    const limits: RespLimits = { maxBulkBytes: 100, maxElements: 10, maxDepth: 4, maxLineBytes: 64 };
+    const parser = new RespParser(() => {}, limits);
+    // 63 bytes without LF are held; the 65th byte breaks the cap.
+    parser.push(Buffer.from('+' + 'a'.repeat(40)));
+    parser.push(Buffer.from('a'.repeat(23)));
+    expect(() => parser.push(Buffer.from('aa'))).toThrow(/a line longer than 64 bytes without its CRLF/);
+    // The same in one chunk, and a line just under the cap is fine.
+    expect(() => parseAll(Buffer.from('-' + 'x'.repeat(100)), limits)).toThrow(/longer than 64 bytes/);
+    expect(parseAll(Buffer.from('+' + 'y'.repeat(61) + '\r\n'), limits)).toEqual(['y'.repeat(61)]);
+  });
+
+  it('the default caps a line at 64 KiB: a reply line of 1 MiB without LF is refused, not buffered', () => {
+    const parser = new RespParser(() => {});
+    const piece = Buffer.alloc(16 * 1024, 0x61);
+    parser.push(Buffer.from('+'));
+    let threw: unknown;
+    for (let i = 0; i < 64 && threw === undefined; i++) {
+      try {
+        parser.push(piece);
+      } catch (error) {
+        threw = error;
+      }
+    }
+    expect(threw).toBeInstanceOf(RespProtocolError);
+    expect(String(threw)).toMatch(/malformed reply: a line longer than 65536 bytes/);
+  });
+
+  it('elements of one reply are counted over every nested aggregate', () => {
+    const limits: RespLimits = { maxBulkBytes: 100, maxElements: 5, maxDepth: 4 };
+    // Two arrays of 3 inside one of 2: 2 + 3 + 3 = 8 elements in one reply.
+    expect(() => parseAll(b('*2\r\n*3\r\n:1\r\n:2\r\n:3\r\n*3\r\n'), limits)).toThrow(/a reply of more than 5 elements/);
+    // The count starts again with each reply.
+    expect(parseAll(b('*2\r\n:1\r\n:2\r\n*3\r\n:1\r\n:2\r\n:3\r\n'), limits)).toEqual([[1, 2], [1, 2, 3]]);
+  });
+
+  it("one reply's bytes are capped, bulks included, before the body is buffered", () => {
+    const limits: RespLimits = { maxBulkBytes: 100, maxElements: 100, maxDepth: 4, maxReplyBytes: 120 };
+    // Two bulks of 60: the second's header announces more than the reply may hold.
+    expect(() => parseAll(b(`*2\r\n$60\r\n${'a'.repeat(60)}\r\n$60\r\n`), limits)).toThrow(/a reply over 120 bytes/);
+    expect(parseAll(b(`$60\r\n${'a'.repeat(60)}\r\n$60\r\n${'b'.repeat(60)}\r\n`), limits)).toEqual([b('a'.repeat(60)), b('b'.repeat(60))]);
+  });
+
+  it('a bulk arriving in pieces is copied into one buffer of its size: no other copy of it is made', () => {
+    const body = Buffer.alloc(256 * 1024, 9);
+    const bytes = Buffer.concat([b(`$${body.length}\r\n`), body, b('\r\n')]);
+    const out: RespValue[] = [];
+    const parser = new RespParser((v) => out.push(v));
+    for (let at = 0; at < bytes.length; at += 4096) parser.push(bytes.subarray(at, at + 4096));
+    const got = out[0] as Buffer;
+    expect(got.equals(body)).toBe(true);
+    // Its own allocation, exactly the body: not a view into a concatenation of the pieces.
+    expect(got.byteOffset).toBe(0);
+    expect(got.buffer.byteLength).toBe(body.length);
+  });
+});
+
 describe('encodeCommand', () => {
   it('an array of bulk strings, UTF-8 and binary arguments, numbers as text', () => {
     expect(encodeCommand(['SET', 'ké', Buffer.from([0, 13, 10]), 42]).toString('latin1')).toBe(
