@@ -1,0 +1,41 @@
+// The generated reference pages (scripts/generate-docs.ts) are committed: they
+// must be what the code renders now, and every flag must be documented.
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { generatedDocs } from '../../../scripts/generate-docs.js';
+import { cliSettings } from '../../../src/cli/main.js';
+import type { DeclarationTable } from '../../../src/options/declaration.js';
+import { serverOptions } from '../../../src/options/server-options.js';
+
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+
+/** Every markdown file under `dir`, recursively. */
+function markdownFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) return markdownFiles(path);
+    return entry.name.endsWith('.md') ? [path] : [];
+  });
+}
+
+describe('generated reference docs', () => {
+  for (const { path, render } of generatedDocs) {
+    it(`${path} is what the code renders`, () => {
+      const committed = readFileSync(join(ROOT, path), 'utf8');
+      expect(committed, `${path} differs from what the code renders: run npm run docs`).toBe(render());
+    });
+  }
+
+  it('every command-line flag appears in docs/', () => {
+    const docs = markdownFiles(join(ROOT, 'docs'))
+      .map((file) => readFileSync(file, 'utf8'))
+      .join('\n');
+    const tables: DeclarationTable[] = [serverOptions, cliSettings];
+    const flags = tables.flatMap((table) => Object.values(table).flatMap((d) => (d.flag === undefined ? [] : [d.flag.name])));
+    expect(flags.length).toBeGreaterThan(30);
+    const missing = flags.filter((name) => !new RegExp(`--${name}(?![\\w-])`).test(docs));
+    expect(missing, 'flags that no page under docs/ names').toEqual([]);
+  });
+});
