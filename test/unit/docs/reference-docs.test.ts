@@ -28,6 +28,19 @@ describe('generated reference docs', () => {
     });
   }
 
+  it('docs/reference/api.md names everything the two public entries export', () => {
+    const api = readFileSync(join(ROOT, 'docs/reference/api.md'), 'utf8');
+    for (const entry of ['src/index.ts', 'src/protocol/index.ts']) {
+      const source = readFileSync(join(ROOT, entry), 'utf8');
+      const names = [...source.matchAll(/export\s+(?:type\s+)?\{([^}]*)\}/g)].flatMap((m) =>
+        m[1].split(',').map((n) => n.trim().replace(/^type\s+/, '').split(/\s+as\s+/).pop() ?? '').filter((n) => n !== ''),
+      );
+      expect(names.length, entry).toBeGreaterThan(10);
+      const missing = names.filter((name) => !api.includes(`\`${name}`));
+      expect(missing, `exports of ${entry} that docs/reference/api.md does not name`).toEqual([]);
+    }
+  });
+
   it('every command-line flag appears in docs/', () => {
     const docs = markdownFiles(join(ROOT, 'docs'))
       .map((file) => readFileSync(file, 'utf8'))
