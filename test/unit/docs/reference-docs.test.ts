@@ -1,7 +1,7 @@
 // The generated reference pages (scripts/generate-docs.ts) are committed: they
 // must be what the code renders now, and every flag must be documented.
 import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { generatedDocs } from '../../../scripts/generate-docs.js';
@@ -39,6 +39,16 @@ describe('generated reference docs', () => {
       const missing = names.filter((name) => !api.includes(`\`${name}`));
       expect(missing, `exports of ${entry} that docs/reference/api.md does not name`).toEqual([]);
     }
+  });
+
+  it('docs/internals/architecture.md maps every file of src/', () => {
+    const map = readFileSync(join(ROOT, 'docs/internals/architecture.md'), 'utf8');
+    const src = join(ROOT, 'src');
+    const files = (function walk(dir: string): string[] {
+      return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(dir, e.name)) : [relative(src, join(dir, e.name))]));
+    })(src);
+    expect(files.length).toBeGreaterThan(60);
+    expect(files.filter((file) => !map.includes(`\`${file}\``)), 'files of src/ that the file map does not name').toEqual([]);
   });
 
   it('every command-line flag appears in docs/', () => {
