@@ -25,7 +25,7 @@ import { primeMalloc } from './malloc-priming.js';
  */
 const SHARED_TICKET_KEY = 'WSSD_SHARED_TICKET_KEY';
 
-// It was declared here first; importers of cli.ts still find it.
+// It was declared here first; importers of cli/main.ts still find it.
 export { ConfigError };
 
 const DEV_CERT = fileURLToPath(new URL('../../certs/dev-cert.pem', import.meta.url));

@@ -6,7 +6,7 @@
 // until that happens by chance it trims at every scavenge and faults the
 // memory back in page by page: a 64 KiB echo on one connection ran at 3–6 × the
 // CPU per message in 9 runs of 19, and in none of them once a 28 MiB block had
-// been allocated and freed at start (the README, "Large messages and glibc").
+// been allocated and freed at start (docs/guides/operating.md, "Large messages and glibc").
 //
 // So the server allocates and frees one such block at start, on libuv's thread
 // pool, off the event loop: scrypt with N = 2^15, r = 7 takes 128 · r · (N + 2 + p)

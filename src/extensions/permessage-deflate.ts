@@ -35,11 +35,11 @@ export interface PerMessageDeflateOptions {
   maxContexts?: number;
 }
 
-/** The defaults, chosen by measurement (README: permessage-deflate). */
+/** The defaults, chosen by measurement (docs/guides/compression.md). */
 export const deflateDefaults: Required<PerMessageDeflateOptions> = {
   // Node's zlib (Chromium's) gives every compressor a 64 KiB hash table whatever memLevel says, so a
   // held 12-bit, memLevel-5 compressor is ≈ 100 KiB against ≈ 215 KiB at 15/8, at the same CPU for
-  // 1 KiB messages (README: permessage-deflate). It is held only while in use, and by at most
+  // 1 KiB messages (docs/guides/compression.md). It is held only while in use, and by at most
   // maxContexts connections.
   serverMaxWindowBits: 12,
   clientMaxWindowBits: 15,

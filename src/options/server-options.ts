@@ -2,8 +2,8 @@
 // its default, its bounds, its flag, its help line), and everything else
 // derived from that table: the ServerOptions type, `defaults`, the checks in
 // resolveOptions(), and the executable's flags, WSSD_* variables and --help
-// (cli/main.ts, cli/flags.ts). Every limit is bounded by default; the README's limits
-// table mirrors the defaults here.
+// (cli/main.ts, cli/flags.ts). Every limit is bounded by default; docs/reference/limits.md
+// mirrors the defaults here.
 import { constants } from 'node:buffer';
 import { readFileSync } from 'node:fs';
 import type { Logger } from '../telemetry/log.js';

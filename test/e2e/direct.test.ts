@@ -256,7 +256,7 @@ describe('wssd terminating TLS itself (method 2)', () => {
       const port = await wssd(['--deflate']);
       const page = await demoPage(port);
       const result = await echoSizes(page, `wss://localhost:${port}/`, sizes);
-      // Chromium offers "permessage-deflate; client_max_window_bits"; wssd asks it not to keep its window (README).
+      // Chromium offers "permessage-deflate; client_max_window_bits"; wssd asks it not to keep its window (docs/guides/compression.md).
       expect(result.extensions).toBe('permessage-deflate; client_no_context_takeover');
       expect(result.echoes).toEqual(sizes.map((size) => ({ size, text: true, binary: true })));
       expect(result.close).toMatchObject({ code: 1000, wasClean: true });

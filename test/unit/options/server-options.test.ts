@@ -29,7 +29,7 @@ function configError(run: () => unknown): ConfigError {
 const plain = (options: ServerOptions = {}): ResolvedOptions => resolveOptions({ plain: true, ...options });
 
 describe('resolveOptions: defaults', () => {
-  it('every limit and setting has its documented default (README "Limits")', () => {
+  it('every limit and setting has its documented default (docs/reference/limits.md)', () => {
     const r = plain();
     expect(r).toMatchObject({
       host: '::',
