@@ -23,6 +23,8 @@ import { chooseSubprotocol, refusalOf, upgradeRequest, type Peer, type RequestVe
 
 export interface HandshakerOptions {
   headLimits: HeadLimits;
+  /** The id the next connection gets (allocated before verifyRequest, which may tell a backend). */
+  clientId: () => string;
   /** From TCP accept to the end of the head, in ms. */
   handshakeTimeout: number;
   /** How long a refused client has to read its answer before the socket is destroyed, in ms. */
@@ -121,7 +123,7 @@ export class Handshaker {
       else page.then((response) => socket.end(response), () => socket.destroy());
       return;
     }
-    const { request, accept } = upgradeRequest(head, peer, this.options.policy);
+    const { request, accept } = upgradeRequest(head, peer, this.options.policy, this.options.clientId());
     const verify = this.options.verifyRequest;
     const verdict = verify === undefined ? undefined : verify(request);
     if (verdict instanceof Promise) {

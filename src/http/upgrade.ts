@@ -19,6 +19,26 @@ export interface UpgradeRequest extends RequestHead {
   protocols: string[];
   /** Whether the connection came over TLS. */
   secure: boolean;
+  /** The id the connection will have (20 hex digits, unique across the fleet). */
+  client: string;
+  /** Who the client is, once a token or the connect proxy said so; undefined for an anonymous one. */
+  identity: ClientIdentity | undefined;
+}
+
+/** Who a client is and what it may do, from its token's claims or the connect proxy's answer. */
+export interface ClientIdentity {
+  /** The user (a token's sub), if any. */
+  user: string | undefined;
+  /** A small JSON object about the connection, shown in presence and events. */
+  info: Record<string, unknown> | undefined;
+  /** Topics the server subscribes the connection to at connect. */
+  topics: readonly string[];
+  /** Topics (exact, or prefixes ending in '*') the client may subscribe to itself. */
+  allow: readonly string[];
+  /** Whether, or to which topics, the client may publish itself. */
+  publish: boolean | readonly string[];
+  /** When the token expires, in ms since the epoch; undefined: never. */
+  expiresAt: number | undefined;
 }
 
 /** What a request check may answer: accept (true/undefined) or refuse with a status. */
@@ -45,7 +65,7 @@ export interface Peer {
 }
 
 /** Applies §4.2.1 to a head; returns the request and its Sec-WebSocket-Accept, or throws a HandshakeError. */
-export function upgradeRequest(head: RequestHead, peer: Peer, policy: UpgradePolicy): { request: UpgradeRequest; accept: string } {
+export function upgradeRequest(head: RequestHead, peer: Peer, policy: UpgradePolicy, client = ''): { request: UpgradeRequest; accept: string } {
   const decision = evaluateUpgrade(head, { paths: policy.paths });
   const request: UpgradeRequest = {
     ...head,
@@ -54,6 +74,8 @@ export function upgradeRequest(head: RequestHead, peer: Peer, policy: UpgradePol
     peerAddress: peer.address,
     protocols: decision.offeredProtocols,
     secure: peer.secure,
+    client,
+    identity: undefined,
   };
   return { request, accept: decision.accept };
 }

@@ -126,6 +126,17 @@ export const serverOptions = {
     flag: { name: 'slow-subscriber-policy', arg: 'P' },
     help: "for a slow subscriber: 'drop' skips the publication for it (counted, and a 'drop' event), 'close' closes it with 1008",
   }),
+  presencePrefix: list({
+    flag: { name: 'presence-prefix', arg: 'P', commas: 'everywhere' },
+    help: "topics under this prefix announce members joining and leaving (presence events); '*' for every topic. Member lists are answered for every topic",
+    shows: 'none',
+  }),
+  presenceMaxMembers: integer({
+    min: 1,
+    default: 1000,
+    flag: { name: 'presence-max-members', arg: 'N' },
+    help: 'a topic with more subscribers than this in one process announces no joins and leaves from it',
+  }),
   redis: text({
     flag: { name: 'redis', arg: 'URL' },
     help: 'join the nodes of a fleet through Redis: redis://[user:pass@]host:port/db or rediss://…',
@@ -147,6 +158,7 @@ export const serverOptions = {
   }),
   historyTtl: integer({ min: 0, default: 0, flag: { name: 'history-ttl', arg: 'S' }, help: "seconds a topic's history is kept after its last publication; 0 = until trimmed" }),
   broker: value<Broker>({ help: 'the bus between the processes or machines of one server', shows: 'this process alone; --workers: node:cluster IPC' }),
+  node: text({ help: "this process's 12 hex digits, the first 12 of its client ids (GatewayWorker mode: its LAN address and port)", shows: 'random' }),
   clock: value<Clock>({ help: 'where deadlines and timers read the time (tests drive a manual one)', shows: 'the monotonic system clock' }),
 
   subprotocols: value<readonly string[]>({ help: 'subprotocols the server speaks, in its order of preference' }),

@@ -81,6 +81,8 @@ export const connectionExits = {
   noPong: (ms: number) => new ProtocolError('WS_ERR_HEARTBEAT_TIMEOUT', CloseCode.Abnormal, `no pong within ${ms} ms: connection terminated`),
   /** The server is shutting down (server.close()). */
   shutdown: (code: number, reason: string) => new ProtocolError('WS_ERR_SERVER_SHUTDOWN', code, reason),
+  /** The backend disconnected it (the API, a GatewayWorker kick, server.disconnect()): 4000 by default, do not reconnect. */
+  kicked: (code: number, reason: string) => new ProtocolError('WS_ERR_KICKED', code, reason),
 } as const;
 
 /** Refused opening handshakes (RFC 6455 §4.2.1, RFC 9110/9112), by HTTP status. */

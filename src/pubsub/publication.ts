@@ -76,7 +76,8 @@ export class Publication implements SharedMessage {
   }
 }
 
-function toBuffer(data: Exclude<PublishData, string> | string): Buffer {
+/** Application data as bytes (a string as UTF-8). */
+export function toBuffer(data: PublishData): Buffer {
   if (typeof data === 'string') return Buffer.from(data, 'utf8');
   if (Buffer.isBuffer(data)) return data;
   if (data instanceof ArrayBuffer) return Buffer.from(data);

@@ -67,7 +67,7 @@ export interface PubSubOptions {
 }
 
 /** What PubSub tells the server. */
-export interface PubSubHooks {
+export interface PubSubHooks<S> {
   /** A topic's local count changed. */
   onSubscription: SubscriptionListener;
   /** This process's answer to a question from gather() (stats, presence…). */
@@ -82,6 +82,8 @@ export interface PubSubHooks {
   onRefused?: (status: 'connection-limit' | 'server-limit', topic: string) => void;
   /** A command or presence event arrived for `topic` (a route or a topic): the server acts on it. */
   onSignal?: (kind: PublicationKind, topic: string, payload: Buffer) => void;
+  /** A subscriber joined (true) or left (false) a topic: the server announces it where presence is on. */
+  onMembership?: (subscriber: S, topic: string, joined: boolean) => void;
 }
 
 /** A subscription to a topic with history: from where it was sent live, and whether it was replayed already. */
@@ -103,7 +105,7 @@ export class PubSub<S extends Subscriber> implements BrokerHost {
   private readonly broker: Broker;
   private readonly options: PubSubOptions;
   private readonly counters: ServerStats;
-  private readonly hooks: PubSubHooks;
+  private readonly hooks: PubSubHooks<S>;
   /** Publications made here that come back through the broker (topics with history): whom to skip, with what limits. */
   private readonly own = new Map<number, { skip: S | undefined; options: PublishOptions | undefined }>();
   private nextToken = 1;
@@ -112,7 +114,7 @@ export class PubSub<S extends Subscriber> implements BrokerHost {
   /** When the broker was lost, while it is. */
   private downSince: number | undefined;
 
-  constructor(broker: Broker, options: PubSubOptions, counters: ServerStats, hooks: PubSubHooks) {
+  constructor(broker: Broker, options: PubSubOptions, counters: ServerStats, hooks: PubSubHooks<S>) {
     this.broker = broker;
     this.options = options;
     this.counters = counters;
@@ -149,6 +151,7 @@ export class PubSub<S extends Subscriber> implements BrokerHost {
         this.hooks.onRefused?.(status, name);
         return status;
       }
+      if (status === 'subscribed') this.hooks.onMembership?.(subscriber, name, true);
     }
     if (this.broker.deliversOwn?.(name) === true && (status === 'subscribed' || since !== undefined)) {
       let topics = this.positioned.get(subscriber);
@@ -157,6 +160,11 @@ export class PubSub<S extends Subscriber> implements BrokerHost {
     }
     if (since !== undefined) this.startReplay(subscriber, name, since);
     return status;
+  }
+
+  /** This process listens on a route of its own (its commands), with no subscriber: for as long as it runs. */
+  listenRoute(route: string): void {
+    this.broker.subscribe(route);
   }
 
   /** Joins a route of the server's (a user, this process): no limits, not one of the subscriber's topics. */
@@ -226,14 +234,19 @@ export class PubSub<S extends Subscriber> implements BrokerHost {
 
   unsubscribe(subscriber: S, topic: string): boolean {
     const left = this.registry.unsubscribe(subscriber, topic);
-    if (left) this.positioned.get(subscriber)?.delete(topic);
+    if (left) {
+      this.positioned.get(subscriber)?.delete(topic);
+      this.hooks.onMembership?.(subscriber, topic, false);
+    }
     return left;
   }
 
   /** The subscriber is gone: every topic and route is left. */
   unsubscribeAll(subscriber: S): void {
     this.positioned.delete(subscriber);
-    this.registry.unsubscribeAll(subscriber);
+    const membership = this.hooks.onMembership;
+    if (membership === undefined) this.registry.unsubscribeAll(subscriber);
+    else for (const topic of this.registry.topicsOf(subscriber)) if (this.registry.unsubscribe(subscriber, topic)) membership(subscriber, topic, false);
     this.routes.unsubscribeAll(subscriber);
   }
 

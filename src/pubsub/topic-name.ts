@@ -18,9 +18,14 @@ export function checkTopic(topic: unknown, maxBytes: number): string {
     const bytes = Buffer.byteLength(topic, 'utf8');
     if (bytes > maxBytes) throw new RangeError(`a topic name is at most ${maxBytes} bytes of UTF-8, got ${bytes}`);
   }
-  if (LONE_SURROGATE.test(topic)) throw new RangeError('a topic name is well-formed Unicode (no lone surrogates)');
+  if (!isWellFormed(topic)) throw new RangeError('a topic name is well-formed Unicode (no lone surrogates)');
   if (isRoute(topic)) throw new RangeError('a topic name does not start with U+0000 (reserved for the server)');
   return topic;
+}
+
+/** Whether `text` is well-formed Unicode: no lone surrogate (it then has an exact UTF-8 form). */
+export function isWellFormed(text: string): boolean {
+  return !LONE_SURROGATE.test(text);
 }
 
 /** The server's own routes (a user's connections, a process) start with U+0000. */

@@ -12,7 +12,9 @@ import type { Clock, Timer } from '../io/clock.js';
 import type { HeartbeatPeer } from '../io/heartbeat.js';
 import { routeSocketEvents, type SocketOwner } from '../io/socket-events.js';
 import { SendStatus, SocketWriter, type WriterHost } from '../io/socket-writer.js';
-import type { UpgradeRequest } from '../http/upgrade.js';
+import type { ClientIdentity, UpgradeRequest } from '../http/upgrade.js';
+import { checkUser, userRoute } from '../gateway/routes.js';
+import { MAX_INFO_BYTES, type PresenceEvent } from '../gateway/presence.js';
 import type { Publication, PublishData } from '../pubsub/publication.js';
 import type { StreamPosition } from '../pubsub/history.js';
 import type { PublishOptions, PubSub, ResumeResult, SlowSubscriberPolicy, SubscribeStatus, Subscriber } from '../pubsub/pubsub.js';
@@ -71,6 +73,8 @@ export interface ConnectionEvents {
   drop: [topic: string, data: string | Buffer];
   /** A publication of a topic with history was sent to this connection, at this position (only emitted while listened to). */
   publication: [topic: string, position: StreamPosition];
+  /** A member joined or left a topic this connection is in (topics under presencePrefix). */
+  presence: [topic: string, event: PresenceEvent];
   /** subscribe(topic, { since }) has caught up: what was missed was replayed, or why not all of it. */
   resume: [topic: string, result: ResumeResult];
 }
@@ -91,6 +95,12 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Sessio
   readonly protocol: string;
   readonly remoteAddress: string;
   readonly remotePort: number;
+  /** The client id: 20 hex digits, unique across the fleet; its first 12 name the process that holds it. */
+  readonly id: string;
+  /** What the client's token or the connect proxy said about it; undefined for an anonymous client. */
+  readonly identity: ClientIdentity | undefined;
+  private userName: string | undefined;
+  private infoObject: Record<string, unknown> | undefined;
   private readonly session: WebSocketSession;
   private readonly writer: SocketWriter;
   private readonly options: ConnectionOptions;
@@ -110,6 +120,9 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Sessio
     this.protocol = protocol;
     this.remoteAddress = request.remoteAddress;
     this.remotePort = request.remotePort;
+    this.id = request.client;
+    this.identity = request.identity;
+    this.infoObject = request.identity?.info;
     this.options = options;
     this.writer = new SocketWriter(socket, this, options.highWaterMark);
     this.session = new WebSocketSession(this, this.writer, { maxPayload: options.maxPayload, maxFragments: options.maxFragments, compression });
@@ -121,6 +134,37 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Sessio
 
   get socket(): Socket {
     return this.writer.socket;
+  }
+
+  /** The user this connection is bound to (its token's sub, the connect proxy's user, or setUser()); undefined: none. */
+  get user(): string | undefined {
+    return this.userName;
+  }
+
+  /**
+   * Binds the connection to a user, or unbinds it (undefined): a send,
+   * subscribe or disconnect for that user, from anywhere in the fleet,
+   * then reaches it. A user is a non-empty string of at most 256 bytes.
+   */
+  setUser(user: string | undefined): void {
+    if (user === this.userName || this.closed) return;
+    const topics = this.options.topics;
+    if (this.userName !== undefined) topics.unsubscribeRoute(this, userRoute(this.userName));
+    this.userName = user === undefined ? undefined : checkUser(user);
+    if (this.userName !== undefined) topics.subscribeRoute(this, userRoute(this.userName));
+  }
+
+  /** A small JSON object about the connection, shown in presence and backend events. */
+  get info(): Record<string, unknown> | undefined {
+    return this.infoObject;
+  }
+
+  /** Replaces the info object; it must serialize to at most 2,048 bytes of JSON. */
+  setInfo(info: Record<string, unknown> | undefined): void {
+    if (info !== undefined && (typeof info !== 'object' || info === null || Array.isArray(info) || Buffer.byteLength(JSON.stringify(info), 'utf8') > MAX_INFO_BYTES)) {
+      throw new RangeError(`info is a JSON object of at most ${MAX_INFO_BYTES} bytes`);
+    }
+    this.infoObject = info;
   }
 
   get readyState(): number {
@@ -259,6 +303,16 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Sessio
    */
   close(code: number = CloseCode.Normal, reason = ''): void {
     this.session.close(code, reason);
+  }
+
+  /** @internal The backend disconnected it (the API, server.disconnect(), a GatewayWorker kick). */
+  kick(code: number, reason: string): void {
+    this.closeFor(connectionExits.kicked(code, reason));
+  }
+
+  /** @internal A member of a topic with presence joined or left (emitted only while listened to). */
+  presence(topic: string, event: PresenceEvent): void {
+    if (this.listenerCount('presence') > 0) this.emit('presence', topic, event);
   }
 
   /** @internal The server ends the connection for a cause from the catalogue: counted by its code, then closed with its close code. */

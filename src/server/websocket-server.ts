@@ -23,10 +23,17 @@ import { brokerFromOptions } from '../pubsub/broker-from-options.js';
 import type { StreamPosition } from '../pubsub/history.js';
 import { DeflateContexts } from '../extensions/deflate-contexts.js';
 import type { DeflateParams } from '../extensions/permessage-deflate.js';
-import type { PublishData } from '../pubsub/publication.js';
+import { toBuffer, type PublishData } from '../pubsub/publication.js';
 import { PubSub, type PublishOptions } from '../pubsub/pubsub.js';
 import { createLogger, silentLogger, type Logger } from '../telemetry/log.js';
 import { LogSummary } from '../telemetry/log-summary.js';
+import { Fleet, KICKED, type NodeInfo, type PresencePage, type Target } from '../gateway/fleet.js';
+import { PresenceRule } from '../gateway/presence.js';
+import { PublicationKind } from '../pubsub/broker.js';
+import { checkTopic } from '../pubsub/topic-name.js';
+import { encodeClosePayload } from '../protocol/close.js';
+import { ClientIds } from './client-ids.js';
+import { VERSION } from './version.js';
 import { CloseCode } from '../protocol/constants.js';
 import { connectionExits, type HandshakeError } from '../protocol/errors.js';
 import { combineSnapshots, ServerStats, snapshot, type StatsSnapshot } from '../telemetry/stats.js';
@@ -78,6 +85,11 @@ export class WebSocketServer extends EventEmitter<ServerEvents> implements Hands
   private readonly admission: Admission;
   private readonly heartbeat: Heartbeat | undefined;
   private readonly pubsub: PubSub<Connection>;
+  /** Client ids of this process; the open connections by id. */
+  private readonly ids: ClientIds;
+  private readonly byId = new Map<string, Connection>();
+  /** The fleet's verbs: send, subscribe, disconnect by user or client, and the questions. */
+  private readonly fleet: Fleet<Connection>;
   /** permessage-deflate's shared contexts and idle sweep; undefined when it is off. */
   readonly deflate: DeflateContexts | undefined;
   /** One options object shared by every Connection. */
@@ -92,13 +104,17 @@ export class WebSocketServer extends EventEmitter<ServerEvents> implements Hands
     this.clock = o.clock ?? systemClock;
     this.logSummary = new LogSummary(this.log, this.clock);
     this.deflate = o.perMessageDeflate === undefined ? undefined : new DeflateContexts(o.perMessageDeflate, this.clock);
+    this.ids = new ClientIds(o.node);
+    const presence = new PresenceRule(o.presencePrefix ?? [], o.presenceMaxMembers);
     this.pubsub = new PubSub<Connection>(
       brokerFromOptions(o),
       { maxTopicLength: o.maxTopicLength, maxBackpressure: o.maxBackpressure, slowSubscriberPolicy: o.slowSubscriberPolicy, maxTopicsPerConnection: o.maxTopicsPerConnection, maxTopics: o.maxTopics },
       this.counters,
       {
         onSubscription: (topic, count, previous) => this.emit('subscription', topic, count, previous),
-        answer: (question) => (question.kind === 'stats' ? this.localSnapshot() : undefined),
+        answer: (question) => (question.kind === 'stats' ? this.localSnapshot() : this.fleet.answer(question)),
+        onSignal: (kind, topic, payload) => (kind === PublicationKind.Command ? this.fleet.received(topic, payload) : this.fleet.announced(topic, payload)),
+        onMembership: presence.any ? (connection, topic, joined) => this.fleet.membership(connection, topic, joined) : undefined,
         onBrokerState: (connected, detail) => {
           if (connected) this.log.info(`broker: ${detail}`);
           // "…; retrying in N ms" differs at each attempt: the kind is the reason alone.
@@ -121,6 +137,16 @@ export class WebSocketServer extends EventEmitter<ServerEvents> implements Hands
           ),
       },
     );
+    this.fleet = new Fleet(
+      this.pubsub,
+      {
+        node: this.ids.node,
+        member: (client) => this.byId.get(client),
+        nodeInfo: () => ({ node: this.ids.node, connections: this.connections.size, uptimeSeconds: Math.round((Date.now() - this.counters.startedAt) / 1000), version: VERSION, pid: process.pid }),
+      },
+      presence,
+    );
+    this.pubsub.listenRoute(this.fleet.route);
     this.connectionOptions = {
       maxPayload: o.maxPayload,
       maxFragments: o.maxFragments,
@@ -135,6 +161,7 @@ export class WebSocketServer extends EventEmitter<ServerEvents> implements Hands
       counters: this.counters,
       onGone: (connection) => {
         this.connections.delete(connection);
+        this.byId.delete(connection.id);
         this.admission.closed(connection.remoteAddress);
       },
       reportHandlerError: (error, c) => this.logSummary.error('handler', `handler error on a connection from ${c.remoteAddress} (closed with 1011): ${describe(error)}`),
@@ -152,6 +179,7 @@ export class WebSocketServer extends EventEmitter<ServerEvents> implements Hands
         deflate: o.perMessageDeflate,
         clock: this.clock,
         log: this.log,
+        clientId: () => this.ids.allocate(),
       },
       this,
     );
@@ -292,6 +320,51 @@ export class WebSocketServer extends EventEmitter<ServerEvents> implements Hands
     return this.pubsub.countEverywhere(topic);
   }
 
+  /**
+   * Sends `data` to every connection of a user, or to one client, wherever
+   * it is in the fleet (GatewayWorker's sendToUid / sendToClient). Strings go
+   * as text, bytes as binary. Returns how many connections of this process got it.
+   */
+  send(target: Target, data: PublishData, options?: { binary?: boolean }): number {
+    const bytes = typeof data === 'string' ? data : toBuffer(data);
+    return this.fleet.send(target, bytes, options?.binary ?? typeof data !== 'string');
+  }
+
+  /** Closes every connection of a user, or one client, wherever it is (GatewayWorker's closeClient); 4000 by default. */
+  disconnect(target: Target, code: number = KICKED.code, reason: string = KICKED.reason): number {
+    encodeClosePayload(code, reason); // a code or reason that may not be sent throws here, not in another process
+    return this.fleet.disconnect(target, code, reason);
+  }
+
+  /** Subscribes every connection of a user, or one client, to `topic`, wherever it is (GatewayWorker's joinGroup). */
+  subscribe(target: Target, topic: string): number {
+    return this.fleet.subscribe(target, checkTopic(topic, this.options.maxTopicLength));
+  }
+
+  unsubscribe(target: Target, topic: string): number {
+    return this.fleet.unsubscribe(target, checkTopic(topic, this.options.maxTopicLength));
+  }
+
+  /** Whether a user is connected anywhere, and its connections with the process holding each (isUidOnline, getClientIdByUid). */
+  userConnections(user: string): Promise<{ online: boolean; connections: { client: string; node: string }[] }> {
+    return this.fleet.userConnections(user);
+  }
+
+  /** A page of the members of `topic` over the fleet (client, user, info), in client id order. */
+  presence(topic: string, options?: { after?: string; limit?: number }): Promise<PresencePage> {
+    return this.fleet.presence(checkTopic(topic, this.options.maxTopicLength), options);
+  }
+
+  /** Every process of the fleet: its node, connections, uptime, version. */
+  nodes(): Promise<NodeInfo[]> {
+    return this.fleet.nodes();
+  }
+
+  /** This process's node: the first 12 hex digits of its client ids. */
+  get node(): string {
+    return this.ids.node;
+  }
+
   /** The counters of this process, as GET /stats shows them for one process. */
   statsJson(): string {
     return JSON.stringify(this.localSnapshot()) + '\n';
@@ -364,7 +437,14 @@ export class WebSocketServer extends EventEmitter<ServerEvents> implements Hands
     const connection = new Connection(socket, request, protocol, this.connectionOptions, codec);
     this.counters.handshakesAccepted++;
     this.connections.add(connection);
+    this.byId.set(connection.id, connection);
     this.admission.opened(request.remoteAddress);
+    const identity = request.identity;
+    if (identity !== undefined) {
+      connection.setUser(identity.user);
+      // The topics the token or the connect proxy named: subscribed server-side before the application hears of it.
+      for (const topic of identity.topics) connection.trySubscribe(topic);
+    }
     if (socket.isPaused()) socket.resume();
     try {
       this.emit('connection', connection, request);

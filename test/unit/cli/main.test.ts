@@ -36,7 +36,7 @@ function configError(run: () => unknown): ConfigError {
 const EVERY_FLAG = [
   'port', 'host', 'cert', 'key', 'sni-dir', 'ticket-keys', 'plain', 'path', 'trust-proxy', 'max-payload', 'max-buffered',
   'max-connections', 'max-connections-per-ip', 'handshake-timeout', 'close-timeout', 'idle-timeout',
-  'ping-interval', 'ping-timeout', 'max-topic-length', 'max-topics-per-connection', 'max-topics', 'max-backpressure', 'slow-subscriber-policy', 'redis', 'redis-ca', 'redis-servername', 'redis-prefix', 'history-size', 'history-prefix', 'history-ttl', 'deflate', 'app', 'log-format', 'stats', 'stats-port', 'shutdown-timeout', 'workers', 'help',
+  'ping-interval', 'ping-timeout', 'max-topic-length', 'max-topics-per-connection', 'max-topics', 'max-backpressure', 'presence-prefix', 'presence-max-members', 'slow-subscriber-policy', 'redis', 'redis-ca', 'redis-servername', 'redis-prefix', 'history-size', 'history-prefix', 'history-ttl', 'deflate', 'app', 'log-format', 'stats', 'stats-port', 'shutdown-timeout', 'workers', 'help',
 ];
 
 /** Integer flags and the server option each sets. */
@@ -55,6 +55,7 @@ const INTEGER_FLAGS = {
   'max-topic-length': 'maxTopicLength',
   'max-topics-per-connection': 'maxTopicsPerConnection',
   'max-topics': 'maxTopics',
+  'presence-max-members': 'presenceMaxMembers',
   'max-backpressure': 'maxBackpressure',
   'history-size': 'historySize',
   'history-ttl': 'historyTtl',

@@ -162,6 +162,7 @@ const INTEGER_BOUNDS: [keyof ServerOptions, number, number | undefined][] = [
   ['maxTopicLength', 1, 65536],
   ['maxTopicsPerConnection', 1, Number.MAX_SAFE_INTEGER],
   ['maxTopics', 1, Number.MAX_SAFE_INTEGER],
+  ['presenceMaxMembers', 1, Number.MAX_SAFE_INTEGER],
   ['maxBackpressure', 0, undefined],
   ['historySize', 0, undefined],
   ['historyTtl', 0, undefined],

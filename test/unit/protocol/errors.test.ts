@@ -22,7 +22,8 @@ describe('error catalogue', () => {
 
   it('connection exits: WS_ERR_* codes; all but the missing pong (1006, never sent) go on the wire', () => {
     for (const [name, e] of instances(connectionExits)) {
-      if (name === 'shutdown') continue;
+      // Their codes are the caller's: below.
+      if (name === 'shutdown' || name === 'kicked') continue;
       expect(e.code, name).toMatch(/^WS_ERR_[A-Z0-9_]+$/);
       if (name === 'noPong') expect(e.closeCode).toBe(CloseCode.Abnormal);
       else expect(isValidWireCloseCode(e.closeCode), `${name} ${e.closeCode}`).toBe(true);
@@ -32,6 +33,7 @@ describe('error catalogue', () => {
     expect(connectionExits.idle()).toMatchObject({ code: 'WS_ERR_IDLE_TIMEOUT', closeCode: 1001, message: 'idle timeout' });
     expect(connectionExits.noPong(250).message).toBe('no pong within 250 ms: connection terminated');
     expect(connectionExits.shutdown(1012, 'restart')).toMatchObject({ code: 'WS_ERR_SERVER_SHUTDOWN', closeCode: 1012, message: 'restart' });
+    expect(connectionExits.kicked(4000, 'bye')).toMatchObject({ code: 'WS_ERR_KICKED', closeCode: 4000, message: 'bye' });
   });
 
   it('handshake refusals: HTTP_ERR_* / WS_HS_* codes, a 4xx/5xx status, the headers the RFCs require with it', () => {

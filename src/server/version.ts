@@ -1,0 +1,4 @@
+// wssd's version, from its package.json (two levels up from src/server/ and dist/server/ alike).
+import { readFileSync } from 'node:fs';
+
+export const VERSION: string = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
