@@ -5,19 +5,19 @@
 // every case, a markdown table each, and last one JSON line with every figure.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { benchDecoder, type DecoderResult } from './decoder.js';
-import { benchDeflate, printDeflate } from './deflate.js';
-import { benchEcho, ECHO_TARGETS, PACKAGE_SERVERS, windowsFor, type EchoConfig } from './echo.js';
-import { benchEncoder } from './encoder.js';
-import { benchHandshakes, HANDSHAKE_TARGETS } from './handshakes.js';
-import { benchIdleMemory, medianIdlePairs, openFileLimit, type IdlePair } from './idle-memory.js';
-import { benchMask } from './mask.js';
-import { benchFanout, benchWorkers, clockCheck, FanoutChild, killFanoutChildren, BURST } from './fanout.js';
-import { formatBytes, markdownTable } from './measure.js';
-import { benchRedis, killRedisNodes, printRedis, type RedisBenchOptions } from './redis.js';
-import { killRedisServers } from './redis-process.js';
+import { benchDecoder, type DecoderResult } from './micro/decoder.js';
+import { benchDeflate, printDeflate } from './deflate/deflate.js';
+import { benchEcho, ECHO_TARGETS, PACKAGE_SERVERS, windowsFor, type EchoConfig } from './echo/echo.js';
+import { benchEncoder } from './micro/encoder.js';
+import { benchHandshakes, HANDSHAKE_TARGETS } from './handshakes/handshakes.js';
+import { benchIdleMemory, medianIdlePairs, openFileLimit, type IdlePair } from './idle/idle-memory.js';
+import { benchMask } from './micro/mask.js';
+import { benchFanout, benchWorkers, clockCheck, FanoutChild, killFanoutChildren, BURST } from './fanout/fanout.js';
+import { formatBytes, markdownTable } from './harness/measure.js';
+import { benchRedis, killRedisNodes, printRedis, type RedisBenchOptions } from './redis/redis.js';
+import { killRedisServers } from './redis/redis-process.js';
 import { primeMalloc } from '../src/cli/malloc-priming.js';
-import { killAllServers, pinningPlan, pinSelf, startServers, type BareMode, type ServerKind, type ServerProcess } from './server-process.js';
+import { killAllServers, pinningPlan, pinSelf, startServers, type BareMode, type ServerKind, type ServerProcess } from './harness/server-process.js';
 
 const { values } = parseArgs({
   options: {
@@ -332,7 +332,7 @@ try {
     );
     if (workers === undefined) process.stdout.write('\n(7c, --workers 2 against --workers 1, runs in the full bench only.)\n');
     else print(
-      `7c. --workers 2 vs --workers 1 (the CLI, --app bench/fanout-app.ts): ${workersSubscribers.toLocaleString('en')} subscribers, 32 B, publisher in one worker, server processes on both CPUs (target: ratio ≥ 1.6; median of ${timing})`,
+      `7c. --workers 2 vs --workers 1 (the CLI, --app bench/fanout/fanout-app.ts): ${workersSubscribers.toLocaleString('en')} subscribers, 32 B, publisher in one worker, server processes on both CPUs (target: ratio ≥ 1.6; median of ${timing})`,
       markdownTable(
         ['transport', 'workers', "subscribers in the publisher's worker", 'deliveries/s', 'server CPU µs/delivery (all processes)', 'server CPU %', 'client CPU %', 'p50 ms', 'p99 ms', '2 ÷ 1 deliveries/s', 'per round'],
         workers.pairs.flatMap((p) => [

@@ -2,17 +2,17 @@
 // that measured a decoder producing wrong payloads, or an encoder producing
 // wrong frames, would measure nothing. Same code as `npm run bench`, smaller sizes.
 import { describe, expect, it } from 'vitest';
-import { buildClientFrames, chunk, payloadPattern } from '../../../bench/client-frames.js';
-import { verifyDecode } from '../../../bench/decoder.js';
-import { sendPath } from '../../../bench/encoder.js';
+import { buildClientFrames, chunk, payloadPattern } from '../../../bench/harness/client-frames.js';
+import { verifyDecode } from '../../../bench/micro/decoder.js';
+import { sendPath } from '../../../bench/micro/encoder.js';
 import { maskReference, unmask } from '../../../src/protocol/mask.js';
 import { Opcode } from '../../../src/protocol/constants.js';
 import { WriteBatch } from '../../../src/io/write-batch.js';
 import { parseServerFrames } from '../helpers/server-frames.js';
-import { FanoutReceiver, FanoutStats, fanoutFrames, fanoutPayload, MIN_FANOUT_PAYLOAD, monoMs } from '../../../bench/fanout-frames.js';
+import { FanoutReceiver, FanoutStats, fanoutFrames, fanoutPayload, MIN_FANOUT_PAYLOAD, monoMs } from '../../../bench/fanout/fanout-frames.js';
 import { encodeFrame } from '../../../src/protocol/frame-encoder.js';
 import { Publication } from '../../../src/pubsub/publication.js';
-import { creditWindow, publicationsDue, type Pace } from '../../../bench/redis-pacing.js';
+import { creditWindow, publicationsDue, type Pace } from '../../../bench/redis/redis-pacing.js';
 
 const SIZES = [0, 16, 125, 1024, 64 * 1024, 1024 * 1024];
 

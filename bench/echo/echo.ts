@@ -14,11 +14,11 @@
 // machine's speed drifts by up to 2x over minutes, and a ratio of medians
 // from different rounds would carry that drift.
 import { randomBytes } from 'node:crypto';
-import { Opcode } from '../src/protocol/constants.js';
-import { payloadPattern } from './client-frames.js';
-import { closeAll, EchoStats, EchoStream, maskedFrame, openMany, sleep, withTimeout, type Target } from './load-client.js';
-import { median, sig } from './measure.js';
-import type { ServerKind, ServerProcess } from './server-process.js';
+import { Opcode } from '../../src/protocol/constants.js';
+import { payloadPattern } from '../harness/client-frames.js';
+import { closeAll, EchoStats, EchoStream, maskedFrame, openMany, sleep, withTimeout, type Target } from '../harness/load-client.js';
+import { median, sig } from '../harness/measure.js';
+import type { ServerKind, ServerProcess } from '../harness/server-process.js';
 
 export interface EchoConfig {
   payload: number;

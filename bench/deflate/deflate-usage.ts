@@ -2,7 +2,7 @@
 // for wssd, ws-deflate-server.ts for the ws package): {type:'ready', port} once
 // listening, then a DeflateUsage for each {type:'usage', id, gc}; the child
 // exits when the parent goes away.
-import { afterFullGc } from './measure.js';
+import { afterFullGc } from '../harness/measure.js';
 
 export interface DeflateUsage {
   type: 'usage';

@@ -1,7 +1,7 @@
 // Case 7: fan-out. One publisher, in the server process, sends a stream of
 // publications to every connection — N = 1,000 and 10,000 subscribers, 32 B
 // and 1 KiB payloads, over TLS and plain TCP on loopback — as fast as the
-// subscribers absorb them (the pacing is described in bench/fanout-server.ts).
+// subscribers absorb them (the pacing is described in bench/fanout/fanout-server.ts).
 // Per cell: deliveries per second, server CPU µs per delivery (the child's
 // process.cpuUsage(), read in the same instant as its delivery count), and
 // the latency from publish to receipt (each payload carries its publish time
@@ -17,7 +17,7 @@
 // median over the rounds is reported, as in case 4.
 //
 // Last, --workers: the real command line (src/server.ts under tsx, the
-// --app bench/fanout-app.ts) with --workers 1 and --workers 2, the
+// --app bench/fanout/fanout-app.ts) with --workers 1 and --workers 2, the
 // subscribers spread by node:cluster over the workers and the publisher in
 // the one that took the control connection. Those server processes run on
 // both CPUs (a second worker needs one), sharing the client's.
@@ -27,17 +27,17 @@ import { readdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import type tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
-import { Opcode } from '../src/protocol/constants.js';
-import { FrameDecoder } from '../src/protocol/frame-decoder.js';
+import { Opcode } from '../../src/protocol/constants.js';
+import { FrameDecoder } from '../../src/protocol/frame-decoder.js';
 import { FanoutReceiver, FanoutStats, monoMs } from './fanout-frames.js';
 import type { FanoutKind, FanoutMode, FanoutReply, FanoutRequest, FanoutUsage } from './fanout-server.js';
-import { closeAll, maskedFrame, open, openMany, sleep, withTimeout, type Target } from './load-client.js';
-import { median, sig } from './measure.js';
-import type { Pinning } from './server-process.js';
+import { closeAll, maskedFrame, open, openMany, sleep, withTimeout, type Target } from '../harness/load-client.js';
+import { median, sig } from '../harness/measure.js';
+import type { Pinning } from '../harness/server-process.js';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
+const root = fileURLToPath(new URL('../..', import.meta.url));
 const serverEntry = fileURLToPath(new URL('./fanout-server.ts', import.meta.url));
-const cliEntry = fileURLToPath(new URL('../src/server.ts', import.meta.url));
+const cliEntry = fileURLToPath(new URL('../../src/server.ts', import.meta.url));
 const appEntry = fileURLToPath(new URL('./fanout-app.ts', import.meta.url));
 const live = new Set<ChildProcess>();
 
@@ -54,7 +54,7 @@ export const BURST = 4;
 
 type Reply<T extends FanoutReply['type']> = Extract<FanoutReply, { type: T }>;
 
-/** A fan-out server child (bench/fanout-server.ts). */
+/** A fan-out server child (bench/fanout/fanout-server.ts). */
 export class FanoutChild {
   readonly kind: FanoutKind;
   readonly port: number;
@@ -503,7 +503,7 @@ async function startCli(workers: number, plain: boolean, pin: Pinning | undefine
   };
 }
 
-/** The control connection to bench/fanout-app.ts: masked text frames out, the server's text replies in. */
+/** The control connection to bench/fanout/fanout-app.ts: masked text frames out, the server's text replies in. */
 class Control {
   private readonly socket: tls.TLSSocket | net.Socket;
   private readonly replies: string[] = [];

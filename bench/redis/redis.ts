@@ -1,14 +1,14 @@
 // Case 9: two wssd nodes joined by one Redis, on loopback (issue #12). Node A
-// and node B are each a child process (bench/redis-node.ts: createServer
+// and node B are each a child process (bench/redis/redis-node.ts: createServer
 // with { plain: true, redis }), Redis a redis-server started here on a free
-// port (bench/redis-process.ts). Each node holds the same number of
+// port (bench/redis/redis-process.ts). Each node holds the same number of
 // subscribers to one topic; the publisher runs in node A, at a fixed rate
 // (10,000 publications/s asked) or as fast as the two nodes absorb it. Every
 // publication reaches node A's subscribers directly (a local delivery) and
 // node B's through Redis (a cross-node delivery): PUBLISH from A, a pub/sub
 // message to B, B's fan-out.
 //
-// The client is the fan-out bench's (bench/fanout.ts: Subscribers and
+// The client is the fan-out bench's (bench/fanout/fanout.ts: Subscribers and
 // FanoutReceiver check every frame — a gap, a repeat or a broken frame fails
 // the run — and take each publication's latency from the monotonic stamp in
 // its payload). Per cell, over the same window: publications/s; deliveries/s
@@ -24,7 +24,7 @@
 // same asked rate to a second topic with one subscriber per node: the Redis
 // hop with the fan-out taken out. With N = 1,000, 10,000 publications/s
 // would be 10 million deliveries/s per node; the N-subscriber cells at that
-// rate report what the nodes achieved (the credit of bench/redis-pacing.ts
+// rate report what the nodes achieved (the credit of bench/redis/redis-pacing.ts
 // holds the publisher back), the one-subscriber cells what 10,000/s costs.
 //
 // Nothing is pinned: four processes (two nodes, Redis, this client) share
@@ -32,17 +32,17 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { parseRedisUrl } from '../src/redis/redis-url.js';
-import { RedisClient } from '../src/redis/redis-client.js';
-import { asText } from '../src/redis/resp.js';
-import { checkClock, Subscribers, type ClockCheck } from './fanout.js';
-import { FanoutStats } from './fanout-frames.js';
-import { open, openMany, sleep, withTimeout, type Target } from './load-client.js';
-import { formatBytes, markdownTable, median, sig } from './measure.js';
+import { parseRedisUrl } from '../../src/redis/redis-url.js';
+import { RedisClient } from '../../src/redis/redis-client.js';
+import { asText } from '../../src/redis/resp.js';
+import { checkClock, Subscribers, type ClockCheck } from '../fanout/fanout.js';
+import { FanoutStats } from '../fanout/fanout-frames.js';
+import { open, openMany, sleep, withTimeout, type Target } from '../harness/load-client.js';
+import { formatBytes, markdownTable, median, sig } from '../harness/measure.js';
 import { RedisProcess } from './redis-process.js';
 import { creditWindow, ROOM_TOPIC, SOLO_PATH, SOLO_TOPIC, type NodeReply, type NodeRequest, type NodeUsage } from './redis-pacing.js';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
+const root = fileURLToPath(new URL('../..', import.meta.url));
 const nodeEntry = fileURLToPath(new URL('./redis-node.ts', import.meta.url));
 const live = new Set<ChildProcess>();
 
@@ -58,7 +58,7 @@ export function killRedisNodes(): void {
 
 type Reply<T extends NodeReply['type']> = Extract<NodeReply, { type: T }>;
 
-/** A wssd node child (bench/redis-node.ts). */
+/** A wssd node child (bench/redis/redis-node.ts). */
 class NodeChild {
   private nextId = 0;
   private readonly pending = new Map<number, (reply: NodeReply) => void>();

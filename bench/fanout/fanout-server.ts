@@ -1,8 +1,8 @@
 // Case 7's servers, one per child process (its CPU time measured alone, as
-// in bench/echo-server.ts): the publisher runs here, in the server process,
+// in bench/harness/echo-server.ts): the publisher runs here, in the server process,
 // and sends one stream of publications to every connection.
 //
-//   node --import tsx bench/fanout-server.ts <kind>
+//   node --import tsx bench/fanout/fanout-server.ts <kind>
 //   kind: wss | ws (wssd over TLS / plain TCP), tls | net (bare node:tls / node:net)
 //
 // wssd publishes in one of two ways, switched per cell:
@@ -28,8 +28,8 @@
 // IPC: {type:'ready', port} once listening; FanoutRequest in, FanoutReply out.
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
-import { createServer, type Connection } from '../src/index.js';
-import { listenBare } from './bare-listener.js';
+import { createServer, type Connection } from '../../src/index.js';
+import { listenBare } from '../harness/bare-listener.js';
 import { FANOUT_TOPIC, fanoutFrames, fanoutPayload, monoMs, pacingBound } from './fanout-frames.js';
 
 export type FanoutKind = 'wss' | 'ws' | 'tls' | 'net';
@@ -65,7 +65,7 @@ export type FanoutReply =
   /** mono: monoMs(); wall: performance.timeOrigin + performance.now(), read together. */
   | { type: 'clock'; id: number; mono: number; wall: number };
 
-const certs = new URL('../certs/', import.meta.url);
+const certs = new URL('../../certs/', import.meta.url);
 const cert = readFileSync(new URL('dev-cert.pem', certs));
 const key = readFileSync(new URL('dev-key.pem', certs));
 const host = '127.0.0.1';

@@ -1,6 +1,6 @@
 // Case 7's messages and their checks, shared by the fan-out servers
-// (bench/fanout-server.ts, bench/fanout-app.ts) and the load client
-// (bench/fanout.ts), and tested in test/unit/bench/bench-checks.test.ts.
+// (bench/fanout/fanout-server.ts, bench/fanout/fanout-app.ts) and the load client
+// (bench/fanout/fanout.ts), and tested in test/unit/bench/bench-checks.test.ts.
 //
 // A publication's payload, `size` bytes (≥ 13):
 //   [0, 4)   sequence number, u32 LE — 0, 1, 2… from the start of each cell
@@ -13,10 +13,10 @@
 // right last byte. Any other frame, a gap (a publication skipped, e.g. by a
 // slow-subscriber policy) or a repeat fails the whole run: a bench that
 // counted broken or missing deliveries would measure nothing.
-import { Opcode } from '../src/protocol/constants.js';
-import type { ProtocolError } from '../src/protocol/errors.js';
-import { FrameDecoder, type FrameHandler } from '../src/protocol/frame-decoder.js';
-import { encodeFrame } from '../src/protocol/frame-encoder.js';
+import { Opcode } from '../../src/protocol/constants.js';
+import type { ProtocolError } from '../../src/protocol/errors.js';
+import { FrameDecoder, type FrameHandler } from '../../src/protocol/frame-decoder.js';
+import { encodeFrame } from '../../src/protocol/frame-encoder.js';
 
 /**
  * Milliseconds on CLOCK_MONOTONIC, the same clock in every process of the
@@ -24,7 +24,7 @@ import { encodeFrame } from '../src/protocol/frame-encoder.js';
  * performance.now() starts on it, and performance.now() — which allocates
  * nothing, unlike hrtime.bigint() — does the rest. performance.timeOrigin is
  * not used: it is the wall clock at start-up, read apart from the monotonic
- * one, so two processes' origins can disagree (bench/fanout.ts measures by
+ * one, so two processes' origins can disagree (bench/fanout/fanout.ts measures by
  * how much, and checks this clock against a child's).
  */
 function calibrate(): number {

@@ -11,12 +11,12 @@
 // do (echo-server.ts). wssd − that floor is what wssd's own code costs; the
 // floor − bare is what the upgrade exchange costs node and the kernel.
 import tls from 'node:tls';
-import { Opcode } from '../src/protocol/constants.js';
-import { FrameDecoder } from '../src/protocol/frame-decoder.js';
-import { clientContext, closeFrame, handshakeOnce, sleep, upgrade, withTimeout, type Target } from './load-client.js';
-import { median, sig } from './measure.js';
-import { pick, targetOf } from './echo.js';
-import type { BareMode, ServerKind, ServerProcess } from './server-process.js';
+import { Opcode } from '../../src/protocol/constants.js';
+import { FrameDecoder } from '../../src/protocol/frame-decoder.js';
+import { clientContext, closeFrame, handshakeOnce, sleep, upgrade, withTimeout, type Target } from '../harness/load-client.js';
+import { median, sig } from '../harness/measure.js';
+import { pick, targetOf } from '../echo/echo.js';
+import type { BareMode, ServerKind, ServerProcess } from '../harness/server-process.js';
 
 /** Issue #14's targets, server CPU per handshake. */
 export const HANDSHAKE_TARGETS = {

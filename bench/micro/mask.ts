@@ -1,6 +1,6 @@
 // Case 2: masking, the reference byte loop against the fast path, per size.
-import { maskReference, unmask } from '../src/protocol/mask.js';
-import { round, timePasses } from './measure.js';
+import { maskReference, unmask } from '../../src/protocol/mask.js';
+import { round, timePasses } from '../harness/measure.js';
 
 export interface MaskResult {
   size: number;

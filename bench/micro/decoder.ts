@@ -17,11 +17,11 @@
 // above (each measured for its own second or so), and from CPU time with
 // decoder and XOR passes interleaved, which is the one to read on a loaded
 // machine.
-import { FrameDecoder, type FrameHandler } from '../src/protocol/frame-decoder.js';
-import { unmask, unmaskWords } from '../src/protocol/mask.js';
-import type { ProtocolError } from '../src/protocol/errors.js';
-import { buildClientFrames, chunk, payloadPattern, type FrameBatch } from './client-frames.js';
-import { cpuRatioInterleaved, round, timePasses } from './measure.js';
+import { FrameDecoder, type FrameHandler } from '../../src/protocol/frame-decoder.js';
+import { unmask, unmaskWords } from '../../src/protocol/mask.js';
+import type { ProtocolError } from '../../src/protocol/errors.js';
+import { buildClientFrames, chunk, payloadPattern, type FrameBatch } from '../harness/client-frames.js';
+import { cpuRatioInterleaved, round, timePasses } from '../harness/measure.js';
 
 export interface DecoderResult {
   payload: number;

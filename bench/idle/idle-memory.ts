@@ -8,10 +8,10 @@
 // in its allocator that new connections would reuse without growing RSS.
 import { execFileSync } from 'node:child_process';
 import type net from 'node:net';
-import { closeAll, openMany, sleep, withTimeout } from './load-client.js';
-import { median, sig } from './measure.js';
-import { pick, targetOf } from './echo.js';
-import type { ServerKind, ServerProcess, UsageReply } from './server-process.js';
+import { closeAll, openMany, sleep, withTimeout } from '../harness/load-client.js';
+import { median, sig } from '../harness/measure.js';
+import { pick, targetOf } from '../echo/echo.js';
+import type { ServerKind, ServerProcess, UsageReply } from '../harness/server-process.js';
 
 export interface IdleSample {
   server: ServerKind;

@@ -1,10 +1,10 @@
 // permessage-deflate bench (RFC 7692), `npm run bench -- --only deflate` or
-// alone: `tsx bench/deflate.ts [--quick] [--connections N] [--ws PATH]`.
+// alone: `tsx bench/deflate/deflate.ts [--quick] [--connections N] [--ws PATH]`.
 //
 // --ws PATH (also `npm run bench -- --only deflate --ws PATH`): the `ws`
 // package installed outside this repository (`npm i ws` in a temporary
 // directory; PATH is its node_modules/ws) runs beside wssd in the same run,
-// with `perMessageDeflate: true`, in both parts (bench/ws-deflate-server.ts).
+// with `perMessageDeflate: true`, in both parts (bench/deflate/ws-deflate-server.ts).
 //
 // a. Echo over TLS, 64 connections, of a 1 KiB JSON-like text and of 64 KiB
 //    of text: server CPU µs per message and the compression ratio of what the
@@ -24,14 +24,14 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import zlib from 'node:zlib';
 import type { DeflateUsage } from './deflate-usage.js';
-import { formatBytes, markdownTable, median, round } from './measure.js';
+import { formatBytes, markdownTable, median, round } from '../harness/measure.js';
 
 const SERVER = fileURLToPath(new URL('./deflate-server.ts', import.meta.url));
 const WS_SERVER = fileURLToPath(new URL('./ws-deflate-server.ts', import.meta.url));
 
 /** Which server a child runs: wssd without or with deflate, or the ws package (with its path). */
 type Kind = 'off' | 'on' | { ws: string };
-const ca = readFileSync(new URL('../certs/dev-ca.pem', import.meta.url));
+const ca = readFileSync(new URL('../../certs/dev-ca.pem', import.meta.url));
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 class Child {

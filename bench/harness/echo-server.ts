@@ -16,9 +16,9 @@ import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
 import { getHeapSpaceStatistics } from 'node:v8';
-import { acceptKey } from '../src/http/handshake.js';
-import { createServer, type Connection } from '../src/index.js';
-import { primeMalloc } from '../src/cli/malloc-priming.js';
+import { acceptKey } from '../../src/http/handshake.js';
+import { createServer, type Connection } from '../../src/index.js';
+import { primeMalloc } from '../../src/cli/malloc-priming.js';
 import { listenBare, listenOnFreePort } from './bare-listener.js';
 import { afterFullGc } from './measure.js';
 import { loadWs, type WsSocket } from './ws-package.js';
@@ -87,7 +87,7 @@ export interface UsageReply {
   time: number;
 }
 
-const certs = new URL('../certs/', import.meta.url);
+const certs = new URL('../../certs/', import.meta.url);
 const cert = readFileSync(new URL('dev-cert.pem', certs));
 const key = readFileSync(new URL('dev-key.pem', certs));
 const host = '127.0.0.1';

@@ -1,4 +1,4 @@
-// The parent's side of the server children (bench/echo-server.ts): start one
+// The parent's side of the server children (bench/harness/echo-server.ts): start one
 // (pinned to a CPU with taskset where it exists), ask it for its CPU time and
 // memory, and make sure every child is gone when the bench ends, however it ends.
 //
@@ -19,13 +19,13 @@ import type { BareMode, ExitRequest, ModeReply, ModeRequest, ReadyMessage, Serve
 
 export type { BareMode, ServerKind, UsageReply } from './echo-server.js';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
+const root = fileURLToPath(new URL('../..', import.meta.url));
 const live = new Set<ChildProcess>();
 
 let compiledEntry: string | undefined;
 
 /**
- * bench/echo-server.ts and the src/ it imports, compiled once per bench run
+ * bench/harness/echo-server.ts and the src/ it imports, compiled once per bench run
  * (tsc, a few seconds) into test-output/bench-servers/, inside the package so
  * that its "type": "module" applies; certs/ is linked beside them.
  */
@@ -33,9 +33,9 @@ function entry(): string {
   if (compiledEntry !== undefined) return compiledEntry;
   const tsc = join(dirname(createRequire(import.meta.url).resolve('typescript/package.json')), 'bin', 'tsc');
   execFileSync(process.execPath, [tsc, '-p', fileURLToPath(new URL('./tsconfig.servers.json', import.meta.url))], { cwd: root, stdio: 'inherit' });
-  const out = fileURLToPath(new URL('../test-output/bench-servers/', import.meta.url));
-  if (!existsSync(`${out}certs`)) symlinkSync(fileURLToPath(new URL('../certs', import.meta.url)), `${out}certs`, 'dir');
-  compiledEntry = `${out}bench/echo-server.js`;
+  const out = fileURLToPath(new URL('../../test-output/bench-servers/', import.meta.url));
+  if (!existsSync(`${out}certs`)) symlinkSync(fileURLToPath(new URL('../../certs', import.meta.url)), `${out}certs`, 'dir');
+  compiledEntry = `${out}bench/harness/echo-server.js`;
   return compiledEntry;
 }
 

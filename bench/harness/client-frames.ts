@@ -1,9 +1,9 @@
 // Masked client frames for the benchmarks and the tests that reuse them: a
 // buffer of `count` frames with `payloadSize`-byte payloads, built with the
 // reference masker so the bench input does not depend on the code it measures.
-import { Opcode } from '../src/protocol/constants.js';
-import { headerSize, writeHeader, frameHead } from '../src/protocol/frame-encoder.js';
-import { maskReference } from '../src/protocol/mask.js';
+import { Opcode } from '../../src/protocol/constants.js';
+import { headerSize, writeHeader, frameHead } from '../../src/protocol/frame-encoder.js';
+import { maskReference } from '../../src/protocol/mask.js';
 
 export interface FrameBatch {
   bytes: Buffer;

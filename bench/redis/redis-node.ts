@@ -1,15 +1,15 @@
 // Case 9's wssd nodes, one per child process (each one's CPU time measured
 // alone): plain ws:// with the Redis broker, as `--plain --redis URL` runs it.
 //
-//   node --import tsx --expose-gc bench/redis-node.ts redis://127.0.0.1:PORT
+//   node --import tsx --expose-gc bench/redis/redis-node.ts redis://127.0.0.1:PORT
 //
 // A connection on / subscribes to the room topic, one on /solo to the solo
 // topic. Node A also runs the publisher (started over IPC; pacing in
-// bench/redis-pacing.ts); node B only delivers what Redis brings it.
+// bench/redis/redis-pacing.ts); node B only delivers what Redis brings it.
 //
 // IPC: {type:'ready', port} once listening; NodeRequest in, NodeReply out.
-import { createServer, type Connection, type UpgradeRequest } from '../src/index.js';
-import { fanoutPayload, monoMs } from './fanout-frames.js';
+import { createServer, type Connection, type UpgradeRequest } from '../../src/index.js';
+import { fanoutPayload, monoMs } from '../fanout/fanout-frames.js';
 import { publicationsDue, ROOM_TOPIC, SOLO_PATH, SOLO_TOPIC, type NodeReply, type NodeRequest, type NodeUsage } from './redis-pacing.js';
 
 const url = process.argv[2];

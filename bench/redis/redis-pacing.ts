@@ -1,5 +1,5 @@
-// Case 9's IPC between the bench (bench/redis.ts) and its two wssd nodes
-// (bench/redis-node.ts), and the publisher's pacing, kept pure so that
+// Case 9's IPC between the bench (bench/redis/redis.ts) and its two wssd nodes
+// (bench/redis/redis-node.ts), and the publisher's pacing, kept pure so that
 // test/unit/bench/bench-checks.test.ts can check it.
 //
 // The publisher, in node A, publishes either at a fixed rate (publications

@@ -11,10 +11,10 @@
 import { createHash, randomBytes } from 'node:crypto';
 import net from 'node:net';
 import tls from 'node:tls';
-import { Opcode } from '../src/protocol/constants.js';
-import { FrameDecoder } from '../src/protocol/frame-decoder.js';
-import { headerSize, writeHeader, frameHead } from '../src/protocol/frame-encoder.js';
-import { maskReference } from '../src/protocol/mask.js';
+import { Opcode } from '../../src/protocol/constants.js';
+import { FrameDecoder } from '../../src/protocol/frame-decoder.js';
+import { headerSize, writeHeader, frameHead } from '../../src/protocol/frame-encoder.js';
+import { maskReference } from '../../src/protocol/mask.js';
 
 export interface Target {
   port: number;

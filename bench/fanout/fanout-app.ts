@@ -1,5 +1,5 @@
 // Case 7 under the real command line, for --workers N:
-//   node --import tsx src/server.ts --workers 2 --app bench/fanout-app.ts …
+//   node --import tsx src/server.ts --workers 2 --app bench/fanout/fanout-app.ts …
 // Every connection on / subscribes to the fan-out topic. One connection on
 // /control (the bench's) drives the publisher, which runs in whichever worker
 // took that connection; the relay in the primary carries each publication to
@@ -10,14 +10,14 @@
 // "ack SEQ" (every subscriber, in every worker, has all publications before
 // SEQ); "stop" → "stopped PUBLISHED".
 //
-// Pacing as in bench/fanout-server.ts — a burst per tick while this worker's
+// Pacing as in bench/fanout/fanout-server.ts — a burst per tick while this worker's
 // subscribers' buffered bytes stay under the bound — plus a credit from the
 // client: at most WINDOW publications beyond the last "ack". The publisher
 // cannot see the other worker's buffers, and the relay does not push back,
 // so without the credit a slower worker would queue the difference in IPC.
 // The one-worker reference runs this same code, credit included.
-import type { Connection, UpgradeRequest } from '../src/server/connection.js';
-import type { WebSocketServer } from '../src/server/websocket-server.js';
+import type { Connection, UpgradeRequest } from '../../src/server/connection.js';
+import type { WebSocketServer } from '../../src/server/websocket-server.js';
 import { FANOUT_TOPIC, fanoutPayload, pacingBound } from './fanout-frames.js';
 
 let control: Connection | undefined;

@@ -9,8 +9,8 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { treeCpuUs } from './fanout.js';
-import { sleep } from './load-client.js';
+import { treeCpuUs } from '../fanout/fanout.js';
+import { sleep } from '../harness/load-client.js';
 
 export const REDIS_SERVER = '/usr/bin/redis-server';
 

@@ -3,10 +3,10 @@
 // (header + one copy of the payload, a string encoded in place), which is
 // handed on every 16 messages as one buffer (as after an incoming chunk);
 // large ones are a header at the end of the batch plus the caller's payload.
-import { Opcode } from '../src/protocol/constants.js';
-import { COPY_LIMIT, frameHead } from '../src/protocol/frame-encoder.js';
-import { WriteBatch, type ByteSink } from '../src/io/write-batch.js';
-import { round, timePasses } from './measure.js';
+import { Opcode } from '../../src/protocol/constants.js';
+import { COPY_LIMIT, frameHead } from '../../src/protocol/frame-encoder.js';
+import { WriteBatch, type ByteSink } from '../../src/io/write-batch.js';
+import { round, timePasses } from '../harness/measure.js';
 
 export interface EncoderResult {
   payload: number;

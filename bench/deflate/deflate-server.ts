@@ -1,16 +1,16 @@
-// The server side of the permessage-deflate bench (bench/deflate.ts), in a
+// The server side of the permessage-deflate bench (bench/deflate/deflate.ts), in a
 // child process so its CPU time and memory are measured alone: wssd over TLS
 // echoing every message, with compression on or off.
 //
-//   node --import tsx --expose-gc bench/deflate-server.ts on|off [idleReleaseMs]
+//   node --import tsx --expose-gc bench/deflate/deflate-server.ts on|off [idleReleaseMs]
 //
 // IPC: sends {type:'ready', port}; answers {type:'usage', id, gc} with CPU
 // time, memory, connections and how many hold zlib contexts of their own.
 import { readFileSync } from 'node:fs';
-import { createServer, type Connection } from '../src/index.js';
+import { createServer, type Connection } from '../../src/index.js';
 import { serveDeflateUsage } from './deflate-usage.js';
 
-const certs = new URL('../certs/', import.meta.url);
+const certs = new URL('../../certs/', import.meta.url);
 const [onOff, idleArg] = process.argv.slice(2);
 const deflate = onOff === 'on';
 const server = createServer({
