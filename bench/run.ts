@@ -10,14 +10,15 @@ import { benchDeflate, printDeflate } from './deflate/deflate.js';
 import { benchEcho, ECHO_TARGETS, PACKAGE_SERVERS, windowsFor, type EchoConfig } from './echo/echo.js';
 import { benchEncoder } from './micro/encoder.js';
 import { benchHandshakes, HANDSHAKE_TARGETS } from './handshakes/handshakes.js';
-import { benchIdleMemory, medianIdlePairs, openFileLimit, type IdlePair } from './idle/idle-memory.js';
+import { benchIdleMemory, medianIdlePairs, type IdlePair } from './idle/idle-memory.js';
 import { benchMask } from './micro/mask.js';
 import { benchFanout, benchWorkers, clockCheck, FanoutChild, killFanoutChildren, BURST } from './fanout/fanout.js';
 import { formatBytes, markdownTable } from './harness/measure.js';
 import { benchRedis, killRedisNodes, printRedis, type RedisBenchOptions } from './redis/redis.js';
-import { killRedisServers } from './redis/redis-process.js';
+import { killRedisServers } from '../test/helpers/redis-server.js';
 import { primeMalloc } from '../src/cli/malloc-priming.js';
-import { killAllServers, pinningPlan, pinSelf, startServers, type BareMode, type ServerKind, type ServerProcess } from './harness/server-process.js';
+import { openFileLimit, pinningPlan, pinSelf } from './harness/os.js';
+import { killAllServers, startServers, type BareMode, type ServerKind, type ServerProcess } from './harness/server-process.js';
 
 const { values } = parseArgs({
   options: {

@@ -21,9 +21,8 @@
 // subscribers spread by node:cluster over the workers and the publisher in
 // the one that took the control connection. Those server processes run on
 // both CPUs (a second worker needs one), sharing the client's.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import type tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
@@ -33,7 +32,7 @@ import { FanoutReceiver, FanoutStats, monoMs } from './fanout-frames.js';
 import type { FanoutKind, FanoutMode, FanoutReply, FanoutRequest, FanoutUsage } from './fanout-server.js';
 import { closeAll, maskedFrame, open, openMany, sleep, withTimeout, type Target } from '../harness/load-client.js';
 import { median, sig } from '../harness/measure.js';
-import type { Pinning } from '../harness/server-process.js';
+import { pinProcess, treeCpuUs, type Pinning } from '../harness/os.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const serverEntry = fileURLToPath(new URL('./fanout-server.ts', import.meta.url));
@@ -83,7 +82,7 @@ export class FanoutChild {
         child.once('error', reject);
         child.once('exit', (code, signal) => reject(new Error(`fan-out ${kind} server exited before it was ready (${signal ?? code})`)));
         child.once('message', (msg: unknown) => {
-          if (pin !== undefined && child.pid !== undefined) execFileSync('taskset', ['-a', '-cp', String(pin.server), String(child.pid)], { stdio: 'ignore' });
+          if (pin !== undefined && child.pid !== undefined) pinProcess(child.pid, pin.server);
           resolve(new FanoutChild(kind, child, (msg as { port: number }).port));
         });
       }),
@@ -413,45 +412,6 @@ export async function benchFanout(children: readonly FanoutChild[], options: Fan
 }
 
 // --workers N under the real command line.
-
-/** CPU time (user + system) of a process and its children, in µs, from /proc (Linux). */
-export function treeCpuUs(pid: number): number {
-  const hz = clockTicks();
-  const pids = [pid];
-  for (let i = 0; i < pids.length; i++) {
-    try {
-      for (const task of readdirSync(`/proc/${pids[i]}/task`)) {
-        for (const c of readFileSync(`/proc/${pids[i]}/task/${task}/children`, 'utf8').split(' ')) if (c.trim() !== '') pids.push(Number(c));
-      }
-    } catch {
-      // Gone meanwhile.
-    }
-  }
-  let ticks = 0;
-  for (const p of pids) {
-    try {
-      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      // Fields 14 and 15 of stat (utime, stime), counted from the state field (3rd).
-      ticks += Number(fields[11]) + Number(fields[12]);
-    } catch {
-      // Gone meanwhile.
-    }
-  }
-  return (ticks * 1e6) / hz;
-}
-
-let hzCache: number | undefined;
-function clockTicks(): number {
-  if (hzCache === undefined) {
-    try {
-      hzCache = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-    } catch {
-      hzCache = 100;
-    }
-  }
-  return hzCache;
-}
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -12,9 +12,9 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, symlinkSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { pinProcess, type Pinning } from './os.js';
 import type { BareMode, ExitRequest, ModeReply, ModeRequest, ReadyMessage, ServerKind, UsageReply, UsageRequest } from './echo-server.js';
 
 export type { BareMode, ServerKind, UsageReply } from './echo-server.js';
@@ -37,42 +37,6 @@ function entry(): string {
   if (!existsSync(`${out}certs`)) symlinkSync(fileURLToPath(new URL('../../certs', import.meta.url)), `${out}certs`, 'dir');
   compiledEntry = `${out}bench/harness/echo-server.js`;
   return compiledEntry;
-}
-
-/** CPUs for the server child and for this process (the load client), when pinning is possible. */
-export interface Pinning {
-  server: number;
-  client: number;
-}
-
-/**
- * The first two CPUs this process may run on: the server children get the
- * first, this process (the load client) the second — or undefined where there
- * is no taskset or fewer than 2 CPUs.
- */
-export function pinningPlan(): Pinning | undefined {
-  if (availableParallelism() < 2) return undefined;
-  let listing: string;
-  try {
-    // "pid 123's current affinity list: 0-3,6"
-    listing = execFileSync('taskset', ['-pc', String(process.pid)], { encoding: 'utf8' });
-  } catch {
-    return undefined;
-  }
-  const cpus: number[] = [];
-  for (const range of listing.slice(listing.lastIndexOf(':') + 1).trim().split(',')) {
-    const [from, to = from] = range.split('-').map(Number);
-    for (let cpu = from; cpu <= to && cpus.length < 2; cpu++) cpus.push(cpu);
-  }
-  return cpus.length === 2 && cpus.every(Number.isInteger) ? { server: cpus[0], client: cpus[1] } : undefined;
-}
-
-/**
- * Pins this process, all its threads, to `cpu`. After the children are
- * started: they would inherit the mask, and start faster on both CPUs.
- */
-export function pinSelf(cpu: number): void {
-  execFileSync('taskset', ['-a', '-cp', String(cpu), String(process.pid)], { stdio: 'ignore' });
 }
 
 export class ServerProcess {
@@ -125,7 +89,7 @@ export class ServerProcess {
         child.on('error', () => {});
         if (pin !== undefined && child.pid !== undefined) {
           try {
-            execFileSync('taskset', ['-a', '-cp', String(pin.server), String(child.pid)], { stdio: 'ignore' });
+            pinProcess(child.pid, pin.server);
           } catch (error) {
             fail(error instanceof Error ? error : new Error(String(error)));
             return;

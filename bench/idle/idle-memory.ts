@@ -6,7 +6,6 @@
 //
 // Fresh server children: a process that has echoed megabytes has freed memory
 // in its allocator that new connections would reuse without growing RSS.
-import { execFileSync } from 'node:child_process';
 import type net from 'node:net';
 import { closeAll, openMany, sleep, withTimeout } from '../harness/load-client.js';
 import { median, sig } from '../harness/measure.js';
@@ -42,16 +41,6 @@ export interface IdleOptions {
   connections: number;
   settleMs: number;
   ca: Buffer;
-}
-
-/** The soft limit on open files that this process and its children have, or undefined if unknown. */
-export function openFileLimit(): number | undefined {
-  try {
-    const n = Number(execFileSync('sh', ['-c', 'ulimit -n'], { encoding: 'utf8' }).trim());
-    return Number.isFinite(n) ? n : undefined; // 'unlimited' → NaN → unknown, i.e. no cap
-  } catch {
-    return undefined;
-  }
 }
 
 /** Polls the child (≤ 10 s) until it holds exactly `n` connections. */

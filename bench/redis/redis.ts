@@ -1,7 +1,7 @@
 // Case 9: two wssd nodes joined by one Redis, on loopback (issue #12). Node A
 // and node B are each a child process (bench/redis/redis-node.ts: createServer
 // with { plain: true, redis }), Redis a redis-server started here on a free
-// port (bench/redis/redis-process.ts). Each node holds the same number of
+// port (test/helpers/redis-server.ts, the tests' launcher). Each node holds the same number of
 // subscribers to one topic; the publisher runs in node A, at a fixed rate
 // (10,000 publications/s asked) or as fast as the two nodes absorb it. Every
 // publication reaches node A's subscribers directly (a local delivery) and
@@ -30,7 +30,6 @@
 // Nothing is pinned: four processes (two nodes, Redis, this client) share
 // the machine's cores, as a small fleet on one host would.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseRedisUrl } from '../../src/redis/redis-url.js';
 import { RedisClient } from '../../src/redis/redis-client.js';
@@ -39,7 +38,8 @@ import { checkClock, Subscribers, type ClockCheck } from '../fanout/fanout.js';
 import { FanoutStats } from '../fanout/fanout-frames.js';
 import { open, openMany, sleep, withTimeout, type Target } from '../harness/load-client.js';
 import { formatBytes, markdownTable, median, sig } from '../harness/measure.js';
-import { RedisProcess } from './redis-process.js';
+import { machineJiffies, schedCpuUs, treeCpuUs } from '../harness/os.js';
+import { RedisServer, requireRedis } from '../../test/helpers/redis-server.js';
 import { creditWindow, ROOM_TOPIC, SOLO_PATH, SOLO_TOPIC, type NodeReply, type NodeRequest, type NodeUsage } from './redis-pacing.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -191,19 +191,6 @@ interface NodeSide {
   solo: Subscribers;
 }
 
-/** Busy and total jiffies of all CPUs together (the first line of /proc/stat), and how many CPUs that is. */
-function machineJiffies(): { busy: number; total: number; cpus: number } {
-  try {
-    const lines = readFileSync('/proc/stat', 'utf8').split('\n');
-    const fields = lines[0].trim().split(/\s+/).slice(1).map(Number);
-    const total = fields.reduce((a, b) => a + b, 0);
-    // Not busy: idle and iowait.
-    return { busy: total - fields[3] - (fields[4] ?? 0), total, cpus: lines.filter((l) => /^cpu\d/.test(l)).length };
-  } catch {
-    return { busy: NaN, total: NaN, cpus: NaN };
-  }
-}
-
 async function settle(what: string, check: () => Promise<string | undefined>): Promise<void> {
   const deadline = performance.now() + 10_000;
   for (;;) {
@@ -220,7 +207,7 @@ interface CellSpec {
   rate: number;
 }
 
-async function runCell(a: NodeSide, b: NodeSide, redis: RedisProcess, spec: CellSpec, options: RedisBenchOptions, measureMs: number): Promise<RedisSample> {
+async function runCell(a: NodeSide, b: NodeSide, redisPid: number, spec: CellSpec, options: RedisBenchOptions, measureMs: number): Promise<RedisSample> {
   const subsA = a[spec.subs];
   const subsB = b[spec.subs];
   const n = subsA.sockets.length;
@@ -246,16 +233,16 @@ async function runCell(a: NodeSide, b: NodeSide, redis: RedisProcess, spec: Cell
     await sleep(options.warmMs);
     if (fail() !== undefined) throw fail();
     const [ua0, ub0] = await Promise.all([a.node.usage(), b.node.usage()]);
-    const r0 = redis.cpuUs();
-    const rf0 = redis.cpuUsFine();
+    const r0 = treeCpuUs(redisPid);
+    const rf0 = schedCpuUs(redisPid);
     const m0 = machineJiffies();
     const c0 = process.cpuUsage();
     const t0 = performance.now();
     for (const side of [a, b]) side.stats.recording = true;
     await sleep(measureMs);
     const [ua1, ub1] = await Promise.all([a.node.usage(), b.node.usage()]);
-    const r1 = redis.cpuUs();
-    const rf1 = redis.cpuUsFine();
+    const r1 = treeCpuUs(redisPid);
+    const rf1 = schedCpuUs(redisPid);
     const m1 = machineJiffies();
     const c1 = process.cpuUsage(c0);
     const t1 = performance.now();
@@ -276,7 +263,7 @@ async function runCell(a: NodeSide, b: NodeSide, redis: RedisProcess, spec: Cell
     const aCpu = ua1.cpuUs - ua0.cpuUs;
     const bCpu = ub1.cpuUs - ub0.cpuUs;
     const redisTicksCpu = r1 - r0;
-    // The scheduler's ns where there are (see RedisProcess.cpuUsFine), else stat's ticks.
+    // The scheduler's ns where there are (see schedCpuUs), else stat's ticks.
     const redisCpu = Number.isFinite(rf1 - rf0) ? rf1 - rf0 : redisTicksCpu;
     const [localP50, localP99] = a.stats.percentiles([0.5, 0.99]);
     const [crossP50, crossP99] = b.stats.percentiles([0.5, 0.99]);
@@ -364,10 +351,15 @@ async function checkRedis(url: string): Promise<string> {
 }
 
 export async function benchRedis(options: RedisBenchOptions): Promise<RedisResult> {
-  const redis = await RedisProcess.start();
+  requireRedis('case 9 of the bench needs');
+  // No RDB snapshots (the launcher's --save ''), no AOF: pub/sub and a few counters, nothing to keep.
+  const redis = await RedisServer.start({ args: ['--appendonly', 'no'] });
   const nodes: NodeChild[] = [];
   const sides: NodeSide[] = [];
   try {
+    // Its CPU time is read from /proc: it is not a Node process that could report its own.
+    const redisPid = redis.pid;
+    if (redisPid === undefined) throw new Error('redis-server has no pid');
     nodes.push(...(await Promise.all([NodeChild.start('A', redis.url), NodeChild.start('B', redis.url)])));
     for (const node of nodes) {
       const stats = new FanoutStats();
@@ -389,12 +381,12 @@ export async function benchRedis(options: RedisBenchOptions): Promise<RedisResul
     for (const payload of options.payloads) for (const rate of options.rates) specs.push({ subs: 'room', payload, rate });
     for (const payload of options.payloads) specs.push({ subs: 'solo', payload, rate: options.soloRate });
     // Discarded: the first cell on fresh connections and a fresh Redis link warms both nodes' JIT.
-    await runCell(a, b, redis, specs[0], options, options.warmMs);
+    await runCell(a, b, redisPid, specs[0], options, options.warmMs);
     const rounds: RedisSample[][] = [];
     for (let round = 0; round < options.rounds; round++) {
       const samples: RedisSample[] = [];
       // Round by round, the cells run in the opposite order.
-      for (const spec of round % 2 === 0 ? specs : [...specs].reverse()) samples.push(await runCell(a, b, redis, spec, options, options.measureMs));
+      for (const spec of round % 2 === 0 ? specs : [...specs].reverse()) samples.push(await runCell(a, b, redisPid, spec, options, options.measureMs));
       rounds.push(samples);
     }
     const key = (s: RedisSample): string => `${s.subscribers} ${s.payload} ${s.rate}`;
