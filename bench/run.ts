@@ -12,13 +12,15 @@ import { benchEncoder } from './micro/encoder.js';
 import { benchHandshakes, HANDSHAKE_TARGETS } from './handshakes/handshakes.js';
 import { benchIdleMemory, medianIdlePairs, type IdlePair } from './idle/idle-memory.js';
 import { benchMask } from './micro/mask.js';
-import { benchFanout, benchWorkers, clockCheck, FanoutChild, killFanoutChildren, BURST } from './fanout/fanout.js';
+import { benchFanout, benchWorkers, clockCheck, BURST } from './fanout/fanout.js';
+import { FanoutChild } from './fanout/fanout-child.js';
 import { formatBytes, markdownTable } from './harness/measure.js';
-import { benchRedis, killRedisNodes, printRedis, type RedisBenchOptions } from './redis/redis.js';
+import { benchRedis, printRedis, type RedisBenchOptions } from './redis/redis.js';
 import { killRedisServers } from '../test/helpers/redis-server.js';
 import { primeMalloc } from '../src/cli/malloc-priming.js';
 import { openFileLimit, pinningPlan, pinSelf } from './harness/os.js';
-import { killAllServers, startServers, type BareMode, type ServerKind, type ServerProcess } from './harness/server-process.js';
+import { killAllChildren } from './harness/children.js';
+import { startServers, type BareMode, type ServerKind, type ServerProcess } from './harness/server-process.js';
 
 const { values } = parseArgs({
   options: {
@@ -110,9 +112,7 @@ if (want('encoder')) {
 
 // Cases 4–9 run servers in child processes (case 9 a redis-server too): none may outlive the bench.
 const killChildren = (): void => {
-  killAllServers();
-  killFanoutChildren();
-  killRedisNodes();
+  killAllChildren();
   killRedisServers();
 };
 process.on('exit', killChildren);

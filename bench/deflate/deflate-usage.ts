@@ -1,8 +1,16 @@
 // The IPC of the permessage-deflate bench's server children (deflate-server.ts
-// for wssd, ws-deflate-server.ts for the ws package): {type:'ready', port} once
-// listening, then a DeflateUsage for each {type:'usage', id, gc}; the child
-// exits when the parent goes away.
+// for wssd, ws-deflate-server.ts for the ws package), over
+// bench/harness/parent-link.ts: ready once listening, then a DeflateUsage for
+// each DeflateUsageRequest; the child exits when asked or when the parent goes away.
 import { afterFullGc } from '../harness/measure.js';
+import { reply, serveParent } from '../harness/parent-link.js';
+
+export interface DeflateUsageRequest {
+  type: 'usage';
+  id: number;
+  /** Run the garbage collector first (the child runs with --expose-gc). */
+  gc: boolean;
+}
 
 export interface DeflateUsage {
   type: 'usage';
@@ -22,9 +30,7 @@ export type DeflateCounts = Pick<DeflateUsage, 'connections' | 'holders' | 'mess
 
 /** Says the child is ready on `port`, and answers usage requests with `counts()` beside its CPU time and memory. */
 export function serveDeflateUsage(port: number, counts: () => DeflateCounts): void {
-  process.send?.({ type: 'ready', port });
-  process.on('disconnect', () => process.exit(0));
-  process.on('message', (msg: { type: string; id: number; gc: boolean }) => {
+  serveParent<DeflateUsageRequest>(port, (msg) => {
     if (msg.type !== 'usage') return;
     afterFullGc(
       msg.gc,
@@ -32,7 +38,7 @@ export function serveDeflateUsage(port: number, counts: () => DeflateCounts): vo
         const cpu = process.cpuUsage();
         const m = process.memoryUsage();
         const usage: DeflateUsage = { type: 'usage', id: msg.id, cpuUs: cpu.user + cpu.system, rss: m.rss, heapUsed: m.heapUsed, external: m.external, ...counts() };
-        process.send?.(usage);
+        reply(usage);
       },
       100,
     );

@@ -16,14 +16,14 @@
 //    uncompressed one: N connections upgraded and idle; then each exchanges
 //    one compressed message (now holding a compressor), then the idle sweep
 //    gives the contexts back.
-import { fork, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import zlib from 'node:zlib';
-import type { DeflateUsage } from './deflate-usage.js';
+import type { DeflateUsage, DeflateUsageRequest } from './deflate-usage.js';
+import { Child } from '../harness/children.js';
 import { formatBytes, markdownTable, median, round } from '../harness/measure.js';
 
 const SERVER = fileURLToPath(new URL('./deflate-server.ts', import.meta.url));
@@ -34,37 +34,22 @@ type Kind = 'off' | 'on' | { ws: string };
 const ca = readFileSync(new URL('../../certs/dev-ca.pem', import.meta.url));
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-class Child {
-  private nextId = 0;
-  private waiters = new Map<number, (u: DeflateUsage) => void>();
-  private constructor(
-    readonly child: ChildProcess,
-    readonly port: number,
-  ) {
-    child.on('message', (m: DeflateUsage) => {
-      this.waiters.get(m.id)?.(m);
-      this.waiters.delete(m.id);
-    });
-  }
-  static start(kind: Kind, idleRelease = 10_000): Promise<Child> {
-    const execArgv = ['--import', 'tsx', '--expose-gc'];
-    const [script, args] = typeof kind === 'object' ? [WS_SERVER, [kind.ws]] : [SERVER, [kind, String(idleRelease)]];
-    const child = fork(script, args, { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    return new Promise((resolve, reject) => {
-      child.once('message', (m: { type: string; port: number }) => resolve(new Child(child, m.port)));
-      child.once('exit', (code) => reject(new Error(`deflate server exited ${code}`)));
-    });
-  }
-  usage(gc = false): Promise<DeflateUsage> {
-    const id = this.nextId++;
-    return new Promise((resolve) => {
-      this.waiters.set(id, resolve);
-      this.child.send({ type: 'usage', id, gc });
-    });
-  }
-  stop(): void {
-    this.child.kill();
-  }
+type DeflateChild = Child<DeflateUsageRequest, DeflateUsage>;
+
+/** A server child, under tsx: wssd with deflate off or on (and its idle release), or the ws package. */
+function startServer(kind: Kind, idleRelease = 10_000): Promise<DeflateChild> {
+  const [script, args] = typeof kind === 'object' ? [WS_SERVER, [kind.ws]] : [SERVER, [kind, String(idleRelease)]];
+  return Child.start<DeflateUsageRequest, DeflateUsage>({
+    name: typeof kind === 'object' ? 'ws deflate server' : `deflate ${kind} server`,
+    args: ['--import', 'tsx', '--expose-gc', script, ...args],
+    requestTimeoutMs: 20_000,
+    exitGraceMs: 1000,
+  });
+}
+
+/** Its CPU time, memory and counts (after a full GC when `gc`). */
+function usage(server: DeflateChild, gc = false): Promise<DeflateUsage> {
+  return server.request<'usage'>({ type: 'usage', gc });
 }
 
 /** A masked client frame, RSV1 set when `compressed`. */
@@ -213,7 +198,7 @@ export interface DeflateEchoCell {
   ratio: number;
 }
 
-async function echoCell(server: Child, serverName: string, deflate: boolean, name: string, messages: readonly string[], connections: number, window: number, warmMs: number, measureMs: number): Promise<DeflateEchoCell> {
+async function echoCell(server: DeflateChild, serverName: string, deflate: boolean, name: string, messages: readonly string[], connections: number, window: number, warmMs: number, measureMs: number): Promise<DeflateEchoCell> {
   const conns = await Promise.all(Array.from({ length: connections }, () => openConn(server.port, deflate)));
   const compressed = conns[0].extensions.startsWith('permessage-deflate');
   const frames = messages.map((m) => {
@@ -227,10 +212,10 @@ async function echoCell(server: Child, serverName: string, deflate: boolean, nam
   await sleep(warmMs);
   const m0 = pumps.reduce((s, p) => s + p.messages, 0);
   const w0 = pumps.reduce((s, p) => s + p.wirePayload, 0);
-  const u0 = await server.usage();
+  const u0 = await usage(server);
   const t0 = performance.now();
   await sleep(measureMs);
-  const u1 = await server.usage();
+  const u1 = await usage(server);
   const t1 = performance.now();
   const m1 = pumps.reduce((s, p) => s + p.messages, 0);
   const w1 = pumps.reduce((s, p) => s + p.wirePayload, 0);
@@ -272,12 +257,12 @@ interface MemoryRun {
 
 async function memoryRun(kind: Kind, connections: number, idleRelease: number): Promise<MemoryRun> {
   const deflate = kind !== 'off';
-  const server = await Child.start(kind, idleRelease);
+  const server = await startServer(kind, idleRelease);
   try {
-    const base = await server.usage(true);
+    const base = await usage(server, true);
     const conns: Conn[] = [];
     for (let i = 0; i < connections; i += 100) conns.push(...(await Promise.all(Array.from({ length: Math.min(100, connections - i) }, () => openConn(server.port, deflate)))));
-    const idle = await server.usage(true);
+    const idle = await usage(server, true);
     // One compressed message each, and its echo (which the server compresses with a context of its own).
     const text = Buffer.from(jsonLike(1024));
     const c = zlib.deflateRawSync(text, { finishFlush: zlib.constants.Z_SYNC_FLUSH });
@@ -291,14 +276,14 @@ async function memoryRun(kind: Kind, connections: number, idleRelease: number): 
         conn.socket.write(frame(0x1, deflate ? c.subarray(0, c.length - 4) : text, deflate));
       }
     });
-    const one = await server.usage(true);
+    const one = await usage(server, true);
     await sleep(idleRelease * 2 + 500);
-    const released = await server.usage(true);
+    const released = await usage(server, true);
     for (const conn of conns) conn.socket.destroy();
     const kib = (u: DeflateUsage): number => (u.rss - base.rss) / 1024 / connections;
     return { idle: kib(idle), one: kib(one), released: kib(released), holdersOne: one.holders, holdersReleased: released.holders };
   } finally {
-    server.stop();
+    await server.stop();
   }
 }
 
@@ -321,11 +306,11 @@ async function memoryCase(connections: number, idleRelease: number, wsPath: stri
 export async function benchDeflate(options: { quick: boolean; connections: number; ws?: string }): Promise<{ echo: DeflateEchoCell[]; memory: DeflateMemory }> {
   const rounds = options.quick ? 1 : 3;
   const measureMs = options.quick ? 600 : 2000;
-  const servers: [Child, string, boolean][] = [
-    [await Child.start('off'), 'wssd', false],
-    [await Child.start('on'), 'wssd', true],
+  const servers: [DeflateChild, string, boolean][] = [
+    [await startServer('off'), 'wssd', false],
+    [await startServer('on'), 'wssd', true],
   ];
-  if (options.ws !== undefined) servers.push([await Child.start({ ws: options.ws }), 'ws', true]);
+  if (options.ws !== undefined) servers.push([await startServer({ ws: options.ws }), 'ws', true]);
   const cells = new Map<string, DeflateEchoCell[]>();
   try {
     // 64 distinct messages per case (different seeds), sent in turn.
@@ -344,7 +329,7 @@ export async function benchDeflate(options: { quick: boolean; connections: numbe
       }
     }
   } finally {
-    for (const [server] of servers) server.stop();
+    await Promise.all(servers.map(([server]) => server.stop()));
   }
   const echo = [...cells.values()].map((runs) => ({ ...runs[0], msgsPerSec: median(runs.map((c) => c.msgsPerSec)), serverCpuUsPerMsg: median(runs.map((c) => c.serverCpuUsPerMsg)), ratio: median(runs.map((c) => c.ratio)) }));
   // Long enough that opening and answering every connection ends before the first sweep (10 s for 10,000):

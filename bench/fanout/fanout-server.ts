@@ -25,11 +25,12 @@
 // `burst` deliveries to each.) The kernel's socket buffers on loopback still
 // hold up to a few MiB per connection before Node buffers anything.
 //
-// IPC: {type:'ready', port} once listening; FanoutRequest in, FanoutReply out.
+// IPC (bench/harness/parent-link.ts): ready once listening; FanoutRequest in, FanoutReply out.
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { createServer, type Connection } from '../../src/index.js';
 import { listenBare } from '../harness/bare-listener.js';
+import { reply as sendToParent, serveParent } from '../harness/parent-link.js';
 import { FANOUT_TOPIC, fanoutFrames, fanoutPayload, monoMs, pacingBound } from './fanout-frames.js';
 
 export type FanoutKind = 'wss' | 'ws' | 'tls' | 'net';
@@ -40,8 +41,7 @@ export type FanoutRequest =
   | { type: 'usage'; id: number }
   | { type: 'stop'; id: number }
   /** Reads this process's monotonic clock (for the clock check). */
-  | { type: 'clock'; id: number }
-  | { type: 'exit' };
+  | { type: 'clock'; id: number };
 
 export interface FanoutUsage {
   type: 'usage';
@@ -164,15 +164,10 @@ function usage(id: number): FanoutUsage {
 const kind = process.argv[2];
 if (kind !== 'wss' && kind !== 'ws' && kind !== 'tls' && kind !== 'net') throw new Error(`usage: fanout-server.ts wss|ws|tls|net, got ${process.argv.slice(2).join(' ')}`);
 const port = await listen(kind);
-const reply = (message: FanoutReply): void => {
-  process.send?.(message);
-};
+const reply = (message: FanoutReply): void => sendToParent(message);
 
-process.on('message', (msg: FanoutRequest) => {
+serveParent<FanoutRequest>(port, (msg) => {
   switch (msg.type) {
-    case 'exit':
-      process.exit(0);
-      return;
     case 'clock':
       reply({ type: 'clock', id: msg.id, mono: monoMs(), wall: performance.timeOrigin + performance.now() });
       return;
@@ -211,6 +206,3 @@ process.on('message', (msg: FanoutRequest) => {
       return;
   }
 });
-// Never outlive the bench.
-process.on('disconnect', () => process.exit(0));
-process.send?.({ type: 'ready', port });

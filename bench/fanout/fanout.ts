@@ -21,7 +21,7 @@
 // subscribers spread by node:cluster over the workers and the publisher in
 // the one that took the control connection. Those server processes run on
 // both CPUs (a second worker needs one), sharing the client's.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import type tls from 'node:tls';
@@ -29,105 +29,18 @@ import { fileURLToPath } from 'node:url';
 import { Opcode } from '../../src/protocol/constants.js';
 import { FrameDecoder } from '../../src/protocol/frame-decoder.js';
 import { FanoutReceiver, FanoutStats, monoMs } from './fanout-frames.js';
-import type { FanoutKind, FanoutMode, FanoutReply, FanoutRequest, FanoutUsage } from './fanout-server.js';
+import { FanoutChild } from './fanout-child.js';
+import type { FanoutKind, FanoutMode } from './fanout-server.js';
 import { closeAll, maskedFrame, open, openMany, sleep, withTimeout, type Target } from '../harness/load-client.js';
 import { median, sig } from '../harness/measure.js';
-import { pinProcess, treeCpuUs, type Pinning } from '../harness/os.js';
+import { nodeFlags, ROOT, track } from '../harness/children.js';
+import { treeCpuUs, type Pinning } from '../harness/os.js';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
-const serverEntry = fileURLToPath(new URL('./fanout-server.ts', import.meta.url));
 const cliEntry = fileURLToPath(new URL('../../src/server.ts', import.meta.url));
 const appEntry = fileURLToPath(new URL('./fanout-app.ts', import.meta.url));
-const live = new Set<ChildProcess>();
-
-/** Synchronous last resort (process 'exit', signals). */
-export function killFanoutChildren(): void {
-  for (const child of live) child.kill('SIGKILL');
-  live.clear();
-}
-
-const nodeFlags = (): string[] => (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter((f) => f !== '');
 
 /** Publications per tick. Fixed for every cell, so the cells differ only in N, size and server. */
 export const BURST = 4;
-
-type Reply<T extends FanoutReply['type']> = Extract<FanoutReply, { type: T }>;
-
-/** A fan-out server child (bench/fanout/fanout-server.ts). */
-export class FanoutChild {
-  readonly kind: FanoutKind;
-  readonly port: number;
-  private readonly child: ChildProcess;
-  private nextId = 0;
-  private readonly pending = new Map<number, (reply: FanoutReply) => void>();
-
-  private constructor(kind: FanoutKind, child: ChildProcess, port: number) {
-    this.kind = kind;
-    this.child = child;
-    this.port = port;
-    child.on('message', (message: unknown) => {
-      const reply = message as FanoutReply;
-      const waiter = this.pending.get(reply.id);
-      this.pending.delete(reply.id);
-      waiter?.(reply);
-    });
-  }
-
-  static start(kind: FanoutKind, pin: Pinning | undefined): Promise<FanoutChild> {
-    const child = spawn(process.execPath, [...nodeFlags(), '--import', 'tsx', '--expose-gc', serverEntry, kind], { cwd: root, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    live.add(child);
-    child.on('exit', () => live.delete(child));
-    return withTimeout(
-      new Promise<FanoutChild>((resolve, reject) => {
-        child.once('error', reject);
-        child.once('exit', (code, signal) => reject(new Error(`fan-out ${kind} server exited before it was ready (${signal ?? code})`)));
-        child.once('message', (msg: unknown) => {
-          if (pin !== undefined && child.pid !== undefined) pinProcess(child.pid, pin.server);
-          resolve(new FanoutChild(kind, child, (msg as { port: number }).port));
-        });
-      }),
-      20_000,
-      `starting the fan-out ${kind} server`,
-      () => child.kill('SIGKILL'),
-    );
-  }
-
-  get websocket(): boolean {
-    return this.kind === 'wss' || this.kind === 'ws';
-  }
-
-  get tls(): boolean {
-    return this.kind === 'wss' || this.kind === 'tls';
-  }
-
-  request<T extends FanoutReply['type']>(message: Exclude<FanoutRequest, { type: 'exit' }>): Promise<Reply<T>> {
-    return withTimeout(
-      new Promise<Reply<T>>((resolve) => {
-        this.pending.set(message.id, (r) => resolve(r as Reply<T>));
-        this.child.send(message);
-      }),
-      20_000,
-      `${this.kind} fan-out server, ${message.type}`,
-    );
-  }
-
-  id(): number {
-    return this.nextId++;
-  }
-
-  usage(): Promise<FanoutUsage> {
-    return this.request<'usage'>({ type: 'usage', id: this.id() });
-  }
-
-  async stop(): Promise<void> {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
-    const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
-    if (this.child.connected) this.child.send({ type: 'exit' } satisfies FanoutRequest);
-    const timer = setTimeout(() => this.child.kill('SIGKILL'), 1000);
-    await exited;
-    clearTimeout(timer);
-  }
-}
 
 /**
  * Checks that the payloads' clock is one clock across processes: the child's
@@ -136,7 +49,7 @@ export class FanoutChild {
  * between the two processes (why it is not used).
  */
 export function clockCheck(child: FanoutChild): Promise<ClockCheck> {
-  return checkClock(() => child.request<'clock'>({ type: 'clock', id: child.id() }));
+  return checkClock(() => child.request<'clock'>({ type: 'clock' }));
 }
 
 export interface ClockCheck {
@@ -269,7 +182,7 @@ async function runCell(child: FanoutChild, subs: Subscribers, mode: FanoutMode, 
   const what = `fan-out ${child.kind} ${mode} ${n} × ${size} B`;
   stats.reset();
   subs.reset(size);
-  const started = await child.request<'started'>({ type: 'start', id: child.id(), mode, size, burst: BURST, subscribers: n });
+  const started = await child.request<'started'>({ type: 'start', mode, size, burst: BURST, subscribers: n });
   if (started.error !== undefined) throw new Error(`${what}: ${started.error}`);
   let published = 0;
   try {
@@ -285,7 +198,7 @@ async function runCell(child: FanoutChild, subs: Subscribers, mode: FanoutMode, 
     const t1 = performance.now();
     stats.recording = false;
     const recordedFrames = stats.recordedFrames;
-    published = (await child.request<'stopped'>({ type: 'stop', id: child.id() })).published;
+    published = (await child.request<'stopped'>({ type: 'stop' })).published;
     await subs.allReceived(published, what);
     const deliveries = u1.deliveries - u0.deliveries;
     if (deliveries <= 0) throw new Error(`${what}: nothing delivered in ${options.measureMs} ms`);
@@ -309,7 +222,7 @@ async function runCell(child: FanoutChild, subs: Subscribers, mode: FanoutMode, 
     };
   } finally {
     // A failed cell still stops its publisher, so the next one starts clean.
-    if (published === 0) await child.request<'stopped'>({ type: 'stop', id: child.id() }).catch(() => undefined);
+    if (published === 0) await child.request<'stopped'>({ type: 'stop' }).catch(() => undefined);
   }
 }
 
@@ -431,9 +344,7 @@ async function startCli(workers: number, plain: boolean, pin: Pinning | undefine
   if (plain) args.push('--plain');
   // Both CPUs: this process (pinned to the client's) would pass its own mask on.
   const [command, argv] = pin !== undefined ? ['taskset', ['-c', `${pin.server},${pin.client}`, process.execPath, ...args]] : [process.execPath, args];
-  const child = spawn(command, argv, { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
-  live.add(child);
-  child.on('exit', () => live.delete(child));
+  const child = track(spawn(command, argv, { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] }));
   let log = '';
   await withTimeout(
     new Promise<void>((resolve, reject) => {

@@ -8,8 +8,9 @@
 //   echo | end | hold, switchable later over IPC; pkg-*: the `ws` package
 //   (third argument: its path, see ws-package.ts) over TLS or plain TCP
 //
-// IPC: sends {type:'ready', port} once listening; answers each UsageRequest
-// with a UsageReply (process.cpuUsage(), process.memoryUsage(), open sockets).
+// IPC (parent-link.ts): says it is ready on its port once listening; answers
+// each UsageRequest with a UsageReply (process.cpuUsage(),
+// process.memoryUsage(), open sockets), each ModeRequest with a ModeReply.
 // Exits when the parent goes away (the IPC channel closes) or asks it to.
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
@@ -21,6 +22,7 @@ import { createServer, type Connection } from '../../src/index.js';
 import { primeMalloc } from '../../src/cli/malloc-priming.js';
 import { listenBare, listenOnFreePort } from './bare-listener.js';
 import { afterFullGc } from './measure.js';
+import { reply, serveParent } from './parent-link.js';
 import { loadWs, type WsSocket } from './ws-package.js';
 
 /** wssd over TLS / plain, bare node:tls / node:net, and the `ws` package over TLS / plain. */
@@ -42,10 +44,6 @@ export interface UsageRequest {
   gc: boolean;
 }
 
-export interface ExitRequest {
-  type: 'exit';
-}
-
 /** Bare servers: how to treat connections from now on (one child serves cases 4 and 5). */
 export interface ModeRequest {
   type: 'mode';
@@ -56,11 +54,6 @@ export interface ModeRequest {
 export interface ModeReply {
   type: 'mode';
   id: number;
-}
-
-export interface ReadyMessage {
-  type: 'ready';
-  port: number;
 }
 
 export interface UsageReply {
@@ -205,22 +198,11 @@ if (!(SERVER_KINDS as readonly string[]).includes(kindArg ?? '') || !['echo', 'e
 }
 mode = (modeArg ?? 'echo') as BareMode;
 const { port, connections } = await listen(kindArg as ServerKind, wsPath);
-process.on('message', (msg: UsageRequest | ExitRequest | ModeRequest) => {
-  if (msg.type === 'exit') process.exit(0);
-  if (msg.type === 'mode') {
-    mode = msg.mode;
-    const reply: ModeReply = { type: 'mode', id: msg.id };
-    process.send?.(reply);
-    return;
-  }
-  if (msg.type !== 'usage') return;
-  afterFullGc(msg.gc, () => sendUsage(msg.id), 50);
-});
 
 function sendUsage(id: number): void {
   const cpu = process.cpuUsage();
   const m = process.memoryUsage();
-  const reply: UsageReply = {
+  const usage: UsageReply = {
     type: 'usage',
     id,
     cpuUs: cpu.user + cpu.system,
@@ -236,9 +218,15 @@ function sendUsage(id: number): void {
     bytes,
     time: performance.now(),
   };
-  process.send?.(reply);
+  reply(usage);
 }
-// Never outlive the bench: the channel closes when the parent exits or dies.
-process.on('disconnect', () => process.exit(0));
-const ready: ReadyMessage = { type: 'ready', port };
-process.send?.(ready);
+
+serveParent<UsageRequest | ModeRequest>(port, (msg) => {
+  if (msg.type === 'mode') {
+    mode = msg.mode;
+    const done: ModeReply = { type: 'mode', id: msg.id };
+    reply(done);
+    return;
+  }
+  afterFullGc(msg.gc, () => sendUsage(msg.id), 50);
+});

@@ -7,9 +7,10 @@
 // topic. Node A also runs the publisher (started over IPC; pacing in
 // bench/redis/redis-pacing.ts); node B only delivers what Redis brings it.
 //
-// IPC: {type:'ready', port} once listening; NodeRequest in, NodeReply out.
+// IPC (bench/harness/parent-link.ts): ready once listening; NodeRequest in, NodeReply out.
 import { createServer, type Connection, type UpgradeRequest } from '../../src/index.js';
 import { fanoutPayload, monoMs } from '../fanout/fanout-frames.js';
+import { reply as sendToParent, serveParent } from '../harness/parent-link.js';
 import { publicationsDue, ROOM_TOPIC, SOLO_PATH, SOLO_TOPIC, type NodeReply, type NodeRequest, type NodeUsage } from './redis-pacing.js';
 
 const url = process.argv[2];
@@ -72,61 +73,61 @@ function usage(id: number): NodeUsage {
   return { type: 'usage', id, cpuUs: cpu.user + cpu.system, time, published: seq, deliveries, publishedElsewhere: topics.publishedElsewhere, dropped: topics.dropped, undelivered: topics.undelivered, heldMs: held(time), connections: server.connections.size };
 }
 
-const reply = (message: NodeReply): void => {
-  process.send?.(message);
-};
+const reply = (message: NodeReply): void => sendToParent(message);
 
-process.on('message', (msg: NodeRequest) => {
-  switch (msg.type) {
-    case 'exit':
-      void server.close().finally(() => process.exit(0));
-      setTimeout(() => process.exit(0), 1000).unref();
-      return;
-    case 'clock':
-      reply({ type: 'clock', id: msg.id, mono: monoMs(), wall: performance.timeOrigin + performance.now() });
-      return;
-    case 'usage':
-      reply(usage(msg.id));
-      return;
-    case 'count':
-      reply({ type: 'count', id: msg.id, room: server.subscriberCount(ROOM_TOPIC), solo: server.subscriberCount(SOLO_TOPIC) });
-      return;
-    case 'ack':
-      if (msg.seq > acked) acked = msg.seq;
-      if (blocked) {
+function exit(): void {
+  void server.close().finally(() => process.exit(0));
+  setTimeout(() => process.exit(0), 1000).unref();
+}
+
+serveParent<NodeRequest>(
+  port,
+  (msg) => {
+    switch (msg.type) {
+      case 'clock':
+        reply({ type: 'clock', id: msg.id, mono: monoMs(), wall: performance.timeOrigin + performance.now() });
+        return;
+      case 'usage':
+        reply(usage(msg.id));
+        return;
+      case 'count':
+        reply({ type: 'count', id: msg.id, room: server.subscriberCount(ROOM_TOPIC), solo: server.subscriberCount(SOLO_TOPIC) });
+        return;
+      case 'ack':
+        if (msg.seq > acked) acked = msg.seq;
+        if (blocked) {
+          blocked = false;
+          setImmediate(tick);
+        }
+        return;
+      case 'stop':
+        running = false;
         blocked = false;
+        reply({ type: 'stopped', id: msg.id, published: seq });
+        return;
+      case 'start': {
+        if (running) {
+          reply({ type: 'started', id: msg.id, error: 'a cell is already running' });
+          return;
+        }
+        ({ topic, size, rate, window, burst } = msg);
+        seq = 0;
+        acked = 0;
+        deliveries = 0;
+        heldMs = 0;
+        heldSince = undefined;
+        blocked = false;
+        // Every cell starts from a collected heap (the child runs with --expose-gc).
+        (globalThis as { gc?: () => void }).gc?.();
+        startedAt = performance.now();
+        running = true;
         setImmediate(tick);
-      }
-      return;
-    case 'stop':
-      running = false;
-      blocked = false;
-      reply({ type: 'stopped', id: msg.id, published: seq });
-      return;
-    case 'start': {
-      if (running) {
-        reply({ type: 'started', id: msg.id, error: 'a cell is already running' });
+        reply({ type: 'started', id: msg.id });
         return;
       }
-      ({ topic, size, rate, window, burst } = msg);
-      seq = 0;
-      acked = 0;
-      deliveries = 0;
-      heldMs = 0;
-      heldSince = undefined;
-      blocked = false;
-      // Every cell starts from a collected heap (the child runs with --expose-gc).
-      (globalThis as { gc?: () => void }).gc?.();
-      startedAt = performance.now();
-      running = true;
-      setImmediate(tick);
-      reply({ type: 'started', id: msg.id });
-      return;
+      default:
+        return;
     }
-    default:
-      return;
-  }
-});
-// Never outlive the bench.
-process.on('disconnect', () => process.exit(0));
-process.send?.({ type: 'ready', port });
+  },
+  exit,
+);

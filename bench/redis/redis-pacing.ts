@@ -53,8 +53,7 @@ export type NodeRequest =
   | { type: 'usage'; id: number }
   | { type: 'stop'; id: number }
   /** Reads this process's monotonic clock (for the clock check). */
-  | { type: 'clock'; id: number }
-  | { type: 'exit' };
+  | { type: 'clock'; id: number };
 
 export interface NodeUsage {
   type: 'usage';

@@ -29,8 +29,6 @@
 //
 // Nothing is pinned: four processes (two nodes, Redis, this client) share
 // the machine's cores, as a small fleet on one host would.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { parseRedisUrl } from '../../src/redis/redis-url.js';
 import { RedisClient } from '../../src/redis/redis-client.js';
 import { asText } from '../../src/redis/resp.js';
@@ -40,91 +38,12 @@ import { open, openMany, sleep, withTimeout, type Target } from '../harness/load
 import { formatBytes, markdownTable, median, sig } from '../harness/measure.js';
 import { machineJiffies, schedCpuUs, treeCpuUs } from '../harness/os.js';
 import { RedisServer, requireRedis } from '../../test/helpers/redis-server.js';
-import { creditWindow, ROOM_TOPIC, SOLO_PATH, SOLO_TOPIC, type NodeReply, type NodeRequest, type NodeUsage } from './redis-pacing.js';
-
-const root = fileURLToPath(new URL('../..', import.meta.url));
-const nodeEntry = fileURLToPath(new URL('./redis-node.ts', import.meta.url));
-const live = new Set<ChildProcess>();
+import { creditWindow, ROOM_TOPIC, SOLO_PATH, SOLO_TOPIC } from './redis-pacing.js';
+import { NodeChild } from './node-child.js';
 
 /** Publications per setImmediate tick when publishing as fast as absorbed (as case 7). */
 const BURST = 4;
 const PREFIX = 'wssd:';
-
-/** Synchronous last resort (process 'exit', signals): the node children. */
-export function killRedisNodes(): void {
-  for (const child of live) child.kill('SIGKILL');
-  live.clear();
-}
-
-type Reply<T extends NodeReply['type']> = Extract<NodeReply, { type: T }>;
-
-/** A wssd node child (bench/redis/redis-node.ts). */
-class NodeChild {
-  private nextId = 0;
-  private readonly pending = new Map<number, (reply: NodeReply) => void>();
-
-  private constructor(
-    readonly name: string,
-    readonly port: number,
-    private readonly child: ChildProcess,
-  ) {
-    child.on('message', (message: unknown) => {
-      const reply = message as NodeReply;
-      const waiter = this.pending.get(reply.id);
-      this.pending.delete(reply.id);
-      waiter?.(reply);
-    });
-  }
-
-  static start(name: string, redisUrl: string): Promise<NodeChild> {
-    const flags = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter((f) => f !== '');
-    const child = spawn(process.execPath, [...flags, '--import', 'tsx', '--expose-gc', nodeEntry, redisUrl], { cwd: root, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    live.add(child);
-    child.on('exit', () => live.delete(child));
-    return withTimeout(
-      new Promise<NodeChild>((resolve, reject) => {
-        child.once('error', reject);
-        child.once('exit', (code, signal) => reject(new Error(`node ${name} exited before it was ready (${signal ?? code})`)));
-        child.once('message', (msg: unknown) => resolve(new NodeChild(name, (msg as { port: number }).port, child)));
-      }),
-      20_000,
-      `starting node ${name}`,
-      () => child.kill('SIGKILL'),
-    );
-  }
-
-  request<T extends NodeReply['type']>(message: Exclude<NodeRequest, { type: 'exit' } | { type: 'ack' }>): Promise<Reply<T>> {
-    return withTimeout(
-      new Promise<Reply<T>>((resolve) => {
-        this.pending.set(message.id, (r) => resolve(r as Reply<T>));
-        this.child.send(message);
-      }),
-      20_000,
-      `node ${this.name}, ${message.type}`,
-    );
-  }
-
-  ack(seq: number): void {
-    if (this.child.connected) this.child.send({ type: 'ack', seq } satisfies NodeRequest);
-  }
-
-  id(): number {
-    return this.nextId++;
-  }
-
-  usage(): Promise<NodeUsage> {
-    return this.request<'usage'>({ type: 'usage', id: this.id() });
-  }
-
-  async stop(): Promise<void> {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
-    const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
-    if (this.child.connected) this.child.send({ type: 'exit' } satisfies NodeRequest);
-    const timer = setTimeout(() => this.child.kill('SIGKILL'), 2000);
-    await exited;
-    clearTimeout(timer);
-  }
-}
 
 export interface RedisBenchOptions {
   /** Subscribers per node of the room topic. */
@@ -228,7 +147,7 @@ async function runCell(a: NodeSide, b: NodeSide, redisPid: number, spec: CellSpe
   }, 2);
   let stopped = false;
   try {
-    const started = await a.node.request<'started'>({ type: 'start', id: a.node.id(), topic, size: spec.payload, rate: spec.rate, window, burst: BURST });
+    const started = await a.node.request<'started'>({ type: 'start', topic, size: spec.payload, rate: spec.rate, window, burst: BURST });
     if (started.error !== undefined) throw new Error(`${what}: ${started.error}`);
     await sleep(options.warmMs);
     if (fail() !== undefined) throw fail();
@@ -247,7 +166,7 @@ async function runCell(a: NodeSide, b: NodeSide, redisPid: number, spec: CellSpe
     const c1 = process.cpuUsage(c0);
     const t1 = performance.now();
     for (const side of [a, b]) side.stats.recording = false;
-    const published = (await a.node.request<'stopped'>({ type: 'stop', id: a.node.id() })).published;
+    const published = (await a.node.request<'stopped'>({ type: 'stop' })).published;
     stopped = true;
     await subsA.allReceived(published, `${what}, node A`);
     await subsB.allReceived(published, `${what}, node B`);
@@ -298,7 +217,7 @@ async function runCell(a: NodeSide, b: NodeSide, redisPid: number, spec: CellSpe
   } finally {
     clearInterval(acking);
     // A failed cell still stops its publisher, so the next one starts clean.
-    if (!stopped) await a.node.request<'stopped'>({ type: 'stop', id: a.node.id() }).catch(() => undefined);
+    if (!stopped) await a.node.request<'stopped'>({ type: 'stop' }).catch(() => undefined);
   }
 }
 
@@ -371,12 +290,12 @@ export async function benchRedis(options: RedisBenchOptions): Promise<RedisResul
     const [a, b] = sides;
     for (const side of sides) {
       await settle(`node ${side.node.name}`, async () => {
-        const c = await side.node.request<'count'>({ type: 'count', id: side.node.id() });
+        const c = await side.node.request<'count'>({ type: 'count' });
         return c.room === options.subscribers && c.solo === 1 ? undefined : `${c.room} room and ${c.solo} solo subscribers, expected ${options.subscribers} and 1`;
       });
     }
     const redisVersion = await checkRedis(redis.url);
-    const clock = await checkClock(() => a.node.request<'clock'>({ type: 'clock', id: a.node.id() }));
+    const clock = await checkClock(() => a.node.request<'clock'>({ type: 'clock' }));
     const specs: CellSpec[] = [];
     for (const payload of options.payloads) for (const rate of options.rates) specs.push({ subs: 'room', payload, rate });
     for (const payload of options.payloads) specs.push({ subs: 'solo', payload, rate: options.soloRate });
