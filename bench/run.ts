@@ -7,12 +7,13 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { benchDecoder, type DecoderResult } from './micro/decoder.js';
 import { benchDeflate, printDeflate } from './deflate/deflate.js';
-import { benchEcho, ECHO_TARGETS, PACKAGE_SERVERS, windowsFor, type EchoConfig } from './echo/echo.js';
+import { benchEcho, ECHO_TARGETS, windowsFor, type EchoConfig } from './echo/echo.js';
 import { benchEncoder } from './micro/encoder.js';
 import { benchHandshakes, HANDSHAKE_TARGETS } from './handshakes/handshakes.js';
 import { benchIdleMemory, medianIdlePairs, type IdlePair } from './idle/idle-memory.js';
 import { benchMask } from './micro/mask.js';
-import { benchFanout, benchWorkers, clockCheck, BURST } from './fanout/fanout.js';
+import { benchFanout, clockCheck, BURST } from './fanout/fanout.js';
+import { benchWorkers } from './fanout/workers.js';
 import { FanoutChild } from './fanout/fanout-child.js';
 import { formatBytes, markdownTable } from './harness/measure.js';
 import { benchRedis, printRedis, type RedisBenchOptions } from './redis/redis.js';
@@ -20,7 +21,7 @@ import { killRedisServers } from '../test/helpers/redis-server.js';
 import { primeMalloc } from '../src/cli/malloc-priming.js';
 import { openFileLimit, pinningPlan, pinSelf } from './harness/os.js';
 import { killAllChildren } from './harness/children.js';
-import { startServers, type BareMode, type ServerKind, type ServerProcess } from './harness/server-process.js';
+import { PACKAGE_SERVERS, startServers, type BareMode, type ServerKind, type ServerProcess } from './harness/server-process.js';
 
 const { values } = parseArgs({
   options: {

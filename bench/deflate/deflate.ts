@@ -22,9 +22,12 @@ import tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import zlib from 'node:zlib';
-import type { DeflateUsage, DeflateUsageRequest } from './deflate-usage.js';
+import { Opcode } from '../../src/protocol/constants.js';
 import { Child } from '../harness/children.js';
+import { maskedFrame } from '../harness/client-frames.js';
+import { sleep } from '../harness/load-client.js';
 import { formatBytes, markdownTable, median, round } from '../harness/measure.js';
+import type { DeflateUsage, DeflateUsageRequest } from './deflate-usage.js';
 
 const SERVER = fileURLToPath(new URL('./deflate-server.ts', import.meta.url));
 const WS_SERVER = fileURLToPath(new URL('./ws-deflate-server.ts', import.meta.url));
@@ -32,7 +35,6 @@ const WS_SERVER = fileURLToPath(new URL('./ws-deflate-server.ts', import.meta.ur
 /** Which server a child runs: wssd without or with deflate, or the ws package (with its path). */
 type Kind = 'off' | 'on' | { ws: string };
 const ca = readFileSync(new URL('../../certs/dev-ca.pem', import.meta.url));
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 type DeflateChild = Child<DeflateUsageRequest, DeflateUsage>;
 
@@ -50,26 +52,6 @@ function startServer(kind: Kind, idleRelease = 10_000): Promise<DeflateChild> {
 /** Its CPU time, memory and counts (after a full GC when `gc`). */
 function usage(server: DeflateChild, gc = false): Promise<DeflateUsage> {
   return server.request<'usage'>({ type: 'usage', gc });
-}
-
-/** A masked client frame, RSV1 set when `compressed`. */
-function frame(opcode: number, payload: Buffer, compressed: boolean): Buffer {
-  const mask = randomBytes(4);
-  const len = payload.length;
-  const head = len < 126 ? 2 : len < 65536 ? 4 : 10;
-  const out = Buffer.alloc(head + 4 + len);
-  out[0] = 0x80 | (compressed ? 0x40 : 0) | opcode;
-  if (len < 126) out[1] = 0x80 | len;
-  else if (len < 65536) {
-    out[1] = 0x80 | 126;
-    out.writeUInt16BE(len, 2);
-  } else {
-    out[1] = 0x80 | 127;
-    out.writeBigUInt64BE(BigInt(len), 2);
-  }
-  mask.copy(out, head);
-  for (let i = 0; i < len; i++) out[head + 4 + i] = payload[i] ^ mask[i & 3];
-  return out;
 }
 
 interface Conn {
@@ -203,9 +185,9 @@ async function echoCell(server: DeflateChild, serverName: string, deflate: boole
   const compressed = conns[0].extensions.startsWith('permessage-deflate');
   const frames = messages.map((m) => {
     const raw = Buffer.from(m);
-    if (!compressed) return frame(0x1, raw, false);
+    if (!compressed) return maskedFrame(Opcode.Text, raw, randomBytes(4));
     const c = zlib.deflateRawSync(raw, { finishFlush: zlib.constants.Z_SYNC_FLUSH });
-    return frame(0x1, c.subarray(0, c.length - 4), true);
+    return maskedFrame(Opcode.Text, c.subarray(0, c.length - 4), randomBytes(4), true);
   });
   const raw = Buffer.from(messages[0]);
   const pumps = conns.map((c) => new Pump(c, frames, window));
@@ -273,7 +255,7 @@ async function memoryRun(kind: Kind, connections: number, idleRelease: number): 
           if (--pending === 0) resolve();
         });
         conn.socket.resume();
-        conn.socket.write(frame(0x1, deflate ? c.subarray(0, c.length - 4) : text, deflate));
+        conn.socket.write(maskedFrame(Opcode.Text, deflate ? c.subarray(0, c.length - 4) : text, randomBytes(4), deflate));
       }
     });
     const one = await usage(server, true);

@@ -15,10 +15,11 @@
 // from different rounds would carry that drift.
 import { randomBytes } from 'node:crypto';
 import { Opcode } from '../../src/protocol/constants.js';
-import { payloadPattern } from '../harness/client-frames.js';
-import { closeAll, EchoStats, EchoStream, maskedFrame, openMany, sleep, withTimeout, type Target } from '../harness/load-client.js';
+import { maskedFrame, payloadPattern } from '../harness/client-frames.js';
+import { closeAll, openMany, sleep, withTimeout } from '../harness/load-client.js';
 import { median, sig } from '../harness/measure.js';
-import type { ServerKind, ServerProcess } from '../harness/server-process.js';
+import { PACKAGE_SERVERS, pick, SERVERS, targetOf, type ServerKind, type ServerProcess } from '../harness/server-process.js';
+import { EchoStats, EchoStream } from './echo-stream.js';
 
 export interface EchoConfig {
   payload: number;
@@ -109,24 +110,6 @@ export function windowsFor(payload: number, connections: number): number[] {
   return payload > 1024 && connections >= 64 && usual < 16 ? [usual, 16] : [usual];
 }
 
-export const SERVERS: readonly ServerKind[] = ['wss', 'ws', 'tls', 'net'];
-/** The ws package's servers, measured when the bench is given --ws PATH. */
-export const PACKAGE_SERVERS: readonly ServerKind[] = ['pkg-wss', 'pkg-ws'];
-
-/** The servers of `kinds`, in that order, from a set of started children. */
-export function pick(servers: readonly ServerProcess[], kinds: readonly ServerKind[]): ServerProcess[] {
-  return kinds.map((kind) => {
-    const server = servers.find((s) => s.kind === kind);
-    if (server === undefined) throw new Error(`no ${kind} server`);
-    return server;
-  });
-}
-
-export function targetOf(server: ServerProcess, ca: Buffer): Target {
-  const kind = server.kind;
-  return { port: server.port, tls: kind === 'wss' || kind === 'tls' || kind === 'pkg-wss', websocket: kind !== 'tls' && kind !== 'net', ca };
-}
-
 /** What each connection sends and expects back: payload i, and (wssd) its masked frame. */
 interface Messages {
   payloads: Buffer[];
@@ -162,7 +145,7 @@ async function runCell(server: ServerProcess, config: EchoConfig, messages: Mess
     const u0 = await server.usage();
     const c0 = process.cpuUsage();
     const t0 = performance.now();
-    stats.recorded = 0;
+    stats.latencies.clear();
     stats.recording = true;
     await sleep(options.measureMs);
     const u1 = await server.usage();

@@ -18,7 +18,8 @@
 // The one-worker reference runs this same code, credit included.
 import type { Connection, UpgradeRequest } from '../../src/server/connection.js';
 import type { WebSocketServer } from '../../src/server/websocket-server.js';
-import { FANOUT_TOPIC, fanoutPayload, pacingBound } from './fanout-frames.js';
+import { publicationPayload } from '../harness/publications.js';
+import { FANOUT_TOPIC, pacingBound } from './fanout-frames.js';
 
 let control: Connection | undefined;
 let running = false;
@@ -57,7 +58,7 @@ function tick(): void {
     setTimeout(tick, 1);
     return;
   }
-  for (let i = 0; i < burst; i++) server.publish(FANOUT_TOPIC, fanoutPayload(seq++, size));
+  for (let i = 0; i < burst; i++) server.publish(FANOUT_TOPIC, publicationPayload(seq++, size));
   setImmediate(tick);
 }
 
@@ -65,7 +66,7 @@ function onControl(this: Connection, data: string | Buffer): void {
   const [command, ...args] = String(data).split(' ');
   if (command === 'start') {
     [size, burst, window] = args.map(Number);
-    bound = pacingBound(burst * (size + (size < 126 ? 2 : 4)));
+    bound = pacingBound(burst, size);
     seq = 0;
     acked = 0;
     blocked = false;

@@ -31,7 +31,9 @@ import net from 'node:net';
 import { createServer, type Connection } from '../../src/index.js';
 import { listenBare } from '../harness/bare-listener.js';
 import { reply as sendToParent, serveParent } from '../harness/parent-link.js';
-import { FANOUT_TOPIC, fanoutFrames, fanoutPayload, monoMs, pacingBound } from './fanout-frames.js';
+import { clockReading } from '../harness/clock.js';
+import { publicationPayload } from '../harness/publications.js';
+import { FANOUT_TOPIC, fanoutFrames, pacingBound } from './fanout-frames.js';
 
 export type FanoutKind = 'wss' | 'ws' | 'tls' | 'net';
 export type FanoutMode = 'publish' | 'naive' | 'bare';
@@ -135,7 +137,7 @@ function publishBurst(): void {
   const server = wssd;
   if (server === undefined) return;
   for (let i = 0; i < burst; i++) {
-    const payload = fanoutPayload(seq++, size);
+    const payload = publicationPayload(seq++, size);
     if (mode === 'publish') {
       deliveries += server.publish(FANOUT_TOPIC, payload);
     } else {
@@ -169,7 +171,7 @@ const reply = (message: FanoutReply): void => sendToParent(message);
 serveParent<FanoutRequest>(port, (msg) => {
   switch (msg.type) {
     case 'clock':
-      reply({ type: 'clock', id: msg.id, mono: monoMs(), wall: performance.timeOrigin + performance.now() });
+      reply({ type: 'clock', id: msg.id, ...clockReading() });
       return;
     case 'usage':
       reply(usage(msg.id));
@@ -189,8 +191,7 @@ serveParent<FanoutRequest>(port, (msg) => {
         mode = msg.mode;
         size = msg.size;
         burst = msg.burst;
-        // Frame size: payload + a 2- or 4-byte header.
-        bound = pacingBound(burst * (size + (size < 126 ? 2 : 4)));
+        bound = pacingBound(burst, size);
         seq = 0;
         deliveries = 0;
         waits = 0;

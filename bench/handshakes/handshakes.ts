@@ -10,13 +10,10 @@
 // a canned Close, the least any WebSocket server on node:tls / node:net must
 // do (echo-server.ts). wssd − that floor is what wssd's own code costs; the
 // floor − bare is what the upgrade exchange costs node and the kernel.
-import tls from 'node:tls';
-import { Opcode } from '../../src/protocol/constants.js';
-import { FrameDecoder } from '../../src/protocol/frame-decoder.js';
-import { clientContext, closeFrame, handshakeOnce, sleep, upgrade, withTimeout, type Target } from '../harness/load-client.js';
+import { sleep, withTimeout } from '../harness/load-client.js';
 import { median, sig } from '../harness/measure.js';
-import { pick, targetOf } from '../echo/echo.js';
-import type { BareMode, ServerKind, ServerProcess } from '../harness/server-process.js';
+import { pick, targetOf, type BareMode, type ServerKind, type ServerProcess } from '../harness/server-process.js';
+import { handshakeOnce, resumedHandshakeOnce, type LoopState } from './handshake-client.js';
 
 /** Issue #14's targets, server CPU per handshake. */
 export const HANDSHAKE_TARGETS = {
@@ -90,65 +87,6 @@ export interface HandshakeOptions {
   /** The unrecorded warm-up round's window per cell. */
   warmupMs: number;
   ca: Buffer;
-}
-
-/** What one client loop remembers between its connections. */
-interface LoopState {
-  session: Buffer | undefined;
-  resumed: number;
-  full: number;
-}
-
-/**
- * handshakeOnce over TLS offering the loop's last session: connect, (wssd)
- * upgrade and closing handshake, or (bare) wait for the server's end. Keeps
- * the newest ticket the server sent for the loop's next connection.
- */
-async function resumedHandshakeOnce(target: Target, state: LoopState, timeoutMs: number): Promise<void> {
-  const socket = tls.connect({ host: '127.0.0.1', port: target.port, secureContext: clientContext(target.ca), servername: 'localhost', ALPNProtocols: ['http/1.1'], session: state.session });
-  socket.setNoDelay(true);
-  socket.on('session', (session: Buffer) => (state.session = session));
-  const closed = new Promise<void>((resolve, reject) => {
-    socket.on('error', reject);
-    socket.on('close', () => resolve());
-  });
-  closed.catch(() => {});
-  try {
-    await withTimeout(
-      new Promise<void>((resolve, reject) => {
-        socket.once('secureConnect', () => resolve());
-        socket.once('error', reject);
-      }),
-      timeoutMs,
-      `resumed connect to port ${target.port}`,
-    );
-    if (socket.isSessionReused()) state.resumed++;
-    else state.full++;
-    if (target.websocket) {
-      const rest = await upgrade(socket, target.port, timeoutMs);
-      let gotClose = false;
-      const decoder = new FrameDecoder(
-        {
-          onFrame: (opcode) => {
-            if (opcode === Opcode.Close) gotClose = true;
-          },
-          onError: () => socket.destroy(),
-        },
-        { requireMask: false },
-      );
-      socket.on('data', (chunk: Buffer) => decoder.push(chunk));
-      if (rest.length > 0) decoder.push(rest);
-      socket.write(closeFrame());
-      socket.resume();
-      await withTimeout(closed, timeoutMs, 'closing handshake');
-      if (!gotClose) throw new Error('closed without a Close frame');
-    } else {
-      socket.resume();
-      await withTimeout(closed, timeoutMs, 'the bare server ending');
-    }
-  } finally {
-    socket.destroy();
-  }
 }
 
 interface CellResult {

@@ -1,7 +1,9 @@
-// Masked client frames for the benchmarks and the tests that reuse them: a
-// buffer of `count` frames with `payloadSize`-byte payloads, built with the
-// reference masker so the bench input does not depend on the code it measures.
-import { Opcode } from '../../src/protocol/constants.js';
+// Masked client frames for the benchmarks and the tests that reuse them, built
+// with the reference masker so the bench input does not depend on the code it
+// measures: one frame (maskedFrame, closeFrame), or a buffer of `count` frames
+// with `payloadSize`-byte payloads for the decoder (buildClientFrames).
+import { randomBytes } from 'node:crypto';
+import { FrameBits, Opcode } from '../../src/protocol/constants.js';
 import { headerSize, writeHeader, frameHead } from '../../src/protocol/frame-encoder.js';
 import { maskReference } from '../../src/protocol/mask.js';
 
@@ -11,6 +13,24 @@ export interface FrameBatch {
   payloadSize: number;
   /** The unmasked payload of frame i is pattern(i, size). */
   opcode: number;
+}
+
+/** A client frame (FIN set; RSV1 too when `compressed`, RFC 7692), masked with `mask` (§5.3), in one buffer. */
+export function maskedFrame(opcode: number, payload: Buffer, mask: Buffer, compressed = false): Buffer {
+  const hl = headerSize(payload.length);
+  const frame = Buffer.allocUnsafe(hl + 4 + payload.length);
+  writeHeader(frame, 0, frameHead(opcode, true) | (compressed ? FrameBits.Rsv1 : 0), payload.length);
+  frame[1] |= 0x80;
+  mask.copy(frame, hl, 0, 4);
+  payload.copy(frame, hl + 4);
+  maskReference(frame, mask, hl + 4, frame.length);
+  return frame;
+}
+
+/** A masked Close frame with status 1000 (§5.5.1). */
+export function closeFrame(): Buffer {
+  const payload = Buffer.from([0x03, 0xe8]);
+  return maskedFrame(Opcode.Close, payload, randomBytes(4));
 }
 
 export function payloadPattern(index: number, size: number): Buffer {

@@ -1,20 +1,17 @@
 // The load client of the end-to-end cases: hand-written, in the bench's own
 // process, so that it spends as little as it can per message and nothing of
 // wssd's Connection is on both sides of the wire. It connects over TLS (the
-// dev CA trusted, SNI "localhost") or TCP, does the opening handshake itself
-// for wssd, keeps a window of messages in flight per connection, checks every
-// echo byte for byte and records each message's round-trip time.
+// dev CA trusted, SNI "localhost") or TCP and does the opening handshake
+// itself for wssd; what it then sends and checks is each case's (echo streams
+// in case 4, short connections in case 5, publication receivers in 7 and 9).
 //
-// As RFC 6455 §5.3 requires of a client, its frames are masked; each
-// connection's frame is built (and masked) once and its bytes re-sent, which
-// costs the client nothing per message — the server still unmasks each one.
+// As RFC 6455 §5.3 requires of a client, its frames are masked
+// (client-frames.ts); each connection's frame is built (and masked) once and
+// its bytes re-sent, which costs the client nothing per message — the server
+// still unmasks each one.
 import { createHash, randomBytes } from 'node:crypto';
 import net from 'node:net';
 import tls from 'node:tls';
-import { Opcode } from '../../src/protocol/constants.js';
-import { FrameDecoder } from '../../src/protocol/frame-decoder.js';
-import { headerSize, writeHeader, frameHead } from '../../src/protocol/frame-encoder.js';
-import { maskReference } from '../../src/protocol/mask.js';
 
 export interface Target {
   port: number;
@@ -39,7 +36,6 @@ export function clientContext(ca: Buffer): tls.SecureContext {
 }
 
 const HOST = '127.0.0.1';
-const now = (): number => performance.now();
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -53,24 +49,6 @@ export function withTimeout<T>(promise: Promise<T>, ms: number, what: string, on
     }, ms);
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-/** A client frame (FIN set), masked with `mask` (§5.3), in one buffer. */
-export function maskedFrame(opcode: number, payload: Buffer, mask: Buffer): Buffer {
-  const hl = headerSize(payload.length);
-  const frame = Buffer.allocUnsafe(hl + 4 + payload.length);
-  writeHeader(frame, 0, frameHead(opcode, true), payload.length);
-  frame[1] |= 0x80;
-  mask.copy(frame, hl, 0, 4);
-  payload.copy(frame, hl + 4);
-  maskReference(frame, mask, hl + 4, frame.length);
-  return frame;
-}
-
-/** A masked Close frame with status 1000 (§5.5.1). */
-export function closeFrame(): Buffer {
-  const payload = Buffer.from([0x03, 0xe8]);
-  return maskedFrame(Opcode.Close, payload, randomBytes(4));
 }
 
 /** TCP (and TLS) connect; resolves once the TLS handshake is done. */
@@ -173,197 +151,4 @@ export async function closeAll(sockets: net.Socket[]): Promise<void> {
   const closed = sockets.map((s) => (s.closed ? Promise.resolve() : new Promise<void>((resolve) => s.once('close', () => resolve()))));
   for (const s of sockets) s.destroy();
   await withTimeout(Promise.all(closed), 5000, 'closing sockets').catch(() => {});
-}
-
-/** What all the echo streams of a run share: counters, and latencies while recording. */
-export class EchoStats {
-  sent = 0;
-  echoed = 0;
-  recording = false;
-  /** Round-trip times in ms of the messages echoed while recording (bounded). */
-  readonly latencies: Float64Array;
-  recorded = 0;
-  error: Error | undefined;
-  constructor(maxSamples = 1 << 22) {
-    this.latencies = new Float64Array(maxSamples);
-  }
-  /** For the next run; keeps the latency buffer. */
-  reset(): void {
-    this.sent = 0;
-    this.echoed = 0;
-    this.recording = false;
-    this.recorded = 0;
-    this.error = undefined;
-  }
-  fail(error: Error): void {
-    this.error ??= error;
-  }
-  /** The q-quantile (0..1) of the recorded latencies, in ms. */
-  percentiles(qs: number[]): number[] {
-    const sorted = this.latencies.slice(0, this.recorded).sort();
-    return qs.map((q) => (sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]));
-  }
-}
-
-/**
- * One connection's echo loop: `window` messages in flight, each echo checked
- * and answered by the next message while `sending`. Echoes come back in
- * order, so send times are a ring of `window` slots.
- */
-export class EchoStream {
-  private readonly socket: net.Socket;
-  private readonly stats: EchoStats;
-  /** The bytes sent per message. */
-  private readonly message: Buffer;
-  private readonly expected: Buffer;
-  private readonly window: number;
-  private readonly sentAt: Float64Array;
-  private head = 0;
-  private tail = 0;
-  private inFlight = 0;
-  /** Bare echo: bytes of the current message seen so far. */
-  private offset = 0;
-  private readonly decoder: FrameDecoder | undefined;
-  private sending = false;
-  private failed = false;
-  private onDrained: (() => void) | undefined;
-
-  /**
-   * `message`: the bytes to send each time, built once by the caller (a
-   * masked frame, see maskedFrame). `expected`: what must come back — the
-   * frame's payload from wssd (in a frame), the message itself from a bare echo.
-   */
-  constructor(socket: net.Socket, rest: Buffer, websocket: boolean, expected: Buffer, message: Buffer, window: number, stats: EchoStats) {
-    this.socket = socket;
-    this.stats = stats;
-    this.expected = expected;
-    this.window = window;
-    this.sentAt = new Float64Array(window);
-    this.message = message;
-    if (websocket) {
-      this.decoder = new FrameDecoder(
-        {
-          onFrame: (opcode, fin, data, start, end) => {
-            if (opcode !== Opcode.Binary || !fin) return this.fail(new Error(`unexpected frame: opcode ${opcode}, fin ${fin}`));
-            if (data.compare(this.expected, 0, this.expected.length, start, end) !== 0) return this.fail(new Error(`echo of ${end - start} bytes differs from the ${this.expected.length} sent`));
-            this.echoed();
-          },
-          onError: (error) => this.fail(error),
-        },
-        { requireMask: false, maxPayload: expected.length },
-      );
-    }
-    socket.on('data', (chunk: Buffer) => this.receive(chunk));
-    socket.on('error', (error) => this.fail(error));
-    socket.on('close', () => {
-      if (this.inFlight > 0 || this.sending) this.fail(new Error(`connection closed with ${this.inFlight} messages in flight`));
-    });
-    if (rest.length > 0) this.receive(rest);
-  }
-
-  /** Fills the window and keeps it full until stop(). */
-  start(): void {
-    this.sending = true;
-    this.socket.resume();
-    this.socket.cork();
-    while (this.inFlight < this.window) this.send();
-    this.socket.uncork();
-  }
-
-  /** Stops sending; resolves when every message sent has been echoed. */
-  stop(): Promise<void> {
-    this.sending = false;
-    if (this.inFlight === 0 || this.failed) return Promise.resolve();
-    return new Promise((resolve) => {
-      this.onDrained = resolve;
-    });
-  }
-
-  private send(): void {
-    this.sentAt[this.tail] = now();
-    this.tail = this.tail + 1 === this.window ? 0 : this.tail + 1;
-    this.inFlight++;
-    this.stats.sent++;
-    this.socket.write(this.message);
-  }
-
-  private receive(chunk: Buffer): void {
-    // Answers to the echoes in this chunk leave in one write.
-    this.socket.cork();
-    if (this.decoder !== undefined) this.decoder.push(chunk);
-    else this.receiveRaw(chunk);
-    this.socket.uncork();
-  }
-
-  /** A bare echo: the stream is the message again and again; compare it in place. */
-  private receiveRaw(chunk: Buffer): void {
-    const size = this.expected.length;
-    let pos = 0;
-    while (pos < chunk.length) {
-      if (this.inFlight === 0) return this.fail(new Error('bytes arrived with no message in flight'));
-      const n = Math.min(size - this.offset, chunk.length - pos);
-      if (chunk.compare(this.expected, this.offset, this.offset + n, pos, pos + n) !== 0) {
-        return this.fail(new Error(`echo differs from what was sent at byte ${this.offset}`));
-      }
-      this.offset += n;
-      pos += n;
-      if (this.offset === size) {
-        this.offset = 0;
-        this.echoed();
-      }
-    }
-  }
-
-  private echoed(): void {
-    if (this.inFlight === 0) return this.fail(new Error('an echo arrived with no message in flight'));
-    const stats = this.stats;
-    const t = now();
-    if (stats.recording && stats.recorded < stats.latencies.length) stats.latencies[stats.recorded++] = t - this.sentAt[this.head];
-    this.head = this.head + 1 === this.window ? 0 : this.head + 1;
-    this.inFlight--;
-    stats.echoed++;
-    if (this.sending) this.send();
-    else if (this.inFlight === 0) this.onDrained?.();
-  }
-
-  private fail(error: Error): void {
-    this.stats.fail(error);
-    this.failed = true;
-    this.sending = false;
-    this.socket.destroy();
-    this.onDrained?.();
-  }
-}
-
-/**
- * One short-lived connection, for the handshake rate: TCP (+ TLS) connect;
- * for wssd, the opening handshake, a masked Close, the server's Close and its
- * TCP end (§7.1.1: the server closes TCP first); for a bare server that ends
- * every connection, just its end.
- */
-export async function handshakeOnce(target: Target, timeoutMs = 10_000): Promise<void> {
-  const { socket, rest } = await open(target, timeoutMs);
-  const closed = new Promise<void>((resolve, reject) => {
-    let gotClose = !target.websocket;
-    const decoder = new FrameDecoder(
-      {
-        onFrame: (opcode) => {
-          if (opcode === Opcode.Close) gotClose = true;
-          else reject(new Error(`unexpected frame with opcode ${opcode} before the Close`));
-        },
-        onError: reject,
-      },
-      { requireMask: false },
-    );
-    socket.on('data', (chunk: Buffer) => {
-      if (target.websocket) decoder.push(chunk);
-      else reject(new Error('the bare server sent data'));
-    });
-    socket.on('error', reject);
-    socket.on('close', () => (gotClose ? resolve() : reject(new Error('closed without a Close frame'))));
-    if (rest.length > 0) decoder.push(rest);
-  });
-  if (target.websocket) socket.write(closeFrame());
-  socket.resume();
-  await withTimeout(closed, timeoutMs, 'closing handshake', () => socket.destroy());
 }

@@ -16,6 +16,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Child, ROOT } from './children.js';
+import type { Target } from './load-client.js';
 import type { Pinning } from './os.js';
 import type { BareMode, ModeReply, ModeRequest, ServerKind, UsageReply, UsageRequest } from './echo-server.js';
 
@@ -86,6 +87,25 @@ export class ServerProcess {
   stop(): Promise<void> {
     return this.child.stop();
   }
+}
+
+export const SERVERS: readonly ServerKind[] = ['wss', 'ws', 'tls', 'net'];
+/** The ws package's servers, measured when the bench is given --ws PATH. */
+export const PACKAGE_SERVERS: readonly ServerKind[] = ['pkg-wss', 'pkg-ws'];
+
+/** The servers of `kinds`, in that order, from a set of started children. */
+export function pick(servers: readonly ServerProcess[], kinds: readonly ServerKind[]): ServerProcess[] {
+  return kinds.map((kind) => {
+    const server = servers.find((s) => s.kind === kind);
+    if (server === undefined) throw new Error(`no ${kind} server`);
+    return server;
+  });
+}
+
+/** How the load client reaches a server child. */
+export function targetOf(server: ServerProcess, ca: Buffer): Target {
+  const kind = server.kind;
+  return { port: server.port, tls: kind === 'wss' || kind === 'tls' || kind === 'pkg-wss', websocket: kind !== 'tls' && kind !== 'net', ca };
 }
 
 /** Starts several children at once (their start-up is mostly module loading, on both CPUs). */

@@ -9,8 +9,7 @@
 import type net from 'node:net';
 import { closeAll, openMany, sleep, withTimeout } from '../harness/load-client.js';
 import { median, sig } from '../harness/measure.js';
-import { pick, targetOf } from '../echo/echo.js';
-import type { ServerKind, ServerProcess, UsageReply } from '../harness/server-process.js';
+import { pick, targetOf, type ServerKind, type ServerProcess, type UsageReply } from '../harness/server-process.js';
 
 export interface IdleSample {
   server: ServerKind;

@@ -9,7 +9,8 @@
 //
 // IPC (bench/harness/parent-link.ts): ready once listening; NodeRequest in, NodeReply out.
 import { createServer, type Connection, type UpgradeRequest } from '../../src/index.js';
-import { fanoutPayload, monoMs } from '../fanout/fanout-frames.js';
+import { clockReading } from '../harness/clock.js';
+import { publicationPayload } from '../harness/publications.js';
 import { reply as sendToParent, serveParent } from '../harness/parent-link.js';
 import { publicationsDue, ROOM_TOPIC, SOLO_PATH, SOLO_TOPIC, type NodeReply, type NodeRequest, type NodeUsage } from './redis-pacing.js';
 
@@ -54,7 +55,7 @@ function tick(): void {
     heldMs += now - heldSince;
     heldSince = undefined;
   }
-  for (let i = 0; i < count; i++) deliveries += server.publish(topic, fanoutPayload(seq++, size));
+  for (let i = 0; i < count; i++) deliveries += server.publish(topic, publicationPayload(seq++, size));
   if (rate > 0) {
     // A fixed rate: what is due every millisecond (a timer, not a busy loop, which would bill its spinning to the node).
     setTimeout(tick, 1);
@@ -85,7 +86,7 @@ serveParent<NodeRequest>(
   (msg) => {
     switch (msg.type) {
       case 'clock':
-        reply({ type: 'clock', id: msg.id, mono: monoMs(), wall: performance.timeOrigin + performance.now() });
+        reply({ type: 'clock', id: msg.id, ...clockReading() });
         return;
       case 'usage':
         reply(usage(msg.id));

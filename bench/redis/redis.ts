@@ -8,10 +8,10 @@
 // node B's through Redis (a cross-node delivery): PUBLISH from A, a pub/sub
 // message to B, B's fan-out.
 //
-// The client is the fan-out bench's (bench/fanout/fanout.ts: Subscribers and
-// FanoutReceiver check every frame — a gap, a repeat or a broken frame fails
-// the run — and take each publication's latency from the monotonic stamp in
-// its payload). Per cell, over the same window: publications/s; deliveries/s
+// The client is the fan-out bench's (bench/harness/subscribers.ts: its
+// receivers check every frame — a gap, a repeat or a broken frame fails the
+// run — and take each publication's latency from the monotonic stamp in its
+// payload). Per cell, over the same window: publications/s; deliveries/s
 // on each node; p50/p99 latency from publish to receipt, separately for A's
 // subscribers (local) and B's (cross-node); each node's CPU (its own
 // process.cpuUsage(), read in the same instant as its counts) per delivery
@@ -32,8 +32,9 @@
 import { parseRedisUrl } from '../../src/redis/redis-url.js';
 import { RedisClient } from '../../src/redis/redis-client.js';
 import { asText } from '../../src/redis/resp.js';
-import { checkClock, Subscribers, type ClockCheck } from '../fanout/fanout.js';
-import { FanoutStats } from '../fanout/fanout-frames.js';
+import { checkClock, type ClockCheck } from '../harness/clock.js';
+import { PublicationStats } from '../harness/publications.js';
+import { Subscribers } from '../harness/subscribers.js';
 import { open, openMany, sleep, withTimeout, type Target } from '../harness/load-client.js';
 import { formatBytes, markdownTable, median, sig } from '../harness/measure.js';
 import { machineJiffies, schedCpuUs, treeCpuUs } from '../harness/os.js';
@@ -105,7 +106,7 @@ export interface RedisResult {
 
 interface NodeSide {
   node: NodeChild;
-  stats: FanoutStats;
+  stats: PublicationStats;
   room: Subscribers;
   solo: Subscribers;
 }
@@ -281,7 +282,7 @@ export async function benchRedis(options: RedisBenchOptions): Promise<RedisResul
     if (redisPid === undefined) throw new Error('redis-server has no pid');
     nodes.push(...(await Promise.all([NodeChild.start('A', redis.url), NodeChild.start('B', redis.url)])));
     for (const node of nodes) {
-      const stats = new FanoutStats();
+      const stats = new PublicationStats();
       const target: Target = { port: node.port, tls: false, websocket: true, ca: Buffer.alloc(0) };
       const room = new Subscribers(await openMany(target, options.subscribers, options.parallel), stats);
       const solo = new Subscribers([await open(target, 10_000, SOLO_PATH)], stats);
