@@ -1,5 +1,6 @@
-// permessage-deflate bench (RFC 7692), `npm run bench -- --only deflate` or
-// alone: `tsx bench/deflate/deflate.ts [--quick] [--connections N] [--ws PATH]`.
+// Case 8, the permessage-deflate bench (RFC 7692): `npm run bench -- --only
+// deflate`, or alone (main.ts): `npm run bench:deflate` (10,000 connections)
+// or `tsx bench/deflate/main.ts [--quick] [--connections N] [--ws PATH]`.
 //
 // --ws PATH (also `npm run bench -- --only deflate --ws PATH`): the `ws`
 // package installed outside this repository (`npm i ws` in a temporary
@@ -16,17 +17,15 @@
 //    uncompressed one: N connections upgraded and idle; then each exchanges
 //    one compressed message (now holding a compressor), then the idle sweep
 //    gives the contexts back.
-import { createHash, randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import tls from 'node:tls';
+import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import zlib from 'node:zlib';
 import { Opcode } from '../../src/protocol/constants.js';
 import { Child } from '../harness/children.js';
 import { maskedFrame } from '../harness/client-frames.js';
 import { sleep } from '../harness/load-client.js';
-import { formatBytes, markdownTable, median, round } from '../harness/measure.js';
+import { median, round } from '../harness/measure.js';
+import { openConn, Pump, type Conn } from './deflate-client.js';
 import type { DeflateUsage, DeflateUsageRequest } from './deflate-usage.js';
 
 const SERVER = fileURLToPath(new URL('./deflate-server.ts', import.meta.url));
@@ -34,7 +33,6 @@ const WS_SERVER = fileURLToPath(new URL('./ws-deflate-server.ts', import.meta.ur
 
 /** Which server a child runs: wssd without or with deflate, or the ws package (with its path). */
 type Kind = 'off' | 'on' | { ws: string };
-const ca = readFileSync(new URL('../../certs/dev-ca.pem', import.meta.url));
 
 type DeflateChild = Child<DeflateUsageRequest, DeflateUsage>;
 
@@ -52,92 +50,6 @@ function startServer(kind: Kind, idleRelease = 10_000): Promise<DeflateChild> {
 /** Its CPU time, memory and counts (after a full GC when `gc`). */
 function usage(server: DeflateChild, gc = false): Promise<DeflateUsage> {
   return server.request<'usage'>({ type: 'usage', gc });
-}
-
-interface Conn {
-  socket: tls.TLSSocket;
-  extensions: string;
-}
-
-async function openConn(port: number, offer: boolean): Promise<Conn> {
-  const socket = tls.connect({ host: '127.0.0.1', port, ca, servername: 'localhost' });
-  socket.setNoDelay(true);
-  await new Promise<void>((resolve, reject) => {
-    socket.once('secureConnect', resolve);
-    socket.once('error', reject);
-  });
-  const key = randomBytes(16).toString('base64');
-  socket.write(
-    `GET / HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n` +
-      (offer ? 'Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n' : '') +
-      '\r\n',
-  );
-  const head = await new Promise<string>((resolve, reject) => {
-    let got = Buffer.alloc(0);
-    const onData = (c: Buffer): void => {
-      got = Buffer.concat([got, c]);
-      const end = got.indexOf('\r\n\r\n');
-      if (end < 0) return;
-      socket.off('data', onData);
-      socket.pause();
-      resolve(got.subarray(0, end).toString('latin1'));
-    };
-    socket.on('data', onData);
-    socket.once('error', reject);
-  });
-  const accept = createHash('sha1').update(key + '258EAFA5-E914-47DA-95CA-C5AB0DC85B11').digest('base64');
-  if (!head.startsWith('HTTP/1.1 101') || !head.includes(accept)) throw new Error(`bad handshake: ${head}`);
-  const ext = /sec-websocket-extensions: *([^\r]*)/i.exec(head);
-  return { socket, extensions: ext?.[1] ?? '' };
-}
-
-/** Keeps `window` messages in flight on one connection; counts replies and the wire bytes of their payloads. */
-class Pump {
-  messages = 0;
-  wirePayload = 0;
-  private buffered = Buffer.alloc(0);
-  private next = 0;
-  running = true;
-  constructor(
-    private readonly conn: Conn,
-    /** Frames sent in turn: distinct messages, so the server's window cannot just repeat the last one. */
-    private readonly frames: readonly Buffer[],
-    window: number,
-  ) {
-    this.next = Math.floor(Math.random() * frames.length);
-    conn.socket.on('data', (c: Buffer) => this.onData(c));
-    conn.socket.resume();
-    for (let i = 0; i < window; i++) this.send();
-  }
-  private send(): void {
-    this.conn.socket.write(this.frames[this.next]);
-    this.next = (this.next + 1) % this.frames.length;
-  }
-  private onData(chunk: Buffer): void {
-    let buf = this.buffered.length > 0 ? Buffer.concat([this.buffered, chunk]) : chunk;
-    let pos = 0;
-    let replies = 0;
-    while (buf.length - pos >= 2) {
-      let len = buf[pos + 1] & 0x7f;
-      let head = 2;
-      if (len === 126) {
-        if (buf.length - pos < 4) break;
-        len = buf.readUInt16BE(pos + 2);
-        head = 4;
-      } else if (len === 127) {
-        if (buf.length - pos < 10) break;
-        len = Number(buf.readBigUInt64BE(pos + 2));
-        head = 10;
-      }
-      if (buf.length - pos < head + len) break;
-      pos += head + len;
-      this.messages++;
-      this.wirePayload += len;
-      replies++;
-    }
-    this.buffered = pos < buf.length ? Buffer.from(buf.subarray(pos)) : Buffer.alloc(0);
-    if (this.running) for (let i = 0; i < replies; i++) this.send();
-  }
 }
 
 /** A deterministic JSON-like chat message of about `size` bytes. */
@@ -318,36 +230,4 @@ export async function benchDeflate(options: { quick: boolean; connections: numbe
   // "after one message" then shows the contexts held, "after the idle release" what is left once they go.
   const memory = await memoryCase(options.connections, options.quick ? 500 : Math.max(1000, options.connections), options.ws);
   return { echo, memory };
-}
-
-export function printDeflate(result: { echo: DeflateEchoCell[]; memory: DeflateMemory }, print: (title: string, table: string) => void): void {
-  print(
-    '8. permessage-deflate: echo over TLS, 64 connections (server in a child process; median of the rounds)',
-    markdownTable(
-      ['payload', 'server', 'deflate', 'negotiated', 'msgs/s', 'server CPU µs/msg', 'server → client wire ÷ payload'],
-      result.echo.map((c) => [c.payload, c.server, c.deflate ? 'on' : 'off', c.extensions || '—', c.msgsPerSec.toLocaleString('en'), c.serverCpuUsPerMsg, c.ratio]),
-    ),
-  );
-  const m = result.memory;
-  const ws = m.ws;
-  print(
-    `8b. permessage-deflate: memory per connection above an uncompressed wssd one (${m.connections.toLocaleString('en')} connections, RSS after GC; target: idle ≤ 64 KiB and ≤ ⅓ of ws)`,
-    markdownTable(
-      ['state', 'wssd KiB per connection', 'wssd connections holding a zlib context', ...(ws === undefined ? [] : ['ws KiB per connection', 'wssd ÷ ws'])],
-      [
-        ['negotiated, idle', m.negotiatedIdleKiB, 0, ...(ws === undefined ? [] : [ws.negotiatedIdleKiB, '—'])],
-        ['after one compressed message each', m.afterOneMessageKiB, m.holdersAfterOneMessage, ...(ws === undefined ? [] : [ws.afterOneMessageKiB, round(m.afterOneMessageKiB / ws.afterOneMessageKiB, 2)])],
-        ['after the idle release (ws: the same wait)', m.afterReleaseKiB, m.holdersAfterRelease, ...(ws === undefined ? [] : [ws.afterReleaseKiB, round(m.afterReleaseKiB / ws.afterReleaseKiB, 2)])],
-        [`(uncompressed connection: ${formatBytes(Math.round(m.plainKiBPerConn * 1024))} each)`, '', '', ...(ws === undefined ? [] : ['', ''])],
-      ],
-    ),
-  );
-}
-
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const { values } = parseArgs({ options: { quick: { type: 'boolean' }, connections: { type: 'string' }, ws: { type: 'string' } } });
-  const result = await benchDeflate({ quick: values.quick === true, connections: Number(values.connections ?? 1000), ws: values.ws });
-  printDeflate(result, (title, table) => process.stdout.write(`\n### ${title}\n\n${table}\n`));
-  process.stdout.write(JSON.stringify(result) + '\n');
-  process.exit(0);
 }

@@ -1,5 +1,7 @@
 // Timing helpers: run a pass repeatedly for at least `minMs`, report the
-// median of per-pass times (robust to a GC or a scheduler hiccup).
+// median of per-pass times (robust to a GC or a scheduler hiccup); ratios of
+// CPU time interleaved; medians and rounding; the markdown tables every case
+// prints.
 export interface Timing {
   /** Median nanoseconds per pass. */
   nsPerPass: number;
@@ -69,6 +71,14 @@ export function markdownTable(headers: string[], rows: (string | number)[][]): s
   const line = (cells: (string | number)[]): string => `| ${cells.join(' | ')} |`;
   return [line(headers), line(headers.map(() => '---')), ...rows.map(line)].join('\n');
 }
+
+/** Prints one case's table under its title, as every case does. */
+export function print(title: string, table: string): void {
+  process.stdout.write(`\n### ${title}\n\n${table}\n`);
+}
+
+/** A target's last column. */
+export const met = (ok: boolean): string => (ok ? 'met' : 'missed');
 
 export const round = (x: number, digits = 2): number => Number(x.toFixed(digits));
 

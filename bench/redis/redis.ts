@@ -35,8 +35,8 @@ import { asText } from '../../src/redis/resp.js';
 import { checkClock, type ClockCheck } from '../harness/clock.js';
 import { PublicationStats } from '../harness/publications.js';
 import { Subscribers } from '../harness/subscribers.js';
-import { open, openMany, sleep, withTimeout, type Target } from '../harness/load-client.js';
-import { formatBytes, markdownTable, median, sig } from '../harness/measure.js';
+import { open, openMany, sleep, type Target } from '../harness/load-client.js';
+import { median, sig } from '../harness/measure.js';
 import { machineJiffies, schedCpuUs, treeCpuUs } from '../harness/os.js';
 import { RedisServer, requireRedis } from '../../test/helpers/redis-server.js';
 import { creditWindow, ROOM_TOPIC, SOLO_PATH, SOLO_TOPIC } from './redis-pacing.js';
@@ -322,35 +322,4 @@ export async function benchRedis(options: RedisBenchOptions): Promise<RedisResul
     await Promise.all(nodes.map((n) => n.stop()));
     await redis.stop();
   }
-}
-
-const rateLabel = (rate: number): string => (rate === 0 ? 'max (absorbed)' : `${rate.toLocaleString('en')}/s`);
-
-export function printRedis(result: RedisResult, options: RedisBenchOptions, quick: boolean, print: (title: string, table: string) => void): void {
-  const timing = `median of ${options.rounds} round${options.rounds > 1 ? 's' : ''} × ${options.measureMs / 1000} s${quick ? `; quick: ${options.subscribers} subscribers per node (1,000 in the full run), shorter windows` : ''}`;
-  print(
-    `9. Two nodes and one Redis (${result.redisVersion}) on loopback, ws://, publisher in node A: publish → receipt on A (local) and on B (cross-node) (not pinned: 2 nodes, Redis and the client share the cores; ${timing}; clock check: monotonic skew ${result.clock.monotonicSkewMs} ms within a ${result.clock.roundTripMs} ms round trip)`,
-    markdownTable(
-      ['subscribers per node', 'payload', 'rate asked', 'publications/s', 'held back by credit', 'local deliveries/s (A)', 'cross-node deliveries/s (B)', 'local p50 ms', 'local p99 ms', 'cross-node p50 ms', 'cross-node p99 ms', 'client CPU %', 'other processes CPU %'],
-      result.cells.map((c) => [c.subscribers.toLocaleString('en'), formatBytes(c.payload), rateLabel(c.rate), c.publicationsPerSec.toLocaleString('en'), `${c.heldBackPct} %`, c.localDeliveriesPerSec.toLocaleString('en'), c.crossDeliveriesPerSec.toLocaleString('en'), c.localP50Ms, c.localP99Ms, c.crossP50Ms, c.crossP99Ms, c.clientCpuPct, c.otherCpuPct]),
-    ),
-  );
-  print(
-    '9b. CPU: each node per delivery and per publication, Redis beside them (B ÷ A: taken within each round, then the median; target ≤ 2)',
-    markdownTable(
-      ['subscribers per node', 'payload', 'rate asked', 'A µs/local delivery', 'B µs/cross-node delivery', 'B ÷ A', 'per round', 'A µs/publication', 'B µs/message from Redis', 'Redis µs/publication', 'A CPU %', 'B CPU %', 'Redis CPU %', 'Redis CPU % (stat ticks)'],
-      result.cells.map((c) => {
-        const r = result.ratios.find((x) => x.subscribers === c.subscribers && x.payload === c.payload && x.rate === c.rate);
-        return [c.subscribers.toLocaleString('en'), formatBytes(c.payload), rateLabel(c.rate), c.aCpuUsPerDelivery, c.bCpuUsPerDelivery, c.cpuRatio, r?.perRound.join(' / ') ?? '', c.aCpuUsPerPublication, c.bCpuUsPerMessage, c.redisCpuUsPerPublication, c.aCpuPct, c.bCpuPct, c.redisCpuPct, c.redisStatCpuPct];
-      }),
-    ),
-  );
-  const targets = result.cells.filter((c) => c.rate === options.soloRate);
-  print(
-    `9c. Targets: p99 cross-node latency < 2 ms at ${options.soloRate.toLocaleString('en')} publications/s asked; B's CPU per cross-node delivery ÷ A's per local delivery ≤ 2`,
-    markdownTable(
-      ['subscribers per node', 'payload', 'publications/s achieved', 'cross-node p99 ms', 'p99 < 2 ms', 'B ÷ A CPU per delivery', '≤ 2'],
-      targets.map((c) => [c.subscribers.toLocaleString('en'), formatBytes(c.payload), c.publicationsPerSec.toLocaleString('en'), c.crossP99Ms, c.publicationsPerSec < 0.95 * c.rate ? `rate not reached` : c.crossP99Ms < 2 ? 'yes' : 'no', c.cpuRatio, c.cpuRatio <= 2 ? 'yes' : 'no']),
-    ),
-  );
 }
