@@ -21,7 +21,7 @@ import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import zlib from 'node:zlib';
 import { Opcode } from '../../src/protocol/constants.js';
-import { Child } from '../harness/children.js';
+import { Child, underTsx } from '../harness/children.js';
 import { maskedFrame } from '../harness/client-frames.js';
 import { sleep } from '../harness/load-client.js';
 import { median, round } from '../harness/measure.js';
@@ -41,9 +41,7 @@ function startServer(kind: Kind, idleRelease = 10_000): Promise<DeflateChild> {
   const [script, args] = typeof kind === 'object' ? [WS_SERVER, [kind.ws]] : [SERVER, [kind, String(idleRelease)]];
   return Child.start<DeflateUsageRequest, DeflateUsage>({
     name: typeof kind === 'object' ? 'ws deflate server' : `deflate ${kind} server`,
-    args: ['--import', 'tsx', '--expose-gc', script, ...args],
-    requestTimeoutMs: 20_000,
-    exitGraceMs: 1000,
+    args: underTsx(script, ...args),
   });
 }
 

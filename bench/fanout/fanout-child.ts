@@ -1,7 +1,7 @@
 // A fan-out server child (fanout-server.ts, under tsx), pinned to the server's
 // CPU once ready, and its requests.
 import { fileURLToPath } from 'node:url';
-import { Child } from '../harness/children.js';
+import { Child, underTsx } from '../harness/children.js';
 import type { Pinning } from '../harness/os.js';
 import type { FanoutKind, FanoutReply, FanoutRequest, FanoutUsage } from './fanout-server.js';
 
@@ -19,10 +19,8 @@ export class FanoutChild {
   static async start(kind: FanoutKind, pin: Pinning | undefined): Promise<FanoutChild> {
     const child = await Child.start<FanoutRequest, FanoutReply>({
       name: `fan-out ${kind} server`,
-      args: ['--import', 'tsx', '--expose-gc', serverEntry, kind],
+      args: underTsx(serverEntry, kind),
       cpu: pin?.server,
-      requestTimeoutMs: 20_000,
-      exitGraceMs: 1000,
     });
     return new FanoutChild(kind, child);
   }

@@ -49,10 +49,15 @@ export interface ChildOptions {
    * measurement.
    */
   cpu?: number;
-  /** How long a request may wait for its reply. */
-  requestTimeoutMs: number;
-  /** After asking it to exit, how long before it is killed. */
-  exitGraceMs: number;
+  /** How long a request may wait for its reply (default 20 s). */
+  requestTimeoutMs?: number;
+  /** After asking it to exit, how long before it is killed (default 1 s). */
+  exitGraceMs?: number;
+}
+
+/** node's arguments for a child that runs `script` (TypeScript) under tsx, with --expose-gc for its full-GC readings. */
+export function underTsx(script: string, ...args: string[]): string[] {
+  return ['--import', 'tsx', '--expose-gc', script, ...args];
 }
 
 /** A union of messages, each without its id (request() gives it one). */
@@ -69,7 +74,8 @@ export class Child<Request extends { type: string }, Reply extends { type: strin
   readonly name: string;
   readonly port: number;
   private readonly child: ChildProcess;
-  private readonly options: ChildOptions;
+  private readonly requestTimeoutMs: number;
+  private readonly exitGraceMs: number;
   private nextId = 0;
   private readonly pending = new Map<number, Waiter<Reply>>();
 
@@ -77,7 +83,8 @@ export class Child<Request extends { type: string }, Reply extends { type: strin
     this.name = options.name;
     this.child = child;
     this.port = port;
-    this.options = options;
+    this.requestTimeoutMs = options.requestTimeoutMs ?? 20_000;
+    this.exitGraceMs = options.exitGraceMs ?? 1000;
     child.on('message', (message: unknown) => {
       const reply = message as Reply;
       const waiter = this.pending.get(reply.id);
@@ -134,8 +141,8 @@ export class Child<Request extends { type: string }, Reply extends { type: strin
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
-        reject(new Error(`${this.name} did not answer a ${message.type} request within ${this.options.requestTimeoutMs / 1000} s`));
-      }, this.options.requestTimeoutMs);
+        reject(new Error(`${this.name} did not answer a ${message.type} request within ${this.requestTimeoutMs / 1000} s`));
+      }, this.requestTimeoutMs);
       this.pending.set(id, { resolve: (r) => resolve(r as Extract<Reply, { type: T }>), reject, timer });
       this.child.send({ ...message, id });
     });
@@ -152,7 +159,7 @@ export class Child<Request extends { type: string }, Reply extends { type: strin
     const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
     const bye: ExitRequest = { type: 'exit' };
     if (this.child.connected) this.child.send(bye);
-    const timer = setTimeout(() => this.child.kill('SIGKILL'), this.options.exitGraceMs);
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), this.exitGraceMs);
     await exited;
     clearTimeout(timer);
   }

@@ -58,7 +58,6 @@ export class ServerProcess {
       args: ['--expose-gc', entry(), kind, mode, ...(wsPath === undefined ? [] : [wsPath])],
       cpu: pin?.server,
       requestTimeoutMs: 10_000,
-      exitGraceMs: 1000,
     });
     return new ServerProcess(kind, mode, child);
   }

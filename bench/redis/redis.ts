@@ -29,9 +29,11 @@
 //
 // Nothing is pinned: four processes (two nodes, Redis, this client) share
 // the machine's cores, as a small fleet on one host would.
+import { fileURLToPath } from 'node:url';
 import { parseRedisUrl } from '../../src/redis/redis-url.js';
 import { RedisClient } from '../../src/redis/redis-client.js';
 import { asText } from '../../src/redis/resp.js';
+import { Child, underTsx } from '../harness/children.js';
 import { checkClock, type ClockCheck } from '../harness/clock.js';
 import { PublicationStats } from '../harness/publications.js';
 import { Subscribers } from '../harness/subscribers.js';
@@ -39,8 +41,22 @@ import { open, openMany, sleep, type Target } from '../harness/load-client.js';
 import { median, sig } from '../harness/measure.js';
 import { machineJiffies, schedCpuUs, treeCpuUs } from '../harness/os.js';
 import { RedisServer, requireRedis } from '../../test/helpers/redis-server.js';
-import { creditWindow, ROOM_TOPIC, SOLO_PATH, SOLO_TOPIC } from './redis-pacing.js';
-import { NodeChild } from './node-child.js';
+import { creditWindow, ROOM_TOPIC, SOLO_PATH, SOLO_TOPIC, type NodeReply, type NodeRequest, type NodeUsage } from './redis-pacing.js';
+
+const nodeEntry = fileURLToPath(new URL('./redis-node.ts', import.meta.url));
+
+/** A wssd node child (redis-node.ts, under tsx; not pinned). */
+type NodeChild = Child<NodeRequest, NodeReply>;
+
+/** Starts node `name` ("A" or "B") on the Redis at `redisUrl`. */
+function startNode(name: string, redisUrl: string): Promise<NodeChild> {
+  // It closes its server (and its Redis connections) before it exits.
+  return Child.start<NodeRequest, NodeReply>({ name: `node ${name}`, args: underTsx(nodeEntry, redisUrl), exitGraceMs: 2000 });
+}
+
+function usage(node: NodeChild): Promise<NodeUsage> {
+  return node.request<'usage'>({ type: 'usage' });
+}
 
 /** Publications per setImmediate tick when publishing as fast as absorbed (as case 7). */
 const BURST = 4;
@@ -143,7 +159,7 @@ async function runCell(a: NodeSide, b: NodeSide, redisPid: number, spec: CellSpe
     const seq = Math.min(subsA.minNext(), subsB.minNext());
     if (seq > lastAck) {
       lastAck = seq;
-      a.node.ack(seq);
+      a.node.send({ type: 'ack', seq });
     }
   }, 2);
   let stopped = false;
@@ -152,7 +168,7 @@ async function runCell(a: NodeSide, b: NodeSide, redisPid: number, spec: CellSpe
     if (started.error !== undefined) throw new Error(`${what}: ${started.error}`);
     await sleep(options.warmMs);
     if (fail() !== undefined) throw fail();
-    const [ua0, ub0] = await Promise.all([a.node.usage(), b.node.usage()]);
+    const [ua0, ub0] = await Promise.all([usage(a.node), usage(b.node)]);
     const r0 = treeCpuUs(redisPid);
     const rf0 = schedCpuUs(redisPid);
     const m0 = machineJiffies();
@@ -160,7 +176,7 @@ async function runCell(a: NodeSide, b: NodeSide, redisPid: number, spec: CellSpe
     const t0 = performance.now();
     for (const side of [a, b]) side.stats.recording = true;
     await sleep(measureMs);
-    const [ua1, ub1] = await Promise.all([a.node.usage(), b.node.usage()]);
+    const [ua1, ub1] = await Promise.all([usage(a.node), usage(b.node)]);
     const r1 = treeCpuUs(redisPid);
     const rf1 = schedCpuUs(redisPid);
     const m1 = machineJiffies();
@@ -280,7 +296,7 @@ export async function benchRedis(options: RedisBenchOptions): Promise<RedisResul
     // Its CPU time is read from /proc: it is not a Node process that could report its own.
     const redisPid = redis.pid;
     if (redisPid === undefined) throw new Error('redis-server has no pid');
-    nodes.push(...(await Promise.all([NodeChild.start('A', redis.url), NodeChild.start('B', redis.url)])));
+    nodes.push(...(await Promise.all([startNode('A', redis.url), startNode('B', redis.url)])));
     for (const node of nodes) {
       const stats = new PublicationStats();
       const target: Target = { port: node.port, tls: false, websocket: true, ca: Buffer.alloc(0) };
@@ -290,7 +306,7 @@ export async function benchRedis(options: RedisBenchOptions): Promise<RedisResul
     }
     const [a, b] = sides;
     for (const side of sides) {
-      await settle(`node ${side.node.name}`, async () => {
+      await settle(side.node.name, async () => {
         const c = await side.node.request<'count'>({ type: 'count' });
         return c.room === options.subscribers && c.solo === 1 ? undefined : `${c.room} room and ${c.solo} solo subscribers, expected ${options.subscribers} and 1`;
       });
