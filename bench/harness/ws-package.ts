@@ -4,6 +4,7 @@
 // loaded from there at run time. Only what the bench servers use is typed here.
 import type http from 'node:http';
 import { createRequire } from 'node:module';
+import { resolve } from 'node:path';
 
 export interface WsSocket {
   on(event: 'message', listener: (this: WsSocket, data: Buffer, isBinary: boolean) => void): void;
@@ -20,7 +21,7 @@ export interface WsModule {
   WebSocketServer: new (options: { server: http.Server; perMessageDeflate: boolean }) => WsServer;
 }
 
-/** ws from PATH (its node_modules/ws directory). */
+/** ws from PATH (its node_modules/ws directory; a relative PATH is taken from the working directory, not from this file). */
 export function loadWs(path: string): WsModule {
-  return createRequire(import.meta.url)(path) as WsModule;
+  return createRequire(import.meta.url)(resolve(path)) as WsModule;
 }
