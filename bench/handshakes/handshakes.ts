@@ -8,7 +8,7 @@
 // session ticket its previous connection got, as a reconnecting client does).
 // Between the two, the same bare server in 'upgrade' mode: a canned 101 and
 // a canned Close, the least any WebSocket server on node:tls / node:net must
-// do (echo-server.ts). wssd − that floor is what wssd's own code costs; the
+// do (bench/harness/echo-server.ts). wssd − that floor is what wssd's own code costs; the
 // floor − bare is what the upgrade exchange costs node and the kernel.
 import { sleep, withTimeout } from '../harness/load-client.js';
 import { median, sig } from '../harness/measure.js';
@@ -125,7 +125,7 @@ async function runCell(server: ServerProcess, options: HandshakeOptions, resume:
     // Counted from here: the first connection of each loop is a full one.
     for (const s of states) s.resumed = s.full = 0;
     // Connections are counted by the child as it accepts them, in the same
-    // instant as its CPU time is read (see echo.ts).
+    // instant as its CPU time is read (see bench/echo/echo.ts).
     const u0 = await server.usage();
     const c0 = process.cpuUsage();
     const t0 = performance.now();

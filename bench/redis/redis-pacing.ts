@@ -1,6 +1,6 @@
 // Case 9's IPC between the bench (bench/redis/redis.ts) and its two wssd nodes
 // (bench/redis/redis-node.ts), and the publisher's pacing, kept pure so that
-// test/unit/bench/bench-checks.test.ts can check it.
+// test/unit/bench/redis.test.ts can check it.
 //
 // The publisher, in node A, publishes either at a fixed rate (publications
 // due since the cell started, on a 1 ms timer) or as fast as it is absorbed
