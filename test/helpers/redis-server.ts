@@ -3,6 +3,11 @@
 // its AOF/RDB files are its own), stopped by PID. It can be killed and
 // started again on the same port with the same data, or with none. A missing
 // redis-server fails the test and names the package — never a skip.
+//
+// The bench's case 9 runs its redis-server with this too (bench/redis/): it
+// reads the server's CPU time from /proc by its pid, and calls
+// killRedisServers() from its 'exit' and signal handlers, so that no
+// redis-server outlives it however it ends.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
@@ -14,10 +19,24 @@ import { CERTS_DIR } from './raw-client.js';
 
 export const REDIS_SERVER = '/usr/bin/redis-server';
 
-export function requireRedis(): void {
+/** Fails, naming the package, where redis-server is missing; `who` needs it ("these tests need", "case 9 of the bench needs"). */
+export function requireRedis(who = 'these tests need'): void {
   if (existsSync(REDIS_SERVER)) return;
   const where = process.env['CI'] === 'true' ? 'CI must install it in .ci/run' : 'install it on this machine';
-  throw new Error(`${REDIS_SERVER} is not installed: these tests need Debian's redis-server — ${where} with \`apt-get install redis-server\`.`);
+  throw new Error(`${REDIS_SERVER} is not installed: ${who} Debian's redis-server — ${where} with \`apt-get install redis-server\`.`);
+}
+
+/** Every server started and not yet stopped, for killRedisServers(). */
+const started = new Set<RedisServer>();
+
+/**
+ * Synchronous last resort (process 'exit', signals): kills every
+ * redis-server started here and not yet stopped, by PID, and removes its
+ * directory.
+ */
+export function killRedisServers(): void {
+  for (const server of started) server.killNow();
+  started.clear();
 }
 
 export interface RedisServerOptions {
@@ -37,6 +56,7 @@ export class RedisServer {
     private readonly options: RedisServerOptions,
   ) {
     this.dir = mkdtempSync(join(tmpdir(), 'wssd-redis-'));
+    started.add(this);
   }
 
   static async start(options: RedisServerOptions = {}): Promise<RedisServer> {
@@ -69,7 +89,13 @@ export class RedisServer {
     this.child = child;
     child.stdout?.on('data', (d: Buffer) => this.log.push(d.toString()));
     child.stderr?.on('data', (d: Buffer) => this.log.push(d.toString()));
-    await eventually(() => canConnect(this.port), 5000, `redis-server listening on ${this.port} (log: ${this.log.join('').slice(-300)})`);
+    try {
+      await eventually(() => canConnect(this.port), 5000, () => `redis-server listening on ${this.port} (log: ${this.log.join('').slice(-300)})`);
+    } catch (error) {
+      // One that never listened is not left running.
+      child.kill('SIGKILL');
+      throw error;
+    }
   }
 
   /** Kills it (SIGKILL: no chance to save), waits for it to be gone. */
@@ -82,7 +108,15 @@ export class RedisServer {
   }
 
   async stop(): Promise<void> {
+    started.delete(this);
     await this.kill('SIGKILL');
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  /** kill() and stop() without waiting, for killRedisServers(). */
+  killNow(): void {
+    const child = this.child;
+    if (child !== undefined && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     rmSync(this.dir, { recursive: true, force: true });
   }
 }

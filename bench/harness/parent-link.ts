@@ -1,0 +1,39 @@
+// The child's side of the IPC between the bench and its server children (the
+// parent's side: children.ts). A child says it is ready with the port it
+// listens on, answers requests that carry an id with replies that carry the
+// same id, and exits when asked or when the parent goes away (the IPC channel
+// closes), so that it never outlives the bench.
+//
+// Nothing but node here: every child loads this, and what a child loads is in
+// the memory and the GC work that the bench measures.
+
+/** A child's first message. */
+export interface ReadyMessage {
+  type: 'ready';
+  port: number;
+}
+
+/** The parent asks the child to exit. */
+export interface ExitRequest {
+  type: 'exit';
+}
+
+/**
+ * Says the child is ready on `port`, hands every message but 'exit' to
+ * `handle`, and exits on 'exit' (running `onExit` instead, if given) or when
+ * the parent goes away.
+ */
+export function serveParent<Request extends { type: string }>(port: number, handle: (message: Request) => void, onExit: () => void = () => process.exit(0)): void {
+  process.on('message', (message: Request | ExitRequest) => {
+    if (message.type === 'exit') onExit();
+    else handle(message as Request);
+  });
+  process.on('disconnect', () => process.exit(0));
+  const ready: ReadyMessage = { type: 'ready', port };
+  process.send?.(ready);
+}
+
+/** Sends a reply (or any message) to the parent. */
+export function reply(message: { type: string; id: number }): void {
+  process.send?.(message);
+}
