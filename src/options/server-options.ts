@@ -51,7 +51,7 @@ export const serverOptions = {
   path: list({
     acceptsOne: true,
     flag: { name: 'path', arg: '/P', commas: 'env' },
-    help: 'accept upgrades only on this path; other paths get 404',
+    help: 'accept upgrades only on this path (/wss/ for /wss too); other paths get 404 naming the served ones',
     shows: 'every path',
   }),
   trustProxy: list({

@@ -108,7 +108,8 @@ export const handshakeErrors = {
   method: (method: string) =>
     new HandshakeError('WS_HS_METHOD', 405, `method ${method} not allowed; the WebSocket handshake is a GET (§4.1)`, { Allow: 'GET' }),
   missingHost: () => new HandshakeError('WS_HS_MISSING_HOST', 400, 'missing Host header (§4.1)'),
-  noService: (path: string) => new HandshakeError('WS_HS_NO_SERVICE', 404, `no WebSocket service at ${path}`),
+  /** `served`: the paths this server does serve, listed for the client. */
+  noService: (path: string, served: string) => new HandshakeError('WS_HS_NO_SERVICE', 404, `no WebSocket service at ${path}; this server serves ${served}`),
   notUpgrade: () =>
     new HandshakeError('WS_HS_NOT_UPGRADE', 426, 'this is a WebSocket endpoint: connect with a WebSocket client (wss://)', {
       Upgrade: 'websocket',

@@ -102,8 +102,15 @@ describe('CLI (node dist/server.js)', () => {
     expect(line).not.toContain('wss://');
     const refused = await RawClient.connect({ port, tls: false });
     refused.write('GET /other HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n');
-    expect((await refused.readResponse()).status).toBe(404);
+    const notFound = await refused.readResponse();
+    expect(notFound.status).toBe(404);
+    // The 404 says where the service is.
+    expect(notFound.body.toString('utf8')).toContain('no WebSocket service at /other; this server serves /ws');
     refused.destroy();
+    // A trailing slash more is the same service.
+    const slashed = await RawClient.connect({ port, tls: false });
+    await slashed.upgrade({ path: '/ws/' });
+    slashed.destroy();
     const client = await RawClient.connect({ port, tls: false });
     await client.upgrade({ path: '/ws' });
     client.sendBinary(Buffer.from([1, 2, 3]));
