@@ -101,6 +101,11 @@ export const handshakeErrors = {
   badHeaderValue: (name: string) => new HandshakeError('HTTP_ERR_HEADER', 400, `invalid character in header ${name}`),
   repeatedHeader: (name: string) => new HandshakeError('HTTP_ERR_REPEATED_HEADER', 400, `repeated ${name} header`),
   timeout: () => new HandshakeError('HTTP_ERR_HANDSHAKE_TIMEOUT', 408, 'handshake not completed in time'),
+  /**
+   * Plain HTTP (http://, ws://) sent to the TLS port: answered in plain HTTP.
+   * nginx says 497 for this; a client's mistake is a 400.
+   */
+  plainHttpOnTls: () => new HandshakeError('HTTP_ERR_PLAIN_HTTP_ON_TLS', 400, 'this port speaks TLS: use https:// or wss://'),
 
   // The upgrade rules (RFC 6455 §4.1, §4.2.1, §4.4).
   httpVersion: (version: string) =>
