@@ -7,7 +7,7 @@ import cluster from 'node:cluster';
 import type { Connection, UpgradeRequest } from '../server/connection.js';
 import { serverOptions, type ServerOptions } from '../options/server-options.js';
 import { ConfigError } from '../config-error.js';
-import { flagHelp, parseFlags, readFlags } from './flags.js';
+import { flagHelp, flagsByOption, parseFlags, readFlags } from './flags.js';
 import { createLogger, type LogFormat, type Logger } from '../telemetry/log.js';
 import { CertificateError, describePair } from '../tls/certificates.js';
 import { choice, integer, list, resolveTable, text, toggle } from '../options/declaration.js';
@@ -59,6 +59,17 @@ export const cliSettings = {
 
 /** Every flag, server options first. */
 const FLAG_TABLES = [serverOptions, cliSettings];
+
+/** Each option as the executable writes it: --flag. */
+const FLAGS = flagsByOption(FLAG_TABLES);
+
+/**
+ * A ConfigError as the operator reads it: the options it names as their
+ * flags (--history-size needs --redis); one without a flag keeps its name.
+ */
+export function configMessage(error: ConfigError): string {
+  return error.render((name) => FLAGS.get(name) ?? name);
+}
 
 export function helpText(): string {
   return `Usage: wssd [options]       (node dist/server.js [options])
@@ -180,7 +191,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
   } catch (error) {
     // Only what the operator can fix is reported as one line; a bug keeps its stack trace.
     if (error instanceof ConfigError || error instanceof CertificateError || isListenError(error)) {
-      log.error(`wssd: ${error instanceof Error ? error.message : String(error)}`);
+      log.error(`wssd: ${error instanceof ConfigError ? configMessage(error) : error.message}`);
       process.exitCode = 1;
       return undefined;
     }

@@ -84,6 +84,19 @@ describe('CLI (node dist/server.js)', () => {
     expect(expectOneCleanErrorLine(p)).toContain('--port');
   });
 
+  it('configuration errors name flags, not library options, in one line: --history-size without --redis, --workers -1', async () => {
+    const cases: [string[], string][] = [
+      [['--plain', '--history-size', '5'], 'wssd: --history-size needs --redis: history is kept in Redis'],
+      [['--plain', '--workers', '-1'], 'wssd: --workers must be a positive integer or "auto", got "-1"'],
+      [['--plain', '--port'], 'wssd: --port needs a value'],
+    ];
+    for (const [args, message] of cases) {
+      const p = wssd(args);
+      expect((await p.exited(5000)).code, args.join(' ')).toBe(1);
+      expect(expectOneCleanErrorLine(p)).toMatch(new RegExp(`error +${message.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`));
+    }
+  });
+
   it('a port already in use: exit 1 with one clear line', async () => {
     const port = await freePort();
     const first = wssd(['--port', String(port), '--host', '127.0.0.1', '--plain']);
