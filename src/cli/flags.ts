@@ -132,17 +132,20 @@ function readFlag(declaration: FlaggedDeclaration, given: ParsedFlags[string], e
   }
 }
 
-/** One line per flag (wrapped to `width` columns): the flag, its help line, "repeatable" for a list, and its default. */
+/**
+ * One line per flag (wrapped to `width` columns): the flag, its help line,
+ * "repeatable" for a list, and its default; a --no- flag's line says "turn off".
+ */
 export function flagHelp(tables: readonly DeclarationTable[], width = 100): string {
   const rows = flagged(tables).map((declaration) => {
     const { flag } = declaration;
     const left = `${flag.short !== undefined ? `-${flag.short}, ` : ''}--${commandLineName(declaration)}${flag.arg !== undefined ? ` ${flag.arg}` : ''}`;
-    const shown = defaultShown(declaration);
+    // A --no- flag turns off what its help line describes, which is therefore on by default.
+    const negated = commandLineName(declaration) !== flag.name;
+    const shown = negated ? undefined : defaultShown(declaration);
     // The default is kept on one line: its spaces are non-breaking until wrapped.
     const defaultPart = shown !== undefined ? ` (default ${shown})`.replace(/(?<=.) /g, NBSP) : '';
-    // A --no- flag turns off what its help line describes.
-    const turnsOff = commandLineName(declaration) !== flag.name ? 'turn off: ' : '';
-    const right = `${turnsOff}${declaration.help}${declaration.kind === 'list' ? '; repeatable' : ''}${defaultPart}`;
+    const right = `${negated ? 'turn off ' : ''}${declaration.help}${declaration.kind === 'list' ? '; repeatable' : ''}${defaultPart}`;
     return { left, right };
   });
   const column = Math.max(...rows.map((r) => r.left.length)) + 4;

@@ -75,7 +75,8 @@ export function helpText(): string {
   return `Usage: wssd [options]       (node dist/server.js [options])
 
 A WebSocket server (RFC 6455): wss:// with its own TLS, or ws:// behind nginx/apache.
-Every option can also be set as WSSD_<NAME> in the environment (e.g. WSSD_PORT=443, WSSD_PLAIN=1).
+Every option can also be set as WSSD_<NAME> in the environment (e.g. WSSD_PORT=443, WSSD_PLAIN=1);
+a switch's variable takes 1/true or 0/false (WSSD_DEMO_PAGE=0 is --no-demo-page).
 Certificates and TLS ticket keys reload without a restart on SIGHUP and when their files change.
 
 ${flagHelp(FLAG_TABLES)}`;
@@ -160,6 +161,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
       // The primary only supervises; each worker runs this same main() and listens.
       const env: Record<string, string> = config.options.plain === true || config.options.ticketKeysFile !== undefined ? {} : { [SHARED_TICKET_KEY]: randomTicketKey().toString('hex') };
       const done = supervise(config.workers, log, config.shutdownTimeout, env);
+      warnOfPublicStats(config, log);
       void done.then(() => process.exit(0));
       return undefined;
     }
@@ -188,6 +190,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     if (config.usingDevCert) {
       log.warn(`using the DEVELOPMENT certificate ${config.certFile}: fine for localhost, never for production (pass --cert and --key)`);
     }
+    if (!cluster.isWorker) warnOfPublicStats(config, log);
   } catch (error) {
     // Only what the operator can fix is reported as one line; a bug keeps its stack trace.
     if (error instanceof ConfigError || error instanceof CertificateError || isListenError(error)) {
@@ -215,6 +218,18 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
   return server;
+}
+
+/**
+ * --stats without --stats-port puts the counters on the port the world
+ * reaches: said once at start, by the process the operator started (the
+ * primary with --workers).
+ */
+function warnOfPublicStats(config: CliConfig, log: Logger): void {
+  if (config.options.stats !== true || config.options.statsPort !== undefined) return;
+  log.warn(
+    '--stats serves /stats and /metrics on the public WebSocket port: anyone who reaches it reads the traffic counters, refusals, memory use and process ids; --stats-port N serves them on 127.0.0.1 instead',
+  );
 }
 
 function isListenError(error: unknown): error is Error {

@@ -141,7 +141,8 @@ export const serverOptions = {
   selectSubprotocol: value<SubprotocolSelector>({ help: 'chooses the subprotocol; overrides subprotocols' }),
   verifyRequest: value<RequestVerifier>({ help: 'checks a valid upgrade request (origin, auth…) before the 101; may refuse with a status' }),
 
-  demoPage: toggle({ default: true, help: 'serve the WebSocket test page on a plain GET /' }),
+  // On with --path too: the page then connects to the first path.
+  demoPage: toggle({ default: true, flag: { name: 'demo-page' }, help: 'the WebSocket test page on a plain GET /, which connects to the first --path' }),
   stats: toggle({ default: false, flag: { name: 'stats' }, help: 'serve GET /stats (JSON counters) and GET /metrics (Prometheus) on the WebSocket port' }),
   statsPort: integer({ min: 0, max: 65535, flag: { name: 'stats-port', arg: 'N' }, help: 'serve /stats, /metrics and /healthz on this plain-HTTP port instead, bound to 127.0.0.1 (implies --stats)' }),
   statsHost: text({ default: '127.0.0.1', help: 'address the statsPort listener binds to' }),

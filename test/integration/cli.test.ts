@@ -133,6 +133,37 @@ describe('CLI (node dist/server.js)', () => {
     client.destroy();
   });
 
+  it('the demo page is on (with --path too), and --no-demo-page or WSSD_DEMO_PAGE=0 turns it off', async () => {
+    const getRoot = async (args: string[], env: NodeJS.ProcessEnv = {}): Promise<number> => {
+      const port = await freePort();
+      const p = new WssdProcess(['--port', String(port), '--host', '127.0.0.1', '--plain', ...args], env);
+      running.push(p);
+      await p.waitForLine(/listening/);
+      const client = await RawClient.connect({ port, tls: false });
+      try {
+        client.write('GET / HTTP/1.1\r\nHost: localhost\r\n\r\n');
+        return (await client.readResponse()).status;
+      } finally {
+        client.destroy();
+      }
+    };
+    expect(await getRoot(['--path', '/wss'])).toBe(200);
+    expect(await getRoot(['--no-demo-page'])).toBe(426);
+    expect(await getRoot([], { WSSD_DEMO_PAGE: '0' })).toBe(426);
+  });
+
+  it('--stats without --stats-port: a warning at start that the counters are on the public port', async () => {
+    const port = await freePort();
+    const p = wssd(['--port', String(port), '--host', '127.0.0.1', '--plain', '--stats']);
+    await p.waitForLine(/listening/);
+    const warning = await p.waitForLine(/\/stats and \/metrics on the public WebSocket port/);
+    expect(warning).toMatch(/ warn /);
+    expect(warning).toContain('--stats-port');
+    const quiet = wssd(['--port', String(await freePort()), '--host', '127.0.0.1', '--plain', '--stats', '--stats-port', '0']);
+    await quiet.waitForLine(/listening/);
+    expect(quiet.stderr.filter((l) => l.includes('public WebSocket port'))).toEqual([]);
+  });
+
   it('--max-payload is applied: a bigger message is closed with 1009', async () => {
     const port = await freePort();
     const p = wssd(['--port', String(port), '--host', '127.0.0.1', '--plain', '--max-payload', '100']);

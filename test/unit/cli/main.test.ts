@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { cliSettings, configMessage, helpText, parseCli } from '../../../src/cli/main.js';
 import { resolveOptions, serverOptions } from '../../../src/options/server-options.js';
 import { ConfigError } from '../../../src/config-error.js';
-import { defaultShown, envName } from '../../../src/cli/flags.js';
+import { commandLineName, defaultShown, envName } from '../../../src/cli/flags.js';
 import type { Declaration } from '../../../src/options/declaration.js';
 import { parseWorkers } from '../../../src/cli/workers.js';
 
@@ -36,7 +36,7 @@ function configError(run: () => unknown): ConfigError {
 const EVERY_FLAG = [
   'port', 'host', 'cert', 'key', 'sni-dir', 'ticket-keys', 'plain', 'path', 'trust-proxy', 'max-payload', 'max-buffered',
   'max-connections', 'max-connections-per-ip', 'handshake-timeout', 'close-timeout', 'idle-timeout',
-  'ping-interval', 'ping-timeout', 'max-topic-length', 'max-backpressure', 'slow-subscriber-policy', 'redis', 'redis-ca', 'redis-servername', 'redis-prefix', 'history-size', 'history-prefix', 'history-ttl', 'deflate', 'app', 'log-format', 'stats', 'stats-port', 'shutdown-timeout', 'workers', 'help',
+  'ping-interval', 'ping-timeout', 'max-topic-length', 'max-backpressure', 'slow-subscriber-policy', 'redis', 'redis-ca', 'redis-servername', 'redis-prefix', 'history-size', 'history-prefix', 'history-ttl', 'deflate', 'app', 'log-format', 'stats', 'stats-port', 'demo-page', 'shutdown-timeout', 'workers', 'help',
 ];
 
 /** Integer flags and the server option each sets. */
@@ -125,6 +125,18 @@ describe('parseCli: flags and the environment', () => {
     expect(parse([], { WSSD_PLAIN: '1' }).options.plain).toBe(true);
     expect(parse([], { WSSD_PLAIN: 'true' }).options.plain).toBe(true);
     for (const off of ['0', 'false', 'yes', '']) expect(parse([], { WSSD_PLAIN: off }).options.plain, off).toBe(false);
+  });
+
+  it('--no-demo-page / WSSD_DEMO_PAGE: the page is on unless turned off; the variable takes 0/false and 1/true', () => {
+    expect(parse([]).options.demoPage).toBe(true);
+    expect(parse(['--path', '/wss']).options.demoPage).toBe(true);
+    expect(parse(['--no-demo-page']).options.demoPage).toBe(false);
+    for (const off of ['0', 'false']) expect(parse([], { WSSD_DEMO_PAGE: off }).options.demoPage, off).toBe(false);
+    for (const on of ['1', 'true', '', 'yes']) expect(parse([], { WSSD_DEMO_PAGE: on }).options.demoPage, on).toBe(true);
+    // The flag wins over the variable.
+    expect(parse(['--no-demo-page'], { WSSD_DEMO_PAGE: '1' }).options.demoPage).toBe(false);
+    expect(configError(() => parse(['--demo-page'])).message).toBe('unknown flag --demo-page (see --help)');
+    expect(helpText().replace(/\s+/g, ' ')).toContain('--no-demo-page turn off the WebSocket test page on a plain GET /, which connects to the first --path');
   });
 
   it('--stats / WSSD_STATS likewise', () => {
@@ -311,10 +323,13 @@ describe('--help text', () => {
     for (const declaration of declarations) {
       const { flag } = declaration;
       if (flag === undefined) continue;
-      expect(help).toContain(`--${flag.name}${flag.arg !== undefined ? ` ${flag.arg}` : ''} `);
+      const name = commandLineName({ ...declaration, flag });
+      expect(help).toContain(`--${name}${flag.arg !== undefined ? ` ${flag.arg}` : ''} `);
       expect(help).toContain(declaration.help.replace(/\s+/g, ' '));
+      // A --no- flag says what it turns off, which is on by default.
+      if (name !== flag.name) expect(help, name).toContain(`--${name} turn off ${declaration.help}`);
       const shown = defaultShown(declaration);
-      if (shown !== undefined) expect(help, flag.name).toContain(`(default ${shown})`);
+      if (shown !== undefined && name === flag.name) expect(help, flag.name).toContain(`(default ${shown})`);
     }
   });
 
