@@ -1,10 +1,8 @@
 // The production process: flags and WSSD_* environment variables → options →
 // server, plus the startup line and the signals. Errors in the configuration
 // stop startup with one clear line and exit code 1.
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import cluster from 'node:cluster';
-import type { Connection, UpgradeRequest } from '../server/connection.js';
 import { serverOptions, type ServerOptions } from '../options/server-options.js';
 import { ConfigError } from '../config-error.js';
 import { flagHelp, flagsByOption, parseFlags, readFlags } from './flags.js';
@@ -16,6 +14,7 @@ import { parseWorkers, supervise } from './workers.js';
 import { ClusterBroker } from '../pubsub/cluster-broker.js';
 import { randomTicketKey } from '../tls/ticket-keys.js';
 import { primeMalloc } from './malloc-priming.js';
+import { echoApp, initApp, loadApp } from './app-module.js';
 
 /**
  * With --workers and no --ticket-keys, the primary makes one random ticket
@@ -31,9 +30,6 @@ export { ConfigError };
 const DEV_CERT = fileURLToPath(new URL('../../certs/dev-cert.pem', import.meta.url));
 const DEV_KEY = fileURLToPath(new URL('../../certs/dev-key.pem', import.meta.url));
 
-/** What --app modules export: called for every connection; `server` gives access to all of them (broadcast). */
-export type ConnectionHandler = (connection: Connection, request: UpgradeRequest, server: WebSocketServer) => void;
-
 /**
  * Settings of the executable that are not server options. --cert/--key pairs
  * become the server's certFile, keyFile and sni.
@@ -45,7 +41,11 @@ export const cliSettings = {
     shows: 'the dev certificate in certs/',
   }),
   key: list({ flag: { name: 'key', arg: 'FILE' }, help: 'PEM private key, one for each --cert', shows: 'the dev key in certs/' }),
-  app: text({ flag: { name: 'app', arg: 'MODULE' }, help: 'module whose default export (or onConnection) handles connections', shows: 'echo' }),
+  app: text({
+    flag: { name: 'app', arg: 'MODULE' },
+    help: 'the application (type AppModule): it exports onConnection(ws, request, server), called for every connection (or a default function), and may export init(server), awaited once per process before listening (a throw stops the start), and verifyRequest(request), which may refuse a handshake (401, 403…) before the upgrade; named exports or a default object',
+    shows: 'echo',
+  }),
   logFormat: choice({ choices: ['text', 'json'], default: 'text', flag: { name: 'log-format', arg: 'F' }, help: 'log lines as text or json' }),
   shutdownTimeout: integer({
     min: 0,
@@ -129,27 +129,12 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv): CliCo
   };
 }
 
-function echo(connection: Connection): void {
-  connection.on('message', (data, isBinary) => connection.send(data, { binary: isBinary }));
-}
-
-async function loadApp(spec: string): Promise<ConnectionHandler> {
-  const url = spec.startsWith('file:') ? spec : pathToFileURL(resolve(spec)).href;
-  let mod: { default?: unknown; onConnection?: unknown };
-  try {
-    mod = (await import(url)) as { default?: unknown; onConnection?: unknown };
-  } catch (error) {
-    throw new ConfigError(`cannot load --app ${spec}: ${error instanceof Error ? error.message : String(error)}`);
-  }
-  const handler = mod.onConnection ?? mod.default;
-  if (typeof handler !== 'function') throw new ConfigError(`--app ${spec} exports no function (default export or onConnection)`);
-  return handler as ConnectionHandler;
-}
-
 export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<WebSocketServer | undefined> {
   let config: CliConfig | 'help';
   let log: Logger = createLogger('text');
   let server: WebSocketServer;
+  /** The server once made, so a start that fails after it can close it. */
+  let made: WebSocketServer | undefined;
   try {
     config = parseCli(argv, env);
     if (config === 'help') {
@@ -167,17 +152,20 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     }
     // Each process that carries connections (not a supervising primary): see malloc-priming.ts.
     void primeMalloc();
-    const handler = config.app !== undefined ? await loadApp(config.app) : echo;
+    const app = config.app !== undefined ? await loadApp(config.app) : echoApp;
     // A worker of --workers N shares its topics with the others through the primary.
     // With --redis, Redis joins every worker of every node instead.
     const broker = config.workers > 1 && cluster.isWorker && config.options.redis === undefined ? new ClusterBroker() : undefined;
     const shared = cluster.isWorker ? env[SHARED_TICKET_KEY] : undefined;
     delete process.env[SHARED_TICKET_KEY];
     const ticketKeys = shared !== undefined && config.options.ticketKeysFile === undefined ? Buffer.from(shared, 'hex') : undefined;
-    server = createServer({ ...config.options, logger: log, broker, ticketKeys });
-    const app = handler;
-    server.on('connection', (connection, request) => app(connection, request, server));
+    // The flags cannot set verifyRequest: only the app can.
+    made = server = createServer({ ...config.options, logger: log, broker, ticketKeys, verifyRequest: app.verifyRequest });
+    const live = server;
+    const onConnection = app.onConnection;
+    if (onConnection !== undefined) server.on('connection', (connection, request) => onConnection(connection, request, live));
     server.on('error', (error) => log.error(`server error: ${error.message}`));
+    await initApp(app, server, config.app);
     const address = await server.listen();
     const certificates = server.certificates;
     const tlsNote =
@@ -196,6 +184,8 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     if (error instanceof ConfigError || error instanceof CertificateError || isListenError(error)) {
       log.error(`wssd: ${error instanceof ConfigError ? configMessage(error) : error.message}`);
       process.exitCode = 1;
+      // Its timers and broker would keep the process alive.
+      void made?.close();
       return undefined;
     }
     throw error;

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { WssdProcess } from '../helpers/cli-process.js';
 import { freePort } from '../helpers/free-port.js';
-import { Op, RawClient } from '../helpers/raw-client.js';
+import { Op, RawClient, upgradeRequest } from '../helpers/raw-client.js';
 import { scaled } from '../helpers/timeouts.js';
 
 let tmp: string;
@@ -29,6 +29,16 @@ afterEach(() => {
 afterAll(() => {
   rmSync(tmp, { recursive: true, force: true });
 });
+
+/** Writes the --app module `source` as `name` and starts wssd (ws://) with it; resolves once it listens. */
+async function startApp(name: string, source: string): Promise<{ p: WssdProcess; port: number }> {
+  const app = join(tmp, name);
+  writeFileSync(app, source);
+  const port = await freePort();
+  const p = wssd(['--port', String(port), '--host', '127.0.0.1', '--plain', '--app', app]);
+  await p.waitForLine(/listening/);
+  return { p, port };
+}
 
 /** Every non-empty stderr line, with the assertion that none looks like a stack frame. */
 function expectOneCleanErrorLine(p: WssdProcess): string {
@@ -207,14 +217,10 @@ describe('CLI (node dist/server.js)', () => {
   });
 
   it("--app MODULE: its default export handles connections (sends 'hello' on connect)", async () => {
-    const app = join(tmp, 'hello-app.mjs');
-    writeFileSync(
-      app,
+    const { port } = await startApp(
+      'hello-app.mjs',
       "export default function onConnection(connection) {\n  connection.send('hello');\n  connection.on('message', (data) => connection.send('app:' + data));\n}\n",
     );
-    const port = await freePort();
-    const p = wssd(['--port', String(port), '--host', '127.0.0.1', '--plain', '--app', app]);
-    await p.waitForLine(/listening/);
     const client = await RawClient.connect({ port, tls: false });
     await client.upgrade();
     const hello = await client.readFrame();
@@ -223,6 +229,66 @@ describe('CLI (node dist/server.js)', () => {
     client.sendText('x');
     expect((await client.readFrame()).payload.toString()).toBe('app:x');
     client.destroy();
+  });
+
+  it('--app verifyRequest refuses a handshake before the upgrade: its status, no 101; with the header, 101', async () => {
+    const { port } = await startApp(
+      'verify-app.mjs',
+      [
+        "export function verifyRequest(request) {",
+        "  if (request.headers['x-token'] === undefined) return { status: 401, reason: 'no token' };",
+        "  return request.headers['x-token'] === 'good';",
+        '}',
+        "export function onConnection(ws) { ws.send('welcome'); }",
+      ].join('\n'),
+    );
+    for (const [headers, status] of [[{}, 401], [{ 'X-Token': 'forged' }, 403]] as const) {
+      const refused = await RawClient.connect({ port, tls: false });
+      refused.write(upgradeRequest({ headers }));
+      const response = await refused.readResponse();
+      expect(response.status, JSON.stringify(headers)).toBe(status);
+      // The refusal is all there is: the connection ends, no 101 and no frame follow.
+      await refused.waitClosed(2000);
+      refused.destroy();
+    }
+    const client = await RawClient.connect({ port, tls: false });
+    await client.upgrade({ headers: { 'X-Token': 'good' } });
+    expect((await client.readFrame()).payload.toString()).toBe('welcome');
+    client.destroy();
+  });
+
+  it('--app init(server) is awaited before listening and gets the server the connections come to', async () => {
+    const { p, port } = await startApp(
+      'init-app.mjs',
+      [
+        'let initServer;',
+        'export default {',
+        '  async init(server) {',
+        '    await new Promise((resolve) => setTimeout(resolve, 100));',
+        '    initServer = server;',
+        "    console.error('init done, ' + server.connections.size + ' connection(s)');",
+        '  },',
+        '  onConnection(ws, request, server) {',
+        "    ws.send('same server: ' + (server === initServer));",
+        '  },',
+        '};',
+      ].join('\n'),
+    );
+    const initLine = p.stderr.findIndex((l) => l === 'init done, 0 connection(s)');
+    expect(initLine, p.stderr.join('\n')).toBeGreaterThanOrEqual(0);
+    expect(initLine).toBeLessThan(p.stderr.findIndex((l) => l.includes('listening')));
+    const client = await RawClient.connect({ port, tls: false });
+    await client.upgrade();
+    expect((await client.readFrame()).payload.toString()).toBe('same server: true');
+    client.destroy();
+  });
+
+  it('--app init that throws: exit 1 with one clear line', async () => {
+    const app = join(tmp, 'failing-init-app.mjs');
+    writeFileSync(app, "export async function init() { throw new Error('no database'); }\nexport function onConnection() {}\n");
+    const p = wssd(['--port', String(await freePort()), '--plain', '--app', app]);
+    expect((await p.exited(5000)).code).toBe(1);
+    expect(expectOneCleanErrorLine(p)).toContain(`wssd: --app ${app}: init failed: no database`);
   });
 
   it('--app with a module that exports no function: exit 1 with one clear line', async () => {
