@@ -1,6 +1,7 @@
 // The production process: flags and WSSD_* environment variables → options →
-// server, plus the startup line and the signals. Errors in the configuration
-// stop startup with one clear line and exit code 1.
+// server, plus the startup line and the signals. What stops the start (bad
+// configuration, a certificate, the port, the --app) is one clear line and
+// exit code 1; with --workers the primary says it, once (cli/workers.ts).
 import { fileURLToPath } from 'node:url';
 import cluster from 'node:cluster';
 import { serverOptions, type ServerOptions } from '../options/server-options.js';
@@ -10,7 +11,7 @@ import { createLogger, type LogFormat, type Logger } from '../telemetry/log.js';
 import { CertificateError, describePair } from '../tls/certificates.js';
 import { choice, integer, list, resolveTable, text, toggle } from '../options/declaration.js';
 import { createServer, type WebSocketServer } from '../server/websocket-server.js';
-import { parseWorkers, supervise } from './workers.js';
+import { CRASH_LIMIT, CRASH_WINDOW_MS, parseWorkers, supervise, tellPrimary } from './workers.js';
 import { ClusterBroker } from '../pubsub/cluster-broker.js';
 import { randomTicketKey } from '../tls/ticket-keys.js';
 import { primeMalloc } from './malloc-priming.js';
@@ -53,7 +54,11 @@ export const cliSettings = {
     flag: { name: 'shutdown-timeout', arg: 'MS' },
     help: 'on SIGTERM/SIGINT, wait this long for connections to close',
   }),
-  workers: text({ default: '1', flag: { name: 'workers', arg: 'N|auto' }, help: 'processes sharing the port (node:cluster); auto = one per CPU' }),
+  workers: text({
+    default: '1',
+    flag: { name: 'workers', arg: 'N|auto' },
+    help: `processes sharing the port (node:cluster); auto = one per CPU. A worker that cannot start stops them all (exit 1); one that crashes later is restarted, but ${CRASH_LIMIT} crashes within ${CRASH_WINDOW_MS / 1000} s stop them all (exit 1)`,
+  }),
   help: toggle({ flag: { name: 'help', short: 'h', env: false }, help: 'this text' }),
 };
 
@@ -147,7 +152,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
       const env: Record<string, string> = config.options.plain === true || config.options.ticketKeysFile !== undefined ? {} : { [SHARED_TICKET_KEY]: randomTicketKey().toString('hex') };
       const done = supervise(config.workers, log, config.shutdownTimeout, env);
       warnOfPublicStats(config, log);
-      void done.then(() => process.exit(0));
+      void done.then((code) => process.exit(code));
       return undefined;
     }
     // Each process that carries connections (not a supervising primary): see malloc-priming.ts.
@@ -178,17 +183,22 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     if (config.usingDevCert) {
       log.warn(`using the DEVELOPMENT certificate ${config.certFile}: fine for localhost, never for production (pass --cert and --key)`);
     }
-    if (!cluster.isWorker) warnOfPublicStats(config, log);
+    if (cluster.isWorker) tellPrimary({ wssd: 'listening' });
+    else warnOfPublicStats(config, log);
   } catch (error) {
-    // Only what the operator can fix is reported as one line; a bug keeps its stack trace.
-    if (error instanceof ConfigError || error instanceof CertificateError || isListenError(error)) {
-      log.error(`wssd: ${error instanceof ConfigError ? configMessage(error) : error.message}`);
-      process.exitCode = 1;
-      // Its timers and broker would keep the process alive.
-      void made?.close();
+    const reason = startFailure(error);
+    // A bug keeps its stack trace (and a worker that dies of it before listening stops the server too).
+    if (reason === undefined) throw error;
+    if (cluster.isWorker) {
+      // The primary says it once for every worker, and stops them all.
+      tellPrimary({ wssd: 'fatal', reason }, () => process.exit(1));
       return undefined;
     }
-    throw error;
+    log.error(`wssd: ${reason}`);
+    process.exitCode = 1;
+    // Its timers and broker would keep the process alive.
+    void made?.close();
+    return undefined;
   }
   let stopping = false;
   const stop = (signal: string): void => {
@@ -222,7 +232,28 @@ function warnOfPublicStats(config: CliConfig, log: Logger): void {
   );
 }
 
-function isListenError(error: unknown): error is Error {
-  const code = (error as NodeJS.ErrnoException | undefined)?.code;
-  return code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL';
+/** Why the start failed, as one line, when the operator can fix it; undefined for a bug. */
+function startFailure(error: unknown): string | undefined {
+  if (error instanceof ConfigError) return configMessage(error);
+  if (error instanceof CertificateError) return error.message;
+  return listenFailure(error);
+}
+
+/** Why the port could not be had, as Node says it for one process ("listen EADDRINUSE: address already in use 127.0.0.1:8443"). */
+const LISTEN_ERRORS: Record<string, string> = {
+  EADDRINUSE: 'address already in use',
+  EACCES: 'permission denied',
+  EADDRNOTAVAIL: 'address not available',
+};
+
+/**
+ * A listen error in the same words with or without --workers (a worker's
+ * comes from the primary's bind: "bind EADDRINUSE 127.0.0.1:8443");
+ * undefined for any other error.
+ */
+function listenFailure(error: unknown): string | undefined {
+  const { code, address, port } = (error ?? {}) as NodeJS.ErrnoException & { address?: string; port?: number };
+  if (code === undefined || !Object.hasOwn(LISTEN_ERRORS, code)) return undefined;
+  const where = address === undefined ? '' : ` ${address.includes(':') ? `[${address}]` : address}${port === undefined ? '' : `:${port}`}`;
+  return `listen ${code}: ${LISTEN_ERRORS[code]}${where}`;
 }
