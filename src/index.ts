@@ -18,3 +18,4 @@ export type { PublishOptions, SlowSubscriberPolicy, ResumeResult } from './pubsu
 export type { PublishData } from './pubsub/publication.js';
 export { redisBroker, type RedisBrokerOptions } from './pubsub/redis-broker.js';
 export type { StreamPosition } from './pubsub/history.js';
+export type { AppModule } from './cli/app-module.js';

@@ -10,28 +10,63 @@ export function envName(flag: Flag): string | undefined {
   return flag.env === false ? undefined : `WSSD_${flag.name.toUpperCase().replace(/-/g, '_')}`;
 }
 
-/** What parseArgs returns: a string, a switch, or every value of a repeated flag. */
-export type ParsedFlags = Record<string, string | boolean | (string | boolean)[] | undefined>;
+/**
+ * The flag as typed, without its dashes: its name, or for a switch that is
+ * on by default, no-NAME (--no-demo-page), the only way it can be changed.
+ * Its variable keeps the plain name (WSSD_DEMO_PAGE=0).
+ */
+export function commandLineName(declaration: FlaggedDeclaration): string {
+  return declaration.kind === 'switch' && declaration.default === true ? `no-${declaration.flag.name}` : declaration.flag.name;
+}
 
-/** The flags in argv. An unknown flag, a flag without its value or a stray argument is a ConfigError. */
+/** The flags given, by command-line name: a switch's true, a value, or every value of a repeated flag. */
+export type ParsedFlags = Record<string, string | true | string[] | undefined>;
+
+/** A negative number is a value (--port -1 is then refused for what it is), anything else with a dash a flag. */
+const NEGATIVE_NUMBER = /^-[0-9]/;
+
+/**
+ * The flags in argv. An unknown flag, a flag without its value, a switch
+ * with one, or a stray argument is a ConfigError of one line naming it.
+ * parseArgs runs loose (its strict errors are several lines and take
+ * --workers -1 for an unknown -1), and its tokens are checked here.
+ */
 export function parseFlags(argv: readonly string[], tables: readonly DeclarationTable[]): ParsedFlags {
   const options: NonNullable<ParseArgsConfig['options']> = {};
+  const byName = new Map<string, FlaggedDeclaration>();
   for (const declaration of flagged(tables)) {
-    const { flag } = declaration;
-    options[flag.name] = {
+    const name = commandLineName(declaration);
+    byName.set(name, declaration);
+    options[name] = {
       type: declaration.kind === 'switch' ? 'boolean' : 'string',
-      multiple: declaration.kind === 'list',
-      ...(flag.short !== undefined ? { short: flag.short } : {}),
+      ...(declaration.flag.short !== undefined ? { short: declaration.flag.short } : {}),
     };
   }
-  try {
-    return parseArgs({ args: [...argv], strict: true, options }).values;
-  } catch (error) {
-    // parseArgs reports the operator's typo as a TypeError; anything else is a bug and stays one.
-    const code = (error as NodeJS.ErrnoException | undefined)?.code;
-    if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS_')) throw new ConfigError((error as Error).message, { cause: error });
-    throw error;
+  const { tokens } = parseArgs({ args: [...argv], strict: false, tokens: true, options });
+  const parsed: ParsedFlags = {};
+  for (const token of tokens) {
+    if (token.kind === 'option-terminator') continue;
+    if (token.kind === 'positional') throw new ConfigError(`unexpected argument "${token.value}": every setting is a flag (see --help)`);
+    const declaration = byName.get(token.name);
+    const typed = argv[token.index];
+    if (declaration === undefined) {
+      throw new ConfigError(NEGATIVE_NUMBER.test(typed) ? `unexpected argument "${typed}": every setting is a flag (see --help)` : `unknown flag ${token.rawName} (see --help)`);
+    }
+    const flag = `--${token.name}`;
+    if (declaration.kind === 'switch') {
+      if (token.value !== undefined) throw new ConfigError(`${flag} is a switch and takes no value, got "${token.value}"`);
+      parsed[token.name] = true;
+      continue;
+    }
+    const value = token.value;
+    if (value === undefined) throw new ConfigError(`${flag} needs a value`);
+    if (!token.inlineValue && value.startsWith('-') && !NEGATIVE_NUMBER.test(value)) {
+      throw new ConfigError(`${flag} needs a value, got the flag ${value} (a value starting with - goes as ${flag}=VALUE)`);
+    }
+    if (declaration.kind !== 'list') parsed[token.name] = value;
+    else parsed[token.name] = [...((parsed[token.name] as string[] | undefined) ?? []), value];
   }
+  return parsed;
 }
 
 /** The value a flag (or its variable) gives, by kind: a switch is always there (false when off); a list gives every value. */
@@ -54,21 +89,27 @@ export type FlagValues<T> = { -readonly [K in keyof T as T[K] extends { readonly
 export function readFlags<T extends DeclarationTable>(table: T, parsed: ParsedFlags, env: NodeJS.ProcessEnv): FlagValues<T> {
   const out: Record<string, unknown> = {};
   for (const [key, declaration] of Object.entries(table)) {
-    if (declaration.flag !== undefined) out[key] = readFlag(declaration, declaration.flag, parsed[declaration.flag.name], env);
+    if (isFlagged(declaration)) out[key] = readFlag(declaration, parsed[commandLineName(declaration)], env);
   }
   return out as FlagValues<T>;
 }
 
-function readFlag(declaration: Declaration, flag: Flag, given: ParsedFlags[string], env: NodeJS.ProcessEnv): unknown {
+function readFlag(declaration: FlaggedDeclaration, given: ParsedFlags[string], env: NodeJS.ProcessEnv): unknown {
+  const { flag } = declaration;
   const variable = envName(flag);
   const raw = variable === undefined ? undefined : env[variable];
   const fromEnv = raw === '' ? undefined : raw;
   switch (declaration.kind) {
-    case 'switch':
-      return given === true || fromEnv === '1' || fromEnv === 'true';
+    case 'switch': {
+      // Given, the flag turns the switch from its default (--plain on, --no-demo-page off).
+      if (given === true) return declaration.default !== true;
+      if (fromEnv === '1' || fromEnv === 'true') return true;
+      if (fromEnv === '0' || fromEnv === 'false') return false;
+      return declaration.default === true;
+    }
     case 'list': {
       // A path may contain a comma, so --path takes it whole; a variable has one value, so there commas separate.
-      const values = Array.isArray(given) ? given.map(String) : fromEnv === undefined ? undefined : flag.commas === undefined ? [fromEnv] : fromEnv.split(',');
+      const values = Array.isArray(given) ? given : fromEnv === undefined ? undefined : flag.commas === undefined ? [fromEnv] : fromEnv.split(',');
       if (values === undefined || flag.commas !== 'everywhere') return values;
       // A hand-written address list: "a, b" and a trailing comma are fine.
       return values
@@ -91,15 +132,20 @@ function readFlag(declaration: Declaration, flag: Flag, given: ParsedFlags[strin
   }
 }
 
-/** One line per flag (wrapped to `width` columns): the flag, its help line, "repeatable" for a list, and its default. */
+/**
+ * One line per flag (wrapped to `width` columns): the flag, its help line,
+ * "repeatable" for a list, and its default; a --no- flag's line says "turn off".
+ */
 export function flagHelp(tables: readonly DeclarationTable[], width = 100): string {
   const rows = flagged(tables).map((declaration) => {
     const { flag } = declaration;
-    const left = `${flag.short !== undefined ? `-${flag.short}, ` : ''}--${flag.name}${flag.arg !== undefined ? ` ${flag.arg}` : ''}`;
-    const shown = defaultShown(declaration);
+    const left = `${flag.short !== undefined ? `-${flag.short}, ` : ''}--${commandLineName(declaration)}${flag.arg !== undefined ? ` ${flag.arg}` : ''}`;
+    // A --no- flag turns off what its help line describes, which is therefore on by default.
+    const negated = commandLineName(declaration) !== flag.name;
+    const shown = negated ? undefined : defaultShown(declaration);
     // The default is kept on one line: its spaces are non-breaking until wrapped.
     const defaultPart = shown !== undefined ? ` (default ${shown})`.replace(/(?<=.) /g, NBSP) : '';
-    const right = `${declaration.help}${declaration.kind === 'list' ? '; repeatable' : ''}${defaultPart}`;
+    const right = `${negated ? 'turn off ' : ''}${declaration.help}${declaration.kind === 'list' ? '; repeatable' : ''}${defaultPart}`;
     return { left, right };
   });
   const column = Math.max(...rows.map((r) => r.left.length)) + 4;
@@ -116,10 +162,29 @@ export function defaultShown(declaration: Declaration): string | undefined {
   return String(declaration.default);
 }
 
-type FlaggedDeclaration = Declaration & { readonly flag: Flag };
+export type FlaggedDeclaration = Declaration & { readonly flag: Flag };
+
+function isFlagged(declaration: Declaration): declaration is FlaggedDeclaration {
+  return declaration.flag !== undefined;
+}
 
 function flagged(tables: readonly DeclarationTable[]): FlaggedDeclaration[] {
-  return tables.flatMap((table) => Object.values(table).filter((d): d is FlaggedDeclaration => d.flag !== undefined));
+  return tables.flatMap((table) => Object.values(table).filter(isFlagged));
+}
+
+/**
+ * How the executable writes each option of `tables`: --flag for the flagged
+ * ones (--no-NAME for a switch on by default), by option name. An option
+ * without a flag is not in it.
+ */
+export function flagsByOption(tables: readonly DeclarationTable[]): Map<string, string> {
+  const flags = new Map<string, string>();
+  for (const table of tables) {
+    for (const [name, declaration] of Object.entries(table)) {
+      if (isFlagged(declaration) && !flags.has(name)) flags.set(name, `--${commandLineName(declaration)}`);
+    }
+  }
+  return flags;
 }
 
 /** Breaks `line` at spaces before `width`, indenting continuation lines to `indent`. */

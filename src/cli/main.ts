@@ -1,21 +1,21 @@
 // The production process: flags and WSSD_* environment variables → options →
-// server, plus the startup line and the signals. Errors in the configuration
-// stop startup with one clear line and exit code 1.
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { resolve } from 'node:path';
+// server, plus the startup line and the signals. What stops the start (bad
+// configuration, a certificate, the port, the --app) is one clear line and
+// exit code 1; with --workers the primary says it, once (cli/workers.ts).
+import { fileURLToPath } from 'node:url';
 import cluster from 'node:cluster';
-import type { Connection, UpgradeRequest } from '../server/connection.js';
 import { serverOptions, type ServerOptions } from '../options/server-options.js';
 import { ConfigError } from '../config-error.js';
-import { flagHelp, parseFlags, readFlags } from './flags.js';
+import { flagHelp, flagsByOption, parseFlags, readFlags } from './flags.js';
 import { createLogger, type LogFormat, type Logger } from '../telemetry/log.js';
 import { CertificateError, describePair } from '../tls/certificates.js';
 import { choice, integer, list, resolveTable, text, toggle } from '../options/declaration.js';
 import { createServer, type WebSocketServer } from '../server/websocket-server.js';
-import { parseWorkers, supervise } from './workers.js';
+import { CRASH_LIMIT, CRASH_WINDOW_MS, parseWorkers, supervise, tellPrimary } from './workers.js';
 import { ClusterBroker } from '../pubsub/cluster-broker.js';
 import { randomTicketKey } from '../tls/ticket-keys.js';
 import { primeMalloc } from './malloc-priming.js';
+import { echoApp, initApp, loadApp } from './app-module.js';
 
 /**
  * With --workers and no --ticket-keys, the primary makes one random ticket
@@ -31,9 +31,6 @@ export { ConfigError };
 const DEV_CERT = fileURLToPath(new URL('../../certs/dev-cert.pem', import.meta.url));
 const DEV_KEY = fileURLToPath(new URL('../../certs/dev-key.pem', import.meta.url));
 
-/** What --app modules export: called for every connection; `server` gives access to all of them (broadcast). */
-export type ConnectionHandler = (connection: Connection, request: UpgradeRequest, server: WebSocketServer) => void;
-
 /**
  * Settings of the executable that are not server options. --cert/--key pairs
  * become the server's certFile, keyFile and sni.
@@ -45,7 +42,11 @@ export const cliSettings = {
     shows: 'the dev certificate in certs/',
   }),
   key: list({ flag: { name: 'key', arg: 'FILE' }, help: 'PEM private key, one for each --cert', shows: 'the dev key in certs/' }),
-  app: text({ flag: { name: 'app', arg: 'MODULE' }, help: 'module whose default export (or onConnection) handles connections', shows: 'echo' }),
+  app: text({
+    flag: { name: 'app', arg: 'MODULE' },
+    help: 'the application (type AppModule): it exports onConnection(ws, request, server), called for every connection (or a default function), and may export init(server), awaited once per process before listening (a throw stops the start), and verifyRequest(request), which may refuse a handshake (401, 403…) before the upgrade; named exports or a default object',
+    shows: 'echo',
+  }),
   logFormat: choice({ choices: ['text', 'json'], default: 'text', flag: { name: 'log-format', arg: 'F' }, help: 'log lines as text or json' }),
   shutdownTimeout: integer({
     min: 0,
@@ -53,18 +54,34 @@ export const cliSettings = {
     flag: { name: 'shutdown-timeout', arg: 'MS' },
     help: 'on SIGTERM/SIGINT, wait this long for connections to close',
   }),
-  workers: text({ default: '1', flag: { name: 'workers', arg: 'N|auto' }, help: 'processes sharing the port (node:cluster); auto = one per CPU' }),
+  workers: text({
+    default: '1',
+    flag: { name: 'workers', arg: 'N|auto' },
+    help: `processes sharing the port (node:cluster); auto = one per CPU. A worker that cannot start stops them all (exit 1); one that crashes later is restarted, but ${CRASH_LIMIT} crashes within ${CRASH_WINDOW_MS / 1000} s stop them all (exit 1)`,
+  }),
   help: toggle({ flag: { name: 'help', short: 'h', env: false }, help: 'this text' }),
 };
 
 /** Every flag, server options first. */
 const FLAG_TABLES = [serverOptions, cliSettings];
 
+/** Each option as the executable writes it: --flag. */
+const FLAGS = flagsByOption(FLAG_TABLES);
+
+/**
+ * A ConfigError as the operator reads it: the options it names as their
+ * flags (--history-size needs --redis); one without a flag keeps its name.
+ */
+export function configMessage(error: ConfigError): string {
+  return error.render((name) => FLAGS.get(name) ?? name);
+}
+
 export function helpText(): string {
   return `Usage: wssd [options]       (node dist/server.js [options])
 
 A WebSocket server (RFC 6455): wss:// with its own TLS, or ws:// behind nginx/apache.
-Every option can also be set as WSSD_<NAME> in the environment (e.g. WSSD_PORT=443, WSSD_PLAIN=1).
+Every option can also be set as WSSD_<NAME> in the environment (e.g. WSSD_PORT=443, WSSD_PLAIN=1);
+a switch's variable takes 1/true or 0/false (WSSD_DEMO_PAGE=0 is --no-demo-page).
 Certificates and TLS ticket keys reload without a restart on SIGHUP and when their files change.
 
 ${flagHelp(FLAG_TABLES)}`;
@@ -117,27 +134,12 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv): CliCo
   };
 }
 
-function echo(connection: Connection): void {
-  connection.on('message', (data, isBinary) => connection.send(data, { binary: isBinary }));
-}
-
-async function loadApp(spec: string): Promise<ConnectionHandler> {
-  const url = spec.startsWith('file:') ? spec : pathToFileURL(resolve(spec)).href;
-  let mod: { default?: unknown; onConnection?: unknown };
-  try {
-    mod = (await import(url)) as { default?: unknown; onConnection?: unknown };
-  } catch (error) {
-    throw new ConfigError(`cannot load --app ${spec}: ${error instanceof Error ? error.message : String(error)}`);
-  }
-  const handler = mod.onConnection ?? mod.default;
-  if (typeof handler !== 'function') throw new ConfigError(`--app ${spec} exports no function (default export or onConnection)`);
-  return handler as ConnectionHandler;
-}
-
 export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<WebSocketServer | undefined> {
   let config: CliConfig | 'help';
   let log: Logger = createLogger('text');
   let server: WebSocketServer;
+  /** The server once made, so a start that fails after it can close it. */
+  let made: WebSocketServer | undefined;
   try {
     config = parseCli(argv, env);
     if (config === 'help') {
@@ -149,22 +151,26 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
       // The primary only supervises; each worker runs this same main() and listens.
       const env: Record<string, string> = config.options.plain === true || config.options.ticketKeysFile !== undefined ? {} : { [SHARED_TICKET_KEY]: randomTicketKey().toString('hex') };
       const done = supervise(config.workers, log, config.shutdownTimeout, env);
-      void done.then(() => process.exit(0));
+      warnOfPublicStats(config, log);
+      void done.then((code) => process.exit(code));
       return undefined;
     }
     // Each process that carries connections (not a supervising primary): see malloc-priming.ts.
     void primeMalloc();
-    const handler = config.app !== undefined ? await loadApp(config.app) : echo;
+    const app = config.app !== undefined ? await loadApp(config.app) : echoApp;
     // A worker of --workers N shares its topics with the others through the primary.
     // With --redis, Redis joins every worker of every node instead.
     const broker = config.workers > 1 && cluster.isWorker && config.options.redis === undefined ? new ClusterBroker() : undefined;
     const shared = cluster.isWorker ? env[SHARED_TICKET_KEY] : undefined;
     delete process.env[SHARED_TICKET_KEY];
     const ticketKeys = shared !== undefined && config.options.ticketKeysFile === undefined ? Buffer.from(shared, 'hex') : undefined;
-    server = createServer({ ...config.options, logger: log, broker, ticketKeys });
-    const app = handler;
-    server.on('connection', (connection, request) => app(connection, request, server));
+    // The flags cannot set verifyRequest: only the app can.
+    made = server = createServer({ ...config.options, logger: log, broker, ticketKeys, verifyRequest: app.verifyRequest });
+    const live = server;
+    const onConnection = app.onConnection;
+    if (onConnection !== undefined) server.on('connection', (connection, request) => onConnection(connection, request, live));
     server.on('error', (error) => log.error(`server error: ${error.message}`));
+    await initApp(app, server, config.app);
     const address = await server.listen();
     const certificates = server.certificates;
     const tlsNote =
@@ -177,14 +183,22 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     if (config.usingDevCert) {
       log.warn(`using the DEVELOPMENT certificate ${config.certFile}: fine for localhost, never for production (pass --cert and --key)`);
     }
+    if (cluster.isWorker) tellPrimary({ wssd: 'listening' });
+    else warnOfPublicStats(config, log);
   } catch (error) {
-    // Only what the operator can fix is reported as one line; a bug keeps its stack trace.
-    if (error instanceof ConfigError || error instanceof CertificateError || isListenError(error)) {
-      log.error(`wssd: ${error instanceof Error ? error.message : String(error)}`);
-      process.exitCode = 1;
+    const reason = startFailure(error);
+    // A bug keeps its stack trace (and a worker that dies of it before listening stops the server too).
+    if (reason === undefined) throw error;
+    if (cluster.isWorker) {
+      // The primary says it once for every worker, and stops them all.
+      tellPrimary({ wssd: 'fatal', reason }, () => process.exit(1));
       return undefined;
     }
-    throw error;
+    log.error(`wssd: ${reason}`);
+    process.exitCode = 1;
+    // Its timers and broker would keep the process alive.
+    void made?.close();
+    return undefined;
   }
   let stopping = false;
   const stop = (signal: string): void => {
@@ -206,7 +220,40 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
   return server;
 }
 
-function isListenError(error: unknown): error is Error {
-  const code = (error as NodeJS.ErrnoException | undefined)?.code;
-  return code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL';
+/**
+ * --stats without --stats-port puts the counters on the port the world
+ * reaches: said once at start, by the process the operator started (the
+ * primary with --workers).
+ */
+function warnOfPublicStats(config: CliConfig, log: Logger): void {
+  if (config.options.stats !== true || config.options.statsPort !== undefined) return;
+  log.warn(
+    '--stats serves /stats and /metrics on the public WebSocket port: anyone who reaches it reads the traffic counters, refusals, memory use and process ids; --stats-port N serves them on 127.0.0.1 instead',
+  );
+}
+
+/** Why the start failed, as one line, when the operator can fix it; undefined for a bug. */
+function startFailure(error: unknown): string | undefined {
+  if (error instanceof ConfigError) return configMessage(error);
+  if (error instanceof CertificateError) return error.message;
+  return listenFailure(error);
+}
+
+/** Why the port could not be had, as Node says it for one process ("listen EADDRINUSE: address already in use 127.0.0.1:8443"). */
+const LISTEN_ERRORS: Record<string, string> = {
+  EADDRINUSE: 'address already in use',
+  EACCES: 'permission denied',
+  EADDRNOTAVAIL: 'address not available',
+};
+
+/**
+ * A listen error in the same words with or without --workers (a worker's
+ * comes from the primary's bind: "bind EADDRINUSE 127.0.0.1:8443");
+ * undefined for any other error.
+ */
+function listenFailure(error: unknown): string | undefined {
+  const { code, address, port } = (error ?? {}) as NodeJS.ErrnoException & { address?: string; port?: number };
+  if (code === undefined || !Object.hasOwn(LISTEN_ERRORS, code)) return undefined;
+  const where = address === undefined ? '' : ` ${address.includes(':') ? `[${address}]` : address}${port === undefined ? '' : `:${port}`}`;
+  return `listen ${code}: ${LISTEN_ERRORS[code]}${where}`;
 }

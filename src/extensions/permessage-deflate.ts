@@ -192,13 +192,13 @@ export function negotiateDeflate(header: string | undefined, options: Required<P
   return undefined;
 }
 
-/** The options completed with the defaults and checked; a RangeError names a bad one. */
+/** The options completed with the defaults and checked; a RangeError names a bad one by its key (level, memLevel…). */
 export function resolveDeflateOptions(given: boolean | PerMessageDeflateOptions | undefined): Required<PerMessageDeflateOptions> | undefined {
   if (given === undefined || given === false) return undefined;
   const o = { ...deflateDefaults, ...(given === true ? {} : given) };
   const check = (name: keyof PerMessageDeflateOptions, value: number | boolean, min: number, max: number): void => {
     if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-      throw new RangeError(`perMessageDeflate.${name} must be an integer ${min}–${max}, got ${String(value)}`);
+      throw new RangeError(`${name} must be an integer ${min}–${max}, got ${String(value)}`);
     }
   };
   check('serverMaxWindowBits', o.serverMaxWindowBits, 8, 15);
@@ -209,7 +209,7 @@ export function resolveDeflateOptions(given: boolean | PerMessageDeflateOptions 
   check('idleRelease', o.idleRelease, 0, 2 ** 31 - 1);
   check('maxContexts', o.maxContexts, 0, 1_000_000);
   for (const name of ['clientNoContextTakeover', 'serverNoContextTakeover'] as const) {
-    if (typeof o[name] !== 'boolean') throw new RangeError(`perMessageDeflate.${name} must be true or false, got ${String(o[name])}`);
+    if (typeof o[name] !== 'boolean') throw new RangeError(`${name} must be true or false, got ${String(o[name])}`);
   }
   return o;
 }

@@ -7,7 +7,7 @@ import { handshakeErrors } from '../protocol/errors.js';
 import { isToken, splitList, type RequestHead } from './request-head.js';
 
 export interface HandshakePolicy {
-  /** Paths served; undefined serves every path. */
+  /** Paths served, a trailing slash more or less (servesPath); undefined serves every path. */
   paths?: readonly string[] | undefined;
   /** Subprotocols the server speaks, in its order of preference. */
   subprotocols?: readonly string[] | undefined;
@@ -43,6 +43,17 @@ function hasToken(value: string | undefined, token: string): boolean {
 }
 
 /**
+ * Whether `path` is one of `paths`, a trailing slash more or less: a client
+ * asking for /wss/ where /wss is served (or /wss where /wss/ is) means the
+ * same service. The exact match is tried first; it is the common case.
+ */
+export function servesPath(paths: readonly string[], path: string): boolean {
+  if (paths.includes(path)) return true;
+  if (path.endsWith('/')) return path.length > 1 && paths.includes(path.slice(0, -1));
+  return paths.includes(`${path}/`);
+}
+
+/**
  * Checks a request head against §4.2.1. Returns the decision for a valid
  * upgrade, or throws the HandshakeError with the status the RFCs ask for.
  * The order matters: version and method first (they decide whether the rest
@@ -57,8 +68,8 @@ export function evaluateUpgrade(head: RequestHead, policy: HandshakePolicy = {})
   }
   const h = head.headers;
   if (h.host === undefined || h.host === '') throw handshakeErrors.missingHost();
-  if (policy.paths !== undefined && !policy.paths.includes(head.path)) {
-    throw handshakeErrors.noService(head.path);
+  if (policy.paths !== undefined && !servesPath(policy.paths, head.path)) {
+    throw handshakeErrors.noService(head.path, policy.paths.join(', '));
   }
   if (h.upgrade === undefined) {
     throw handshakeErrors.notUpgrade();

@@ -17,7 +17,7 @@ export class TrustedProxies {
       const slash = spec.indexOf('/');
       const address = slash < 0 ? spec : spec.slice(0, slash);
       const family = net.isIP(address);
-      if (family === 0) throw new RangeError(`trust-proxy: "${raw}" is not an IP address or CIDR`);
+      if (family === 0) throw new RangeError(`"${raw}" is not an IP address or CIDR`);
       const type = family === 4 ? 'ipv4' : 'ipv6';
       if (slash < 0) {
         this.list.addAddress(address, type);
@@ -26,7 +26,7 @@ export class TrustedProxies {
       const prefixText = spec.slice(slash + 1);
       const prefix = Number(prefixText);
       if (!/^[0-9]{1,3}$/.test(prefixText) || prefix > (family === 4 ? 32 : 128)) {
-        throw new RangeError(`trust-proxy: "${raw}" has a bad prefix length`);
+        throw new RangeError(`"${raw}" has a bad prefix length`);
       }
       this.list.addSubnet(address, prefix, type);
     }

@@ -2,7 +2,7 @@
 // command-line flag and its help line, all in one entry of a table (server-options.ts
 // for the server, cli/main.ts for the executable). The types and checks that
 // everything else uses are derived from those entries here.
-import { ConfigError } from '../config-error.js';
+import { ConfigError, naming, option } from '../config-error.js';
 
 /**
  * A command-line flag. Its environment variable is WSSD_ and the flag's name
@@ -153,23 +153,23 @@ export function defaultsOf<T extends DeclarationTable>(table: T): Defaults<T> {
 }
 
 /**
- * Checks an integer against its declaration. The three message shapes are
- * the ones wssd has always printed (tests and operators match on them).
+ * Checks an integer against its declaration. The error names the option
+ * (`name`), which the executable shows as its flag.
  */
 export function checkInteger(name: string, given: unknown, { min, max }: IntegerFields): number {
   if (min === 1) {
     const top = max ?? Number.MAX_SAFE_INTEGER;
     if (Number.isInteger(given) && (given as number) >= 1 && (given as number) <= top) return given as number;
-    throw new ConfigError(`option ${name} must be a positive integer up to ${top}, got ${String(given)}`);
+    throw new ConfigError(naming`${option(name)} must be a positive integer up to ${top}, got ${String(given)}`);
   }
   if (Number.isInteger(given) && (given as number) >= 0 && (max === undefined || (given as number) <= max)) return given as number;
-  if (max === undefined) throw new ConfigError(`option ${name} must be a non-negative integer, got ${String(given)}`);
-  throw new ConfigError(`${name} must be 0–${max}, got ${String(given)}`);
+  if (max === undefined) throw new ConfigError(naming`${option(name)} must be a non-negative integer, got ${String(given)}`);
+  throw new ConfigError(naming`${option(name)} must be 0–${max}, got ${String(given)}`);
 }
 
 export function checkChoice(name: string, given: unknown, { choices }: ChoiceFields): string {
   if (typeof given === 'string' && choices.includes(given)) return given;
-  throw new ConfigError(`option ${name} must be ${choices.map((c) => `'${c}'`).join(' or ')}, got ${String(given)}`);
+  throw new ConfigError(naming`${option(name)} must be ${choices.map((c) => `'${c}'`).join(' or ')}, got ${String(given)}`);
 }
 
 /** One option's value as given (undefined: not given), defaulted and checked against its declaration. */

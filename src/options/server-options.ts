@@ -7,7 +7,7 @@
 import { constants } from 'node:buffer';
 import { readFileSync } from 'node:fs';
 import type { Logger } from '../telemetry/log.js';
-import { ConfigError } from '../config-error.js';
+import { about, ConfigError, naming, option } from '../config-error.js';
 import { TrustedProxies } from '../http/real-ip.js';
 import { pairsInDirectory, type PairSource } from '../tls/certificates.js';
 import { checkInteger, choice, defaultsOf, integer, list, resolveTable, text, toggle, toggleOr, value, type Given, type Resolved } from './declaration.js';
@@ -51,7 +51,7 @@ export const serverOptions = {
   path: list({
     acceptsOne: true,
     flag: { name: 'path', arg: '/P', commas: 'env' },
-    help: 'accept upgrades only on this path; other paths get 404',
+    help: 'accept upgrades only on this path (/wss/ for /wss too); other paths get 404 naming the served ones',
     shows: 'every path',
   }),
   trustProxy: list({
@@ -165,7 +165,8 @@ export const serverOptions = {
   selectSubprotocol: value<SubprotocolSelector>({ help: 'chooses the subprotocol; overrides subprotocols' }),
   verifyRequest: value<RequestVerifier>({ help: 'checks a valid upgrade request (origin, auth…) before the 101; may refuse with a status' }),
 
-  demoPage: toggle({ default: true, help: 'serve the WebSocket test page on a plain GET /' }),
+  // On with --path too: the page then connects to the first path.
+  demoPage: toggle({ default: true, flag: { name: 'demo-page' }, help: 'the WebSocket test page on a plain GET /, which connects to the first --path' }),
   stats: toggle({ default: false, flag: { name: 'stats' }, help: 'serve GET /stats (JSON counters) and GET /metrics (Prometheus) on the WebSocket port' }),
   statsPort: integer({ min: 0, max: 65535, flag: { name: 'stats-port', arg: 'N' }, help: 'serve /stats, /metrics and /healthz on this plain-HTTP port instead, bound to 127.0.0.1 (implies --stats)' }),
   statsHost: text({ default: '127.0.0.1', help: 'address the statsPort listener binds to' }),
@@ -207,7 +208,9 @@ export function resolveOptions(options: ServerOptions): ResolvedOptions {
     const hasPem = options.cert !== undefined && options.key !== undefined;
     const hasFiles = options.certFile !== undefined && options.keyFile !== undefined;
     if (!hasPem && !hasFiles) {
-      throw new ConfigError('TLS needs a certificate and a key (cert/key PEM or certFile/keyFile); pass plain: true to serve ws:// behind a proxy');
+      throw new ConfigError(
+        naming`TLS needs a certificate and a key (${option('cert')} and ${option('key')} as PEM, or ${option('certFile')} and ${option('keyFile')}); with ${option('plain')}, ws:// is served without TLS, behind a proxy`,
+      );
     }
     certificates.push(hasFiles ? { certFile: options.certFile, keyFile: options.keyFile } : { cert: options.cert, key: options.key });
     certificates.push(...(options.sni ?? []));
@@ -217,7 +220,7 @@ export function resolveOptions(options: ServerOptions): ResolvedOptions {
   let paths: readonly string[] | undefined;
   if (options.path !== undefined) {
     paths = typeof options.path === 'string' ? [options.path] : options.path;
-    for (const p of paths) if (!p.startsWith('/')) throw new ConfigError(`path must start with "/": ${p}`);
+    for (const p of paths) if (!p.startsWith('/')) throw new ConfigError(naming`${option('path')} must start with "/": ${p}`);
   }
   // Each option alone: given or defaulted, and within its bounds.
   const declared = without(resolveTable(serverOptions, options), RESHAPED);
@@ -227,11 +230,12 @@ export function resolveOptions(options: ServerOptions): ResolvedOptions {
     options.pingTimeout ?? Math.min(serverOptions.pingTimeout.default, declared.pingInterval || serverOptions.pingTimeout.default),
     serverOptions.pingTimeout,
   );
-  if (declared.pingInterval > 0 && pingTimeout > declared.pingInterval) throw new ConfigError('pingTimeout must not exceed pingInterval');
+  if (declared.pingInterval > 0 && pingTimeout > declared.pingInterval) throw new ConfigError(naming`${option('pingTimeout')} must not exceed ${option('pingInterval')}`);
   // Checked here so a bad URL stops startup rather than failing in the background.
-  if (declared.redis !== undefined) parseRedisUrl(declared.redis);
-  if (declared.redis !== undefined && options.broker !== undefined) throw new ConfigError('give either redis or broker, not both');
-  if (declared.historySize > 0 && declared.redis === undefined) throw new ConfigError('historySize keeps history in Redis: it needs redis too');
+  const redis = declared.redis;
+  if (redis !== undefined) about('redis', () => parseRedisUrl(redis));
+  if (redis !== undefined && options.broker !== undefined) throw new ConfigError(naming`give either ${option('redis')} or ${option('broker')}, not both`);
+  if (declared.historySize > 0 && redis === undefined) throw new ConfigError(naming`${option('historySize')} needs ${option('redis')}: history is kept in Redis`);
   return {
     ticketKeys: plain ? undefined : ticketKeys(options.ticketKeys, declared.ticketKeysFile),
     ...declared,
@@ -239,52 +243,44 @@ export function resolveOptions(options: ServerOptions): ResolvedOptions {
     plain,
     port,
     paths,
-    trustProxy: trustedProxies(options.trustProxy ?? []),
+    trustProxy: about('trustProxy', () => new TrustedProxies(options.trustProxy ?? [])),
     perMessageDeflate: deflateOptions(options.perMessageDeflate),
     pingTimeout,
     // A separate stats port takes /stats off the WebSocket port.
     stats: declared.stats && options.statsPort === undefined,
-    redisTls: { ca: declared.redisCa === undefined ? undefined : readPem(declared.redisCa), servername: declared.redisServername },
+    redisTls: { ca: readPem('redisCa', declared.redisCa), servername: declared.redisServername },
   };
 }
 
 /** Read and checked at startup, so a bad key file stops it with the reason. */
 function ticketKeys(given: Buffer | undefined, file: string | undefined): TicketKey[] | undefined {
-  if (given !== undefined && file !== undefined) throw new ConfigError('give either ticketKeys or ticketKeysFile (--ticket-keys), not both');
+  if (given !== undefined && file !== undefined) throw new ConfigError(naming`give either ${option('ticketKeys')} or ${option('ticketKeysFile')}, not both`);
   if (given !== undefined) {
-    if (!Buffer.isBuffer(given)) throw new ConfigError(`option ticketKeys must be a Buffer of 48-byte keys, got ${typeof given}`);
-    return parseTicketKeys(given, 'option ticketKeys');
+    if (!Buffer.isBuffer(given)) throw new ConfigError(naming`${option('ticketKeys')} must be a Buffer of 48-byte keys, got ${typeof given}`);
+    return about('ticketKeys', () => parseTicketKeys(given, 'the keys given'));
   }
-  return file === undefined ? undefined : readTicketKeyFile(file);
+  return file === undefined ? undefined : about('ticketKeysFile', () => readTicketKeyFile(file));
 }
 
 /** A PEM file for a TLS option (redisCa), read at startup: a missing one is bad configuration. */
-function readPem(file: string): Buffer {
+function readPem(name: string, file: string | undefined): Buffer | undefined {
+  if (file === undefined) return undefined;
   try {
     return readFileSync(file);
   } catch (error) {
-    throw new ConfigError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+    throw new ConfigError(naming`${option(name)}: cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
   }
 }
 
 function deflateOptions(given: boolean | PerMessageDeflateOptions | undefined): Required<PerMessageDeflateOptions> | undefined {
   if (given !== undefined && typeof given !== 'boolean' && (typeof given !== 'object' || given === null)) {
-    throw new ConfigError(`option perMessageDeflate must be true, false or an object of settings, got ${String(given)}`);
+    throw new ConfigError(naming`${option('perMessageDeflate')} must be true, false or an object of settings, got ${String(given)}`);
   }
   try {
     return resolveDeflateOptions(given);
   } catch (error) {
-    if (error instanceof RangeError) throw new ConfigError(error.message, { cause: error });
-    throw error;
-  }
-}
-
-function trustedProxies(specs: readonly string[]): TrustedProxies {
-  try {
-    return new TrustedProxies(specs);
-  } catch (error) {
-    // TrustedProxies says a spec is bad with a RangeError; here that is bad configuration.
-    if (error instanceof RangeError) throw new ConfigError(error.message, { cause: error });
+    // It names the bad setting by its key: perMessageDeflate.level.
+    if (error instanceof RangeError) throw new ConfigError(naming`${option('perMessageDeflate')}.${error.message}`, { cause: error });
     throw error;
   }
 }

@@ -103,6 +103,11 @@ export const handshakeErrors = {
   badHeaderValue: (name: string) => new HandshakeError('HTTP_ERR_HEADER', 400, `invalid character in header ${name}`),
   repeatedHeader: (name: string) => new HandshakeError('HTTP_ERR_REPEATED_HEADER', 400, `repeated ${name} header`),
   timeout: () => new HandshakeError('HTTP_ERR_HANDSHAKE_TIMEOUT', 408, 'handshake not completed in time'),
+  /**
+   * Plain HTTP (http://, ws://) sent to the TLS port: answered in plain HTTP.
+   * nginx says 497 for this; a client's mistake is a 400.
+   */
+  plainHttpOnTls: () => new HandshakeError('HTTP_ERR_PLAIN_HTTP_ON_TLS', 400, 'this port speaks TLS: use https:// or wss://'),
 
   // The upgrade rules (RFC 6455 §4.1, §4.2.1, §4.4).
   httpVersion: (version: string) =>
@@ -110,7 +115,8 @@ export const handshakeErrors = {
   method: (method: string) =>
     new HandshakeError('WS_HS_METHOD', 405, `method ${method} not allowed; the WebSocket handshake is a GET (§4.1)`, { Allow: 'GET' }),
   missingHost: () => new HandshakeError('WS_HS_MISSING_HOST', 400, 'missing Host header (§4.1)'),
-  noService: (path: string) => new HandshakeError('WS_HS_NO_SERVICE', 404, `no WebSocket service at ${path}`),
+  /** `served`: the paths this server does serve, listed for the client. */
+  noService: (path: string, served: string) => new HandshakeError('WS_HS_NO_SERVICE', 404, `no WebSocket service at ${path}; this server serves ${served}`),
   notUpgrade: () =>
     new HandshakeError('WS_HS_NOT_UPGRADE', 426, 'this is a WebSocket endpoint: connect with a WebSocket client (wss://)', {
       Upgrade: 'websocket',

@@ -20,7 +20,11 @@ export type ClusterMessage =
   /** worker → primary: this worker's answer to an ask. */
   | { wssd: 'reply'; id: number; answer: unknown }
   /** primary → worker: every worker's answer to the worker's own ask. */
-  | { wssd: 'answers'; id: number; answers: unknown[] };
+  | { wssd: 'answers'; id: number; answers: unknown[] }
+  /** worker → primary: it has started and listens (cli/workers.ts: a later exit is a crash, restarted). */
+  | { wssd: 'listening' }
+  /** worker → primary: it could not start, and why, in one line; it exits 1 next, and the server stops. */
+  | { wssd: 'fatal'; reason: string };
 
 export function isClusterMessage(message: unknown): message is ClusterMessage {
   return typeof message === 'object' && message !== null && typeof (message as { wssd?: unknown }).wssd === 'string';

@@ -14,7 +14,7 @@ export interface TlsClientErrorKind {
 const KNOWN: Record<string, TlsClientErrorKind> = {
   ERR_SSL_HTTP_REQUEST: {
     kind: 'http_request',
-    explanation: 'the client used ws:// or http:// instead of wss:// — harmless, connection closed',
+    explanation: 'the client used ws:// or http:// instead of wss:// — harmless, answered 400 (use https:// or wss://)',
   },
   ERR_SSL_HTTPS_PROXY_REQUEST: {
     kind: 'http_proxy_request',

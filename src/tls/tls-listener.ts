@@ -3,7 +3,8 @@
 // (ticket-keys.ts: shared by workers and nodes, rotated the same way), the arrival of each TCP
 // connection kept until its TLS handshake ends, and failed TLS handshakes
 // classified, counted and logged once per peer and kind a minute (a client
-// that used ws:// against the wss:// port is the common, harmless one).
+// that used ws:// against the wss:// port is the common, harmless one: it is
+// answered 400 in plain HTTP, telling it to use https:// or wss://).
 import type net from 'node:net';
 import tls from 'node:tls';
 import { arrival, formatHost, normalizeAddress, type Arrival } from '../io/arrival.js';
@@ -13,6 +14,8 @@ import { CertificateError, CertificateStore, describePair, TLS_BASE, watchFiles,
 import { classifyTlsClientError, RateLimiter } from './client-errors.js';
 import { describeKeys, readTicketKeyFile, type TicketKeyRing } from './ticket-keys.js';
 import { ConfigError } from '../config-error.js';
+import { handshakeErrors } from '../protocol/errors.js';
+import { errorResponse } from '../http/handshake.js';
 
 export interface TlsListenerOptions {
   /** The default pair first, then the SNI pairs. */
@@ -38,6 +41,12 @@ export interface TlsListenerOptions {
  * handshake ends. A WeakMap, so a socket that vanishes takes its entry along.
  */
 const arrivals = new WeakMap<net.Socket, Arrival>();
+
+/** What a client that spoke plain HTTP to the TLS port reads, in plain HTTP. */
+const PLAIN_HTTP_ANSWER = (() => {
+  const refusal = handshakeErrors.plainHttpOnTls();
+  return errorResponse(refusal.status, refusal.message, refusal.headers);
+})();
 
 /** The TCP socket under a TLS socket (node:tls keeps it as _parent). */
 function rawSocket(socket: tls.TLSSocket): net.Socket | undefined {
@@ -208,7 +217,8 @@ export class TlsListener {
     const address = arrived?.address || normalizeAddress(socket.remoteAddress) || 'unknown';
     const port = arrived?.port || socket.remotePort;
     // Node reports a handshake timeout here but leaves the socket open: end it.
-    socket.destroy();
+    if (kind === 'http_request') this.answerPlainHttp(socket);
+    else socket.destroy();
     this.onClientError(kind, error, address);
     const suppressed = this.errorLog.take(`${kind} ${address}`);
     if (suppressed < 0) return;
@@ -219,5 +229,20 @@ export class TlsListener {
     } else {
       this.log.warn(`TLS handshake failed from ${peer}: ${explanation} [${kind}]${held}`);
     }
+  }
+
+  /**
+   * OpenSSL gave up on a client that sent plain HTTP, but the TCP socket
+   * under the TLS one still works: the client is told, in plain HTTP, to use
+   * https:// or wss://. Only on this error: the TLS path pays nothing for it.
+   * node:tls has already destroyed the TLS socket, which closes the TCP one
+   * right after this event, so no timer is needed to end it; the answer is
+   * small enough to leave in one write on a fresh socket (the kernel takes it
+   * at once), and goes out before the FIN.
+   */
+  private answerPlainHttp(socket: tls.TLSSocket): void {
+    const raw = rawSocket(socket);
+    if (raw !== undefined && !raw.destroyed) raw.end(PLAIN_HTTP_ANSWER);
+    socket.destroy();
   }
 }

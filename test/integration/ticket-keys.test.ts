@@ -266,6 +266,6 @@ describe('--workers: one ticket key for every worker', () => {
     running.push(p);
     const exit = await p.exited(5000);
     expect(exit.code).toBe(1);
-    expect(p.stderr.join('\n')).toMatch(/wssd: the TLS ticket key file .*short\.key must hold one or more 48-byte TLS ticket keys .*got 32 bytes/);
+    expect(p.stderr.join('\n')).toMatch(/wssd: --ticket-keys: the TLS ticket key file .*short\.key must hold one or more 48-byte TLS ticket keys .*got 32 bytes/);
   });
 });

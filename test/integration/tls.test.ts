@@ -6,7 +6,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { afterEach, describe, expect, it } from 'vitest';
 import { eventually } from '../helpers/poll.js';
-import { DEV_CA, RawClient } from '../helpers/raw-client.js';
+import { DEV_CA, RawClient, upgradeRequest } from '../helpers/raw-client.js';
 import { expectServing, sleep, startServer, TLS_MODE, PLAIN_MODE, type TestServer } from '../helpers/test-server.js';
 import { describeMs, scaled } from '../helpers/timeouts.js';
 
@@ -86,6 +86,32 @@ describe('TLS listener', () => {
     expect(server.logs.lines('warn')).toHaveLength(1);
     expect(server.logs.lines('error')).toEqual([]);
     await expectServing(server);
+  });
+
+  it('plain HTTP on the TLS port is answered 400 in plain HTTP, telling the client to use https:// or wss://; wss still works', async () => {
+    ts = await startServer(TLS_MODE, { path: '/wss' });
+    const upgrade = upgradeRequest({ path: '/wss' });
+    for (const request of [PLAIN_HTTP, upgrade]) {
+      const client = await RawClient.connect({ port: ts.port, tls: false });
+      try {
+        client.write(request);
+        const response = await client.readResponse(2000);
+        expect(response.status, request).toBe(400);
+        expect(response.headers.connection).toBe('close');
+        expect(response.body.toString('utf8')).toMatch(/use https:\/\/ or wss:\/\//);
+        // Then the server ends the connection.
+        await client.waitClosed(2000);
+      } finally {
+        client.destroy();
+      }
+    }
+    // Still counted as before, and the normal path is untouched.
+    const server = ts;
+    await eventually(() => server.server.tlsClientErrors.get('http_request') === 2, 1000, 'both hits counted');
+    const client = await server.open({ path: '/wss' });
+    client.sendText('still serving');
+    expect((await client.readFrame(2000)).payload.toString('utf8')).toBe('still serving');
+    client.destroy();
   });
 
   it("the 'tlsClientError' event reports the kind and the normalized peer address", async () => {

@@ -1,14 +1,17 @@
 // --workers N: one port served by N processes (node:cluster). Several worker
 // pids serve; a worker that dies (SIGKILL) is replaced by a new one; SIGHUP
 // reaches every worker; SIGTERM to the primary takes every worker down and
-// exits 0.
+// exits 0. A worker that cannot start stops the whole server: exit 1 with one
+// line; so do crashes past the limit.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { WssdProcess } from '../helpers/cli-process.js';
 import { freePort } from '../helpers/free-port.js';
 import { eventually } from '../helpers/poll.js';
+import { CRASH_LIMIT } from '../../src/cli/workers.js';
 import { Op, RawClient } from '../helpers/raw-client.js';
 
 let tmp: string;
@@ -114,5 +117,91 @@ describe('--workers 2 (node:cluster)', () => {
     expect(exit).toEqual({ code: 0, signal: null });
     await eventually(() => !alive(survivor) && !alive(fresh), 2000, 'every worker process gone');
     await expect(RawClient.connect({ port, tls: false, timeoutMs: 1000 })).rejects.toThrow();
+  });
+});
+
+/** The error-level lines, after checking that nothing on stderr is a stack trace. */
+function errorLines(p: WssdProcess): string[] {
+  for (const line of p.stderr) expect(line, p.stderr.join('\n')).not.toMatch(/^\s+at |node:internal/);
+  return p.stderr.filter((l) => /^\S+ error /.test(l)).map((l) => l.replace(/^\S+ error +/, ''));
+}
+
+describe('--workers 2: a worker that cannot start stops the server (exit 1, one line)', () => {
+  const start = (args: string[]): WssdProcess => {
+    const p = new WssdProcess(['--workers', '2', '--host', '127.0.0.1', ...args]);
+    running.push(p);
+    return p;
+  };
+
+  it('the port in use', async () => {
+    const holder = net.createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    const port = (holder.address() as net.AddressInfo).port;
+    try {
+      const p = start(['--plain', '--port', String(port)]);
+      expect(await p.exited(5000)).toEqual({ code: 1, signal: null });
+      expect(errorLines(p)).toEqual([`wssd: listen EADDRINUSE: address already in use 127.0.0.1:${port}`]);
+    } finally {
+      holder.close();
+    }
+  });
+
+  it('a --cert file that does not exist', async () => {
+    const missing = join(tmp, 'no-such-cert.pem');
+    const p = start(['--port', String(await freePort()), '--cert', missing, '--key', 'certs/dev-key.pem']);
+    expect(await p.exited(5000)).toEqual({ code: 1, signal: null });
+    const lines = errorLines(p);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^wssd: .*no-such-cert\.pem.*ENOENT/);
+  });
+
+  it('an --app that throws when imported', async () => {
+    const broken = join(tmp, 'throws-at-import.mjs');
+    writeFileSync(broken, "throw new Error('missing DATABASE_URL');\n");
+    const p = start(['--plain', '--port', String(await freePort()), '--app', broken]);
+    expect(await p.exited(5000)).toEqual({ code: 1, signal: null });
+    expect(errorLines(p)).toEqual([`wssd: cannot load --app ${broken}: missing DATABASE_URL`]);
+  });
+
+  it('a worker that dies before it listens without saying why', async () => {
+    const dying = join(tmp, 'exits-at-import.mjs');
+    writeFileSync(dying, 'process.exit(3);\n');
+    const p = start(['--plain', '--port', String(await freePort()), '--app', dying]);
+    expect(await p.exited(5000)).toEqual({ code: 1, signal: null });
+    expect(errorLines(p)).toEqual([expect.stringMatching(/^wssd: worker \d+ exited \(code 3\) before it was listening$/)]);
+  });
+
+  it(`workers that keep crashing after they started: restarted until ${CRASH_LIMIT} crashes, then exit 1 with one line saying so`, async () => {
+    const crashing = join(tmp, 'crash-app.mjs');
+    writeFileSync(crashing, "export function onConnection(ws) {\n  ws.on('message', () => process.exit(7));\n}\n");
+    const port = await freePort();
+    const p = start(['--plain', '--port', String(port), '--app', crashing]);
+    await eventually(() => p.stderr.filter((l) => l.includes('listening')).length >= 2, 8000, 'both workers listening');
+    // Each message crashes the worker that gets it; the others (and the restarted ones) take the next.
+    await eventually(
+      async () => {
+        if (p.stderr.some((l) => l.includes('giving up'))) return true;
+        const client = await RawClient.connect({ port, tls: false, timeoutMs: 1000 }).catch(() => undefined);
+        if (client === undefined) return false;
+        try {
+          await client.upgrade({}, 1000);
+          client.sendText('crash');
+          await client.waitClosed(1000);
+        } catch {
+          // A worker that is going away may not answer: try again.
+        } finally {
+          client.destroy();
+        }
+        return false;
+      },
+      10_000,
+      () => `the primary giving up; stderr:\n${p.stderr.join('\n')}`,
+      0,
+    );
+    expect(await p.exited(5000)).toEqual({ code: 1, signal: null });
+    const lines = errorLines(p);
+    const restarts = lines.filter((l) => /exited \(code 7\); restarting in \d+ ms/.test(l));
+    expect(restarts).toHaveLength(CRASH_LIMIT - 1);
+    expect(lines.filter((l) => !restarts.includes(l))).toEqual([expect.stringMatching(/^wssd: workers crashed 5 times within 60 s \(the last: worker \d+, code 7\); giving up$/)]);
   });
 });

@@ -79,9 +79,9 @@ describe('resolveTable and defaultsOf', () => {
   it('defaults fill what is not given; bounds and choices are checked', () => {
     expect(resolveTable(table, {})).toMatchObject({ count: 3, level: undefined, loud: false, quiet: true, name: 'x', mode: 'a', files: undefined });
     expect(resolveTable(table, { count: 9, quiet: false, level: 2 ** 40 })).toMatchObject({ count: 9, quiet: false, level: 2 ** 40 });
-    expect(() => resolveTable(table, { count: 10 })).toThrow(new ConfigError('option count must be a positive integer up to 9, got 10'));
-    expect(() => resolveTable(table, { level: -1 })).toThrow(new ConfigError('option level must be a non-negative integer, got -1'));
-    expect(() => resolveTable(table, { mode: 'c' as 'a' })).toThrow(new ConfigError("option mode must be 'a' or 'b', got c"));
+    expect(() => resolveTable(table, { count: 10 })).toThrow('count must be a positive integer up to 9, got 10');
+    expect(() => resolveTable(table, { level: -1 })).toThrow('level must be a non-negative integer, got -1');
+    expect(() => resolveTable(table, { mode: 'c' as 'a' })).toThrow("mode must be 'a' or 'b', got c");
   });
 
   it('defaultsOf has exactly the entries with a default', () => {

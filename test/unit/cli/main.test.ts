@@ -3,10 +3,10 @@
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { cliSettings, helpText, parseCli } from '../../../src/cli/main.js';
+import { cliSettings, configMessage, helpText, parseCli } from '../../../src/cli/main.js';
 import { resolveOptions, serverOptions } from '../../../src/options/server-options.js';
 import { ConfigError } from '../../../src/config-error.js';
-import { defaultShown, envName } from '../../../src/cli/flags.js';
+import { commandLineName, defaultShown, envName } from '../../../src/cli/flags.js';
 import type { Declaration } from '../../../src/options/declaration.js';
 import { parseWorkers } from '../../../src/cli/workers.js';
 
@@ -36,7 +36,7 @@ function configError(run: () => unknown): ConfigError {
 const EVERY_FLAG = [
   'port', 'host', 'cert', 'key', 'sni-dir', 'ticket-keys', 'plain', 'path', 'trust-proxy', 'max-payload', 'max-buffered',
   'max-connections', 'max-connections-per-ip', 'handshake-timeout', 'close-timeout', 'idle-timeout',
-  'ping-interval', 'ping-timeout', 'max-topic-length', 'max-topics-per-connection', 'max-topics', 'max-backpressure', 'presence-prefix', 'presence-max-members', 'slow-subscriber-policy', 'redis', 'redis-ca', 'redis-servername', 'redis-prefix', 'history-size', 'history-prefix', 'history-ttl', 'deflate', 'app', 'log-format', 'stats', 'stats-port', 'shutdown-timeout', 'workers', 'help',
+  'ping-interval', 'ping-timeout', 'max-topic-length', 'max-topics-per-connection', 'max-topics', 'max-backpressure', 'presence-prefix', 'presence-max-members', 'slow-subscriber-policy', 'redis', 'redis-ca', 'redis-servername', 'redis-prefix', 'history-size', 'history-prefix', 'history-ttl', 'deflate', 'app', 'log-format', 'stats', 'stats-port', 'demo-page', 'shutdown-timeout', 'workers', 'help',
 ];
 
 /** Integer flags and the server option each sets. */
@@ -130,6 +130,18 @@ describe('parseCli: flags and the environment', () => {
     for (const off of ['0', 'false', 'yes', '']) expect(parse([], { WSSD_PLAIN: off }).options.plain, off).toBe(false);
   });
 
+  it('--no-demo-page / WSSD_DEMO_PAGE: the page is on unless turned off; the variable takes 0/false and 1/true', () => {
+    expect(parse([]).options.demoPage).toBe(true);
+    expect(parse(['--path', '/wss']).options.demoPage).toBe(true);
+    expect(parse(['--no-demo-page']).options.demoPage).toBe(false);
+    for (const off of ['0', 'false']) expect(parse([], { WSSD_DEMO_PAGE: off }).options.demoPage, off).toBe(false);
+    for (const on of ['1', 'true', '', 'yes']) expect(parse([], { WSSD_DEMO_PAGE: on }).options.demoPage, on).toBe(true);
+    // The flag wins over the variable.
+    expect(parse(['--no-demo-page'], { WSSD_DEMO_PAGE: '1' }).options.demoPage).toBe(false);
+    expect(configError(() => parse(['--demo-page'])).message).toBe('unknown flag --demo-page (see --help)');
+    expect(helpText().replace(/\s+/g, ' ')).toContain('--no-demo-page turn off the WebSocket test page on a plain GET /, which connects to the first --path');
+  });
+
   it('--stats / WSSD_STATS likewise', () => {
     expect(parse(['--stats']).options.stats).toBe(true);
     expect(parse([], { WSSD_STATS: '1' }).options.stats).toBe(true);
@@ -150,11 +162,11 @@ describe('parseCli: flags and the environment', () => {
     expect(resolveOptions(config.options)).toMatchObject({ stats: false, statsPort: 9100, statsHost: '127.0.0.1' });
     expect(resolveOptions(parse(['--plain', '--stats', '--stats-port', '9100']).options).stats).toBe(false);
     expect(resolveOptions(parse(['--plain', '--stats']).options)).toMatchObject({ stats: true, statsPort: undefined });
-    expect(configError(() => resolveOptions(parse(['--plain', '--stats-port', '65536']).options)).message).toBe('statsPort must be 0–65535, got 65536');
+    expect(configMessage(configError(() => resolveOptions(parse(['--plain', '--stats-port', '65536']).options)))).toBe('--stats-port must be 0–65535, got 65536');
   });
 
   it('--port out of range: the resolver says so', () => {
-    expect(configError(() => resolveOptions(parse(['--plain', '--port', '65536']).options)).message).toBe('port must be 0–65535, got 65536');
+    expect(configMessage(configError(() => resolveOptions(parse(['--plain', '--port', '65536']).options)))).toBe('--port must be 0–65535, got 65536');
   });
 
   it('--path is repeatable and taken whole; WSSD_PATH is split on commas', () => {
@@ -163,7 +175,7 @@ describe('parseCli: flags and the environment', () => {
     expect(parse([], { WSSD_PATH: '/wss,/chat' }).options.path).toEqual(['/wss', '/chat']);
     expect(parse(['--path', '/x'], { WSSD_PATH: '/wss,/chat' }).options.path).toEqual(['/x']);
     expect(parse([], { WSSD_PATH: '' }).options.path).toBeUndefined();
-    expect(configError(() => resolveOptions(parse(['--plain', '--path', 'ws']).options)).message).toBe('path must start with "/": ws');
+    expect(configMessage(configError(() => resolveOptions(parse(['--plain', '--path', 'ws']).options)))).toBe('--path must start with "/": ws');
   });
 
   it('--trust-proxy is repeatable and comma-separated everywhere, spaces and empty entries dropped', () => {
@@ -171,8 +183,8 @@ describe('parseCli: flags and the environment', () => {
     expect(parse([], { WSSD_TRUST_PROXY: '127.0.0.1 , 10.0.0.0/8' }).options.trustProxy).toEqual(['127.0.0.1', '10.0.0.0/8']);
     expect(parse(['--trust-proxy', '::1'], { WSSD_TRUST_PROXY: '127.0.0.1' }).options.trustProxy).toEqual(['::1']);
     expect(parse(['--trust-proxy', ' , ']).options.trustProxy).toEqual([]);
-    expect(configError(() => resolveOptions(parse(['--plain', '--trust-proxy', 'proxy.local']).options)).message).toBe(
-      'trust-proxy: "proxy.local" is not an IP address or CIDR',
+    expect(configMessage(configError(() => resolveOptions(parse(['--plain', '--trust-proxy', 'proxy.local']).options)))).toBe(
+      '--trust-proxy: "proxy.local" is not an IP address or CIDR',
     );
   });
 
@@ -187,11 +199,54 @@ describe('parseCli: flags and the environment', () => {
     expect(parse([], { WSSD_SNI_DIR: '/srv/sni' }).options.sniDir).toBe('/srv/sni');
   });
 
-  it('unknown flags, a flag without its value and stray arguments are ConfigErrors', () => {
-    expect(configError(() => parse(['--bogus'])).message).toMatch(/^Unknown option '--bogus'/);
-    expect(configError(() => parse(['--port'])).message).toMatch(/--port/);
-    expect(configError(() => parse(['8443'])).message).toMatch(/8443/);
-    expect(configError(() => parse(['--plain=yes'])).message).toMatch(/--plain/);
+  it('unknown flags, a flag without its value, a switch with one and stray arguments: one line naming it', () => {
+    expect(configError(() => parse(['--bogus'])).message).toBe('unknown flag --bogus (see --help)');
+    expect(configError(() => parse(['-x'])).message).toBe('unknown flag -x (see --help)');
+    expect(configError(() => parse(['--port'])).message).toBe('--port needs a value');
+    expect(configError(() => parse(['--host', '--plain'])).message).toBe('--host needs a value, got the flag --plain (a value starting with - goes as --host=VALUE)');
+    expect(configError(() => parse(['8443'])).message).toBe('unexpected argument "8443": every setting is a flag (see --help)');
+    expect(configError(() => parse(['--', '--plain'])).message).toBe('unexpected argument "--plain": every setting is a flag (see --help)');
+    expect(configError(() => parse(['--plain=yes'])).message).toBe('--plain is a switch and takes no value, got "yes"');
+    // A value may start with a dash when it is given with =.
+    expect(parse(['--plain', '--path=-x']).options.path).toEqual(['-x']);
+  });
+
+  it('a negative number is taken as the value it is, and refused as such, for every kind of flag', () => {
+    const cases: [string[], string][] = [
+      [['--workers', '-1'], '--workers must be a positive integer or "auto", got "-1"'],
+      [['--port', '-1'], '--port must be a non-negative integer, got "-1"'],
+      [['--shutdown-timeout', '-5'], '--shutdown-timeout must be a non-negative integer, got "-5"'],
+      [['--log-format', '-1'], '--log-format must be text or json, got "-1"'],
+      [['--slow-subscriber-policy', '-2'], '--slow-subscriber-policy must be drop or close, got "-2"'],
+      // A switch takes none: the number is a stray argument.
+      [['--plain', '-1'], 'unexpected argument "-1": every setting is a flag (see --help)'],
+      [['-15'], 'unexpected argument "-15": every setting is a flag (see --help)'],
+    ];
+    for (const [argv, message] of cases) expect(configError(() => parse(argv)).message, argv.join(' ')).toBe(message);
+    // A text or list flag keeps it; the option's own check then speaks (here: a path starts with /).
+    expect(parse(['--host', '-1']).options.host).toBe('-1');
+    expect(configMessage(configError(() => resolveOptions(parse(['--plain', '--path', '-1']).options)))).toBe('--path must start with "/": -1');
+  });
+
+  it('every flag without its value: one line naming it', () => {
+    for (const declaration of declarations) {
+      if (declaration.flag === undefined || declaration.kind === 'switch') continue;
+      const flag = `--${declaration.flag.name}`;
+      expect(configError(() => parse([flag])).message, flag).toBe(`${flag} needs a value`);
+    }
+  });
+
+  it('errors of the resolved options name flags, not option names', () => {
+    const resolveFlags = (argv: string[]): string => configMessage(configError(() => resolveOptions(parse(['--plain', ...argv]).options)));
+    expect(resolveFlags(['--history-size', '5'])).toBe('--history-size needs --redis: history is kept in Redis');
+    expect(resolveFlags(['--ping-interval', '1000', '--ping-timeout', '2000'])).toBe('--ping-timeout must not exceed --ping-interval');
+    expect(resolveFlags(['--max-connections', '0'])).toBe('--max-connections must be a positive integer up to 9007199254740991, got 0');
+    expect(resolveFlags(['--redis', 'http://x'])).toMatch(/^--redis: a Redis URL starts with redis:\/\//);
+    expect(resolveFlags(['--redis', 'rediss://x', '--redis-ca', '/no/such/ca.pem'])).toBe('--redis-ca: cannot read /no/such/ca.pem: ENOENT');
+    expect(configMessage(configError(() => resolveOptions(parse(['--ticket-keys', '/no/such/keys']).options)))).toMatch(/^--ticket-keys: cannot read/);
+    // The library's own message keeps option names; an option without a flag keeps its name in both.
+    expect(configError(() => resolveOptions({ plain: true, historySize: 5 })).message).toBe('historySize needs redis: history is kept in Redis');
+    expect(configMessage(configError(() => resolveOptions({ plain: true, maxFragments: 0 })))).toMatch(/^maxFragments must be/);
   });
 });
 
@@ -271,10 +326,13 @@ describe('--help text', () => {
     for (const declaration of declarations) {
       const { flag } = declaration;
       if (flag === undefined) continue;
-      expect(help).toContain(`--${flag.name}${flag.arg !== undefined ? ` ${flag.arg}` : ''} `);
+      const name = commandLineName({ ...declaration, flag });
+      expect(help).toContain(`--${name}${flag.arg !== undefined ? ` ${flag.arg}` : ''} `);
       expect(help).toContain(declaration.help.replace(/\s+/g, ' '));
+      // A --no- flag says what it turns off, which is on by default.
+      if (name !== flag.name) expect(help, name).toContain(`--${name} turn off ${declaration.help}`);
       const shown = defaultShown(declaration);
-      if (shown !== undefined) expect(help, flag.name).toContain(`(default ${shown})`);
+      if (shown !== undefined && name === flag.name) expect(help, flag.name).toContain(`(default ${shown})`);
     }
   });
 

@@ -85,6 +85,28 @@ describe('evaluateUpgrade (RFC 6455 §4.2.1)', () => {
     expect(() => evaluateUpgrade(request({ line: 'GET /anything HTTP/1.1' }), {})).not.toThrow();
   });
 
+  it('§4.2.1 item 2: a trailing slash more or less names the same service; a 404 lists the served paths', () => {
+    const served = (line: string, paths: string[]): boolean => {
+      try {
+        evaluateUpgrade(request({ line }), { paths });
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    expect(served('GET /wss/ HTTP/1.1', ['/wss'])).toBe(true);
+    expect(served('GET /wss/?t=1 HTTP/1.1', ['/wss'])).toBe(true);
+    expect(served('GET /wss HTTP/1.1', ['/wss/'])).toBe(true);
+    expect(served('GET /wss HTTP/1.1', ['/a', '/wss/'])).toBe(true);
+    // Only one slash, only at the end, and / stays /.
+    expect(served('GET /wss// HTTP/1.1', ['/wss'])).toBe(false);
+    expect(served('GET /wssx HTTP/1.1', ['/wss'])).toBe(false);
+    expect(served('GET / HTTP/1.1', ['/wss'])).toBe(false);
+    expect(served('GET /wss HTTP/1.1', ['/'])).toBe(false);
+    expect(refusal(request({ line: 'GET /x HTTP/1.1' }), { paths: ['/wss'] }).message).toBe('no WebSocket service at /x; this server serves /wss');
+    expect(refusal(request({ line: 'GET /x HTTP/1.1' }), { paths: ['/a', '/b/'] }).message).toBe('no WebSocket service at /x; this server serves /a, /b/');
+  });
+
   it('§4.2.2 / RFC 9110 §15.5.22 a plain GET without Upgrade → 426 with Upgrade: websocket', () => {
     const e = refusal(request({ set: { Upgrade: null, Connection: null, 'Sec-WebSocket-Key': null, 'Sec-WebSocket-Version': null } }));
     expect(e.status).toBe(426);

@@ -108,7 +108,7 @@ describe('resolveOptions: defaults', () => {
     expect(resolveOptions({ plain: true, perMessageDeflate: true }).perMessageDeflate).toMatchObject({ serverMaxWindowBits: 12, memLevel: 5, level: 1, clientNoContextTakeover: true });
     expect(resolveOptions({ plain: true, perMessageDeflate: { level: 6, threshold: 0 } }).perMessageDeflate).toMatchObject({ level: 6, threshold: 0, memLevel: 5 });
     expect(() => resolveOptions({ plain: true, perMessageDeflate: { serverMaxWindowBits: 7 } })).toThrow(ConfigError);
-    expect(() => resolveOptions({ plain: true, perMessageDeflate: { serverMaxWindowBits: 7 } })).toThrow(/perMessageDeflate.serverMaxWindowBits must be an integer 8–15/);
+    expect(() => resolveOptions({ plain: true, perMessageDeflate: { serverMaxWindowBits: 7 } })).toThrow('perMessageDeflate.serverMaxWindowBits must be an integer 8–15, got 7');
   });
 
   it('given values are kept', () => {
@@ -170,8 +170,8 @@ const INTEGER_BOUNDS: [keyof ServerOptions, number, number | undefined][] = [
 
 /** The exact message for a bad value of `name` with those bounds. */
 function boundMessage(name: string, min: number, max: number | undefined, got: unknown): string {
-  if (min === 1) return `option ${name} must be a positive integer up to ${max}, got ${String(got)}`;
-  if (max === undefined) return `option ${name} must be a non-negative integer, got ${String(got)}`;
+  if (min === 1) return `${name} must be a positive integer up to ${max}, got ${String(got)}`;
+  if (max === undefined) return `${name} must be a non-negative integer, got ${String(got)}`;
   return `${name} must be 0–${max}, got ${String(got)}`;
 }
 
@@ -207,9 +207,9 @@ describe('resolveOptions: bounds', () => {
   }
 
   it('messages, spelled out', () => {
-    expect(configError(() => plain({ maxPayload: 0 })).message).toBe('option maxPayload must be a positive integer up to 4294967296, got 0');
-    expect(configError(() => plain({ maxFragments: -1 })).message).toBe('option maxFragments must be a positive integer up to 9007199254740991, got -1');
-    expect(configError(() => plain({ idleTimeout: -1 })).message).toBe('option idleTimeout must be a non-negative integer, got -1');
+    expect(configError(() => plain({ maxPayload: 0 })).message).toBe('maxPayload must be a positive integer up to 4294967296, got 0');
+    expect(configError(() => plain({ maxFragments: -1 })).message).toBe('maxFragments must be a positive integer up to 9007199254740991, got -1');
+    expect(configError(() => plain({ idleTimeout: -1 })).message).toBe('idleTimeout must be a non-negative integer, got -1');
     expect(configError(() => plain({ port: 65536 })).message).toBe('port must be 0–65535, got 65536');
     expect(configError(() => plain({ statsPort: -1 })).message).toBe('statsPort must be 0–65535, got -1');
   });
@@ -218,7 +218,7 @@ describe('resolveOptions: bounds', () => {
     expect(plain({ bufferPolicy: 'close' }).bufferPolicy).toBe('close');
     expect(plain({ bufferPolicy: 'drop' }).bufferPolicy).toBe('drop');
     const bad = { bufferPolicy: 'queue' } as unknown as ServerOptions;
-    expect(configError(() => plain(bad)).message).toBe("option bufferPolicy must be 'close' or 'drop', got queue");
+    expect(configError(() => plain(bad)).message).toBe("bufferPolicy must be 'close' or 'drop', got queue");
   });
 });
 
@@ -244,7 +244,7 @@ describe('resolveOptions: options that depend on each other', () => {
   });
 
   it('TLS needs a certificate and a key', () => {
-    const message = 'TLS needs a certificate and a key (cert/key PEM or certFile/keyFile); pass plain: true to serve ws:// behind a proxy';
+    const message = 'TLS needs a certificate and a key (cert and key as PEM, or certFile and keyFile); with plain, ws:// is served without TLS, behind a proxy';
     expect(configError(() => resolveOptions({})).message).toBe(message);
     expect(configError(() => resolveOptions({ cert: 'C' })).message).toBe(message);
     expect(configError(() => resolveOptions({ certFile: 'c.pem' })).message).toBe(message);
@@ -271,8 +271,8 @@ describe('resolveOptions: options that depend on each other', () => {
     const r = plain({ trustProxy: ['127.0.0.1', '10.0.0.0/8'] });
     expect(r.trustProxy.has('10.1.2.3')).toBe(true);
     expect(r.trustProxy.has('11.1.2.3')).toBe(false);
-    expect(configError(() => plain({ trustProxy: ['example.com'] })).message).toBe('trust-proxy: "example.com" is not an IP address or CIDR');
-    expect(configError(() => plain({ trustProxy: ['10.0.0.0/33'] })).message).toBe('trust-proxy: "10.0.0.0/33" has a bad prefix length');
+    expect(configError(() => plain({ trustProxy: ['example.com'] })).message).toBe('trustProxy: "example.com" is not an IP address or CIDR');
+    expect(configError(() => plain({ trustProxy: ['10.0.0.0/33'] })).message).toBe('trustProxy: "10.0.0.0/33" has a bad prefix length');
   });
 });
 
@@ -284,7 +284,7 @@ describe('the public API', () => {
 
   it('createServer() throws a ConfigError for a bad option', () => {
     expect(configError(() => api.createServer({ plain: true, maxPayload: 0 })).message).toBe(
-      'option maxPayload must be a positive integer up to 4294967296, got 0',
+      'maxPayload must be a positive integer up to 4294967296, got 0',
     );
   });
 
@@ -337,7 +337,41 @@ describe('resolveOptions: Redis and history', () => {
   it('a bad Redis URL, redis and broker together, history without redis: ConfigError', () => {
     expect(configError(() => plain({ redis: 'http://x' })).message).toMatch(/redis:\/\/ or rediss:\/\//);
     expect(configError(() => plain({ redis: 'redis://x', broker: new LocalBroker() })).message).toBe('give either redis or broker, not both');
-    expect(configError(() => plain({ historySize: 10 })).message).toBe('historySize keeps history in Redis: it needs redis too');
+    expect(configError(() => plain({ historySize: 10 })).message).toBe('historySize needs redis: history is kept in Redis');
     expect(plain({ redis: 'redis://x', historySize: 10, historyPrefix: ['room:'] })).toMatchObject({ redis: 'redis://x', redisPrefix: 'wssd:', historySize: 10, historyPrefix: ['room:'] });
+  });
+});
+
+describe('resolveOptions: every ConfigError names its options', () => {
+  // The library reads option names; the executable renders the same error with its flags (cli/main.ts).
+  const cases: [ServerOptions, string[]][] = [
+    [{ maxPayload: 0 }, ['maxPayload']],
+    [{ bufferPolicy: 'queue' as 'close' }, ['bufferPolicy']],
+    [{ port: 65536 }, ['port']],
+    [{ path: 'ws' }, ['path']],
+    [{ pingInterval: 5000, pingTimeout: 5001 }, ['pingTimeout', 'pingInterval']],
+    [{ redis: 'http://x' }, ['redis']],
+    [{ redis: 'redis://x', broker: new LocalBroker() }, ['redis', 'broker']],
+    [{ historySize: 10 }, ['historySize', 'redis']],
+    [{ trustProxy: ['example.com'] }, ['trustProxy']],
+    [{ redis: 'rediss://x', redisCa: '/no/such/ca.pem' }, ['redisCa']],
+    [{ perMessageDeflate: { level: 10 } }, ['perMessageDeflate']],
+    [{ plain: false, cert: 'C', key: 'K', ticketKeys: Buffer.alloc(47) }, ['ticketKeys']],
+    [{ plain: false, cert: 'C', key: 'K', ticketKeysFile: '/no/such/keys' }, ['ticketKeysFile']],
+    [{ plain: false, cert: 'C', key: 'K', ticketKeys: Buffer.alloc(48), ticketKeysFile: '/k' }, ['ticketKeys', 'ticketKeysFile']],
+  ];
+  for (const [options, named] of cases) {
+    it(`${JSON.stringify(options, (_k, v: unknown) => (v instanceof LocalBroker ? 'a broker' : v))} → about ${named.join(', ')}`, () => {
+      const error = configError(() => plain(options));
+      expect(error.options).toEqual(named);
+      // Rendered with other names, every mention changes and nothing else does.
+      const shouted = error.render((name) => name.toUpperCase());
+      for (const name of named) expect(shouted).toContain(name.toUpperCase());
+      expect(error.render((name) => name)).toBe(error.message);
+    });
+  }
+
+  it('TLS without a certificate names the four options and plain', () => {
+    expect(configError(() => resolveOptions({})).options).toEqual(['cert', 'key', 'certFile', 'keyFile', 'plain']);
   });
 });
