@@ -17,6 +17,8 @@ import { checkUser, nodeRoute, userOfRoute, userRoute } from './routes.js';
 /** A connection as the fleet acts on it (Connection implements it). */
 export interface FleetMember extends Subscriber {
   readonly id: string;
+  /** ReadyState: only an open connection (1) is online and a member. */
+  readonly readyState: number;
   readonly user: string | undefined;
   readonly info: Record<string, unknown> | undefined;
   send(data: string | Buffer, options?: { binary?: boolean }): boolean;
@@ -206,7 +208,7 @@ export class Fleet<M extends FleetMember> {
       case 'user': {
         if (typeof question.user !== 'string') return undefined;
         const members = this.pubsub.routes.subscribers(userRoute(question.user));
-        const connections = members === undefined ? [] : [...members].slice(0, MAX_PAGE).map((m) => ({ client: m.id, node: this.host.node }));
+        const connections = members === undefined ? [] : [...members].filter(isOpen).slice(0, MAX_PAGE).map((m) => ({ client: m.id, node: this.host.node }));
         return { connections };
       }
       case 'presence': {
@@ -217,7 +219,7 @@ export class Fleet<M extends FleetMember> {
         if (subscribers === undefined) return { members: [], total: 0 };
         // This process's page: its members after `after`, the lowest ids first.
         const members = [...subscribers]
-          .filter((m) => m.id > after)
+          .filter((m) => m.id > after && isOpen(m))
           .sort((x, y) => (x.id < y.id ? -1 : 1))
           .slice(0, limit)
           .map((m): Member => ({ client: m.id, user: m.user, info: m.info }));
@@ -229,6 +231,10 @@ export class Fleet<M extends FleetMember> {
         return undefined;
     }
   }
+}
+
+function isOpen(member: FleetMember): boolean {
+  return member.readyState === 1;
 }
 
 function isList(answer: unknown, field: string): answer is Record<string, unknown> {

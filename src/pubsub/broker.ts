@@ -59,9 +59,11 @@ export interface Broker {
   /**
    * A publication made in this process, for the subscribers elsewhere (and,
    * when deliversOwn(topic), here too, with its position). `token` comes back
-   * with it (deliver) or with its failure (undelivered).
+   * with it (deliver) or with its failure (undelivered). A broker that can
+   * tell may return when the bus took it, with its position for a topic with
+   * history (the promise rejects when it did not: undelivered is told too).
    */
-  publish(topic: string, payload: Buffer, binary: boolean, token?: number, kind?: PublicationKind): void;
+  publish(topic: string, payload: Buffer, binary: boolean, token?: number, kind?: PublicationKind): void | Promise<StreamPosition | undefined>;
   /** Every process's answer to `question`, this one's included; a single process answers alone. */
   gather(question: BrokerQuestion): Promise<unknown[]>;
   /** Stops the bus, after what was published here has been handed on. */

@@ -256,6 +256,22 @@ export class PubSub<S extends Subscriber> implements BrokerHost {
    * local subscribers it was delivered to.
    */
   publish(topic: string, data: PublishData, options?: PublishOptions, skip?: S): number {
+    const { delivered, sent } = this.publishTracked(topic, data, options, skip);
+    // Its failure is counted and told (undelivered); nobody waits for this promise.
+    if (sent instanceof Promise) sent.catch(() => {});
+    return delivered;
+  }
+
+  /**
+   * publish(), and a promise that settles when the broker took it (with the
+   * position, for a topic with history) or rejects when it did not. A broker
+   * that cannot tell settles at once.
+   */
+  async publishAcknowledged(topic: string, data: PublishData, options?: PublishOptions, skip?: S): Promise<StreamPosition | undefined> {
+    return (await this.publishTracked(topic, data, options, skip).sent) ?? undefined;
+  }
+
+  private publishTracked(topic: string, data: PublishData, options: PublishOptions | undefined, skip: S | undefined): { delivered: number; sent: void | Promise<StreamPosition | undefined> } {
     const publication = Publication.of(checkTopic(topic, this.options.maxTopicLength), data, options?.binary);
     if (options?.compress === false) publication.compress = false;
     this.counters.published++;
@@ -265,12 +281,10 @@ export class PubSub<S extends Subscriber> implements BrokerHost {
       // Tokens travel as 32 bits; 0 means none.
       this.nextToken = (this.nextToken % 0xffffffff) + 1;
       if (skip !== undefined || options !== undefined) this.own.set(token, { skip, options });
-      this.broker.publish(topic, publication.payload, publication.binary, token);
-      return 0;
+      return { delivered: 0, sent: this.broker.publish(topic, publication.payload, publication.binary, token) };
     }
     const delivered = this.deliverLocal(publication, skip, options);
-    this.broker.publish(topic, publication.payload, publication.binary);
-    return delivered;
+    return { delivered, sent: this.broker.publish(topic, publication.payload, publication.binary) };
   }
 
   /**
@@ -282,7 +296,8 @@ export class PubSub<S extends Subscriber> implements BrokerHost {
     let delivered = 0;
     if (kind === PublicationKind.Data) delivered = this.deliverLocal(Publication.fromBytes(topic, payload, binary), undefined, undefined);
     else this.hooks.onSignal?.(kind, topic, payload);
-    this.broker.publish(topic, payload, binary, 0, kind);
+    const sent = this.broker.publish(topic, payload, binary, 0, kind);
+    if (sent instanceof Promise) sent.catch(() => {});
     return delivered;
   }
 

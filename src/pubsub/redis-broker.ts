@@ -225,7 +225,7 @@ export class RedisBroker implements Broker {
     this.subscriber.unsubscribe(this.prefix + topic);
   }
 
-  publish(topic: string, payload: Buffer, binary: boolean, token = 0, kind: PublicationKind = PublicationKind.Data): void {
+  publish(topic: string, payload: Buffer, binary: boolean, token = 0, kind: PublicationKind = PublicationKind.Data): Promise<StreamPosition | undefined> {
     const message = encodeMessage(PUBLICATION, publicationFlags(binary, kind), this.nodeId, token, payload);
     const channel = this.prefix + topic;
     // With history, a publication whose connection dropped before its answer is sent again:
@@ -238,9 +238,18 @@ export class RedisBroker implements Broker {
           )
         : this.commands.command(['PUBLISH', channel, message]);
     const started = performance.now();
-    sent.then(
-      () => this.host?.acknowledged?.(performance.now() - started),
-      (error: Error) => this.host?.undelivered?.(topic, error, token, this.commands.state === 'ready' ? 'redis-backlog' : 'redis-unavailable'),
+    return sent.then(
+      (reply) => {
+        this.host?.acknowledged?.(performance.now() - started);
+        // The history script answers {offset, epoch}; a second run of the same publication {0, ''}.
+        if (!Array.isArray(reply) || reply.length !== 2) return undefined;
+        const offset = Number(asText(reply[0]));
+        return offset > 0 ? { offset, epoch: asText(reply[1]) } : undefined;
+      },
+      (error: Error) => {
+        this.host?.undelivered?.(topic, error, token, this.commands.state === 'ready' ? 'redis-backlog' : 'redis-unavailable');
+        throw error;
+      },
     );
   }
 

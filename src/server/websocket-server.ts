@@ -310,6 +310,16 @@ export class WebSocketServer extends EventEmitter<ServerEvents> implements Hands
     return this.pubsub.publish(topic, data, options);
   }
 
+  /**
+   * publish(), resolved once the broker took the publication — with its
+   * position when the topic keeps history — and rejected when it did not
+   * (Redis away past its queue, or lost in flight). One process alone
+   * resolves at once.
+   */
+  publishAcknowledged(topic: string, data: PublishData, options?: PublishOptions): Promise<StreamPosition | undefined> {
+    return this.pubsub.publishAcknowledged(topic, data, options);
+  }
+
   /** Subscribers of `topic` in this process, in O(1). */
   subscriberCount(topic: string): number {
     return this.pubsub.count(topic);
