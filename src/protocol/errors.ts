@@ -85,6 +85,11 @@ export const connectionExits = {
   kicked: (code: number, reason: string) => new ProtocolError('WS_ERR_KICKED', code, reason),
 } as const;
 
+/** A token refused for what it holds (RFC 6750 §3.1: invalid_token). */
+function invalidToken(code: string, reason: string): HandshakeError {
+  return new HandshakeError(code, 401, reason, { 'WWW-Authenticate': 'Bearer error="invalid_token"' });
+}
+
 /** Refused opening handshakes (RFC 6455 §4.2.1, RFC 9110/9112), by HTTP status. */
 export const handshakeErrors = {
   // The request head (RFC 9112), read before anything else.
@@ -133,6 +138,22 @@ export const handshakeErrors = {
   missingKey: () => new HandshakeError('WS_HS_MISSING_KEY', 400, 'missing Sec-WebSocket-Key header (§4.2.1)'),
   badKey: () => new HandshakeError('WS_HS_BAD_KEY', 400, 'Sec-WebSocket-Key is not 16 bytes in base64 (§4.2.1)'),
   badSubprotocol: () => new HandshakeError('WS_HS_BAD_SUBPROTOCOL', 400, 'invalid subprotocol name in Sec-WebSocket-Protocol (§4.1)'),
+
+  // Connection tokens (src/gateway/jwt.ts): RFC 7519 over RFC 7515. Every one
+  // is 401 with the challenge RFC 9110 §11.6.1 requires of a 401: a bare one
+  // when no token came, error="invalid_token" otherwise (RFC 6750 §3, §3.1).
+  // No reason carries the token, a claim's value or a key.
+  tokenMissing: () => new HandshakeError('WS_HS_TOKEN_MISSING', 401, 'no token: connecting needs one', { 'WWW-Authenticate': 'Bearer' }),
+  tokenTooLarge: (limit: number) => invalidToken('WS_HS_TOKEN_TOO_LARGE', `token longer than ${limit} bytes`),
+  tokenMalformed: (detail: string) => invalidToken('WS_HS_TOKEN_MALFORMED', `malformed token: ${detail}`),
+  tokenAlgorithm: (alg: string, why = 'not accepted (RFC 8725 §3.1)') => invalidToken('WS_HS_TOKEN_ALGORITHM', `token algorithm ${alg}: ${why}`),
+  tokenSignature: () => invalidToken('WS_HS_TOKEN_SIGNATURE', 'token signature does not verify with any configured key (RFC 7515 §5.2)'),
+  tokenExpired: () => invalidToken('WS_HS_TOKEN_EXPIRED', 'token expired (exp, RFC 7519 §4.1.4)'),
+  tokenNotYetValid: () => invalidToken('WS_HS_TOKEN_NOT_YET_VALID', 'token not valid yet (nbf, RFC 7519 §4.1.5)'),
+  tokenMissingExp: () => invalidToken('WS_HS_TOKEN_MISSING_EXP', 'token has no exp, and this server requires one (RFC 7519 §4.1.4)'),
+  tokenAudience: () => invalidToken('WS_HS_TOKEN_AUDIENCE', 'token audience (aud) does not name this server (RFC 7519 §4.1.3)'),
+  tokenIssuer: () => invalidToken('WS_HS_TOKEN_ISSUER', 'token issuer (iss) is not the one configured (RFC 7519 §4.1.1)'),
+  tokenClaims: (detail: string) => invalidToken('WS_HS_TOKEN_CLAIMS', `token claims refused: ${detail}`),
 
   // The server's own admission rules.
   refusedByApplication: (status = 403, reason = 'request refused by the server', headers: Record<string, string> = {}) =>

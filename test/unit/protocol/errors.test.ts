@@ -46,6 +46,8 @@ describe('error catalogue', () => {
       // RFC 9110 §15.5.6: 405 carries Allow; RFC 6455 §4.4: 426 carries the version spoken.
       if (e.status === 405) expect(e.headers.Allow, name).toBe('GET');
       if (e.status === 426) expect(e.headers['Sec-WebSocket-Version'], name).toBe('13');
+      // RFC 9110 §11.6.1: a 401 carries a challenge.
+      if (e.status === 401) expect(e.headers['WWW-Authenticate'], name).toMatch(/^Bearer/);
     }
   });
 
@@ -53,6 +55,18 @@ describe('error catalogue', () => {
     const upgradeRules = ['httpVersion', 'method', 'missingHost', 'noService', 'notUpgrade', 'upgradeNotWebSocket', 'connectionNotUpgrade', 'missingVersion', 'unsupportedVersion', 'missingKey', 'badKey', 'badSubprotocol', 'serverFull', 'tooManyFromAddress', 'timeout', 'internal'] as const;
     const codes = upgradeRules.map((name) => (handshakeErrors[name] as (...args: string[]) => HandshakeError)('x').code);
     expect(new Set(codes).size).toBe(codes.length);
+  });
+
+  it('token refusals: 401 each, one code per cause, invalid_token but for the missing token (RFC 6750 §3.1)', () => {
+    const tokens = Object.entries(handshakeErrors).filter(([name]) => name.startsWith('token'));
+    expect(tokens.length).toBeGreaterThanOrEqual(11);
+    const refusals = tokens.map(([name, make]) => [name, (make as (...args: string[]) => HandshakeError)('x')] as const);
+    for (const [name, e] of refusals) {
+      expect(e.status, name).toBe(401);
+      expect(e.code, name).toMatch(/^WS_HS_TOKEN_/);
+      expect(e.headers['WWW-Authenticate'], name).toBe(name === 'tokenMissing' ? 'Bearer' : 'Bearer error="invalid_token"');
+    }
+    expect(new Set(refusals.map(([, e]) => e.code)).size).toBe(refusals.length);
   });
 
   it("an application's refusal keeps its status, reason and headers", () => {
