@@ -100,7 +100,10 @@ describe('history in Redis: offsets, epochs, resume', () => {
     expect(await texts(back, 5)).toEqual(seq(5, 10));
     const record = a.seen.get(back.socket.localPort ?? 0) as Seen;
     await eventually(() => record.resumes.length === 1, 2000, 'the resume reported');
-    expect(record.resumes[0]).toMatchObject({ recovered: true, replayed: 3, position: { offset: 8, epoch: at.epoch } });
+    // m5..m7 came from the history; m8 and m9 from it too, or live, as the replay's read fell: each once, in order (above).
+    expect(record.resumes[0]).toMatchObject({ recovered: true, position: { epoch: at.epoch } });
+    expect(record.resumes[0].replayed).toBeGreaterThanOrEqual(3);
+    expect(record.resumes[0].replayed).toBe((record.resumes[0].position?.offset ?? 0) - 5);
 
     // 20 more: the history (10) no longer reaches back to offset 5.
     for (let i = 10; i < 30; i++) a.ts.server.publish('news', `m${i}`);
