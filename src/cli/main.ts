@@ -211,9 +211,10 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     );
   };
   process.on('SIGHUP', () => {
-    log.info('SIGHUP: reloading certificates and ticket keys');
+    log.info('SIGHUP: reloading certificates, ticket keys and token keys');
     if (server.reloadCertificates() === 'unchanged') log.info('certificates unchanged');
     server.reloadTicketKeys();
+    server.reloadTokenKeys();
   });
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));

@@ -262,13 +262,20 @@ function readClaims(payload: Record<string, unknown>, rules: TokenRules): TokenC
   // Centrifugo, an aud is not checked when no audience is configured.
   if (rules.audience !== undefined && !namesAudience(member(payload, 'aud'), rules.audience)) throw handshakeErrors.tokenAudience();
 
+  return { ...readGatewayClaims(payload, 'sub'), exp };
+}
+
+/**
+ * The gateway's claims of an object, shapes checked: a token's payload (the
+ * user in sub) or the connect proxy's answer (in user). Throws tokenClaims.
+ */
+export function readGatewayClaims(object: Record<string, unknown>, userField: 'sub' | 'user'): Omit<TokenClaims, 'exp'> {
   return {
-    user: readUser(member(payload, 'sub')),
-    exp,
-    info: readInfo(member(payload, 'info')),
-    topics: topicList(member(payload, 'topics'), 'topics', false),
-    allow: topicList(member(payload, 'allow'), 'allow', true),
-    publish: readPublish(member(payload, 'publish')),
+    user: readUser(member(object, userField)),
+    info: readInfo(member(object, 'info')),
+    topics: topicList(member(object, 'topics'), 'topics', false),
+    allow: topicList(member(object, 'allow'), 'allow', true),
+    publish: readPublish(member(object, 'publish')),
   };
 }
 

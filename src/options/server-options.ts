@@ -6,6 +6,7 @@
 // mirrors the defaults here.
 import { constants } from 'node:buffer';
 import { readFileSync } from 'node:fs';
+import { gatewayOptions, resolveGateway, type ResolvedGateway } from './gateway-options.js';
 import type { Logger } from '../telemetry/log.js';
 import { about, ConfigError, naming, option } from '../config-error.js';
 import { TrustedProxies } from '../http/real-ip.js';
@@ -27,7 +28,7 @@ const PLAIN_PORT = 8282;
  * Every server option. The order is the order of --help. An entry without a
  * `flag` is for library callers only.
  */
-export const serverOptions = {
+const coreOptions = {
   port: integer({ min: 0, max: 65535, flag: { name: 'port', arg: 'N' }, help: 'port; 0 picks a free one', shows: `${TLS_PORT}; ${PLAIN_PORT} with --plain` }),
   host: text({ default: '::', flag: { name: 'host', arg: 'ADDR' }, help: 'address to listen on; :: is every address, IPv4 and IPv6' }),
 
@@ -173,6 +174,9 @@ export const serverOptions = {
   logger: value<Logger | false>({ help: 'where log lines go; false for none', shows: 'text lines on stderr' }),
 };
 
+/** Every server option: the core's, then the gateway's (gateway-options.ts). */
+export const serverOptions = { ...coreOptions, ...gatewayOptions };
+
 type Declared = typeof serverOptions;
 
 /** What createServer() takes: every declared option, all optional. */
@@ -198,6 +202,8 @@ export interface ResolvedOptions extends Omit<Resolved<Declared>, Reshaped> {
   ticketKeys: TicketKey[] | undefined;
   /** For rediss://: the CA read from redisCa, and the server name to check. */
   redisTls: { ca: Buffer | undefined; servername: string | undefined };
+  /** Tokens, the connect proxy, backend URLs, checked together. */
+  gateway: ResolvedGateway;
 }
 
 export function resolveOptions(options: ServerOptions): ResolvedOptions {
@@ -249,6 +255,7 @@ export function resolveOptions(options: ServerOptions): ResolvedOptions {
     // A separate stats port takes /stats off the WebSocket port.
     stats: declared.stats && options.statsPort === undefined,
     redisTls: { ca: readPem('redisCa', declared.redisCa), servername: declared.redisServername },
+    gateway: resolveGateway(declared),
   };
 }
 

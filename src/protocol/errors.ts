@@ -155,6 +155,11 @@ export const handshakeErrors = {
   tokenIssuer: () => invalidToken('WS_HS_TOKEN_ISSUER', 'token issuer (iss) is not the one configured (RFC 7519 §4.1.1)'),
   tokenClaims: (detail: string) => invalidToken('WS_HS_TOKEN_CLAIMS', `token claims refused: ${detail}`),
 
+  // The connect proxy (src/gateway/connect-proxy.ts): the backend says who the client is.
+  refusedByBackend: (status: number, reason: string) => new HandshakeError('WS_HS_REFUSED_BY_BACKEND', status, reason),
+  proxyUnavailable: () => new HandshakeError('WS_HS_PROXY_UNAVAILABLE', 503, 'the backend could not be asked who you are, try again later', { 'Retry-After': '5' }),
+  proxyBusy: () => new HandshakeError('WS_HS_PROXY_BUSY', 503, 'too many connections waiting for the backend, try again later', { 'Retry-After': '5' }),
+
   // The server's own admission rules.
   refusedByApplication: (status = 403, reason = 'request refused by the server', headers: Record<string, string> = {}) =>
     new HandshakeError('WS_HS_REFUSED_BY_APPLICATION', status, reason, headers),

@@ -45,6 +45,17 @@ export interface ResumeResult {
   position?: StreamPosition;
 }
 
+/** A page of a topic's history, read for an application or the API. */
+export interface HistoryRead {
+  /** In order; each has its position. */
+  publications: Publication[];
+  position: StreamPosition;
+  recovered: boolean;
+  reason?: 'epoch' | 'trimmed';
+  /** Nothing after the last one: caught up with `position`. */
+  complete: boolean;
+}
+
 /** The outcome of a subscription: made, there already, or refused by a limit. */
 export type SubscribeStatus = 'subscribed' | 'already' | 'connection-limit' | 'server-limit' | 'closed';
 
@@ -299,6 +310,22 @@ export class PubSub<S extends Subscriber> implements BrokerHost {
     const sent = this.broker.publish(topic, payload, binary, 0, kind);
     if (sent instanceof Promise) sent.catch(() => {});
     return delivered;
+  }
+
+  /**
+   * One page of `topic`'s history after `since` (at most `limit`
+   * publications), or undefined when the topic keeps none.
+   */
+  async history(topic: string, since: StreamPosition, limit: number): Promise<HistoryRead | undefined> {
+    const read = this.broker.history;
+    if (read === undefined || this.broker.deliversOwn?.(topic) !== true) return undefined;
+    const page = await read.call(this.broker, checkTopic(topic, this.options.maxTopicLength), since, limit);
+    const publications: Publication[] = [];
+    for (const [offset, message] of page.entries) {
+      const publication = this.broker.unwrap?.(topic, message, { offset, epoch: page.position.epoch });
+      if (publication !== undefined) publications.push(publication);
+    }
+    return { publications, position: page.position, recovered: page.recovered, reason: page.reason, complete: page.complete };
   }
 
   /** Subscribers of `topic` in this process, in O(1). */

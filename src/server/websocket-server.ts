@@ -13,7 +13,7 @@ import { Admission } from '../http/admission.js';
 import { Handshaker, type HandshakeHost } from '../http/handshaker.js';
 import { prometheusText } from '../telemetry/prometheus.js';
 import { startStatsServer, type SideRoutes } from '../http/side-routes.js';
-import type { UpgradeRequest } from '../http/upgrade.js';
+import type { ClientIdentity, RequestVerdict, RequestVerifier, UpgradeRequest } from '../http/upgrade.js';
 import { arrival } from '../io/arrival.js';
 import { systemClock, type Clock } from '../io/clock.js';
 import { Heartbeat } from '../io/heartbeat.js';
@@ -24,7 +24,7 @@ import type { StreamPosition } from '../pubsub/history.js';
 import { DeflateContexts } from '../extensions/deflate-contexts.js';
 import type { DeflateParams } from '../extensions/permessage-deflate.js';
 import { toBuffer, type PublishData } from '../pubsub/publication.js';
-import { PubSub, type PublishOptions } from '../pubsub/pubsub.js';
+import { PubSub, type HistoryRead, type PublishOptions } from '../pubsub/pubsub.js';
 import { createLogger, silentLogger, type Logger } from '../telemetry/log.js';
 import { LogSummary } from '../telemetry/log-summary.js';
 import { Fleet, KICKED, type NodeInfo, type PresencePage, type Target } from '../gateway/fleet.js';
@@ -33,11 +33,14 @@ import { PublicationKind } from '../pubsub/broker.js';
 import { checkTopic } from '../pubsub/topic-name.js';
 import { encodeClosePayload } from '../protocol/close.js';
 import { ClientIds } from './client-ids.js';
+import { ConnectProxy } from '../gateway/connect-proxy.js';
+import { Identifier } from '../gateway/identity.js';
+import { ApiServer } from '../gateway/api/api-server.js';
 import { VERSION } from './version.js';
 import { CloseCode } from '../protocol/constants.js';
 import { connectionExits, type HandshakeError } from '../protocol/errors.js';
 import { combineSnapshots, ServerStats, snapshot, type StatsSnapshot } from '../telemetry/stats.js';
-import type { CertificateStore } from '../tls/certificates.js';
+import { watchFiles, type CertificateStore } from '../tls/certificates.js';
 import { TlsListener } from '../tls/tls-listener.js';
 import { parseTicketKeys, randomTicketKey, TicketKeyRing } from '../tls/ticket-keys.js';
 
@@ -90,6 +93,12 @@ export class WebSocketServer extends EventEmitter<ServerEvents> implements Hands
   private readonly byId = new Map<string, Connection>();
   /** The fleet's verbs: send, subscribe, disconnect by user or client, and the questions. */
   private readonly fleet: Fleet<Connection>;
+  /** Who a client is: its token, the connect proxy, or nobody. */
+  private readonly identifier: Identifier;
+  private stopWatchingKeys: (() => void) | undefined;
+  /** The server API's listener (apiPort), once listening. */
+  private api: ApiServer | undefined;
+  private apiListening: Promise<{ host: string; port: number }> | undefined;
   /** permessage-deflate's shared contexts and idle sweep; undefined when it is off. */
   readonly deflate: DeflateContexts | undefined;
   /** One options object shared by every Connection. */
@@ -147,6 +156,12 @@ export class WebSocketServer extends EventEmitter<ServerEvents> implements Hands
       presence,
     );
     this.pubsub.listenRoute(this.fleet.route);
+    const gateway = o.gateway;
+    const proxy =
+      gateway.connectUrl === undefined
+        ? undefined
+        : new ConnectProxy({ url: gateway.connectUrl, timeout: o.proxyTimeout, concurrency: o.proxyConcurrency, onFailure: (cause, message) => this.backendFailed(cause, message) });
+    this.identifier = new Identifier(gateway.tokens, proxy);
     this.connectionOptions = {
       maxPayload: o.maxPayload,
       maxFragments: o.maxFragments,
@@ -174,7 +189,7 @@ export class WebSocketServer extends EventEmitter<ServerEvents> implements Hands
         closeTimeout: o.closeTimeout,
         policy: { paths: o.paths, trustProxy: o.trustProxy, subprotocols: o.subprotocols, selectSubprotocol: o.selectSubprotocol },
         sideRoutes: this.sideRoutes(),
-        verifyRequest: o.verifyRequest,
+        verifyRequest: this.verifier(o.verifyRequest),
         admission: this.admission,
         deflate: o.perMessageDeflate,
         clock: this.clock,
@@ -219,6 +234,35 @@ export class WebSocketServer extends EventEmitter<ServerEvents> implements Hands
   }
 
   /**
+   * The check before every upgrade: who the client is (its token, or the
+   * connect proxy; refused with 401 or the backend's status), then the
+   * application's own verifyRequest, which sees the identity.
+   */
+  private verifier(application: RequestVerifier | undefined): RequestVerifier | undefined {
+    const identifier = this.identifier;
+    if (!identifier.active) return application;
+    return (request) => {
+      const identity = identifier.identify(request);
+      const then = (found: ClientIdentity | undefined): RequestVerdict | Promise<RequestVerdict> => {
+        request.identity = found;
+        return application?.(request);
+      };
+      return identity instanceof Promise ? identity.then(then) : then(identity);
+    };
+  }
+
+  /**
+   * Reads the token public key file again (SIGHUP, or the file changed):
+   * new handshakes are verified with its keys; a bad file keeps the ones in force.
+   */
+  reloadTokenKeys(): 'reloaded' | 'unchanged' | 'refused' {
+    const { outcome, detail } = this.identifier.reloadKeys();
+    if (outcome === 'reloaded') this.log.info(`token keys reloaded: ${detail}`);
+    else if (outcome === 'refused') this.log.error(`token key reload refused: ${detail}; the keys in force stay`);
+    return outcome;
+  }
+
+  /**
    * Loads the certificate files again (SIGHUP, or their files changed). New
    * handshakes get the new pair; open connections are untouched. A bad new
    * pair is refused with a log line and the current one keeps serving.
@@ -238,13 +282,29 @@ export class WebSocketServer extends EventEmitter<ServerEvents> implements Hands
 
   listen(): Promise<ListenAddress> {
     const o = this.options;
-    if (o.watchCertificates) this.tls?.watch();
+    if (o.watchCertificates) {
+      this.tls?.watch();
+      const keyFile = this.identifier.keyFile;
+      if (keyFile !== undefined && this.stopWatchingKeys === undefined) this.stopWatchingKeys = watchFiles([keyFile], () => this.reloadTokenKeys());
+    }
+    if (o.apiPort !== undefined && this.api === undefined) {
+      const api = (this.api = new ApiServer(this, {
+        port: o.apiPort,
+        host: o.apiHost,
+        keys: o.apiKey ?? [],
+        maxBody: o.apiMaxBody,
+        log: this.log,
+        onRequest: () => this.counters.apiRequests++,
+        onError: (code) => this.counters.apiFailed(code),
+      }));
+      this.apiListening = api.listen();
+    }
     if (o.statsPort !== undefined && this.statsServer === undefined) {
       this.statsServer = startStatsServer(o.statsPort, o.statsHost, this.sideRoutes(), this.log);
     }
     const listener = this.listener;
     if (listener === undefined) return Promise.reject(new Error('this server has no listener (noServer / attach): the HTTP server listens'));
-    return new Promise((resolve, reject) => {
+    const listening = new Promise<ListenAddress>((resolve, reject) => {
       this.listenPending = true;
       const onError = (error: Error): void => {
         this.listenPending = false;
@@ -258,6 +318,14 @@ export class WebSocketServer extends EventEmitter<ServerEvents> implements Hands
         resolve(this.address());
       });
     });
+    // The API's port failing (in use, say) fails the start like the WebSocket port's.
+    return this.apiListening === undefined ? listening : Promise.all([listening, this.apiListening]).then(([address]) => address);
+  }
+
+  /** Where the server API listens (apiPort), once listening; undefined without it. */
+  get apiAddress(): { host: string; port: number } | undefined {
+    const a = this.api?.server.address();
+    return typeof a === 'object' && a !== null ? { host: a.address, port: a.port } : undefined;
   }
 
   address(): ListenAddress {
@@ -277,8 +345,10 @@ export class WebSocketServer extends EventEmitter<ServerEvents> implements Hands
     this.shuttingDown = true;
     this.heartbeat?.stop();
     this.tls?.unwatch();
+    this.stopWatchingKeys?.();
     this.statsServer?.close();
     this.statsServer?.closeAllConnections();
+    this.api?.close();
     const listener = this.listener;
     const stopped = new Promise<void>((resolve) => (listener === undefined ? resolve() : listener.close(() => resolve())));
     this.handshaker.destroyPending();
@@ -368,6 +438,21 @@ export class WebSocketServer extends EventEmitter<ServerEvents> implements Hands
   /** Every process of the fleet: its node, connections, uptime, version. */
   nodes(): Promise<NodeInfo[]> {
     return this.fleet.nodes();
+  }
+
+  /** A request to the backend failed: counted by cause, logged once per cause and interval. */
+  private backendFailed(cause: string, message: string): void {
+    this.counters.backendFailed(cause);
+    this.logSummary.warn(cause, message);
+  }
+
+  /**
+   * A page of `topic`'s history after `since` (offset 0 of no epoch: from
+   * the oldest kept), at most `limit` publications; undefined when the topic
+   * keeps none. Only with Redis and --history-size.
+   */
+  history(topic: string, since: StreamPosition = { offset: 0, epoch: '' }, limit = 100): Promise<HistoryRead | undefined> {
+    return this.pubsub.history(topic, since, Math.max(1, Math.min(1000, limit)));
   }
 
   /** This process's node: the first 12 hex digits of its client ids. */

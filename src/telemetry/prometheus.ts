@@ -35,6 +35,9 @@ export function prometheusText(stats: StatsSnapshot, brokerConnected: boolean): 
   ]);
   metric('close_codes_total', 'counter', 'Closed connections, by the close code reported.', byLabel('code', stats.closeCodes));
   metric('exits_total', 'counter', 'Connections the server ended, by cause.', byLabel('code', stats.exits));
+  metric('backend_errors_total', 'counter', 'Requests to the backend (connect proxy, events, message proxy) that failed, by cause.', byLabel('cause', stats.backendErrors));
+  metric('api_requests_total', 'counter', 'Server API requests.', [[{}, stats.api.requests]]);
+  metric('api_errors_total', 'counter', 'Server API answers that were not a success, by code.', byLabel('code', stats.api.errors));
   metric('losses_total', 'counter', 'What was not delivered (publications, messages, subscriptions), by cause.', byLabel('cause', stats.losses));
   metric('tls_client_errors_total', 'counter', 'Failed TLS handshakes, by kind.', byLabel('kind', stats.tlsClientErrors));
   metric('topics', 'gauge', 'Topics with subscribers.', [[{}, stats.topics.count]]);

@@ -56,6 +56,21 @@ export class ServerStats {
    */
   readonly losses = new Map<string, number>();
 
+  /** Requests to the backend (connect proxy, events, message proxy) that failed, by cause. */
+  readonly backendErrors = new Map<string, number>();
+
+  /** Server API answers that were not a success, by code (API_ERR_*). */
+  readonly apiErrors = new Map<string, number>();
+  apiRequests = 0;
+
+  apiFailed(code: string): void {
+    this.apiErrors.set(code, (this.apiErrors.get(code) ?? 0) + 1);
+  }
+
+  backendFailed(cause: string): void {
+    this.backendErrors.set(cause, (this.backendErrors.get(cause) ?? 0) + 1);
+  }
+
   lost(cause: string, count = 1): void {
     this.losses.set(cause, (this.losses.get(cause) ?? 0) + count);
   }
@@ -84,6 +99,8 @@ export interface StatsSnapshot {
   closeCodes: Record<string, number>;
   exits: Record<string, number>;
   losses: Record<string, number>;
+  backendErrors: Record<string, number>;
+  api: { requests: number; errors: Record<string, number> };
   topics: { count: number; published: number; publishedElsewhere: number; dropped: number; undelivered: number; unrecovered: number };
   broker: { outages: number; downMs: number; publishLatency: { bucketsMs: Record<string, number>; sumMs: number; count: number } };
   /** permessage-deflate: contexts held by connections now, and what was compressed and inflated (zeros when off). */
@@ -107,6 +124,8 @@ export function snapshot(stats: ServerStats, connections: number, topics: number
     closeCodes: Object.fromEntries(stats.closeCodes),
     exits: Object.fromEntries(stats.exits),
     losses: Object.fromEntries(stats.losses),
+    backendErrors: Object.fromEntries(stats.backendErrors),
+    api: { requests: stats.apiRequests, errors: Object.fromEntries(stats.apiErrors) },
     topics: { count: topics, published: stats.published, publishedElsewhere: stats.publishedElsewhere, dropped: stats.dropped, undelivered: stats.undelivered, unrecovered: stats.unrecovered },
     broker: {
       outages: stats.brokerOutages,

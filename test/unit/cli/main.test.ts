@@ -37,6 +37,8 @@ const EVERY_FLAG = [
   'port', 'host', 'cert', 'key', 'sni-dir', 'ticket-keys', 'plain', 'path', 'trust-proxy', 'max-payload', 'max-buffered',
   'max-connections', 'max-connections-per-ip', 'handshake-timeout', 'close-timeout', 'idle-timeout',
   'ping-interval', 'ping-timeout', 'max-topic-length', 'max-topics-per-connection', 'max-topics', 'max-backpressure', 'presence-prefix', 'presence-max-members', 'slow-subscriber-policy', 'redis', 'redis-ca', 'redis-servername', 'redis-prefix', 'history-size', 'history-prefix', 'history-ttl', 'deflate', 'app', 'log-format', 'stats', 'stats-port', 'demo-page', 'shutdown-timeout', 'workers', 'help',
+  'jwt-secret', 'jwt-public-key', 'jwt-allow-no-exp', 'jwt-audience', 'jwt-issuer', 'connect-url', 'proxy-timeout', 'proxy-concurrency',
+  'api-port', 'api-host', 'api-key', 'api-max-body', 'events-url', 'events-secret', 'events-max-queue', 'message-url', 'message-max-queue',
 ];
 
 /** Integer flags and the server option each sets. */
@@ -56,6 +58,12 @@ const INTEGER_FLAGS = {
   'max-topics-per-connection': 'maxTopicsPerConnection',
   'max-topics': 'maxTopics',
   'presence-max-members': 'presenceMaxMembers',
+  'proxy-timeout': 'proxyTimeout',
+  'proxy-concurrency': 'proxyConcurrency',
+  'api-port': 'apiPort',
+  'api-max-body': 'apiMaxBody',
+  'events-max-queue': 'eventsMaxQueue',
+  'message-max-queue': 'messageMaxQueue',
   'max-backpressure': 'maxBackpressure',
   'history-size': 'historySize',
   'history-ttl': 'historyTtl',

@@ -163,6 +163,12 @@ const INTEGER_BOUNDS: [keyof ServerOptions, number, number | undefined][] = [
   ['maxTopicsPerConnection', 1, Number.MAX_SAFE_INTEGER],
   ['maxTopics', 1, Number.MAX_SAFE_INTEGER],
   ['presenceMaxMembers', 1, Number.MAX_SAFE_INTEGER],
+  ['proxyTimeout', 1, Number.MAX_SAFE_INTEGER],
+  ['proxyConcurrency', 1, Number.MAX_SAFE_INTEGER],
+  ['apiPort', 0, 65535],
+  ['apiMaxBody', 1, Number.MAX_SAFE_INTEGER],
+  ['eventsMaxQueue', 1, Number.MAX_SAFE_INTEGER],
+  ['messageMaxQueue', 1, Number.MAX_SAFE_INTEGER],
   ['maxBackpressure', 0, undefined],
   ['historySize', 0, undefined],
   ['historyTtl', 0, undefined],
@@ -186,7 +192,7 @@ describe('resolveOptions: bounds', () => {
   for (const [name, min, max] of INTEGER_BOUNDS) {
     // A ping timeout above the interval is refused for another reason; turn the heartbeat off to test its bounds.
     // History lives in Redis, so its size needs a Redis URL beside it.
-    const base: ServerOptions = name === 'pingTimeout' ? { pingInterval: 0 } : name === 'historySize' ? { redis: 'redis://127.0.0.1' } : {};
+    const base: ServerOptions = name === 'pingTimeout' ? { pingInterval: 0 } : name === 'historySize' ? { redis: 'redis://127.0.0.1' } : name === 'apiPort' ? { apiKey: ['a key of sixteen+ chars'] } : {};
     const resolve = (value: unknown): ResolvedOptions => plain({ ...base, [name]: value });
 
     it(`${name}: ${min}…${max ?? '∞'} accepted, just outside refused with a ConfigError`, () => {

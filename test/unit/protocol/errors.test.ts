@@ -38,7 +38,7 @@ describe('error catalogue', () => {
 
   it('handshake refusals: HTTP_ERR_* / WS_HS_* codes, a 4xx/5xx status, the headers the RFCs require with it', () => {
     for (const [name, e] of instances(handshakeErrors)) {
-      if (name === 'refusedByApplication') continue; // its status is the application's; below
+      if (name === 'refusedByApplication' || name === 'refusedByBackend') continue; // its status is the application's or the backend's; below
       expect(e, name).toBeInstanceOf(HandshakeError);
       expect(e.code, name).toMatch(/^(HTTP_ERR|WS_HS)_[A-Z0-9_]+$/);
       expect(e.status, name).toBeGreaterThanOrEqual(400);
@@ -49,6 +49,10 @@ describe('error catalogue', () => {
       // RFC 9110 §11.6.1: a 401 carries a challenge.
       if (e.status === 401) expect(e.headers['WWW-Authenticate'], name).toMatch(/^Bearer/);
     }
+  });
+
+  it("the backend's refusal keeps its status and reason", () => {
+    expect(handshakeErrors.refusedByBackend(403, 'banned')).toMatchObject({ code: 'WS_HS_REFUSED_BY_BACKEND', status: 403, message: 'banned' });
   });
 
   it('one code per cause: no two distinct refusals of the upgrade rules share a code', () => {

@@ -1,0 +1,184 @@
+// The server API for backends: HTTP and JSON on a listener of its own (never
+// the public WebSocket port; 127.0.0.1 unless told otherwise), every request
+// authenticated with a key (Authorization: Bearer KEY, compared in constant
+// time), bodies bounded. Routes map onto the one table of methods
+// (api-methods.ts); /api/batch runs many of them in order.
+//
+//   POST /api/publish      {topic, data | data_base64}
+//   POST /api/broadcast    {topics, data | data_base64}
+//   POST /api/send         {user | client, data | data_base64}
+//   POST /api/subscribe    {user | client, topic}        POST /api/unsubscribe  {…}
+//   POST /api/disconnect   {user | client, code?, reason?}
+//   POST /api/batch        {commands: [{method, params}, …]}
+//   GET  /api/users/{user}
+//   GET  /api/topics/{topic}           GET /api/topics/{topic}/presence?after=&limit=
+//   GET  /api/topics/{topic}/history?since=&epoch=&limit=
+//   GET  /api/info
+import { createHash, timingSafeEqual } from 'node:crypto';
+import http from 'node:http';
+import type { Logger } from '../../telemetry/log.js';
+import { ApiError, apiErrors } from './api-errors.js';
+import { call, MAX_BATCH, type ApiBackend, type Params } from './api-methods.js';
+
+export interface ApiServerOptions {
+  port: number;
+  host: string;
+  keys: readonly string[];
+  maxBody: number;
+  log: Logger;
+  /** A request came (for /stats). */
+  onRequest?: () => void;
+  /** An answer that was not a success, by its code (for /stats). */
+  onError?: (code: string) => void;
+}
+
+const POST_METHODS = new Set(['publish', 'broadcast', 'send', 'subscribe', 'unsubscribe', 'disconnect', 'batch']);
+
+export class ApiServer {
+  readonly server: http.Server;
+  /** SHA-256 of each key: compared to the request's in constant time whatever its length. */
+  private readonly keys: Buffer[];
+
+  constructor(
+    private readonly backend: ApiBackend,
+    private readonly options: ApiServerOptions,
+  ) {
+    this.keys = options.keys.map(digest);
+    this.server = http.createServer({ requestTimeout: 30_000, headersTimeout: 10_000 }, (req, res) => void this.handle(req, res));
+    this.server.on('clientError', (_error, socket) => socket.destroy());
+  }
+
+  listen(): Promise<{ host: string; port: number }> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.options.port, this.options.host, () => {
+        this.server.off('error', reject);
+        const a = this.server.address();
+        resolve(typeof a === 'object' && a !== null ? { host: a.address, port: a.port } : { host: this.options.host, port: this.options.port });
+      });
+    });
+  }
+
+  close(): void {
+    this.server.close();
+    this.server.closeAllConnections();
+  }
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    this.options.onRequest?.();
+    try {
+      if (!this.authorized(req.headers.authorization)) throw apiErrors.unauthorized();
+      const { method, params } = await this.route(req);
+      const result =
+        method === 'batch'
+          ? await this.batch(params)
+          : await call(this.backend, method, params);
+      reply(res, 200, result);
+    } catch (error) {
+      const answer = error instanceof ApiError ? error : apiErrors.internal();
+      if (!(error instanceof ApiError)) this.options.log.error(`server API: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+      this.options.onError?.(answer.code);
+      reply(res, answer.status, { error: { code: answer.code, message: answer.message } }, answer.headers);
+      // The rest of a body refused unread is not waited for.
+      if (!req.complete) res.on('finish', () => req.socket.destroy());
+    }
+  }
+
+  private authorized(header: string | undefined): boolean {
+    const m = header === undefined ? null : /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header);
+    if (m === null) return false;
+    const given = digest(m[1]);
+    let ok = false;
+    // Every key compared, so the time does not say which one matched.
+    for (const key of this.keys) ok = timingSafeEqual(key, given) || ok;
+    return ok;
+  }
+
+  /** The method a request names and its params: from the JSON body (POST) or the path and query (GET). */
+  private async route(req: http.IncomingMessage): Promise<{ method: string; params: Params }> {
+    const url = new URL(req.url ?? '/', 'http://api');
+    const segments = url.pathname.split('/').slice(1);
+    if (segments[0] !== 'api' || segments.length < 2) throw apiErrors.notFound(url.pathname);
+    const decoded = segments.slice(1).map((s) => {
+      try {
+        return decodeURIComponent(s);
+      } catch {
+        throw apiErrors.badParams('a path segment is not valid percent-encoding');
+      }
+    });
+    const [first, second, third] = decoded;
+    if (decoded.length === 1 && POST_METHODS.has(first)) {
+      if (req.method !== 'POST') throw apiErrors.method('POST');
+      return { method: first, params: await this.body(req) };
+    }
+    const query = Object.fromEntries(url.searchParams);
+    const get = (method: string, params: Params): { method: string; params: Params } => {
+      if (req.method !== 'GET' && req.method !== 'HEAD') throw apiErrors.method('GET');
+      return { method, params: { ...query, ...params } };
+    };
+    if (first === 'info' && decoded.length === 1) return get('info', {});
+    if (first === 'users' && decoded.length === 2) return get('user', { user: second });
+    if (first === 'topics' && decoded.length === 2) return get('topic', { topic: second });
+    if (first === 'topics' && decoded.length === 3 && (third === 'presence' || third === 'history')) return get(third, { topic: second });
+    throw apiErrors.notFound(url.pathname);
+  }
+
+  /** The request body as a JSON object, read under the bound. */
+  private body(req: http.IncomingMessage): Promise<Params> {
+    const limit = this.options.maxBody;
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > limit) return Promise.reject(apiErrors.bodyTooLarge(limit));
+    return new Promise((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      req.on('data', (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > limit) {
+          req.pause();
+          reject(apiErrors.bodyTooLarge(limit));
+        } else chunks.push(chunk);
+      });
+      req.on('error', reject);
+      req.on('end', () => {
+        let value: unknown;
+        try {
+          value = JSON.parse(Buffer.concat(chunks, size).toString('utf8'));
+        } catch {
+          return reject(apiErrors.malformedJson());
+        }
+        if (typeof value !== 'object' || value === null || Array.isArray(value)) return reject(apiErrors.malformedJson());
+        resolve(value as Params);
+      });
+    });
+  }
+
+  /** Commands in order, one result each: its answer, or its error. */
+  private async batch(params: Params): Promise<{ results: unknown[] }> {
+    const commands = params.commands;
+    if (!Array.isArray(commands) || commands.length > MAX_BATCH) throw apiErrors.badParams(`commands must be an array of at most ${MAX_BATCH} {method, params}`);
+    const results: unknown[] = [];
+    for (const command of commands as unknown[]) {
+      const c = typeof command === 'object' && command !== null ? (command as Record<string, unknown>) : {};
+      try {
+        if (typeof c.method !== 'string') throw apiErrors.badParams('each command has a method');
+        if (c.method === 'batch') throw apiErrors.badParams('a batch does not hold a batch');
+        results.push(await call(this.backend, c.method, c.params ?? {}));
+      } catch (error) {
+        const e = error instanceof ApiError ? error : apiErrors.internal();
+        this.options.onError?.(e.code);
+        results.push({ error: { code: e.code, message: e.message } });
+      }
+    }
+    return { results };
+  }
+}
+
+function digest(key: string): Buffer {
+  return createHash('sha256').update(key, 'utf8').digest();
+}
+
+function reply(res: http.ServerResponse, status: number, body: unknown, headers: Readonly<Record<string, string>> = {}): void {
+  if (res.headersSent) return;
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store', ...headers }).end(text);
+}
