@@ -27,9 +27,15 @@ export interface AppModule {
   verifyRequest?: RequestVerifier;
   /** Called for every connection, after the 101. */
   onConnection?(connection: Connection, request: UpgradeRequest, server: WebSocketServer): void;
+  /**
+   * With --message-url: whether this message goes to the message proxy
+   * (true) or stays with the application alone (false). Without it, every
+   * message goes to the proxy.
+   */
+  routeMessage?(connection: Connection, data: string | Buffer, isBinary: boolean): boolean;
 }
 
-const MEMBERS = ['init', 'verifyRequest', 'onConnection'] as const;
+const MEMBERS = ['init', 'verifyRequest', 'onConnection', 'routeMessage'] as const;
 
 /** What the executable runs without --app: every message is sent back as it came. */
 export const echoApp: AppModule = {

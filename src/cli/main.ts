@@ -157,7 +157,8 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     }
     // Each process that carries connections (not a supervising primary): see malloc-priming.ts.
     void primeMalloc();
-    const app = config.app !== undefined ? await loadApp(config.app) : echoApp;
+    // Without --app: echo, unless the message proxy answers the messages.
+    const app = config.app !== undefined ? await loadApp(config.app) : config.options.messageUrl !== undefined ? {} : echoApp;
     // A worker of --workers N shares its topics with the others through the primary.
     // With --redis, Redis joins every worker of every node instead.
     const broker = config.workers > 1 && cluster.isWorker && config.options.redis === undefined ? new ClusterBroker() : undefined;
@@ -165,7 +166,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     delete process.env[SHARED_TICKET_KEY];
     const ticketKeys = shared !== undefined && config.options.ticketKeysFile === undefined ? Buffer.from(shared, 'hex') : undefined;
     // The flags cannot set verifyRequest: only the app can.
-    made = server = createServer({ ...config.options, logger: log, broker, ticketKeys, verifyRequest: app.verifyRequest });
+    made = server = createServer({ ...config.options, logger: log, broker, ticketKeys, verifyRequest: app.verifyRequest, routeMessage: app.routeMessage });
     const live = server;
     const onConnection = app.onConnection;
     if (onConnection !== undefined) server.on('connection', (connection, request) => onConnection(connection, request, live));

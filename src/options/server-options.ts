@@ -6,6 +6,7 @@
 // mirrors the defaults here.
 import { constants } from 'node:buffer';
 import { readFileSync } from 'node:fs';
+import type { MessageRouter } from '../gateway/message-proxy.js';
 import { gatewayOptions, resolveGateway, type ResolvedGateway } from './gateway-options.js';
 import type { Logger } from '../telemetry/log.js';
 import { about, ConfigError, naming, option } from '../config-error.js';
@@ -164,6 +165,9 @@ const coreOptions = {
 
   subprotocols: value<readonly string[]>({ help: 'subprotocols the server speaks, in its order of preference' }),
   selectSubprotocol: value<SubprotocolSelector>({ help: 'chooses the subprotocol; overrides subprotocols' }),
+  routeMessage: value<MessageRouter>({
+    help: 'with messageUrl: whether a message goes to the message proxy (true) or stays with the application (false); default: every message goes',
+  }),
   verifyRequest: value<RequestVerifier>({ help: 'checks a valid upgrade request (origin, auth…) before the 101; may refuse with a status' }),
 
   // On with --path too: the page then connects to the first path.

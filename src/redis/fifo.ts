@@ -31,6 +31,11 @@ export class Fifo<T> {
     return this.count === 0 ? undefined : this.slots[this.head];
   }
 
+  /** The item `index` places from the oldest, kept; undefined past the end. */
+  at(index: number): T | undefined {
+    return index < 0 || index >= this.count ? undefined : this.slots[(this.head + index) & (this.slots.length - 1)];
+  }
+
   /** The newest item, kept. */
   last(): T | undefined {
     return this.count === 0 ? undefined : this.slots[(this.head + this.count - 1) & (this.slots.length - 1)];

@@ -46,7 +46,9 @@ export interface ConnectionOptions {
   /** Where an exception from an application handler goes when nobody listens for 'error'. */
   reportHandlerError: (error: Error, connection: Connection) => void;
   /** Called once when the connection is gone, before its 'close' event (the server's bookkeeping). */
-  onGone: (connection: Connection) => void;
+  onGone: (connection: Connection, code: number, reason: string) => void;
+  /** Every message a client sends, before the 'message' event (the message proxy); undefined: none. */
+  onClientMessage: ((connection: Connection, data: Buffer, binary: boolean) => void) | undefined;
 }
 
 export interface SendOptions {
@@ -408,6 +410,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Sessio
     const counters = this.options.counters;
     counters.messagesIn++;
     counters.bytesIn += data.length;
+    this.options.onClientMessage?.(this, data, binary);
     this.emit('message', binary ? data : data.toString('utf8'), binary);
   }
 
@@ -503,8 +506,9 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Sessio
     const code = this.session.receivedCloseCode ?? CloseCode.Abnormal;
     this.options.topics.unsubscribeAll(this);
     this.options.counters.closedWith(code);
-    this.options.onGone(this);
-    this.emit('close', code, this.session.receivedCloseReason);
+    const reason = this.session.receivedCloseReason;
+    this.options.onGone(this, code, reason);
+    this.emit('close', code, reason);
   }
 }
 

@@ -33,14 +33,12 @@ import { PublicationKind } from '../pubsub/broker.js';
 import { checkTopic } from '../pubsub/topic-name.js';
 import { encodeClosePayload } from '../protocol/close.js';
 import { ClientIds } from './client-ids.js';
-import { ConnectProxy } from '../gateway/connect-proxy.js';
-import { Identifier } from '../gateway/identity.js';
-import { ApiServer } from '../gateway/api/api-server.js';
+import { Gateway } from '../gateway/gateway.js';
 import { VERSION } from './version.js';
 import { CloseCode } from '../protocol/constants.js';
 import { connectionExits, type HandshakeError } from '../protocol/errors.js';
 import { combineSnapshots, ServerStats, snapshot, type StatsSnapshot } from '../telemetry/stats.js';
-import { watchFiles, type CertificateStore } from '../tls/certificates.js';
+import type { CertificateStore } from '../tls/certificates.js';
 import { TlsListener } from '../tls/tls-listener.js';
 import { parseTicketKeys, randomTicketKey, TicketKeyRing } from '../tls/ticket-keys.js';
 
@@ -94,11 +92,7 @@ export class WebSocketServer extends EventEmitter<ServerEvents> implements Hands
   /** The fleet's verbs: send, subscribe, disconnect by user or client, and the questions. */
   private readonly fleet: Fleet<Connection>;
   /** Who a client is: its token, the connect proxy, or nobody. */
-  private readonly identifier: Identifier;
-  private stopWatchingKeys: (() => void) | undefined;
-  /** The server API's listener (apiPort), once listening. */
-  private api: ApiServer | undefined;
-  private apiListening: Promise<{ host: string; port: number }> | undefined;
+  private readonly gateway: Gateway;
   /** permessage-deflate's shared contexts and idle sweep; undefined when it is off. */
   readonly deflate: DeflateContexts | undefined;
   /** One options object shared by every Connection. */
@@ -115,6 +109,7 @@ export class WebSocketServer extends EventEmitter<ServerEvents> implements Hands
     this.deflate = o.perMessageDeflate === undefined ? undefined : new DeflateContexts(o.perMessageDeflate, this.clock);
     this.ids = new ClientIds(o.node);
     const presence = new PresenceRule(o.presencePrefix ?? [], o.presenceMaxMembers);
+    this.gateway = new Gateway(o, { node: this.ids.node, log: this.log, logSummary: this.logSummary, counters: this.counters, clock: this.clock });
     this.pubsub = new PubSub<Connection>(
       brokerFromOptions(o),
       { maxTopicLength: o.maxTopicLength, maxBackpressure: o.maxBackpressure, slowSubscriberPolicy: o.slowSubscriberPolicy, maxTopicsPerConnection: o.maxTopicsPerConnection, maxTopics: o.maxTopics },
@@ -123,7 +118,7 @@ export class WebSocketServer extends EventEmitter<ServerEvents> implements Hands
         onSubscription: (topic, count, previous) => this.emit('subscription', topic, count, previous),
         answer: (question) => (question.kind === 'stats' ? this.localSnapshot() : this.fleet.answer(question)),
         onSignal: (kind, topic, payload) => (kind === PublicationKind.Command ? this.fleet.received(topic, payload) : this.fleet.announced(topic, payload)),
-        onMembership: presence.any ? (connection, topic, joined) => this.fleet.membership(connection, topic, joined) : undefined,
+        onMembership: presence.any || this.gateway.wantsMembership ? (connection, topic, joined) => this.membership(connection, topic, joined) : undefined,
         onBrokerState: (connected, detail) => {
           if (connected) this.log.info(`broker: ${detail}`);
           // "…; retrying in N ms" differs at each attempt: the kind is the reason alone.
@@ -156,12 +151,6 @@ export class WebSocketServer extends EventEmitter<ServerEvents> implements Hands
       presence,
     );
     this.pubsub.listenRoute(this.fleet.route);
-    const gateway = o.gateway;
-    const proxy =
-      gateway.connectUrl === undefined
-        ? undefined
-        : new ConnectProxy({ url: gateway.connectUrl, timeout: o.proxyTimeout, concurrency: o.proxyConcurrency, onFailure: (cause, message) => this.backendFailed(cause, message) });
-    this.identifier = new Identifier(gateway.tokens, proxy);
     this.connectionOptions = {
       maxPayload: o.maxPayload,
       maxFragments: o.maxFragments,
@@ -174,7 +163,9 @@ export class WebSocketServer extends EventEmitter<ServerEvents> implements Hands
       clock: this.clock,
       topics: this.pubsub,
       counters: this.counters,
-      onGone: (connection) => {
+      onClientMessage: this.gateway.onClientMessage,
+      onGone: (connection, code, reason) => {
+        this.gateway.gone(connection, code, reason);
         this.connections.delete(connection);
         this.byId.delete(connection.id);
         this.admission.closed(connection.remoteAddress);
@@ -189,7 +180,7 @@ export class WebSocketServer extends EventEmitter<ServerEvents> implements Hands
         closeTimeout: o.closeTimeout,
         policy: { paths: o.paths, trustProxy: o.trustProxy, subprotocols: o.subprotocols, selectSubprotocol: o.selectSubprotocol },
         sideRoutes: this.sideRoutes(),
-        verifyRequest: this.verifier(o.verifyRequest),
+        verifyRequest: this.gateway.verifier(o.verifyRequest),
         admission: this.admission,
         deflate: o.perMessageDeflate,
         clock: this.clock,
@@ -233,22 +224,10 @@ export class WebSocketServer extends EventEmitter<ServerEvents> implements Hands
     });
   }
 
-  /**
-   * The check before every upgrade: who the client is (its token, or the
-   * connect proxy; refused with 401 or the backend's status), then the
-   * application's own verifyRequest, which sees the identity.
-   */
-  private verifier(application: RequestVerifier | undefined): RequestVerifier | undefined {
-    const identifier = this.identifier;
-    if (!identifier.active) return application;
-    return (request) => {
-      const identity = identifier.identify(request);
-      const then = (found: ClientIdentity | undefined): RequestVerdict | Promise<RequestVerdict> => {
-        request.identity = found;
-        return application?.(request);
-      };
-      return identity instanceof Promise ? identity.then(then) : then(identity);
-    };
+  /** A connection joined or left a topic: presence events, backend events. */
+  private membership(connection: Connection, topic: string, joined: boolean): void {
+    this.fleet.membership(connection, topic, joined);
+    this.gateway.membership(connection, topic, joined);
   }
 
   /**
@@ -256,10 +235,7 @@ export class WebSocketServer extends EventEmitter<ServerEvents> implements Hands
    * new handshakes are verified with its keys; a bad file keeps the ones in force.
    */
   reloadTokenKeys(): 'reloaded' | 'unchanged' | 'refused' {
-    const { outcome, detail } = this.identifier.reloadKeys();
-    if (outcome === 'reloaded') this.log.info(`token keys reloaded: ${detail}`);
-    else if (outcome === 'refused') this.log.error(`token key reload refused: ${detail}; the keys in force stay`);
-    return outcome;
+    return this.gateway.reloadTokenKeys();
   }
 
   /**
@@ -282,23 +258,8 @@ export class WebSocketServer extends EventEmitter<ServerEvents> implements Hands
 
   listen(): Promise<ListenAddress> {
     const o = this.options;
-    if (o.watchCertificates) {
-      this.tls?.watch();
-      const keyFile = this.identifier.keyFile;
-      if (keyFile !== undefined && this.stopWatchingKeys === undefined) this.stopWatchingKeys = watchFiles([keyFile], () => this.reloadTokenKeys());
-    }
-    if (o.apiPort !== undefined && this.api === undefined) {
-      const api = (this.api = new ApiServer(this, {
-        port: o.apiPort,
-        host: o.apiHost,
-        keys: o.apiKey ?? [],
-        maxBody: o.apiMaxBody,
-        log: this.log,
-        onRequest: () => this.counters.apiRequests++,
-        onError: (code) => this.counters.apiFailed(code),
-      }));
-      this.apiListening = api.listen();
-    }
+    if (o.watchCertificates) this.tls?.watch();
+    const api = this.gateway.listen(this);
     if (o.statsPort !== undefined && this.statsServer === undefined) {
       this.statsServer = startStatsServer(o.statsPort, o.statsHost, this.sideRoutes(), this.log);
     }
@@ -319,13 +280,12 @@ export class WebSocketServer extends EventEmitter<ServerEvents> implements Hands
       });
     });
     // The API's port failing (in use, say) fails the start like the WebSocket port's.
-    return this.apiListening === undefined ? listening : Promise.all([listening, this.apiListening]).then(([address]) => address);
+    return api === undefined ? listening : Promise.all([listening, api]).then(([address]) => address);
   }
 
   /** Where the server API listens (apiPort), once listening; undefined without it. */
   get apiAddress(): { host: string; port: number } | undefined {
-    const a = this.api?.server.address();
-    return typeof a === 'object' && a !== null ? { host: a.address, port: a.port } : undefined;
+    return this.gateway.apiAddress;
   }
 
   address(): ListenAddress {
@@ -345,10 +305,8 @@ export class WebSocketServer extends EventEmitter<ServerEvents> implements Hands
     this.shuttingDown = true;
     this.heartbeat?.stop();
     this.tls?.unwatch();
-    this.stopWatchingKeys?.();
     this.statsServer?.close();
     this.statsServer?.closeAllConnections();
-    this.api?.close();
     const listener = this.listener;
     const stopped = new Promise<void>((resolve) => (listener === undefined ? resolve() : listener.close(() => resolve())));
     this.handshaker.destroyPending();
@@ -365,6 +323,7 @@ export class WebSocketServer extends EventEmitter<ServerEvents> implements Hands
     await Promise.race([Promise.all(closed), deadline]);
     clearTimeout(timer);
     for (const connection of this.connections) connection.terminate();
+    await this.gateway.close(Math.min(timeout, 2000));
     await this.pubsub.close();
     this.deflate?.close();
     this.logSummary.close();
@@ -438,12 +397,6 @@ export class WebSocketServer extends EventEmitter<ServerEvents> implements Hands
   /** Every process of the fleet: its node, connections, uptime, version. */
   nodes(): Promise<NodeInfo[]> {
     return this.fleet.nodes();
-  }
-
-  /** A request to the backend failed: counted by cause, logged once per cause and interval. */
-  private backendFailed(cause: string, message: string): void {
-    this.counters.backendFailed(cause);
-    this.logSummary.warn(cause, message);
   }
 
   /**
@@ -548,6 +501,7 @@ export class WebSocketServer extends EventEmitter<ServerEvents> implements Hands
       connection.terminate();
       return;
     }
+    this.gateway.connected(connection, request);
     if (this.shuttingDown) connection.closeFor(connectionExits.shutdown(CloseCode.GoingAway, 'server shutting down'));
     // Bytes that came with the head belong to the first frames.
     if (rest.length > 0) connection.receive(rest);

@@ -18,6 +18,8 @@ describe('Fifo', () => {
       expect(fifo.length).toBe(model.length);
       expect(fifo.peek()).toBe(model[0]);
       expect(fifo.last()).toBe(model[model.length - 1]);
+      const i = Math.floor(random.next() * (model.length + 1));
+      expect(fifo.at(i)).toBe(model[i]);
     }
     expect(fifo.drain()).toEqual(model);
     expect(fifo.length).toBe(0);
