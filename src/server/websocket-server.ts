@@ -487,6 +487,7 @@ export class WebSocketServer extends EventEmitter<ServerEvents> implements Hands
     this.connections.add(connection);
     this.byId.set(connection.id, connection);
     this.admission.opened(request.remoteAddress);
+    this.gateway.connected(connection, request);
     const identity = request.identity;
     if (identity !== undefined) {
       connection.setUser(identity.user);
@@ -501,7 +502,6 @@ export class WebSocketServer extends EventEmitter<ServerEvents> implements Hands
       connection.terminate();
       return;
     }
-    this.gateway.connected(connection, request);
     if (this.shuttingDown) connection.closeFor(connectionExits.shutdown(CloseCode.GoingAway, 'server shutting down'));
     // Bytes that came with the head belong to the first frames.
     if (rest.length > 0) connection.receive(rest);
