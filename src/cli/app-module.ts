@@ -33,9 +33,14 @@ export interface AppModule {
    * message goes to the proxy.
    */
   routeMessage?(connection: Connection, data: string | Buffer, isBinary: boolean): boolean;
+  /**
+   * Answers a wssd.v1 client's rpc: a string, bytes, or a value sent as
+   * JSON (or a promise of one). Without it, rpcs go to the message proxy.
+   */
+  onRpc?(connection: Connection, data: string | Buffer, isBinary: boolean): unknown;
 }
 
-const MEMBERS = ['init', 'verifyRequest', 'onConnection', 'routeMessage'] as const;
+const MEMBERS = ['init', 'verifyRequest', 'onConnection', 'routeMessage', 'onRpc'] as const;
 
 /** What the executable runs without --app: every message is sent back as it came. */
 export const echoApp: AppModule = {

@@ -166,7 +166,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     delete process.env[SHARED_TICKET_KEY];
     const ticketKeys = shared !== undefined && config.options.ticketKeysFile === undefined ? Buffer.from(shared, 'hex') : undefined;
     // The flags cannot set verifyRequest: only the app can.
-    made = server = createServer({ ...config.options, logger: log, broker, ticketKeys, verifyRequest: app.verifyRequest, routeMessage: app.routeMessage });
+    made = server = createServer({ ...config.options, logger: log, broker, ticketKeys, verifyRequest: app.verifyRequest, routeMessage: app.routeMessage, onRpc: app.onRpc });
     const live = server;
     const onConnection = app.onConnection;
     if (onConnection !== undefined) server.on('connection', (connection, request) => onConnection(connection, request, live));

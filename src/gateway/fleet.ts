@@ -21,7 +21,8 @@ export interface FleetMember extends Subscriber {
   readonly readyState: number;
   readonly user: string | undefined;
   readonly info: Record<string, unknown> | undefined;
-  send(data: string | Buffer, options?: { binary?: boolean }): boolean;
+  /** Something sent to this client (a send by client id): as a message, or a `message` push to a wssd.v1 client. */
+  sendMessage(data: Buffer, binary: boolean): boolean;
   /** Closed by the server for the backend, with this code and reason. */
   kick(code: number, reason: string): void;
   subscribe(topic: string): boolean;
@@ -140,7 +141,7 @@ export class Fleet<M extends FleetMember> {
     for (const member of members) {
       switch (command.op) {
         case 'send':
-          if (member.send(command.data, { binary: command.binary })) done++;
+          if (member.sendMessage(command.data, command.binary)) done++;
           break;
         case 'disconnect':
           member.kick(command.code, command.reason);

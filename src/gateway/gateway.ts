@@ -16,6 +16,7 @@ import { BackendEvents, type BackendEvent } from './backend-events.js';
 import { ConnectProxy } from './connect-proxy.js';
 import { Identifier } from './identity.js';
 import { MessageProxy, type MessageRouter, type ProxiedClient } from './message-proxy.js';
+import { SubscribeProxy } from './subscribe-proxy.js';
 
 /** A connection as the gateway sees it (the server's Connection). */
 export interface GatewayClient extends ProxiedClient {
@@ -40,7 +41,10 @@ const MAX_PROXY_ANSWER = 1024 * 1024;
 export class Gateway {
   readonly identifier: Identifier;
   private readonly events: BackendEvents | undefined;
-  private readonly messages: MessageProxy | undefined;
+  /** The message proxy (--message-url), when on: raw messages and wssd.v1 rpcs go to it. */
+  readonly messages: MessageProxy | undefined;
+  /** The subscribe proxy (--subscribe-url), when on. */
+  readonly subscribeProxy: SubscribeProxy | undefined;
   private readonly routeMessage: MessageRouter | undefined;
   private api: ApiServer | undefined;
   private stopWatchingKeys: (() => void) | undefined;
@@ -80,6 +84,7 @@ export class Gateway {
               failed(cause, message);
             },
           });
+    this.subscribeProxy = gateway.subscribeUrl === undefined ? undefined : new SubscribeProxy({ url: gateway.subscribeUrl, timeout: o.proxyTimeout, concurrency: o.proxyConcurrency, onFailure: failed });
     this.routeMessage = o.routeMessage;
   }
 

@@ -24,6 +24,9 @@ export interface MessageSource {
  */
 export type MessageRouter = { route(connection: MessageSource, data: string | Buffer, isBinary: boolean): boolean }['route'];
 
+/** Answers a wssd.v1 client's rpc (a method, for the same reason as MessageRouter). */
+export type RpcHandler = { answer(connection: MessageSource, data: string | Buffer, isBinary: boolean): unknown }['answer'];
+
 /** A connection as the proxy needs it (Connection has it). */
 export interface ProxiedClient extends MessageSource {
   /** Stop and restart reading from the client. */

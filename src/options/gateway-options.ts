@@ -53,6 +53,20 @@ export const gatewayOptions = {
     flag: { name: 'events-max-queue', arg: 'N' },
     help: 'events waiting for the backend; past it an event is dropped and counted, never blocking a connection',
   }),
+  subscribeUrl: text({
+    flag: { name: 'subscribe-url', arg: 'URL' },
+    help: "subscribe proxy: a wssd.v1 client's subscription its token does not allow is POSTed here ({client, user, topic}); {} allows, {refuse: {reason}} refuses",
+  }),
+  clientSubscribePrefix: list({
+    flag: { name: 'client-subscribe-prefix', arg: 'P', commas: 'everywhere' },
+    help: "wssd.v1 clients may subscribe themselves to topics under this prefix, whoever they are; '*' for every topic",
+    shows: 'none (with the test page on: demo:)',
+  }),
+  clientPublishPrefix: list({
+    flag: { name: 'client-publish-prefix', arg: 'P', commas: 'everywhere' },
+    help: "wssd.v1 clients may publish on topics under this prefix, whoever they are; '*' for every topic",
+    shows: 'none (with the test page on: demo:)',
+  }),
   messageUrl: text({
     flag: { name: 'message-url', arg: 'URL' },
     help: 'message proxy: each client message is POSTed here ({client, user, data}); a non-empty 200 answer goes back to that client',
@@ -83,6 +97,7 @@ export interface ResolvedGateway {
   connectUrl: URL | undefined;
   eventsUrl: URL | undefined;
   messageUrl: URL | undefined;
+  subscribeUrl: URL | undefined;
 }
 
 /** The gateway's options checked together; the declared ones alone were resolved with the rest. */
@@ -100,6 +115,7 @@ export function resolveGateway(declared: Resolved<Declared>): ResolvedGateway {
     connectUrl: url('connectUrl', declared.connectUrl),
     eventsUrl: url('eventsUrl', declared.eventsUrl),
     messageUrl: url('messageUrl', declared.messageUrl),
+    subscribeUrl: url('subscribeUrl', declared.subscribeUrl),
   };
 }
 

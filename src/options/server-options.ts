@@ -6,7 +6,7 @@
 // mirrors the defaults here.
 import { constants } from 'node:buffer';
 import { readFileSync } from 'node:fs';
-import type { MessageRouter } from '../gateway/message-proxy.js';
+import type { MessageRouter, RpcHandler } from '../gateway/message-proxy.js';
 import { gatewayOptions, resolveGateway, type ResolvedGateway } from './gateway-options.js';
 import type { Logger } from '../telemetry/log.js';
 import { about, ConfigError, naming, option } from '../config-error.js';
@@ -167,6 +167,9 @@ const coreOptions = {
   selectSubprotocol: value<SubprotocolSelector>({ help: 'chooses the subprotocol; overrides subprotocols' }),
   routeMessage: value<MessageRouter>({
     help: 'with messageUrl: whether a message goes to the message proxy (true) or stays with the application (false); default: every message goes',
+  }),
+  onRpc: value<RpcHandler>({
+    help: "answers a wssd.v1 client's rpc: what it returns (a string, bytes, or a value sent as JSON; a promise of one) goes back; default: the message proxy",
   }),
   verifyRequest: value<RequestVerifier>({ help: 'checks a valid upgrade request (origin, auth…) before the 101; may refuse with a status' }),
 

@@ -83,6 +83,8 @@ export const connectionExits = {
   shutdown: (code: number, reason: string) => new ProtocolError('WS_ERR_SERVER_SHUTDOWN', code, reason),
   /** The backend disconnected it (the API, a GatewayWorker kick, server.disconnect()): 4000 by default, do not reconnect. */
   kicked: (code: number, reason: string) => new ProtocolError('WS_ERR_KICKED', code, reason),
+  /** A wssd.v1 client's token expired without a refresh: 4001, come back with a new one. */
+  tokenExpired: () => new ProtocolError('WS_ERR_TOKEN_EXPIRED', 4001, 'token expired'),
 } as const;
 
 /** A token refused for what it holds (RFC 6750 §3.1: invalid_token). */

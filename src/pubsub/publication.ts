@@ -30,6 +30,8 @@ export class Publication implements SharedMessage {
   compress = true;
   /** The payload compressed, by window size (shareKey): made at the first subscriber that needs it. */
   private compressedBy: Map<number, Buffer> | undefined;
+  /** Other forms of this publication (a protocol's envelope around it), made once each. */
+  private variants: Map<string, Publication> | undefined;
 
   private constructor(topic: string, binary: boolean, payload: Buffer, frame: Buffer | undefined, position?: StreamPosition) {
     this.topic = topic;
@@ -68,6 +70,22 @@ export class Publication implements SharedMessage {
       map.set(key, compressed);
     }
     return compressed;
+  }
+
+  /**
+   * This publication in another form, for connections that speak a protocol
+   * on top of WebSocket (wssd.v1 wraps it in a JSON envelope): `make` builds
+   * it at the first such subscriber, and every other one gets the same.
+   */
+  variant(key: string, make: (publication: Publication) => Publication): Publication {
+    const map = (this.variants ??= new Map());
+    let form = map.get(key);
+    if (form === undefined) {
+      form = make(this);
+      form.compress = this.compress;
+      map.set(key, form);
+    }
+    return form;
   }
 
   /** The frame's first byte. */

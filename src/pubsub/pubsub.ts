@@ -328,6 +328,11 @@ export class PubSub<S extends Subscriber> implements BrokerHost {
     return { publications, position: page.position, recovered: page.recovered, reason: page.reason, complete: page.complete };
   }
 
+  /** Whether `topic` keeps history (its publications have positions). */
+  hasHistory(topic: string): boolean {
+    return this.broker.history !== undefined && this.broker.deliversOwn?.(topic) === true;
+  }
+
   /** Subscribers of `topic` in this process, in O(1). */
   count(topic: string): number {
     return (isRoute(topic) ? this.routes : this.registry).count(topic);

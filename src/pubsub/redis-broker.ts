@@ -253,12 +253,12 @@ export class RedisBroker implements Broker {
     );
   }
 
-  /** One page of what was published on `topic` after `since`; at most `limit` entries (and about 4 MiB). */
+  /** One page of what was published on `topic` after `since`; at most `limit` entries (and about 4 MiB); limit 0 reads the position alone. */
   async history(topic: string, since: StreamPosition, limit: number): Promise<HistoryPage> {
     // A topic just subscribed here: its subscription must be in force before the read, or a publication could fall between.
     await this.barrier();
     return this.reads.run(async () => {
-      const reply = await this.commands.command(['EVALSHA', READ_SHA, 2, metaKey(this.prefix, topic), streamKey(this.prefix, topic), since.epoch, since.offset, Math.max(1, Math.min(limit, this.historySize)), HISTORY_PAGE_BYTES]);
+      const reply = await this.commands.command(['EVALSHA', READ_SHA, 2, metaKey(this.prefix, topic), streamKey(this.prefix, topic), since.epoch, since.offset, Math.max(0, Math.min(limit, this.historySize)), HISTORY_PAGE_BYTES]);
       return readPage(since, reply);
     });
   }

@@ -15,6 +15,8 @@ import { SendStatus, SocketWriter, type WriterHost } from '../io/socket-writer.j
 import type { ClientIdentity, UpgradeRequest } from '../http/upgrade.js';
 import { checkUser, userRoute } from '../gateway/routes.js';
 import { MAX_INFO_BYTES, type PresenceEvent } from '../gateway/presence.js';
+import { disconnectPush, messagePush, reconnects, subscribedPush, unsubscribedPush, V1, v1Form } from '../gateway/v1/frames.js';
+import type { V1Session } from '../gateway/v1/session.js';
 import type { Publication, PublishData } from '../pubsub/publication.js';
 import type { StreamPosition } from '../pubsub/history.js';
 import type { PublishOptions, PubSub, ResumeResult, SlowSubscriberPolicy, SubscribeStatus, Subscriber } from '../pubsub/pubsub.js';
@@ -102,6 +104,8 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Sessio
   /** What the client's token or the connect proxy said about it; undefined for an anonymous client. */
   readonly identity: ClientIdentity | undefined;
   private userName: string | undefined;
+  /** The wssd.v1 side of the connection, when the client speaks it. */
+  private v1: V1Session | undefined;
   private infoObject: Record<string, unknown> | undefined;
   private readonly session: WebSocketSession;
   private readonly writer: SocketWriter;
@@ -304,7 +308,33 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Sessio
    * (1000, 1001…, 3000–4999) and the reason at most 123 bytes of UTF-8.
    */
   close(code: number = CloseCode.Normal, reason = ''): void {
+    this.noticeClose(code, reason);
     this.session.close(code, reason);
+  }
+
+  /** A wssd.v1 client hears why it is closed, and whether to come back, before the Close. */
+  private noticeClose(code: number, reason: string): void {
+    if (this.v1 !== undefined && this.session.state === SessionState.Open) this.sendFrame(disconnectPush(code, reason, reconnects(code)));
+  }
+
+  /** @internal This connection speaks wssd.v1: its messages are the protocol's commands, its deliveries wrapped. */
+  speakV1(session: V1Session): void {
+    this.v1 = session;
+  }
+
+  /** @internal Sent to this client by id (server.send, the API): a message, or a `message` push for wssd.v1. */
+  sendMessage(data: Buffer, binary: boolean): boolean {
+    return this.v1 === undefined ? this.send(data, { binary }) : this.send(messagePush(data, binary));
+  }
+
+  /** @internal One frame of wssd.v1 (a reply or a push). */
+  sendFrame(text: string): void {
+    this.send(text);
+  }
+
+  /** @internal The token expired without a refresh (wssd.v1): closed with 4001. */
+  expired(): void {
+    this.closeFor(connectionExits.tokenExpired());
   }
 
   /** @internal The backend disconnected it (the API, server.disconnect(), a GatewayWorker kick). */
@@ -314,6 +344,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Sessio
 
   /** @internal A member of a topic with presence joined or left (emitted only while listened to). */
   presence(topic: string, event: PresenceEvent): void {
+    this.v1?.presenceEvent(topic, event);
     if (this.listenerCount('presence') > 0) this.emit('presence', topic, event);
   }
 
@@ -321,6 +352,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Sessio
   closeFor(exit: ProtocolError): void {
     if (this.session.state !== SessionState.Open) return;
     this.options.counters.exitedWith(exit.code);
+    this.noticeClose(exit.closeCode, exit.message);
     this.session.close(exit.closeCode, exit.message);
   }
 
@@ -341,18 +373,36 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Sessio
    * or 'closed'. A refusal is counted (/stats `losses`).
    */
   trySubscribe(topic: string, options?: SubscribeOptions): SubscribeStatus {
+    const status = this.subscribeForClient(topic, options);
+    // A wssd.v1 client hears of a subscription the server made for it.
+    if (status === 'subscribed' && this.v1 !== undefined) this.sendFrame(subscribedPush(topic));
+    return status;
+  }
+
+  /** @internal A subscription the wssd.v1 client asked for itself (its reply says so; no push). */
+  subscribeForClient(topic: string, options?: SubscribeOptions): SubscribeStatus {
     if (this.closed) return 'closed';
     return this.options.topics.subscribe(this, topic, options?.since);
   }
 
   /** @internal subscribe(topic, { since }) caught up. */
   resumed(topic: string, result: ResumeResult): void {
+    this.v1?.resumed(topic, result);
     this.emit('resume', topic, result);
   }
 
   /** Leaves `topic`; false if it was not subscribed. */
   unsubscribe(topic: string): boolean {
-    return this.options.topics.unsubscribe(this, topic);
+    const left = this.unsubscribeForClient(topic);
+    if (left && this.v1 !== undefined) this.sendFrame(unsubscribedPush(topic));
+    return left;
+  }
+
+  /** @internal The wssd.v1 client left a topic itself. */
+  unsubscribeForClient(topic: string): boolean {
+    const left = this.options.topics.unsubscribe(this, topic);
+    if (left) this.v1?.left(topic);
+    return left;
   }
 
   isSubscribed(topic: string): boolean {
@@ -391,7 +441,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Sessio
       this.overflow();
       return false;
     }
-    this.session.sendShared(publication);
+    this.session.sendShared(this.v1 === undefined ? publication : publication.variant(V1, v1Form));
     const counters = this.options.counters;
     counters.messagesOut++;
     counters.bytesOut += length;
@@ -410,6 +460,8 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Sessio
     const counters = this.options.counters;
     counters.messagesIn++;
     counters.bytesIn += data.length;
+    // A wssd.v1 client's frames are commands of the protocol, not the application's messages.
+    if (this.v1 !== undefined) return this.v1.receive(data, binary);
     this.options.onClientMessage?.(this, data, binary);
     this.emit('message', binary ? data : data.toString('utf8'), binary);
   }
@@ -507,6 +559,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Sessio
     this.options.topics.unsubscribeAll(this);
     this.options.counters.closedWith(code);
     const reason = this.session.receivedCloseReason;
+    this.v1?.close();
     this.options.onGone(this, code, reason);
     this.emit('close', code, reason);
   }

@@ -34,6 +34,9 @@ import { checkTopic } from '../pubsub/topic-name.js';
 import { encodeClosePayload } from '../protocol/close.js';
 import { ClientIds } from './client-ids.js';
 import { Gateway } from '../gateway/gateway.js';
+import { V1 } from '../gateway/v1/frames.js';
+import { V1Session, type V1Services } from '../gateway/v1/session.js';
+import { v1Services } from '../gateway/v1/services.js';
 import { VERSION } from './version.js';
 import { CloseCode } from '../protocol/constants.js';
 import { connectionExits, type HandshakeError } from '../protocol/errors.js';
@@ -93,6 +96,8 @@ export class WebSocketServer extends EventEmitter<ServerEvents> implements Hands
   private readonly fleet: Fleet<Connection>;
   /** Who a client is: its token, the connect proxy, or nobody. */
   private readonly gateway: Gateway;
+  /** What every wssd.v1 session is given. */
+  private readonly v1Services: V1Services;
   /** permessage-deflate's shared contexts and idle sweep; undefined when it is off. */
   readonly deflate: DeflateContexts | undefined;
   /** One options object shared by every Connection. */
@@ -151,6 +156,7 @@ export class WebSocketServer extends EventEmitter<ServerEvents> implements Hands
       presence,
     );
     this.pubsub.listenRoute(this.fleet.route);
+    this.v1Services = v1Services(o, this.pubsub, this.fleet, this.gateway, this.clock);
     this.connectionOptions = {
       maxPayload: o.maxPayload,
       maxFragments: o.maxFragments,
@@ -178,7 +184,8 @@ export class WebSocketServer extends EventEmitter<ServerEvents> implements Hands
         headLimits: { maxHeadBytes: o.maxHeadBytes, maxHeaderCount: o.maxHeaderCount, maxLineBytes: o.maxLineBytes },
         handshakeTimeout: o.handshakeTimeout,
         closeTimeout: o.closeTimeout,
-        policy: { paths: o.paths, trustProxy: o.trustProxy, subprotocols: o.subprotocols, selectSubprotocol: o.selectSubprotocol },
+        // The application's subprotocols first, in its order of preference; then the client protocol.
+        policy: { paths: o.paths, trustProxy: o.trustProxy, subprotocols: [...(o.subprotocols ?? []), V1], selectSubprotocol: o.selectSubprotocol },
         sideRoutes: this.sideRoutes(),
         verifyRequest: this.gateway.verifier(o.verifyRequest),
         admission: this.admission,
@@ -487,6 +494,7 @@ export class WebSocketServer extends EventEmitter<ServerEvents> implements Hands
     this.connections.add(connection);
     this.byId.set(connection.id, connection);
     this.admission.opened(request.remoteAddress);
+    if (protocol === V1) connection.speakV1(new V1Session(connection, this.v1Services));
     this.gateway.connected(connection, request);
     const identity = request.identity;
     if (identity !== undefined) {
