@@ -33,6 +33,7 @@ import { asText, type RespPush, type RespValue } from '../redis/resp.js';
 import { PublicationKind, type Broker, type BrokerHost, type BrokerQuestion } from './broker.js';
 import { judgePage, metaKey, publicationKey, PUBLISH_WITH_HISTORY, READ_HISTORY, splitPositioned, streamKey, type HistoryPage, type StreamPosition } from './history.js';
 import { Publication } from './publication.js';
+import { isRoute } from './topic-name.js';
 import { ANSWER, ASK, decodeMessage, encodeMessage, HEADER, PUBLICATION, publicationFlags } from './redis-wire.js';
 import { Semaphore } from './semaphore.js';
 
@@ -82,6 +83,8 @@ const REPLIES = '\u0000r:';
 interface Tracked {
   last: StreamPosition | undefined;
   held: [message: Buffer, position: StreamPosition][] | undefined;
+  /** A recovery is reading the history. */
+  recovering: boolean;
 }
 
 interface Ask {
@@ -157,6 +160,11 @@ export class RedisBroker implements Broker {
     this.subscriber.on('push', (push) => this.receive(push));
     this.subscriber.subscribe(this.prefix + EVERYONE);
     this.subscriber.subscribe(this.prefix + REPLIES + this.nodeHex);
+    // From the moment the subscriptions are lost, what comes live on a topic with history is held until
+    // the history has told what was missed meanwhile: nothing newer goes ahead of it.
+    this.subscriber.on('down', () => {
+      for (const tracked of this.tracked.values()) if (tracked.last !== undefined) tracked.held ??= [];
+    });
     for (const client of [this.subscriber, this.commands]) {
       client.on('ready', (again) => this.ready(again));
       client.on('down', (error, delay) => {
@@ -174,9 +182,8 @@ export class RedisBroker implements Broker {
     this.up = true;
     this.host?.brokerState?.(true, again ? `reconnected to Redis at ${this.where}` : `connected to Redis at ${this.where}`);
     if (!again) return;
-    // Read only once the subscriptions are in force again, so nothing falls between the read and the live stream.
-    const barrier = this.barrier();
-    void barrier.then(() => {
+    // The history is read once the subscriptions are in force again: nothing falls between the read and the live stream.
+    void this.barrier().then(() => {
       for (const topic of this.tracked.keys()) void this.recover(topic);
     });
   }
@@ -193,9 +200,9 @@ export class RedisBroker implements Broker {
     return Promise.resolve().then(() => this.subscribed);
   }
 
-  /** Whether `topic` keeps a history. */
+  /** Whether `topic` keeps a history; the server's routes (U+0000 names) never do. */
   hasHistory(topic: string): boolean {
-    return this.historySize > 0 && (this.historyPrefixes === undefined || this.historyPrefixes.some((p) => topic.startsWith(p)));
+    return this.historySize > 0 && !isRoute(topic) && (this.historyPrefixes === undefined || this.historyPrefixes.some((p) => topic.startsWith(p)));
   }
 
   deliversOwn(topic: string): boolean {
@@ -205,7 +212,7 @@ export class RedisBroker implements Broker {
   subscribe(topic: string): void {
     this.subscriber.subscribe(this.prefix + topic);
     if (!this.hasHistory(topic)) return;
-    const tracked: Tracked = { last: undefined, held: undefined };
+    const tracked: Tracked = { last: undefined, held: undefined, recovering: false };
     this.tracked.set(topic, tracked);
     // Where the topic stands once the subscription is in force: a loss before the first publication arrives is still recovered from here.
     void this.barrier()
@@ -368,16 +375,20 @@ export class RedisBroker implements Broker {
    */
   private async recover(topic: string): Promise<void> {
     const tracked = this.tracked.get(topic);
-    if (tracked === undefined || tracked.held !== undefined || tracked.last === undefined) return;
+    if (tracked === undefined || tracked.last === undefined || tracked.recovering) return;
     const had = tracked.last;
-    tracked.held = [];
+    tracked.recovering = true;
+    tracked.held ??= [];
     let cursor = had;
     try {
-      for (let first = true; ; first = false) {
+      let told = false;
+      for (;;) {
         const page = await this.history(topic, cursor, HISTORY_PAGE);
         if (this.tracked.get(topic) !== tracked) return; // unsubscribed meanwhile
         if (!page.recovered && page.reason !== undefined) {
-          this.host?.recoveryFailed?.(topic, page.reason, first ? had : cursor, page.position);
+          // Told once per recovery: a history trimmed again while it is paged (publishing outpaces it) is the same loss.
+          if (!told) this.host?.recoveryFailed?.(topic, page.reason, had, page.position);
+          told = true;
           // What was had belongs to another epoch (or was trimmed): go on from the page's own start.
           tracked.last = undefined;
         }
@@ -391,6 +402,7 @@ export class RedisBroker implements Broker {
     } finally {
       const held = tracked.held ?? [];
       tracked.held = undefined;
+      tracked.recovering = false;
       if (this.tracked.get(topic) === tracked) for (const [message, position] of held) this.deliverOnce(topic, tracked, message, position);
     }
   }
