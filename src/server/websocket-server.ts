@@ -3,7 +3,6 @@
 // and decides the upgrade; the socket then becomes a Connection, counted and
 // announced here. Also listen, close (graceful shutdown) and the heartbeat;
 // attach.ts puts the same server inside an existing node:http one.
-import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import type http from 'node:http';
 import net from 'node:net';
@@ -11,28 +10,23 @@ import { Connection, type ConnectionOptions } from './connection.js';
 import { resolveOptions, type ResolvedOptions, type ServerOptions } from '../options/server-options.js';
 import { Admission } from '../http/admission.js';
 import { Handshaker, type HandshakeHost } from '../http/handshaker.js';
-import { prometheusText } from '../telemetry/prometheus.js';
 import { startStatsServer, type SideRoutes } from '../http/side-routes.js';
-import type { ClientIdentity, RequestVerdict, RequestVerifier, UpgradeRequest } from '../http/upgrade.js';
+import type { UpgradeRequest } from '../http/upgrade.js';
 import { arrival } from '../io/arrival.js';
 import { systemClock, type Clock } from '../io/clock.js';
 import { Heartbeat } from '../io/heartbeat.js';
-import { LocalBroker } from '../pubsub/broker.js';
-import { isRelayAnswer } from '../pubsub/cluster-messages.js';
 import { brokerFromOptions } from '../pubsub/broker-from-options.js';
-import type { StreamPosition } from '../pubsub/history.js';
 import { DeflateContexts } from '../extensions/deflate-contexts.js';
 import type { DeflateParams } from '../extensions/permessage-deflate.js';
-import { toBuffer, type PublishData } from '../pubsub/publication.js';
-import { PubSub, type HistoryRead, type PublishOptions } from '../pubsub/pubsub.js';
+import { PubSub } from '../pubsub/pubsub.js';
 import { createLogger, silentLogger, type Logger } from '../telemetry/log.js';
 import { LogSummary } from '../telemetry/log-summary.js';
-import { Fleet, KICKED, type NodeInfo, type PresencePage, type Target } from '../gateway/fleet.js';
+import { Fleet } from '../gateway/fleet.js';
 import { PresenceRule } from '../gateway/presence.js';
 import { PublicationKind } from '../pubsub/broker.js';
-import { checkTopic } from '../pubsub/topic-name.js';
-import { encodeClosePayload } from '../protocol/close.js';
 import { ClientIds } from './client-ids.js';
+import { ServerVerbs } from './server-verbs.js';
+export type { ServerEvents } from './server-verbs.js';
 import { Gateway } from '../gateway/gateway.js';
 import { V1 } from '../gateway/v1/frames.js';
 import { V1Session, type V1Services } from '../gateway/v1/session.js';
@@ -40,26 +34,12 @@ import { v1Services } from '../gateway/v1/services.js';
 import { VERSION } from './version.js';
 import { CloseCode } from '../protocol/constants.js';
 import { connectionExits, type HandshakeError } from '../protocol/errors.js';
-import { combineSnapshots, ServerStats, snapshot, type StatsSnapshot } from '../telemetry/stats.js';
+import { ServerStats, snapshot, type StatsSnapshot } from '../telemetry/stats.js';
+import { sideRoutesOf } from './server-routes.js';
 import type { CertificateStore } from '../tls/certificates.js';
 import { TlsListener } from '../tls/tls-listener.js';
 import { parseTicketKeys, randomTicketKey, TicketKeyRing } from '../tls/ticket-keys.js';
 
-
-export interface ServerEvents {
-  connection: [connection: Connection, request: UpgradeRequest];
-  /** A topic's subscriber count in this process changed (0 → 1 and 1 → 0 included). */
-  subscription: [topic: string, count: number, previousCount: number];
-  /** A publication reached the local subscribers but not the broker (Redis away past its queue, or lost in flight). */
-  publishFailed: [topic: string, error: Error];
-  /** After the broker came back, publications of `topic` missed meanwhile could not all be recovered from its history. */
-  recoveryFailed: [topic: string, reason: 'epoch' | 'trimmed', had: StreamPosition, now: StreamPosition];
-  /** A handshake was refused with an HTTP status. */
-  refused: [status: number, reason: string, remoteAddress: string];
-  /** A TLS handshake failed; `kind` is its class ('http_request', …). */
-  tlsClientError: [kind: string, error: Error, remoteAddress: string];
-  error: [error: Error];
-}
 
 export interface ListenAddress {
   host: string;
@@ -67,8 +47,8 @@ export interface ListenAddress {
   url: string;
 }
 
-export class WebSocketServer extends EventEmitter<ServerEvents> implements HandshakeHost {
-  readonly options: ResolvedOptions;
+export class WebSocketServer extends ServerVerbs implements HandshakeHost {
+  override readonly options: ResolvedOptions;
   /** Open WebSocket connections. */
   readonly connections = new Set<Connection>();
   /** TLS client errors by kind since start. */
@@ -88,12 +68,12 @@ export class WebSocketServer extends EventEmitter<ServerEvents> implements Hands
   private readonly handshaker: Handshaker;
   private readonly admission: Admission;
   private readonly heartbeat: Heartbeat | undefined;
-  private readonly pubsub: PubSub<Connection>;
+  protected readonly pubsub: PubSub<Connection>;
   /** Client ids of this process; the open connections by id. */
-  private readonly ids: ClientIds;
+  protected readonly ids: ClientIds;
   private readonly byId = new Map<string, Connection>();
   /** The fleet's verbs: send, subscribe, disconnect by user or client, and the questions. */
-  private readonly fleet: Fleet<Connection>;
+  protected readonly fleet: Fleet<Connection>;
   /** Who a client is: its token, the connect proxy, or nobody. */
   private readonly gateway: Gateway;
   /** What every wssd.v1 session is given. */
@@ -337,89 +317,6 @@ export class WebSocketServer extends EventEmitter<ServerEvents> implements Hands
     await stopped;
   }
 
-  /**
-   * Publishes to every subscriber of `topic` in the whole server (every
-   * worker, every node the broker reaches). Returns how many subscribers in
-   * this process it was delivered to; never throws for a topic nobody wants.
-   */
-  publish(topic: string, data: PublishData, options?: PublishOptions): number {
-    return this.pubsub.publish(topic, data, options);
-  }
-
-  /**
-   * publish(), resolved once the broker took the publication — with its
-   * position when the topic keeps history — and rejected when it did not
-   * (Redis away past its queue, or lost in flight). One process alone
-   * resolves at once.
-   */
-  publishAcknowledged(topic: string, data: PublishData, options?: PublishOptions): Promise<StreamPosition | undefined> {
-    return this.pubsub.publishAcknowledged(topic, data, options);
-  }
-
-  /** Subscribers of `topic` in this process, in O(1). */
-  subscriberCount(topic: string): number {
-    return this.pubsub.count(topic);
-  }
-
-  /** Subscribers of `topic` in every process of the server (asked through the broker). */
-  totalSubscriberCount(topic: string): Promise<number> {
-    return this.pubsub.countEverywhere(topic);
-  }
-
-  /**
-   * Sends `data` to every connection of a user, or to one client, wherever
-   * it is in the fleet (GatewayWorker's sendToUid / sendToClient). Strings go
-   * as text, bytes as binary. Returns how many connections of this process got it.
-   */
-  send(target: Target, data: PublishData, options?: { binary?: boolean }): number {
-    const bytes = typeof data === 'string' ? data : toBuffer(data);
-    return this.fleet.send(target, bytes, options?.binary ?? typeof data !== 'string');
-  }
-
-  /** Closes every connection of a user, or one client, wherever it is (GatewayWorker's closeClient); 4000 by default. */
-  disconnect(target: Target, code: number = KICKED.code, reason: string = KICKED.reason): number {
-    encodeClosePayload(code, reason); // a code or reason that may not be sent throws here, not in another process
-    return this.fleet.disconnect(target, code, reason);
-  }
-
-  /** Subscribes every connection of a user, or one client, to `topic`, wherever it is (GatewayWorker's joinGroup). */
-  subscribe(target: Target, topic: string): number {
-    return this.fleet.subscribe(target, checkTopic(topic, this.options.maxTopicLength));
-  }
-
-  unsubscribe(target: Target, topic: string): number {
-    return this.fleet.unsubscribe(target, checkTopic(topic, this.options.maxTopicLength));
-  }
-
-  /** Whether a user is connected anywhere, and its connections with the process holding each (isUidOnline, getClientIdByUid). */
-  userConnections(user: string): Promise<{ online: boolean; connections: { client: string; node: string }[] }> {
-    return this.fleet.userConnections(user);
-  }
-
-  /** A page of the members of `topic` over the fleet (client, user, info), in client id order. */
-  presence(topic: string, options?: { after?: string; limit?: number }): Promise<PresencePage> {
-    return this.fleet.presence(checkTopic(topic, this.options.maxTopicLength), options);
-  }
-
-  /** Every process of the fleet: its node, connections, uptime, version. */
-  nodes(): Promise<NodeInfo[]> {
-    return this.fleet.nodes();
-  }
-
-  /**
-   * A page of `topic`'s history after `since` (offset 0 of no epoch: from
-   * the oldest kept), at most `limit` publications; undefined when the topic
-   * keeps none. Only with Redis and --history-size.
-   */
-  history(topic: string, since: StreamPosition = { offset: 0, epoch: '' }, limit = 100): Promise<HistoryRead | undefined> {
-    return this.pubsub.history(topic, since, Math.max(1, Math.min(1000, limit)));
-  }
-
-  /** This process's node: the first 12 hex digits of its client ids. */
-  get node(): string {
-    return this.ids.node;
-  }
-
   /** The counters of this process, as GET /stats shows them for one process. */
   statsJson(): string {
     return JSON.stringify(this.localSnapshot()) + '\n';
@@ -429,43 +326,9 @@ export class WebSocketServer extends EventEmitter<ServerEvents> implements Hands
     return snapshot(this.counters, this.connections.size, this.pubsub.registry.topicCount, this.tlsClientErrors, this.deflate);
   }
 
-  /** This process alone, or with several (--workers) every one's counters summed and each listed. */
-  private serverSnapshot(): StatsSnapshot | Promise<StatsSnapshot> {
-    if (this.options.broker === undefined || this.options.broker instanceof LocalBroker) return this.localSnapshot();
-    return this.pubsub.gather({ kind: 'stats' }).then((answers) => {
-      const snapshots = answers.filter((a): a is StatsSnapshot => typeof a === 'object' && a !== null && !isRelayAnswer(a));
-      const combined = snapshots.length === 0 ? this.localSnapshot() : combineSnapshots(snapshots);
-      // What the primary's relay dropped for a worker that did not keep up is a loss of the server's too.
-      for (const relay of answers.filter(isRelayAnswer)) {
-        for (const [cause, n] of Object.entries(relay.relay.losses)) if (n > 0) combined.losses[cause] = (combined.losses[cause] ?? 0) + n;
-      }
-      return combined;
-    });
-  }
-
-  /** GET /stats, /metrics and /healthz. */
+  /** GET /stats, /metrics and /healthz (server-routes.ts). */
   private sideRoutes(): SideRoutes {
-    const o = this.options;
-    const json = (s: StatsSnapshot): string => JSON.stringify(s) + '\n';
-    const metrics = (s: StatsSnapshot): string => prometheusText(s, this.pubsub.brokerConnected);
-    return {
-      demoPage: o.demoPage,
-      stats: o.stats,
-      wsPath: o.paths?.[0] ?? '/',
-      statsJson: () => {
-        const s = this.serverSnapshot();
-        return s instanceof Promise ? s.then(json) : json(s);
-      },
-      metrics: () => {
-        const s = this.serverSnapshot();
-        return s instanceof Promise ? s.then(metrics) : metrics(s);
-      },
-      health: () => {
-        if (this.shuttingDown) return { ok: false, reason: 'shutting down' };
-        if (!this.pubsub.brokerConnected) return { ok: false, reason: 'broker disconnected' };
-        return { ok: true, reason: 'ok' };
-      },
-    };
+    return sideRoutesOf({ options: this.options, pubsub: this.pubsub, localSnapshot: () => this.localSnapshot(), closing: () => this.shuttingDown });
   }
 
   /**
