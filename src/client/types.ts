@@ -1,7 +1,7 @@
 // The client's public types, in a module of their own that holds nothing else: every import of
 // it is `import type`, erased when compiled, so browsers never load it (wssd-client.js loads only
-// protocol.js at run time).
-import type { ClientError } from './protocol.js';
+// wssd-protocol.js at run time).
+import type { ClientError } from './wssd-protocol.js';
 
 /** Where a publication stands in a topic with history. An empty epoch with offset 0 means "from the oldest kept". */
 export interface Position {

@@ -6,7 +6,7 @@
 // after all), send() fails asynchronously through `fail`, onClose may come without onOpen, and
 // connectSocket itself may fail without any onClose. Whatever happens, the client hears exactly
 // one onclose, last, and nothing after it.
-import { ClientError, CloseCode, ErrorCode } from './protocol.js';
+import { ClientError, CloseCode, ErrorCode } from './wssd-protocol.js';
 import type { Transport, TransportFactory } from './types.js';
 
 interface Callbacks {

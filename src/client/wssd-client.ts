@@ -1,18 +1,18 @@
 // wssd/client: the wssd.v1 client (docs/reference/client-protocol.md) for browsers, Node and
 // WeChat: connections and their backoff, liveness, tokens, topics, over an injectable Transport,
-// clock and random. Its pure parts are in ./protocol.js, the one module it loads at run time
+// clock and random. Its pure parts are in ./wssd-protocol.js, the one module it loads at run time
 // (types.js is types only), so a browser loads the two as they are: no Node API, no DOM types.
 import {
   backoffDelay, ClientError, CloseCode, CommandWindow, decodeData, Emitter, encodeData, ErrorCode, parseFrame, readHistory, readPosition,
   readPresence, readPresenceChange, readPublication, readSubscribeResult, refreshDelay, SUBPROTOCOL, tokenTimes, TopicCursor,
-} from './protocol.js';
-import type { Command, Delivery } from './protocol.js';
+} from './wssd-protocol.js';
+import type { Command, Delivery } from './wssd-protocol.js';
 import type {
   ClientClock, ClientEvents, ClientOptions, Data, HistoryResult, Payload, Position, PresenceResult, SubscribeOptions, SubscribeResult,
   Subscription, Transport, TransportFactory, WebSocketConstructor, WebSocketLike,
 } from './types.js';
 
-export { ClientError, CloseCode, ErrorCode, SUBPROTOCOL } from './protocol.js';
+export { ClientError, CloseCode, ErrorCode, SUBPROTOCOL } from './wssd-protocol.js';
 export type * from './types.js';
 
 /** The default transport: over the browser's WebSocket, Node ≥ 22's global one, or the `ws` package's. */

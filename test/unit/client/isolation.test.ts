@@ -1,5 +1,5 @@
 // src/client/ is served to browsers and WeChat as it is compiled: it may load nothing from the
-// server, no Node module, no Node global; and wssd-client.js loads only protocol.js at run time
+// server, no Node module, no Node global; and wssd-client.js loads only wssd-protocol.js at run time
 // (types.js is types only), the one other file the server serves next to it.
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -23,7 +23,7 @@ function imports(source: string): { from: string; typeOnly: boolean }[] {
 
 describe('src/client/ stands alone', () => {
   it('has the files the package exports', () => {
-    expect(files.sort()).toEqual(['protocol.ts', 'types.ts', 'wechat.ts', 'wssd-client.ts']);
+    expect(files.sort()).toEqual(['types.ts', 'wechat.ts', 'wssd-client.ts', 'wssd-protocol.ts']);
   });
 
   for (const file of files) {
@@ -37,12 +37,12 @@ describe('src/client/ stands alone', () => {
     });
   }
 
-  it('at run time wssd-client loads only protocol.js, protocol.js and types.js load nothing', () => {
+  it('at run time wssd-client loads only wssd-protocol.js, wssd-protocol.js and types.js load nothing', () => {
     const runtime = (file: string): string[] => imports(readFileSync(DIR + file, 'utf8')).filter((i) => !i.typeOnly).map((i) => i.from);
-    expect(new Set(runtime('wssd-client.ts'))).toEqual(new Set(['./protocol.js']));
-    expect(runtime('protocol.ts')).toEqual([]);
+    expect(new Set(runtime('wssd-client.ts'))).toEqual(new Set(['./wssd-protocol.js']));
+    expect(runtime('wssd-protocol.ts')).toEqual([]);
     expect(runtime('types.ts')).toEqual([]);
-    expect(runtime('wechat.ts')).toEqual(['./protocol.js']);
+    expect(runtime('wechat.ts')).toEqual(['./wssd-protocol.js']);
   });
 
   it('types.ts declares types only, so that compiling erases it', () => {

@@ -3,8 +3,8 @@
 import { describe, expect, it } from 'vitest';
 import {
   backoffDelay, ClientError, decodeBase64, decodeData, encodeBase64, encodeData, parseFrame, readHistory, refreshDelay, tokenTimes, TopicCursor,
-} from '../../../src/client/protocol.js';
-import type { Delivery } from '../../../src/client/protocol.js';
+} from '../../../src/client/wssd-protocol.js';
+import type { Delivery } from '../../../src/client/wssd-protocol.js';
 import type { Publication } from '../../../src/client/types.js';
 import { rng } from '../helpers/prng.js';
 import { jwt } from './fake-server.js';
