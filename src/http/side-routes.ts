@@ -1,10 +1,11 @@
 // The plain HTTP answers beside the WebSocket service: the test page on
-// GET /, GET /healthz for load balancers (always), the counters on GET /stats
+// GET /, the client on GET /wssd-client.js, GET /healthz for load balancers (always), the counters on GET /stats
 // and GET /metrics (Prometheus) when stats are on — on the WebSocket port, or
 // on a separate plain-HTTP port bound to loopback by default. Everything else
 // on the WebSocket port goes on to the upgrade rules (a plain GET gets 426).
 import http from 'node:http';
 import type { Logger } from '../telemetry/log.js';
+import { clientFile } from './client-files.js';
 import { demoPage, htmlResponse } from './demo-page.js';
 import { METRICS_CONTENT_TYPE } from '../telemetry/prometheus.js';
 import type { RequestHead } from './request-head.js';
@@ -52,6 +53,8 @@ export function sideRouteResponse(head: RequestHead, routes: SideRoutes): string
   // HTTP/1.0 too: a proxy in front may speak it for plain requests (nginx's default).
   if (head.method !== 'GET' || (head.httpVersion !== 'HTTP/1.1' && head.httpVersion !== 'HTTP/1.0') || head.headers.upgrade !== undefined) return undefined;
   if (head.path === '/' && routes.demoPage) return htmlResponse(200, demoPage(routes.wsPath));
+  const script = clientFile(head.path);
+  if (script !== undefined) return htmlResponse(200, script, 'text/javascript; charset=utf-8');
   const found = answer(head.path, routes, false);
   if (found === undefined) return undefined;
   return later(found, (a) => htmlResponse(a.status, a.body, a.type));

@@ -137,8 +137,17 @@ export class Connection extends WebSocketConnection implements Subscriber {
    */
   trySubscribe(topic: string, options?: SubscribeOptions): SubscribeStatus {
     const status = this.subscribeForClient(topic, options);
-    // A wssd.v1 client hears of a subscription the server made for it.
-    if (status === 'subscribed' && this.v1 !== undefined) this.sendFrame(subscribedPush(topic));
+    // A wssd.v1 client hears of a subscription the server made for it, with where the topic stands (to resume from later).
+    if (status === 'subscribed' && this.v1 !== undefined) {
+      const topics = this.options.topics;
+      if (!topics.hasHistory(topic)) this.sendFrame(subscribedPush(topic));
+      else {
+        topics.history(topic, { offset: 0, epoch: '' }, 0).then(
+          (read) => this.sendFrame(subscribedPush(topic, read?.position)),
+          () => this.sendFrame(subscribedPush(topic)),
+        );
+      }
+    }
     return status;
   }
 
