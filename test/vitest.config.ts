@@ -14,5 +14,7 @@ export default defineConfig({
     hookTimeout: scaled(30_000),
     // Two cores: keep socket-heavy files from starving each other.
     maxWorkers: 2,
+    // The client's tests in Node use its WebSocket: global from Node 22, behind this flag on Node 20.
+    execArgv: typeof (globalThis as { WebSocket?: unknown }).WebSocket === 'undefined' ? ['--experimental-websocket'] : [],
   },
 });

@@ -1,6 +1,9 @@
 // The page a plain GET / gets: the classic browser test of a wss service —
 // connect to this host's WebSocket URL, send "tom", show what comes back —
-// plus a box to send more. Self-contained: no external scripts or styles.
+// plus a box to send more; and below it a live console built on the client
+// (/wssd-client.js): connect with a token, subscribe, publish, see who is
+// there, and watch a subscription resume when the server goes and comes back.
+// Nothing from elsewhere: the page and the client are all it loads.
 
 function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -20,7 +23,7 @@ export function demoPage(wsPath: string): string {
   h1 { font-size: 1.3rem; }
   #status { font-weight: 600; }
   .ok { color: #17692b; } .bad { color: #a11; }
-  #log { background: #f4f4f4; border: 1px solid #ddd; padding: .5rem; min-height: 8rem; white-space: pre-wrap; font-family: ui-monospace, monospace; font-size: 13px; }
+  #log, #c-log { background: #f4f4f4; border: 1px solid #ddd; padding: .5rem; min-height: 8rem; white-space: pre-wrap; font-family: ui-monospace, monospace; font-size: 13px; }
   form { display: flex; gap: .5rem; margin: 1rem 0; } input { flex: 1; padding: .3rem; }
 </style>
 </head>
@@ -54,6 +57,51 @@ export function demoPage(wsPath: string): string {
     if (ws.readyState === 1) { ws.send(v); line('> ' + v); }
   };
 })();
+</script>
+<h2>Console (wssd.v1)</h2>
+<p>The client of <code>/wssd-client.js</code> on the same URL. Topics under <code>demo:</code> are open to it while this page is on;
+a token (<code>?token=</code>) names the user and what else it may do. Stop and start the server: the client reconnects and resumes.</p>
+<form id="c-form"><input id="c-token" placeholder="token (optional)" aria-label="token"><button id="c-connect">Connect</button></form>
+<p>State: <span id="c-state">disconnected</span></p>
+<form id="c-sub"><input id="c-topic" value="demo:chat" aria-label="topic"><button>Subscribe</button><button type="button" id="c-presence">Who is there</button></form>
+<form id="c-pub"><input id="c-message" value="hello" aria-label="publication"><button>Publish</button></form>
+<div id="c-log" role="log"></div>
+<script type="module">
+  import { WssdClient } from '/wssd-client.js';
+  const $ = (id) => document.getElementById(id);
+  const log = (s) => { $('c-log').textContent += s + '\\n'; };
+  const url = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + ${JSON.stringify(wsPath)};
+  let client;
+  $('c-form').onsubmit = (e) => {
+    e.preventDefault();
+    client?.disconnect();
+    const token = $('c-token').value.trim();
+    client = new WssdClient(url, token === '' ? {} : { token });
+    for (const name of ['connecting', 'connected', 'disconnected']) client.on(name, (info) => { $('c-state').textContent = name; log('* ' + name + (info && info.code ? ' (' + info.code + ' ' + info.reason + ')' : '')); });
+    client.on('message', (m) => log('message: ' + (typeof m === 'string' ? m : JSON.stringify(m))));
+    client.on('error', (e) => log('! ' + (e.code || '') + ' ' + e.message));
+    client.connect();
+  };
+  $('c-sub').onsubmit = (e) => {
+    e.preventDefault();
+    const topic = $('c-topic').value;
+    client?.subscribe(topic, {
+      presence: true,
+      onPublication: (p) => log('< ' + p.topic + (p.offset ? ' #' + p.offset : '') + ': ' + (typeof p.data === 'string' ? p.data : '[' + p.data.length + ' bytes]')),
+      onSubscribed: (r) => log('* subscribed to ' + topic + (r.replayed ? ', ' + r.replayed + ' replayed' : '') + (r.recovered === false ? ' (not recovered: ' + r.reason + ')' : '')),
+      onGap: (g) => log('! gap in ' + g.topic + ': ' + g.reason),
+      onJoin: (m) => log('+ ' + (m.user || m.client) + ' joined ' + m.topic),
+      onLeave: (m) => log('- ' + (m.user || m.client) + ' left ' + m.topic),
+      onError: (e) => log('! ' + topic + ': ' + e.code + ' ' + e.message),
+    });
+  };
+  $('c-pub').onsubmit = (e) => {
+    e.preventDefault();
+    client?.publish($('c-topic').value, $('c-message').value).catch((err) => log('! publish: ' + err.code + ' ' + err.message));
+  };
+  $('c-presence').onclick = () => {
+    client?.presence($('c-topic').value).then((p) => log('* ' + p.total + ' in ' + $('c-topic').value + ': ' + p.members.map((m) => m.user || m.client).join(', ')), (err) => log('! presence: ' + err.code + ' ' + err.message));
+  };
 </script>
 <p><small>Served by wssd on ${path === '/' ? 'every path' : path}.</small></p>
 </body>
