@@ -487,10 +487,11 @@ export class WebSocketServer extends EventEmitter<ServerEvents> implements Hands
     this.connections.add(connection);
     this.byId.set(connection.id, connection);
     this.admission.opened(request.remoteAddress);
-    this.gateway.connected(connection, request);
     const identity = request.identity;
+    // The connect event carries the user, and comes before the subscriptions the identity names.
+    if (identity !== undefined) connection.setUser(identity.user);
+    this.gateway.connected(connection, request);
     if (identity !== undefined) {
-      connection.setUser(identity.user);
       // The topics the token or the connect proxy named: subscribed server-side before the application hears of it.
       for (const topic of identity.topics) connection.trySubscribe(topic);
     }
