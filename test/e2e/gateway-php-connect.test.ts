@@ -10,7 +10,7 @@ import { scaled } from '../helpers/timeouts.js';
 import { count, expectText, openClient, PhpBackend, PHP_TEST_TIMEOUT, refusedHandshake, startGateway, stopAll, type Wssd } from './php-support.js';
 
 /** wssd's --proxy-timeout here; PHP's slow mode sleeps well past it. */
-const PROXY_TIMEOUT_MS = 1000;
+const PROXY_TIMEOUT_MS = 2000;
 
 let started: Promise<{ php: PhpBackend; wssd: Wssd }> | undefined;
 
@@ -83,7 +83,8 @@ describe('the connect proxy (router.php /connect)', () => {
       const open = await openClient(wssd.port, '/', { Cookie: 'session=s-open' });
       const before = await wssd.stats();
       const t0 = performance.now();
-      const slow = refusedHandshake(wssd.port, '/?mode=slow', { Cookie: 'session=s-slow' }, PROXY_TIMEOUT_MS + 10_000);
+      let slowSettled = false;
+      const slow = refusedHandshake(wssd.port, '/?mode=slow', { Cookie: 'session=s-slow' }, PROXY_TIMEOUT_MS + 10_000).finally(() => (slowSettled = true));
       // While a PHP worker sleeps on that one (see router.php).
       await eventually(() => php.log<ConnectRequest>('connect.log').some((r) => r.query === 'mode=slow'), 5000, 'PHP got the slow handshake');
       open.sendText('not held up');
@@ -91,6 +92,8 @@ describe('the connect proxy (router.php /connect)', () => {
       const other = await openClient(wssd.port, '/', { Cookie: 'session=s-other' });
       other.sendText('admitted');
       await expectText(other, 'admitted');
+      // Admitted while the slow one still waited on PHP.
+      expect(slowSettled).toBe(false);
       const answer = await slow;
       const took = performance.now() - t0;
       expect(answer.status).toBe(503);

@@ -7,7 +7,6 @@
 // dropped and counted, and no connection waits for any of it.
 import { afterEach, describe, expect, it } from 'vitest';
 import { eventually } from '../helpers/poll.js';
-import { scaled } from '../helpers/timeouts.js';
 import { count, expectText, freshPort, openClient, PhpBackend, PHP_TEST_TIMEOUT, secret, startGateway, stopAll, type BackendEvent, type EventBatch, type Wssd } from './php-support.js';
 
 afterEach(stopAll, PHP_TEST_TIMEOUT);
@@ -119,29 +118,30 @@ describe('backend events (router.php /events)', () => {
     'an endpoint that hangs: each request times out and is retried; meanwhile connections open, echo and get publications without waiting',
     async () => {
       const timeout = 500;
-      const { php, wssd } = await scene({ endpoint: '/events?hang=2', hangMs: timeout + 2500, args: ['--proxy-timeout', String(timeout)] });
+      // Four hangs of 500 ms, with the backoff between them: the events wait about 4 s.
+      const { php, wssd } = await scene({ endpoint: '/events?hang=4', hangMs: 3000, args: ['--proxy-timeout', String(timeout)] });
       // Tokens first: PHP's workers are busy hanging later.
       const tokens = [await php.token({ user: 'h1', topics: 'hang-news' }), await php.token({ user: 'h2', topics: 'hang-news' })];
       const first = await openClient(wssd.port, `/?token=${tokens[0]}`);
       // The first request is hanging in PHP now.
       await eventually(() => php.log<Attempt>('attempts.log').length >= 1, 5000, 'the first events request reached PHP');
-      const t0 = performance.now();
       const second = await openClient(wssd.port, `/?token=${tokens[1]}`);
       second.sendText('no wait');
       await expectText(second, 'no wait');
       await wssd.api('POST', '/api/publish', { topic: 'hang-news', data: 'published while hanging' });
       await expectText(first, 'published while hanging');
       await expectText(second, 'published while hanging');
-      expect(performance.now() - t0).toBeLessThan(scaled(2000));
+      // All that happened before any event was taken: nothing waited for the backend.
+      expect(php.events()).toEqual([]);
 
       const ids = [await clientOf(wssd, 'h1'), await clientOf(wssd, 'h2')];
-      await eventually(() => ids.every((id) => php.eventsOf(id).length === 2), 15_000, () => `every event taken after the hangs; attempts: ${JSON.stringify(php.log('attempts.log'))}`);
+      await eventually(() => ids.every((id) => php.eventsOf(id).length === 2), 20_000, () => `every event taken after the hangs; attempts: ${JSON.stringify(php.log('attempts.log'))}`);
       const attempts = php.log<Attempt>('attempts.log');
-      expect(attempts.slice(0, 2).map((a) => a.answer)).toEqual(['hang', 'hang']);
-      expect(attempts[2]).toEqual({ batch: attempts[0].batch, answer: 200 });
+      expect(attempts.slice(0, 4).map((a) => a.answer)).toEqual(['hang', 'hang', 'hang', 'hang']);
+      expect(attempts[4]).toEqual({ batch: attempts[0].batch, answer: 200 });
       for (const id of ids) expect(shape(php.eventsOf(id))).toEqual(['connect', 'subscribe hang-news']);
       const stats = await wssd.stats();
-      expect(count(stats.backendErrors, 'events-timeout')).toBe(2);
+      expect(count(stats.backendErrors, 'events-timeout')).toBe(4);
       expect(stats.losses).toEqual({});
     },
     PHP_TEST_TIMEOUT,
@@ -154,10 +154,8 @@ describe('backend events (router.php /events)', () => {
       const jwtSecret = secret();
       const php = await PhpBackend.start({ jwtSecret });
       const wssd = await startGateway(['--jwt-secret', jwtSecret, '--events-url', `http://127.0.0.1:${deadPort}/events`, '--events-secret', secret(), '--events-max-queue', '3']);
-      const t0 = performance.now();
       const clients = [];
       for (let i = 0; i < 8; i++) clients.push(await openClient(wssd.port, `/?token=${await php.token({ user: `d${i}`, topics: 'down-news' })}`));
-      expect(performance.now() - t0).toBeLessThan(scaled(8000));
       await wssd.api('POST', '/api/publish', { topic: 'down-news', data: 'nothing blocks' });
       for (const client of clients) await expectText(client, 'nothing blocks');
       clients[0].sendText('echo');
