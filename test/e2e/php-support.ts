@@ -71,7 +71,7 @@ export interface PhpSettings {
   keys?: { privateKey: string; publicKey: string };
 }
 
-/** One event as wssd's backend events carry it. */
+/** One event as wssd's backend events carry it (written out here, not imported from src/: the test reads the wire). */
 export interface BackendEvent {
   type: 'connect' | 'disconnect' | 'subscribe' | 'unsubscribe';
   client: string;
