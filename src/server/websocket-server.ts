@@ -358,10 +358,11 @@ export class WebSocketServer extends ServerVerbs implements HandshakeHost {
     this.byId.set(connection.id, connection);
     this.admission.opened(request.remoteAddress);
     if (protocol === V1) connection.speakV1(new V1Session(connection, this.v1Services));
-    this.gateway.connected(connection, request);
     const identity = request.identity;
+    // The connect event carries the user, and comes before the subscriptions the identity names.
+    if (identity !== undefined) connection.setUser(identity.user);
+    this.gateway.connected(connection, request);
     if (identity !== undefined) {
-      connection.setUser(identity.user);
       // The topics the token or the connect proxy named: subscribed server-side before the application hears of it.
       for (const topic of identity.topics) connection.trySubscribe(topic);
     }

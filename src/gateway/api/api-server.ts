@@ -79,8 +79,8 @@ export class ApiServer {
       if (!(error instanceof ApiError)) this.options.log.error(`server API: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
       this.options.onError?.(answer.code);
       reply(res, answer.status, { error: { code: answer.code, message: answer.message } }, answer.headers);
-      // The rest of a body refused unread is not waited for.
-      if (!req.complete) res.on('finish', () => req.socket.destroy());
+      // The rest of a body refused unread is not waited for, nor read into memory.
+      if (!req.complete) res.on('finish', () => lingeringClose(req));
     }
   }
 
@@ -171,6 +171,26 @@ export class ApiServer {
     }
     return { results };
   }
+}
+
+/** How long the rest of a refused body is read and thrown away after the answer (see lingeringClose). */
+const LINGER_MS = 2000;
+
+/**
+ * After answering a request whose body was refused unread (413, 401…): our
+ * side closes, and what the client still sends is discarded, unbuffered, for
+ * at most LINGER_MS (nginx's lingering close). Destroying the socket at once
+ * would reset it under a client still sending, which then never reads the
+ * answer (curl: "Send failure: Connection reset by peer").
+ */
+function lingeringClose(req: http.IncomingMessage): void {
+  const socket = req.socket;
+  const timer = setTimeout(() => socket.destroy(), LINGER_MS).unref();
+  socket.once('close', () => clearTimeout(timer));
+  socket.end();
+  // The body's reader paused the request at the limit: without it, what comes is parsed and dropped.
+  req.removeAllListeners('data');
+  req.resume();
 }
 
 function digest(key: string): Buffer {
