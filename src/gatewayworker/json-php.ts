@@ -18,35 +18,29 @@
 //       properties}`. Throws PhpDataError JSON_ERR_UTF8 or JSON_ERR_INF_OR_NAN
 //       where PHP's json_encode returns false — Workerman then sends an empty
 //       text frame (81 00), and so should the Gateway.
-//   clientMessage(value) → Buffer   the text a client gets for a decoded body:
-//       a scalar as PHP converts it to a string, anything else jsonEncode'd.
+//   decodeBody(packet) → PhpValue   a send or kick body as PHP's Gateway holds it.
+//   clientMessage(value) → Buffer   the payload of the text frame a client gets
+//       for it: a scalar as PHP converts it to a string, anything else
+//       jsonEncode'd, empty where json_encode fails (Workerman sends 81 00).
+//
+// So a send command (5, 6, 14, 22) without the raw flag sends a text frame of
+// clientMessage(decodeBody(packet)); with the raw flag the body bytes as they
+// are; a kick (7) sends clientMessage(v) first unless v = decodeBody(packet) is null.
 //
 // The decoder keeps nesting on an explicit stack and checks every bound before
 // it allocates; the encoder's recursion is bounded by the value's depth (512).
 import { isUtf8 } from 'node:buffer';
-import { ByteWriter, phpFloat, PhpArray, PhpDataError, PhpKey, PhpObject, PhpValue } from './php-value.js';
+import { unserialize } from './php-serialize.js';
+import { ByteWriter, type DataLimits, defaultDataLimits, phpFloat, type PhpArray, PhpDataError, type PhpKey, PhpObject, type PhpValue } from './php-value.js';
 
-export interface JsonDecodeOptions {
-  /** Largest input. Default 10 MiB, the largest GatewayProtocol packet. */
-  maxBytes?: number;
-  /** Deepest nesting of arrays and objects. Default 64. */
-  maxDepth?: number;
-  /** Most elements, all arrays and objects together. Default 1,048,576. */
-  maxElements?: number;
-}
-
-export const defaultJsonDecodeOptions: Required<JsonDecodeOptions> = {
-  maxBytes: 10 * 1024 * 1024,
-  maxDepth: 64,
-  maxElements: 1024 * 1024,
-};
+export type JsonDecodeOptions = DataLimits;
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 const COMMA = 0x2c;
 const COLON = 0x3a;
 const NUMBER = /-?(?:0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?/y;
-/** PHP_JSON_INT_MAX_LENGTH's neighbour: an integer of 19 digits is an int up to this (or its negative). */
+/** PHP's scanner keeps a 19-digit integer an int below these digits, and at them when negative (PHP_INT_MIN). */
 const LONG_MIN_DIGITS = '9223372036854775808';
 
 interface Frame {
@@ -58,7 +52,7 @@ interface Frame {
 
 /** json_decode($input, true). Throws PhpDataError (see the header), nothing else. */
 export function jsonDecode(input: Uint8Array, options: JsonDecodeOptions = {}): PhpValue {
-  const limits = { ...defaultJsonDecodeOptions, ...options };
+  const limits = { ...defaultDataLimits, ...options };
   if (input.length > limits.maxBytes) throw new PhpDataError('PHP_ERR_TOO_BIG', 0, `JSON of ${input.length} bytes over the ${limits.maxBytes}-byte limit`);
   const text = Buffer.from(input.buffer, input.byteOffset, input.byteLength);
   const latin1 = text.toString('latin1');
@@ -244,16 +238,39 @@ export function jsonEncode(value: PhpValue): Buffer {
 }
 
 /**
- * What Workerman's websocket encoder makes of a body a BusinessWorker sent
- * serialized (§10.2): a scalar becomes PHP's string of it (true → "1", false →
- * "", a float with 14 digits), anything else its JSON. Throws as jsonEncode.
+ * A send or kick command's body as PHP's Gateway holds it after
+ * GatewayProtocol::decode (§2.4): the raw bytes when flag bit 0 is set, else
+ * the unserialized value, bytes after it ignored as PHP 8.2 does, and PHP's
+ * `false` for a body unserialize() refuses (malformed; also a reference, which
+ * PHP would read: a deviation). Only our bounds throw (PhpDataError, `limit`).
+ */
+export function decodeBody(packet: { flag: number; body: Buffer }, options?: DataLimits): PhpValue {
+  if ((packet.flag & 0x01) !== 0) return packet.body;
+  try {
+    return unserialize(packet.body, { ...options, allowTrailingBytes: true });
+  } catch (error) {
+    if (error instanceof PhpDataError && !error.limit) return false;
+    throw error;
+  }
+}
+
+/**
+ * What Workerman's websocket encoder sends a client for a body (§10.2): a
+ * scalar as PHP's string of it (true → "1", false → "", a float with 14
+ * digits), anything else its JSON; nothing (an empty text frame) where PHP's
+ * json_encode returns false.
  */
 export function clientMessage(value: PhpValue): Buffer {
   if (Buffer.isBuffer(value)) return value;
   if (typeof value === 'boolean') return Buffer.from(value ? '1' : '', 'latin1');
   if (typeof value === 'bigint') return Buffer.from(value.toString(), 'latin1');
   if (typeof value === 'number') return Buffer.from(phpFloat(value, 'string'), 'latin1');
-  return jsonEncode(value);
+  try {
+    return jsonEncode(value);
+  } catch (error) {
+    if (error instanceof PhpDataError) return Buffer.alloc(0);
+    throw error;
+  }
 }
 
 function encode(w: ByteWriter, value: PhpValue, depth: number): void {

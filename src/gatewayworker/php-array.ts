@@ -14,10 +14,12 @@
 //   28 BATCH_GET_CLIENT_COUNT         [group => count]                serializeCountsByKey
 //   203 GET_SESSION_BY_CLIENT_ID      N; | a:0:{} | the session       SERIALIZED_NULL, SERIALIZED_EMPTY_ARRAY
 //
+// And the one place the Gateway reads a session: 9 UPDATE_SESSION, updateSession.
+//
 // Keys are PhpKeys (php-value.ts): a uid or group as the Gateway keeps it,
 // which serializes as `i:` when PHP would have made it an int key.
-import { isIntKey, phpArray, phpList, PhpArray, PhpDataError, PhpKey, PhpValue } from './php-value.js';
-import { serialize } from './php-serialize.js';
+import { type DataLimits, isEmptyString, isIntKey, phpArray, phpList, type PhpArray, PhpDataError, type PhpKey, type PhpValue } from './php-value.js';
+import { serialize, unserialize } from './php-serialize.js';
 
 /** Deeper than any value unserialize() lets through (64 by default). */
 const MAX_MERGE_DEPTH = 512;
@@ -43,6 +45,25 @@ function replaceInto(base: PhpArray, replacement: PhpArray, depth: number): PhpA
     out.set(key, value instanceof Map && existing instanceof Map ? replaceInto(existing, value, depth + 1) : value);
   }
   return out;
+}
+
+/**
+ * CMD_UPDATE_SESSION (§7.2): the session after merging an update into it. An
+ * empty stored session ('' or '0') takes the update's bytes as they are;
+ * otherwise both are unserialized (bytes after a value ignored, as PHP 8.2
+ * does), merged with array_replace_recursive and serialized again. Throws
+ * PhpDataError where PHP's Gateway fails (either is not an array, or cannot be
+ * read): the answer is to keep the stored session.
+ */
+export function updateSession(stored: Uint8Array, update: Uint8Array, options?: DataLimits): Buffer {
+  if (isEmptyString(stored)) return Buffer.from(update);
+  const read = { ...options, allowTrailingBytes: true };
+  const base = unserialize(stored, read);
+  const replacement = unserialize(update, read);
+  if (!(base instanceof Map) || !(replacement instanceof Map)) {
+    throw new PhpDataError('PHP_ERR_NOT_ARRAY', 0, 'array_replace_recursive() takes arrays (PHP throws a TypeError)');
+  }
+  return serialize(arrayReplaceRecursive(base, replacement));
 }
 
 /** A key as array_keys() gives it back: an int, or the string's bytes. */

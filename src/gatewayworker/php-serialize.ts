@@ -33,25 +33,14 @@
 // (maxElements), and every declared length or count against the bytes left
 // (a string longer than the rest, an array whose elements cannot fit). Nesting
 // is kept on an explicit stack: no recursion on input.
-import { clampInt64, isIntKey, phpFloat, PhpArray, PhpDataError, PhpKey, PhpObject, PhpSerializable, PhpValue, ByteWriter } from './php-value.js';
+import { ByteWriter, clampInt64, type DataLimits, defaultDataLimits, isIntKey, phpFloat, type PhpArray, PhpDataError, type PhpKey, PhpObject, PhpSerializable, type PhpValue } from './php-value.js';
 
-export interface UnserializeOptions {
-  /** Largest input. Default 10 MiB, the largest GatewayProtocol packet. */
-  maxBytes?: number;
-  /** Deepest nesting of arrays and objects. Default 64. */
-  maxDepth?: number;
-  /** Most array elements and object properties, all levels together. Default 1,048,576. */
-  maxElements?: number;
+export interface UnserializeOptions extends DataLimits {
   /** Ignore bytes after the value, as PHP 8.2 does. Default false. */
   allowTrailingBytes?: boolean;
 }
 
-export const defaultUnserializeOptions: Required<UnserializeOptions> = {
-  maxBytes: 10 * 1024 * 1024,
-  maxDepth: 64,
-  maxElements: 1024 * 1024,
-  allowTrailingBytes: false,
-};
+export const defaultUnserializeOptions: Required<UnserializeOptions> = { ...defaultDataLimits, allowTrailingBytes: false };
 
 /** The shortest element: a key `i:0;` and a value `N;`. */
 const MIN_ELEMENT_BYTES = 6;

@@ -17,10 +17,12 @@
 // one key in PHP and one key here, and whether a key is an int is a property
 // of its text alone (isIntKey). Values are treated as immutable once built.
 //
-// PhpDataError is the one error of the PHP codecs (serialize, JSON, parse_str):
-// a stable code and the byte offset where the input went wrong. `limit` says
-// that the input broke one of our bounds (PHP might have accepted it);
-// otherwise PHP itself refuses the input too (or throws, for an illegal key).
+// PhpDataError is the one error of the PHP codecs (serialize, JSON, the
+// ext_data readers): a stable code and the byte offset where the input went
+// wrong. `limit` says that the input broke one of our bounds (DataLimits; PHP
+// might have accepted it); otherwise PHP refuses the input too, or throws
+// (PHP_ERR_ILLEGAL_OFFSET: an array as a key; PHP_ERR_NOT_ARRAY: a merge of a
+// non-array), which kills PHP's Gateway process: the command is then dropped.
 
 export type PhpKey = string;
 export type PhpArray = Map<PhpKey, PhpValue>;
@@ -53,6 +55,7 @@ export type PhpDataErrorCode =
   | 'PHP_ERR_TOO_DEEP'
   | 'PHP_ERR_TOO_MANY'
   | 'PHP_ERR_ILLEGAL_OFFSET'
+  | 'PHP_ERR_NOT_ARRAY'
   | 'JSON_ERR_SYNTAX'
   | 'JSON_ERR_UTF8'
   | 'JSON_ERR_UTF16'
@@ -75,6 +78,22 @@ export class PhpDataError extends Error {
     this.limit = LIMIT_CODES.has(code);
   }
 }
+
+/** The bounds of the decoders (unserialize, json_decode), checked before anything is allocated. */
+export interface DataLimits {
+  /** Largest input. Default 10 MiB, the largest GatewayProtocol packet. */
+  maxBytes?: number;
+  /** Deepest nesting of arrays and objects. Default 64. */
+  maxDepth?: number;
+  /** Most array elements and object properties, all levels together. Default 1,048,576. */
+  maxElements?: number;
+}
+
+export const defaultDataLimits: Required<DataLimits> = {
+  maxBytes: 10 * 1024 * 1024,
+  maxDepth: 64,
+  maxElements: 1024 * 1024,
+};
 
 const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
@@ -109,6 +128,11 @@ export function phpKey(value: PhpValue): PhpKey | undefined {
   }
   if (Buffer.isBuffer(value)) return value.toString('latin1');
   return undefined;
+}
+
+/** The key of a PHP string's bytes: a uid or group as ext_data carries it (cmds 12, 15, 20, 21, 23, 24, 27). */
+export function bytesKey(bytes: Uint8Array): PhpKey {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
 }
 
 /** The key of a JavaScript string taken as UTF-8 text (what a PHP literal 'room' would be). */

@@ -40,6 +40,7 @@ import { serialize } from '../../../src/gatewayworker/php-serialize.js';
 import { phpArray, phpString } from '../../../src/gatewayworker/php-value.js';
 import { hex } from '../helpers/bytes.js';
 import { chunkings } from '../helpers/chunking.js';
+import { thrownBy } from '../helpers/errors.js';
 import { rng } from '../helpers/prng.js';
 import { bin, fixture, unhex } from './fixtures.js';
 
@@ -71,17 +72,8 @@ function expectPackets(wire: Buffer, seed: number): GatewayPacket[] {
   return want;
 }
 
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (error) {
-    return error;
-  }
-  return undefined;
-}
-
 function expectRefusal(fn: () => unknown, code: string, offset = 0): GatewayProtocolError {
-  const error = thrown(fn);
+  const error = thrownBy(fn);
   expect(error).toBeInstanceOf(GatewayProtocolError);
   expect({ code: (error as GatewayProtocolError).code, offset: (error as GatewayProtocolError).offset }).toEqual({ code, offset });
   expect((error as GatewayProtocolError).answer).toBe('destroy-connection');
@@ -245,7 +237,7 @@ describe('PacketReader refusals (§2.4): decided on the header', () => {
     for (const { name, chunks } of chunkings(bad, rng(0xbad))) {
       const got: GatewayPacket[] = [];
       const reader = new PacketReader((p) => got.push(p));
-      const error = thrown(() => chunks.forEach((c) => reader.push(c)));
+      const error = thrownBy(() => chunks.forEach((c) => reader.push(c)));
       expect((error as GatewayProtocolError).code, name).toBe('GW_ERR_PACKET_TOO_SHORT');
       expect((error as GatewayProtocolError).offset, name).toBe(vectors[0].wire.length + vectors[1].wire.length);
       expect(got.length, name).toBe(2);
@@ -255,7 +247,7 @@ describe('PacketReader refusals (§2.4): decided on the header', () => {
   it('after a refusal every push is refused with the same error', () => {
     const reader = new PacketReader(() => undefined);
     const first = expectRefusal(() => reader.push(header(0)), 'GW_ERR_LENGTH_ZERO');
-    expect(thrown(() => reader.push(PING_PACKET))).toBe(first);
+    expect(thrownBy(() => reader.push(PING_PACKET))).toBe(first);
   });
 
   it('truncated packets wait, holding only what arrived', () => {
@@ -295,7 +287,7 @@ describe('PacketReader refusals (§2.4): decided on the header', () => {
     for (let run = 0; run < 300; run++) {
       const bytes = r.bytes(r.int(4, 120));
       if (run % 3 === 0) bytes.writeUInt32BE(r.int(0, 120), 0);
-      const error = thrown(() => new PacketReader(() => undefined, { maxPacketBytes: 1 << 20 }).push(bytes));
+      const error = thrownBy(() => new PacketReader(() => undefined, { maxPacketBytes: 1 << 20 }).push(bytes));
       if (error !== undefined) expect(error).toBeInstanceOf(GatewayProtocolError);
     }
   });

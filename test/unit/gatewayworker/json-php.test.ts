@@ -4,7 +4,7 @@
 // Workerman's client text of the 320 values of fixtures/serialize.json, and a
 // hostile battery for the decoder.
 import { describe, expect, it } from 'vitest';
-import { clientMessage, jsonDecode, jsonEncode, type JsonDecodeOptions } from '../../../src/gatewayworker/json-php.js';
+import { clientMessage, decodeBody, jsonDecode, jsonEncode, type JsonDecodeOptions } from '../../../src/gatewayworker/json-php.js';
 import { serialize, unserialize } from '../../../src/gatewayworker/php-serialize.js';
 import { phpArray, phpString, PhpDataError } from '../../../src/gatewayworker/php-value.js';
 import { rng } from '../helpers/prng.js';
@@ -89,21 +89,24 @@ describe('json_encode($v, JSON_UNESCAPED_UNICODE) and the client text (fixtures/
 
   it(`${cases.length} values, as PHP encodes them (or refused where PHP returns false)`, () => {
     const wrong: string[] = [];
-    for (const { name, serialized, json, client } of cases) {
-      const value = unserialize(unhex(serialized));
-      for (const [what, fn, want] of [
-        ['json', jsonEncode, json],
-        ['client', clientMessage, client],
-      ] as const) {
-        let got: string | null;
-        try {
-          got = fn(value).toString('hex');
-        } catch (error) {
-          if (!(error instanceof PhpDataError)) throw error;
-          got = null;
-        }
-        if (got !== want) wrong.push(`${name} ${what}: ${got === null ? 'refused' : unhex(got).toString()} != ${want === null ? 'false' : unhex(want).toString()}`);
+    for (const { name, serialized, json } of cases) {
+      let got: string | null;
+      try {
+        got = jsonEncode(unserialize(unhex(serialized))).toString('hex');
+      } catch (error) {
+        if (!(error instanceof PhpDataError)) throw error;
+        got = null;
       }
+      if (got !== json) wrong.push(`${name}: ${got === null ? 'refused' : unhex(got).toString()} != ${json === null ? 'false' : unhex(json).toString()}`);
+    }
+    expect(wrong).toEqual([]);
+  });
+
+  it('the text a client gets for each of them (empty where json_encode fails: Workerman sends 81 00)', () => {
+    const wrong: string[] = [];
+    for (const { name, serialized, client } of cases) {
+      const got = clientMessage(decodeBody({ flag: 0, body: unhex(serialized) })).toString('hex');
+      if (got !== (client ?? '')) wrong.push(`${name}: ${unhex(got).toString()} != ${client === null ? '' : unhex(client).toString()}`);
     }
     expect(wrong).toEqual([]);
   });
@@ -121,5 +124,25 @@ describe('json_encode($v, JSON_UNESCAPED_UNICODE) and the client text (fixtures/
     for (const value of [Buffer.from([0xff]), phpArray([['\xff', null]]), Infinity, phpArray([['x', NaN]])]) {
       expect(() => jsonEncode(value)).toThrow(PhpDataError);
     }
+  });
+});
+
+describe('send and kick bodies (§2.4, §9, §10.2)', () => {
+  it('a scalar body is its bytes; a serialized one its value, PHP false when unreadable, bytes after it ignored', () => {
+    expect(decodeBody({ flag: 1, body: bin('a:0:{}') })).toEqual(bin('a:0:{}'));
+    expect(decodeBody({ flag: 3, body: bin('x') })).toEqual(bin('x'));
+    expect(decodeBody({ flag: 0, body: bin('N;') })).toBeNull();
+    expect(decodeBody({ flag: 2, body: bin('a:1:{s:1:"x";i:1;}') })).toEqual(phpArray([['x', 1n]]));
+    expect(decodeBody({ flag: 0, body: bin('a:0:{}junk') })).toEqual(new Map());
+    for (const bad of ['', 'a:1:{', 'R:1;', 'E:7:"Foo:Bar";']) expect(decodeBody({ flag: 0, body: bin(bad) }), bad).toBe(false);
+    expect(() => decodeBody({ flag: 0, body: bin(`${'a:1:{i:0;'.repeat(70)}N;${'}'.repeat(70)}`) })).toThrow(PhpDataError);
+  });
+
+  it('what the client reads: null is "null" when sent (a kick sends nothing for it), false is empty, a string itself', () => {
+    expect(clientMessage(null).toString()).toBe('null');
+    expect(clientMessage(false).toString()).toBe('');
+    expect(clientMessage(bin('hé')).equals(bin('hé'))).toBe(true);
+    expect(clientMessage(Buffer.from([0xff])).equals(Buffer.from([0xff]))).toBe(true);
+    expect(clientMessage(phpArray([['x', Buffer.from([0xff])]])).length).toBe(0);
   });
 });

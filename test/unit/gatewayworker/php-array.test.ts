@@ -14,9 +14,10 @@ import {
   serializeKeyList,
   serializeSelect,
   serializeSessions,
+  updateSession,
 } from '../../../src/gatewayworker/php-array.js';
 import { serialize, unserialize } from '../../../src/gatewayworker/php-serialize.js';
-import { phpArray, phpString, type PhpArray } from '../../../src/gatewayworker/php-value.js';
+import { phpArray, PhpDataError, phpString, type PhpArray } from '../../../src/gatewayworker/php-value.js';
 import { bin, fixture, unhex } from './fixtures.js';
 
 function arrayOf(bytes: Buffer): PhpArray {
@@ -51,10 +52,27 @@ describe('array_replace_recursive (§7.2)', () => {
     expect([serialize(a).equals(base), serialize(b).equals(replacement)]).toEqual([true, true]);
   });
 
-  it('CMD_UPDATE_SESSION: $_SESSION["k"]=1 then updateSession(["z"=>["a"=>1]]) (Appendix B)', () => {
-    const stored = bin('a:1:{s:1:"k";i:1;}');
-    const ext = bin('a:1:{s:1:"z";a:1:{s:1:"a";i:1;}}');
-    expect(serialize(arrayReplaceRecursive(arrayOf(stored), arrayOf(ext))).toString()).toBe('a:2:{s:1:"k";i:1;s:1:"z";a:1:{s:1:"a";i:1;}}');
+});
+
+describe('CMD_UPDATE_SESSION (§7.2)', () => {
+  it('$_SESSION["k"]=1 then updateSession(["z"=>["a"=>1]]) (Appendix B)', () => {
+    expect(updateSession(bin('a:1:{s:1:"k";i:1;}'), bin('a:1:{s:1:"z";a:1:{s:1:"a";i:1;}}')).toString()).toBe('a:2:{s:1:"k";i:1;s:1:"z";a:1:{s:1:"a";i:1;}}');
+  });
+
+  it("an empty session ('' or '0') takes the update's bytes as they are", () => {
+    expect(updateSession(bin(''), bin('whatever')).toString()).toBe('whatever');
+    expect(updateSession(bin('0'), bin('a:0:{}')).toString()).toBe('a:0:{}');
+  });
+
+  it('where PHP throws, a PhpDataError: keep the stored session', () => {
+    expect(() => updateSession(bin('i:5;'), bin('a:0:{}'))).toThrow(PhpDataError);
+    expect(() => updateSession(bin('a:0:{}'), bin('N;'))).toThrow(PhpDataError);
+    expect(() => updateSession(bin('a:0:{}'), bin(''))).toThrow(PhpDataError);
+    expect(() => updateSession(bin('a:1:{'), bin('a:0:{}'))).toThrow(PhpDataError);
+  });
+
+  it('bytes after a session are ignored, as PHP 8.2 does', () => {
+    expect(updateSession(bin('a:1:{s:1:"k";i:1;}junk'), bin('a:0:{}')).toString()).toBe('a:1:{s:1:"k";i:1;}');
   });
 });
 

@@ -7,20 +7,12 @@
 import { describe, expect, it } from 'vitest';
 import { serialize, unserialize, type UnserializeOptions } from '../../../src/gatewayworker/php-serialize.js';
 import { PhpDataError, PhpObject, PhpSerializable, type PhpValue } from '../../../src/gatewayworker/php-value.js';
+import { thrownBy } from '../helpers/errors.js';
 import { rng } from '../helpers/prng.js';
 import { bin, fixture, unhex } from './fixtures.js';
 
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (error) {
-    return error;
-  }
-  return undefined;
-}
-
 function refusal(input: Uint8Array, options?: UnserializeOptions): PhpDataError {
-  const error = thrown(() => unserialize(input, options));
+  const error = thrownBy(() => unserialize(input, options));
   expect(error, `${Buffer.from(input).toString('latin1').slice(0, 80)} should be refused`).toBeInstanceOf(PhpDataError);
   return error as PhpDataError;
 }
@@ -168,7 +160,7 @@ describe('hostile input: a PhpDataError with its offset, never another exception
       } else {
         input = Buffer.from(Array.from({ length: r.int(0, 30) }, () => 'aisdbNO:;{}"01-9.EC'.charCodeAt(r.int(0, 18))));
       }
-      const error = thrown(() => serialize(unserialize(input)));
+      const error = thrownBy(() => serialize(unserialize(input)));
       if (error !== undefined) expect(error, input.toString('latin1')).toBeInstanceOf(PhpDataError);
     }
   });
@@ -178,7 +170,7 @@ describe('serialize() of values built in JavaScript', () => {
   it('a Map that contains itself is refused, not a stack overflow', () => {
     const loop = new Map<string, PhpValue>();
     loop.set('self', loop);
-    expect(thrown(() => serialize(loop))).toBeInstanceOf(PhpDataError);
+    expect(thrownBy(() => serialize(loop))).toBeInstanceOf(PhpDataError);
   });
 
   it('object properties stay strings even when they read as ints', () => {

@@ -3,7 +3,7 @@
 // serialize, json_encode and (string), checked against 2,000+ floats PHP 8.2
 // printed (fixtures/floats.json), and floats as array keys.
 import { describe, expect, it } from 'vitest';
-import { ByteWriter, isEmptyString, isIntKey, keyBytes, phpArray, phpFloat, phpKey, phpList, phpString, textKey } from '../../../src/gatewayworker/php-value.js';
+import { ByteWriter, bytesKey, isEmptyString, isIntKey, keyBytes, phpArray, phpFloat, phpKey, phpList, phpString, textKey } from '../../../src/gatewayworker/php-value.js';
 import { fixture } from './fixtures.js';
 
 /** [IEEE 754 bits (big-endian hex, PHP's pack('E')), serialize, json_encode, (string), serialize(array_keys([$d => 1]))]. */
@@ -30,7 +30,8 @@ describe('array keys (§12.1)', () => {
     expect(phpKey(new Map())).toBeUndefined();
   });
 
-  it('keys from text are UTF-8 bytes; key bytes back', () => {
+  it('keys from ext_data bytes, from text (UTF-8), and back to bytes', () => {
+    expect(bytesKey(Buffer.from([0x72, 0xff, 0x00]).subarray(1))).toBe('\xff\x00');
     expect(textKey('中')).toBe('\xe4\xb8\xad');
     expect(keyBytes(textKey('中')).toString('utf8')).toBe('中');
   });
