@@ -164,11 +164,6 @@ export function phpList(values: Iterable<PhpValue>): PhpArray {
   return out;
 }
 
-/** A PHP int from a JavaScript integer. */
-export function phpInt(n: number | bigint): bigint {
-  return BigInt(n);
-}
-
 /** PHP's `empty()` on a string: '' and '0' are falsy (§12.4). */
 export function isEmptyString(bytes: Uint8Array): boolean {
   return bytes.length === 0 || (bytes.length === 1 && bytes[0] === 0x30);
