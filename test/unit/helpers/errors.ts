@@ -2,7 +2,7 @@ import { expect } from 'vitest';
 import { HandshakeError, ProtocolError } from '../../../src/protocol/errors.js';
 
 /** What fn throws; undefined when it returns. */
-function thrownBy(fn: () => unknown): unknown {
+export function thrownBy(fn: () => unknown): unknown {
   try {
     fn();
   } catch (error) {
