@@ -11,7 +11,7 @@ import { createLogger, type LogFormat, type Logger } from '../telemetry/log.js';
 import { CertificateError, describePair } from '../tls/certificates.js';
 import { choice, integer, list, resolveTable, text, toggle } from '../options/declaration.js';
 import { createServer, type WebSocketServer } from '../server/websocket-server.js';
-import { CRASH_LIMIT, CRASH_WINDOW_MS, parseWorkers, supervise, tellPrimary } from './workers.js';
+import { CRASH_LIMIT, CRASH_WINDOW_MS, parseWorkers, supervise, tellPrimary, workerIndex } from './workers.js';
 import { ClusterBroker } from '../pubsub/cluster-broker.js';
 import { randomTicketKey } from '../tls/ticket-keys.js';
 import { primeMalloc } from './malloc-priming.js';
@@ -157,8 +157,10 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     }
     // Each process that carries connections (not a supervising primary): see malloc-priming.ts.
     void primeMalloc();
-    // Without --app: echo, unless the message proxy answers the messages.
-    const app = config.app !== undefined ? await loadApp(config.app) : config.options.messageUrl !== undefined ? {} : echoApp;
+    // Without --app: echo, unless the message proxy or the BusinessWorkers answer the messages.
+    // In GatewayWorker mode the BusinessWorkers answer.
+    const answered = config.options.messageUrl !== undefined || (config.options.gatewayRegister ?? []).length > 0;
+    const app = config.app !== undefined ? await loadApp(config.app) : answered ? {} : echoApp;
     // A worker of --workers N shares its topics with the others through the primary.
     // With --redis, Redis joins every worker of every node instead.
     const broker = config.workers > 1 && cluster.isWorker && config.options.redis === undefined ? new ClusterBroker() : undefined;
@@ -166,7 +168,9 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     delete process.env[SHARED_TICKET_KEY];
     const ticketKeys = shared !== undefined && config.options.ticketKeysFile === undefined ? Buffer.from(shared, 'hex') : undefined;
     // The flags cannot set verifyRequest: only the app can.
-    made = server = createServer({ ...config.options, logger: log, broker, ticketKeys, verifyRequest: app.verifyRequest, routeMessage: app.routeMessage, onRpc: app.onRpc });
+    // GatewayWorker mode: worker i of --workers takes the LAN port plus i (GatewayWorker's startPort + id).
+    const gatewayLanOffset = cluster.isWorker ? workerIndex(env) : 0;
+    made = server = createServer({ ...config.options, logger: log, broker, ticketKeys, gatewayLanOffset, verifyRequest: app.verifyRequest, routeMessage: app.routeMessage, onRpc: app.onRpc });
     const live = server;
     const onConnection = app.onConnection;
     if (onConnection !== undefined) server.on('connection', (connection, request) => onConnection(connection, request, live));

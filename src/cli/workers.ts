@@ -28,6 +28,15 @@ export const CRASH_WINDOW_MS = 60_000;
 /** The delay before restarting a crashed worker, doubled for each other crash in the window: 250, 500, 1000, 2000 ms. */
 export const RESTART_DELAY_MS = 250;
 
+/** The environment variable that tells a worker its index. */
+export const WORKER_INDEX = 'WSSD_WORKER_INDEX';
+
+/** This worker's index (0 for a process that is not a worker of --workers). */
+export function workerIndex(env: NodeJS.ProcessEnv): number {
+  const index = Number(env[WORKER_INDEX] ?? '0');
+  return Number.isInteger(index) && index >= 0 ? index : 0;
+}
+
 export function parseWorkers(value: string | undefined): number {
   if (value === undefined) return 1;
   if (value === 'auto') return availableParallelism();
@@ -93,8 +102,9 @@ export function supervise(count: number, log: Logger, shutdownTimeout: number, e
     stop(1);
   };
 
-  const start = (): void => {
-    const worker = cluster.fork(env);
+  /** Each worker gets its index (0…count-1), kept across restarts: GatewayWorker mode's LAN port is the base port plus it. */
+  const start = (index: number): void => {
+    const worker = cluster.fork({ ...env, [WORKER_INDEX]: String(index) });
     const pid = worker.process.pid;
     relay.attach(worker);
     let listening = false;
@@ -125,12 +135,12 @@ export function supervise(count: number, log: Logger, shutdownTimeout: number, e
       log.error(`worker ${pid} exited (${how}); restarting in ${delay} ms`);
       const timer = setTimeout(() => {
         restarts.delete(timer);
-        if (!stopping) start();
+        if (!stopping) start(index);
       }, delay);
       restarts.add(timer);
     });
   };
-  for (let i = 0; i < count; i++) start();
+  for (let i = 0; i < count; i++) start(i);
   log.info(`supervising ${count} worker(s), pid ${process.pid}`);
 
   process.on('SIGHUP', () => {

@@ -240,7 +240,8 @@ export interface PacketReaderOptions {
  * of its announced size, allocated once its header passed the checks.
  */
 export class PacketReader {
-  private readonly maxPacketBytes: number;
+  /** Largest pack_len accepted from the next header on (a link may be trusted with more once authorized). */
+  maxPacketBytes: number;
   private readonly header = Buffer.alloc(HEAD_LEN);
   private headerFilled = 0;
   /** The packet being gathered across chunks, once its header is known. */

@@ -8,6 +8,7 @@ import { constants } from 'node:buffer';
 import { readFileSync } from 'node:fs';
 import type { MessageRouter, RpcHandler } from '../gateway/message-proxy.js';
 import { gatewayOptions, resolveGateway, type ResolvedGateway } from './gateway-options.js';
+import { gatewayWorkerOptions, resolveGatewayWorker, type ResolvedGatewayWorker } from './gatewayworker-options.js';
 import type { Logger } from '../telemetry/log.js';
 import { about, ConfigError, naming, option } from '../config-error.js';
 import { TrustedProxies } from '../http/real-ip.js';
@@ -181,8 +182,8 @@ const coreOptions = {
   logger: value<Logger | false>({ help: 'where log lines go; false for none', shows: 'text lines on stderr' }),
 };
 
-/** Every server option: the core's, then the gateway's (gateway-options.ts). */
-export const serverOptions = { ...coreOptions, ...gatewayOptions };
+/** Every server option: the core's, then the gateway's (gateway-options.ts), then GatewayWorker mode's (gatewayworker-options.ts). */
+export const serverOptions = { ...coreOptions, ...gatewayOptions, ...gatewayWorkerOptions };
 
 type Declared = typeof serverOptions;
 
@@ -211,6 +212,8 @@ export interface ResolvedOptions extends Omit<Resolved<Declared>, Reshaped> {
   redisTls: { ca: Buffer | undefined; servername: string | undefined };
   /** Tokens, the connect proxy, backend URLs, checked together. */
   gateway: ResolvedGateway;
+  /** GatewayWorker mode; undefined when it is off. */
+  gatewayWorker: ResolvedGatewayWorker | undefined;
 }
 
 export function resolveOptions(options: ServerOptions): ResolvedOptions {
@@ -249,6 +252,7 @@ export function resolveOptions(options: ServerOptions): ResolvedOptions {
   if (redis !== undefined) about('redis', () => parseRedisUrl(redis));
   if (redis !== undefined && options.broker !== undefined) throw new ConfigError(naming`give either ${option('redis')} or ${option('broker')}, not both`);
   if (declared.historySize > 0 && redis === undefined) throw new ConfigError(naming`${option('historySize')} needs ${option('redis')}: history is kept in Redis`);
+  const gatewayWorker = resolveGatewayWorker(declared, declared.node);
   return {
     ticketKeys: plain ? undefined : ticketKeys(options.ticketKeys, declared.ticketKeysFile),
     ...declared,
@@ -263,6 +267,9 @@ export function resolveOptions(options: ServerOptions): ResolvedOptions {
     stats: declared.stats && options.statsPort === undefined,
     redisTls: { ca: readPem('redisCa', declared.redisCa), servername: declared.redisServername },
     gateway: resolveGateway(declared),
+    gatewayWorker,
+    // In GatewayWorker mode a client id starts with the LAN address and port, as GatewayWorker's do.
+    node: gatewayWorker?.node ?? declared.node,
   };
 }
 

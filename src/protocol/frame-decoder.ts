@@ -113,6 +113,11 @@ export class FrameDecoder {
     return this.state === State.Failed;
   }
 
+  /** Nothing of a frame is held: what was pushed so far was whole frames (a client of bytes that must be whole asks). */
+  get atFrameBoundary(): boolean {
+    return this.state === State.Header && this.headerFill === 0;
+  }
+
   /** Stop decoding: everything pushed afterwards is discarded (§7.1.7 "fail the connection"). */
   stop(): void {
     this.state = State.Failed;

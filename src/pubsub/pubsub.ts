@@ -313,6 +313,25 @@ export class PubSub<S extends Subscriber> implements BrokerHost {
   }
 
   /**
+   * A publication for the subscribers of `topic` in this process alone, but
+   * those `skip` names; not carried to other processes, not kept in history
+   * (GatewayWorker's sendToGroup: the BusinessWorker sends it to every Gateway
+   * itself). Encoded once for all of them; returns how many it reached.
+   */
+  deliverHere(topic: string, payload: Buffer, binary: boolean, skip?: (subscriber: S) => boolean): number {
+    const subscribers = this.registry.subscribers(topic);
+    if (subscribers === undefined) return 0;
+    const publication = Publication.fromBytes(topic, payload, binary);
+    const { maxBackpressure, slowSubscriberPolicy } = this.options;
+    let delivered = 0;
+    for (const subscriber of subscribers) {
+      if (skip?.(subscriber) === true) continue;
+      if (subscriber.deliver(publication, maxBackpressure, slowSubscriberPolicy)) delivered++;
+    }
+    return delivered;
+  }
+
+  /**
    * One page of `topic`'s history after `since` (at most `limit`
    * publications), or undefined when the topic keeps none.
    */

@@ -30,11 +30,3 @@ export class ClientIds {
 export function nodeOfClient(id: string): string | undefined {
   return CLIENT_ID.test(id) ? id.slice(0, 12) : undefined;
 }
-
-/** GatewayWorker's node part: the LAN IPv4 address and port, as 12 hex digits. */
-export function gatewayNode(ipv4: string, port: number): string {
-  const parts = ipv4.split('.').map(Number);
-  if (parts.length !== 4 || parts.some((p) => !Number.isInteger(p) || p < 0 || p > 255)) throw new RangeError(`not an IPv4 address: ${ipv4}`);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new RangeError(`not a port: ${port}`);
-  return Buffer.from([...parts, port >> 8, port & 0xff]).toString('hex');
-}

@@ -28,6 +28,7 @@ import { ClientIds } from './client-ids.js';
 import { ServerVerbs } from './server-verbs.js';
 export type { ServerEvents } from './server-verbs.js';
 import { Gateway } from '../gateway/gateway.js';
+import { GatewayWorkerRole } from '../gatewayworker/gateway-role.js';
 import { V1 } from '../gateway/v1/frames.js';
 import { V1Session, type V1Services } from '../gateway/v1/session.js';
 import { v1Services } from '../gateway/v1/services.js';
@@ -76,6 +77,8 @@ export class WebSocketServer extends ServerVerbs implements HandshakeHost {
   protected readonly fleet: Fleet<Connection>;
   /** Who a client is: its token, the connect proxy, or nobody. */
   private readonly gateway: Gateway;
+  /** GatewayWorker mode: this process as a Gateway of a PHP application; undefined when off. */
+  private readonly gatewayWorker: GatewayWorkerRole<Connection> | undefined;
   /** What every wssd.v1 session is given. */
   private readonly v1Services: V1Services;
   /** permessage-deflate's shared contexts and idle sweep; undefined when it is off. */
@@ -137,6 +140,18 @@ export class WebSocketServer extends ServerVerbs implements HandshakeHost {
     );
     this.pubsub.listenRoute(this.fleet.route);
     this.v1Services = v1Services(o, this.pubsub, this.fleet, this.gateway, this.clock);
+    const role = (this.gatewayWorker =
+      o.gatewayWorker === undefined
+        ? undefined
+        : new GatewayWorkerRole<Connection>(o.gatewayWorker, {
+            topics: this.pubsub,
+            log: this.log,
+            logSummary: this.logSummary,
+            counters: this.counters,
+            clientPort: () => (this.listener?.address() as net.AddressInfo | null)?.port ?? o.port,
+            maxPayload: o.maxPayload,
+          }));
+    const proxied = this.gateway.onClientMessage;
     this.connectionOptions = {
       maxPayload: o.maxPayload,
       maxFragments: o.maxFragments,
@@ -149,9 +164,17 @@ export class WebSocketServer extends ServerVerbs implements HandshakeHost {
       clock: this.clock,
       topics: this.pubsub,
       counters: this.counters,
-      onClientMessage: this.gateway.onClientMessage,
+      // Messages go to the BusinessWorkers (GatewayWorker mode) and the message proxy, whichever is on.
+      onClientMessage:
+        role === undefined
+          ? proxied
+          : (connection, data, binary) => {
+              role.message(connection, data);
+              proxied?.(connection, data, binary);
+            },
       onGone: (connection, code, reason) => {
         this.gateway.gone(connection, code, reason);
+        role?.gone(connection);
         this.connections.delete(connection);
         this.byId.delete(connection.id);
         this.admission.closed(connection.remoteAddress);
@@ -247,6 +270,7 @@ export class WebSocketServer extends ServerVerbs implements HandshakeHost {
     const o = this.options;
     if (o.watchCertificates) this.tls?.watch();
     const api = this.gateway.listen(this);
+    const lan = this.gatewayWorker?.listen();
     if (o.statsPort !== undefined && this.statsServer === undefined) {
       this.statsServer = startStatsServer(o.statsPort, o.statsHost, this.sideRoutes(), this.log);
     }
@@ -266,8 +290,8 @@ export class WebSocketServer extends ServerVerbs implements HandshakeHost {
         resolve(this.address());
       });
     });
-    // The API's port failing (in use, say) fails the start like the WebSocket port's.
-    return api === undefined ? listening : Promise.all([listening, api]).then(([address]) => address);
+    // The API's or the LAN port failing (in use, say) fails the start like the WebSocket port's.
+    return Promise.all([listening, api, lan]).then(([address]) => address);
   }
 
   /** Where the server API listens (apiPort), once listening; undefined without it. */
@@ -310,6 +334,8 @@ export class WebSocketServer extends ServerVerbs implements HandshakeHost {
     await Promise.race([Promise.all(closed), deadline]);
     clearTimeout(timer);
     for (const connection of this.connections) connection.terminate();
+    // After the connections: their ON_CLOSE events are written before the links close.
+    this.gatewayWorker?.close();
     await this.gateway.close(Math.min(timeout, 2000));
     await this.pubsub.close();
     this.deflate?.close();
@@ -366,6 +392,7 @@ export class WebSocketServer extends ServerVerbs implements HandshakeHost {
       // The topics the token or the connect proxy named: subscribed server-side before the application hears of it.
       for (const topic of identity.topics) connection.trySubscribe(topic);
     }
+    this.gatewayWorker?.connected(connection, request, socket.localPort ?? 0);
     if (socket.isPaused()) socket.resume();
     try {
       this.emit('connection', connection, request);

@@ -39,6 +39,7 @@ const EVERY_FLAG = [
   'ping-interval', 'ping-timeout', 'max-topic-length', 'max-topics-per-connection', 'max-topics', 'max-backpressure', 'presence-prefix', 'presence-max-members', 'slow-subscriber-policy', 'redis', 'redis-ca', 'redis-servername', 'redis-prefix', 'history-size', 'history-prefix', 'history-ttl', 'deflate', 'app', 'log-format', 'stats', 'stats-port', 'demo-page', 'shutdown-timeout', 'workers', 'help',
   'jwt-secret', 'jwt-public-key', 'jwt-allow-no-exp', 'jwt-audience', 'jwt-issuer', 'connect-url', 'proxy-timeout', 'proxy-concurrency',
   'api-port', 'api-host', 'api-key', 'api-max-body', 'events-url', 'events-secret', 'events-max-queue', 'subscribe-url', 'client-subscribe-prefix', 'client-publish-prefix', 'message-url', 'message-max-queue',
+  'gateway-register', 'gateway-secret', 'gateway-lan', 'gateway-lan-listen', 'gateway-router', 'gateway-ping-interval', 'gateway-ping-limit', 'gateway-ping-data', 'gateway-max-inner', 'gateway-max-packet', 'gateway-max-worker-buffer',
 ];
 
 /** Integer flags and the server option each sets. */

@@ -172,6 +172,12 @@ const INTEGER_BOUNDS: [keyof ServerOptions, number, number | undefined][] = [
   ['maxBackpressure', 0, undefined],
   ['historySize', 0, undefined],
   ['historyTtl', 0, undefined],
+  ['gatewayPingInterval', 0, undefined],
+  ['gatewayPingLimit', 0, undefined],
+  ['gatewayMaxInner', 1, Number.MAX_SAFE_INTEGER],
+  ['gatewayMaxPacket', 1, Number.MAX_SAFE_INTEGER],
+  ['gatewayMaxWorkerBuffer', 1, Number.MAX_SAFE_INTEGER],
+  ['gatewayLanOffset', 0, undefined],
 ];
 
 /** The exact message for a bad value of `name` with those bounds. */
