@@ -53,6 +53,16 @@ export function requestsDue(rate: number, elapsedMs: number, sent: number): numb
 }
 
 /**
+ * When call `index` (from 0) falls due, ms into the cell, at `rate` per
+ * second. A call made later than this (by more than a timer tick) waited
+ * for the answer to the one before: its latency, taken from its own stamp,
+ * leaves that wait out (coordinated omission), so the cells count such calls.
+ */
+export function callDueMs(rate: number, index: number): number {
+  return ((index + 1) * 1000) / rate;
+}
+
+/**
  * Whether a throughput lane may send its next request of `perRequest`
  * publications: `published` made so far, every subscriber of the lane having
  * all before `received`, at most `window` in flight. No process can see the

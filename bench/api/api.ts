@@ -42,7 +42,7 @@ import { publicationPayload, PublicationStats } from '../harness/publications.js
 import { redisListening } from '../harness/redis-channels.js';
 import { Subscribers } from '../harness/subscribers.js';
 import { ApiClient } from './api-client.js';
-import { batchBody, laneTopic, mayPublish, publishBody, requestsDue, ROOM_TOPIC, sendBody, subscriberPath, USER, type NodeReply, type NodeRequest, type NodeUsage } from './api-requests.js';
+import { batchBody, callDueMs, laneTopic, mayPublish, publishBody, requestsDue, ROOM_TOPIC, sendBody, subscriberPath, USER, type NodeReply, type NodeRequest, type NodeUsage } from './api-requests.js';
 
 type NodeChild = Child<NodeRequest, NodeReply>;
 
@@ -265,6 +265,8 @@ export interface LatencySample {
   call: 'send' | 'publish';
   rate: number;
   callsPerSec: number;
+  /** Calls made more than 1 ms after they fell due, waiting for the answer to the one before, % (callDueMs). */
+  lateCallsPct: number;
   sameNodeP50Ms: number;
   sameNodeP99Ms: number;
   crossNodeP50Ms: number;
@@ -322,11 +324,17 @@ async function latencyCell(a: NodeSide, b: NodeSide, client: ApiClient, redisPid
   let inFlight = false;
   let running = true;
   let recording = false;
+  let made = 0;
+  let late = 0;
   let failure: Error | undefined;
   const start = performance.now();
   const pump = (): void => {
     if (!running || inFlight || requestsDue(options.rate, performance.now() - start, sent) === 0) return;
     inFlight = true;
+    if (recording) {
+      made++;
+      if (performance.now() - start - callDueMs(options.rate, sent) > 1) late++;
+    }
     const payload = publicationPayload(sent++, options.payload);
     const body = call === 'send' ? sendBody(USER, payload) : publishBody(ROOM_TOPIC, payload);
     // The request's latency from the payload's stamp, as the deliveries'.
@@ -382,6 +390,7 @@ async function latencyCell(a: NodeSide, b: NodeSide, client: ApiClient, redisPid
       call,
       rate: options.rate,
       callsPerSec: Math.round((calls * 1000) / (ua1.time - ua0.time)),
+      lateCallsPct: sig((100 * late) / made, 2),
       sameNodeP50Ms: sig(sameP50),
       sameNodeP99Ms: sig(sameP99),
       crossNodeP50Ms: sig(crossP50),

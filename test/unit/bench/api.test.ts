@@ -3,7 +3,7 @@
 // the bench calls the API as it is — each payload arrives as the very bytes
 // the subscribers check, as binary — and its pacing and credit.
 import { describe, expect, it } from 'vitest';
-import { batchBody, laneTopic, mayPublish, publishBody, requestsDue, sendBody, subscriberPath, USER } from '../../../bench/api/api-requests.js';
+import { batchBody, callDueMs, laneTopic, mayPublish, publishBody, requestsDue, sendBody, subscriberPath, USER } from '../../../bench/api/api-requests.js';
 import { publicationPayload } from '../../../bench/harness/publications.js';
 import { call, type ApiBackend } from '../../../src/gateway/api/api-methods.js';
 import type { Target } from '../../../src/gateway/fleet.js';
@@ -74,6 +74,17 @@ describe('bench case 10: its calls to the server API', () => {
     // Ahead of the schedule (nothing due), or one in flight made it late: it catches up.
     expect(requestsDue(1000, 10, 12)).toBe(0);
     expect(requestsDue(1000, 20, 12)).toBe(8);
+  });
+
+  it('a call falls due when the pacing first counts it due', () => {
+    expect(callDueMs(1000, 0)).toBe(1);
+    expect(callDueMs(1000, 9)).toBe(10);
+    for (const rate of [1000, 300, 7]) {
+      for (const index of [0, 1, 5, 99]) {
+        expect(requestsDue(rate, callDueMs(rate, index) - 1e-6, index)).toBe(0);
+        expect(requestsDue(rate, callDueMs(rate, index) + 1e-6, index)).toBe(1);
+      }
+    }
   });
 
   it('a lane publishes only while every subscriber is within the window', () => {
