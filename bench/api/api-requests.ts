@@ -54,9 +54,9 @@ export function requestsDue(rate: number, elapsedMs: number, sent: number): numb
 
 /**
  * When call `index` (from 0) falls due, ms into the cell, at `rate` per
- * second. A call made later than this (by more than a timer tick) waited
- * for the answer to the one before: its latency, taken from its own stamp,
- * leaves that wait out (coordinated omission), so the cells count such calls.
+ * second. A call that falls due before the answer to the one before has
+ * come waits for it, and its latency, taken from its own stamp, leaves that
+ * wait out (coordinated omission): the cells count such calls.
  */
 export function callDueMs(rate: number, index: number): number {
   return ((index + 1) * 1000) / rate;
