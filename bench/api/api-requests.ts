@@ -56,7 +56,9 @@ export function requestsDue(rate: number, elapsedMs: number, sent: number): numb
  * When call `index` (from 0) falls due, ms into the cell, at `rate` per
  * second. A call that falls due before the answer to the one before has
  * come waits for it, and its latency, taken from its own stamp, leaves that
- * wait out (coordinated omission): the cells count such calls.
+ * wait out (coordinated omission): the cells count the calls that waited
+ * more than 1 ms so (a client behind its schedule by a late timer catches up
+ * call after call, each waiting a few tenths of a millisecond: not a stall).
  */
 export function callDueMs(rate: number, index: number): number {
   return ((index + 1) * 1000) / rate;

@@ -33,7 +33,7 @@ export async function runApiCase(quick: boolean, pin: Pinning | undefined): Prom
   print(
     `10b. API call → delivery: two nodes and one Redis (${latency.redisVersion}) on loopback, calls to node A's API on one kept-alive connection at ${l.rate.toLocaleString('en')}/s, one in flight, ${formatBytes(l.payload)}; one subscriber on A (same node) and one on B (cross-node) (nodes and Redis on both CPUs; ${rounds(l)}; clock check: monotonic skew ${latency.clock.monotonicSkewMs} ms within a ${latency.clock.roundTripMs} ms round trip)`,
     markdownTable(
-      ['call', 'calls/s', 'held back by the call before', 'same-node p50 ms', 'same-node p99 ms', 'cross-node p50 ms', 'cross-node p99 ms', 'per round', 'request p50 ms', 'request p99 ms', 'A CPU µs/call', 'B CPU µs/message', 'Redis CPU µs/call', 'client CPU %', 'other processes CPU %'],
+      ['call', 'calls/s', 'waited > 1 ms for the call before', 'same-node p50 ms', 'same-node p99 ms', 'cross-node p50 ms', 'cross-node p99 ms', 'per round', 'request p50 ms', 'request p99 ms', 'A CPU µs/call', 'B CPU µs/message', 'Redis CPU µs/call', 'client CPU %', 'other processes CPU %'],
       latency.cells.map((c) => [c.call === 'send' ? `POST /api/send {user: "42"}` : 'POST /api/publish {topic}', c.callsPerSec.toLocaleString('en'), `${c.heldBackPct} %`, c.sameNodeP50Ms, c.sameNodeP99Ms, c.crossNodeP50Ms, c.crossNodeP99Ms, latency.rounds.map((r) => r.find((x) => x.call === c.call)?.crossNodeP99Ms).join(' / '), c.requestP50Ms, c.requestP99Ms, c.aCpuUsPerCall, c.bCpuUsPerMessage, c.redisCpuUsPerCall, c.clientCpuPct, c.otherCpuPct]),
     ),
   );
