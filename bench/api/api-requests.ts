@@ -52,16 +52,21 @@ export function requestsDue(rate: number, elapsedMs: number, sent: number): numb
   return Math.max(0, Math.floor((elapsedMs * rate) / 1000) - sent);
 }
 
-/**
- * When call `index` (from 0) falls due, ms into the cell, at `rate` per
- * second. A call that falls due before the answer to the one before has
- * come waits for it, and its latency, taken from its own stamp, leaves that
- * wait out (coordinated omission): the cells count the calls that waited
- * more than 1 ms so (a client behind its schedule by a late timer catches up
- * call after call, each waiting a few tenths of a millisecond: not a stall).
- */
+/** When call `index` (from 0) falls due, ms into the cell, at `rate` per second. */
 export function callDueMs(rate: number, index: number): number {
   return ((index + 1) * 1000) / rate;
+}
+
+/**
+ * How long a call due at `dueMs` waited for the answer to the call before
+ * it (made at `previousMadeMs`, answered at `previousAnsweredMs`), ms: its
+ * latency, taken from its own stamp, leaves that wait out (coordinated
+ * omission), so the cells count the calls that waited long. A client behind
+ * its schedule (its own timer late) waits only for the answers to the calls
+ * it makes to catch up, not for its own lateness.
+ */
+export function waitedForPrevious(dueMs: number, previousMadeMs: number, previousAnsweredMs: number): number {
+  return Math.max(0, previousAnsweredMs - Math.max(dueMs, previousMadeMs));
 }
 
 /**

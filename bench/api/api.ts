@@ -42,7 +42,7 @@ import { publicationPayload, PublicationStats } from '../harness/publications.js
 import { redisListening } from '../harness/redis-channels.js';
 import { Subscribers } from '../harness/subscribers.js';
 import { ApiClient } from './api-client.js';
-import { batchBody, callDueMs, laneTopic, mayPublish, publishBody, requestsDue, ROOM_TOPIC, sendBody, subscriberPath, USER, type NodeReply, type NodeRequest, type NodeUsage } from './api-requests.js';
+import { batchBody, callDueMs, laneTopic, mayPublish, publishBody, requestsDue, ROOM_TOPIC, sendBody, subscriberPath, USER, waitedForPrevious, type NodeReply, type NodeRequest, type NodeUsage } from './api-requests.js';
 
 type NodeChild = Child<NodeRequest, NodeReply>;
 
@@ -265,7 +265,7 @@ export interface LatencySample {
   call: 'send' | 'publish';
   rate: number;
   callsPerSec: number;
-  /** Calls that waited more than 1 ms past their due time for the answer to the call before, % (callDueMs). */
+  /** Calls that waited more than 1 ms for the answer to the call before, % (waitedForPrevious). */
   heldBackPct: number;
   sameNodeP50Ms: number;
   sameNodeP99Ms: number;
@@ -326,17 +326,20 @@ async function latencyCell(a: NodeSide, b: NodeSide, client: ApiClient, redisPid
   let recording = false;
   let made = 0;
   let heldBack = 0;
-  /** When the call before was answered, ms into the cell. */
+  /** When the call before was made and answered, ms into the cell. */
+  let madeMs = 0;
   let answeredMs = 0;
   let failure: Error | undefined;
   const start = performance.now();
   const pump = (): void => {
     if (!running || inFlight || requestsDue(options.rate, performance.now() - start, sent) === 0) return;
     inFlight = true;
+    const now = performance.now() - start;
     if (recording) {
       made++;
-      if (answeredMs - callDueMs(options.rate, sent) > 1) heldBack++;
+      if (waitedForPrevious(callDueMs(options.rate, sent), madeMs, answeredMs) > 1) heldBack++;
     }
+    madeMs = now;
     const payload = publicationPayload(sent++, options.payload);
     const body = call === 'send' ? sendBody(USER, payload) : publishBody(ROOM_TOPIC, payload);
     // The request's latency from the payload's stamp, as the deliveries'.

@@ -3,7 +3,7 @@
 // the bench calls the API as it is — each payload arrives as the very bytes
 // the subscribers check, as binary — and its pacing and credit.
 import { describe, expect, it } from 'vitest';
-import { batchBody, callDueMs, laneTopic, mayPublish, publishBody, requestsDue, sendBody, subscriberPath, USER } from '../../../bench/api/api-requests.js';
+import { batchBody, callDueMs, laneTopic, mayPublish, publishBody, requestsDue, sendBody, subscriberPath, USER, waitedForPrevious } from '../../../bench/api/api-requests.js';
 import { publicationPayload } from '../../../bench/harness/publications.js';
 import { call, type ApiBackend } from '../../../src/gateway/api/api-methods.js';
 import type { Target } from '../../../src/gateway/fleet.js';
@@ -85,6 +85,15 @@ describe('bench case 10: its calls to the server API', () => {
         expect(requestsDue(rate, callDueMs(rate, index) + 1e-6, index)).toBe(1);
       }
     }
+  });
+
+  it('a call waited for the answer before it only from its due time, or from when that call was made', () => {
+    // On schedule: the call before answered in time.
+    expect(waitedForPrevious(2, 1, 1.4)).toBe(0);
+    // The call before took 20 ms: this one, due at 2, waited 19.
+    expect(waitedForPrevious(2, 1, 21)).toBe(19);
+    // The client fell 10 ms behind (its timer late): catching up, a call waits only for the answer to the one just made.
+    expect(waitedForPrevious(2, 11, 11.4)).toBeCloseTo(0.4);
   });
 
   it('a lane publishes only while every subscriber is within the window', () => {
