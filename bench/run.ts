@@ -1,4 +1,4 @@
-// `npm run bench [-- --quick] [-- --out FILE] [-- --only decoder,mask,encoder,echo,handshake,idle,fanout,deflate,redis]
+// `npm run bench [-- --quick] [-- --out FILE] [-- --only decoder,mask,encoder,echo,handshake,idle,fanout,deflate,redis,api]
 //   [-- --payloads 32,1024 --conns 64 --windows 16]` (a subset of case 4, for A/B runs)
 //   [-- --subscribers 1000,10000]` (case 7's subscriber counts)
 //   [-- --ws PATH/node_modules/ws]` (the ws package, installed elsewhere, beside wssd in cases 4 and 8):
@@ -9,6 +9,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { primeMalloc } from '../src/cli/malloc-priming.js';
 import { killRedisServers } from '../test/helpers/redis-server.js';
+import { runApiCase } from './api/case.js';
 import { runDeflateCase } from './deflate/case.js';
 import { runEchoCase } from './echo/case.js';
 import { runFanoutCase } from './fanout/case.js';
@@ -77,7 +78,7 @@ if (want('encoder')) {
   lap('encoder');
 }
 
-// Cases 4–9 run servers in child processes (case 9 a redis-server too): none may outlive the bench.
+// Cases 4–10 run servers in child processes (cases 9 and 10 a redis-server too): none may outlive the bench.
 const killChildren = (): void => {
   killAllChildren();
   killRedisServers();
@@ -93,7 +94,8 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 const e2e = ['echo', 'handshake', 'idle', 'fanout'].some(want);
 const ca = readFileSync(new URL('../certs/dev-ca.pem', import.meta.url));
 // Where taskset exists: server children on the first CPU this process may use, this process (the load client) on the second.
-const pin = e2e ? pinningPlan() : undefined;
+// Read before anything is pinned: case 10 pins its own node and this process, last.
+const pin = e2e || want('api') ? pinningPlan() : undefined;
 const pinNote = pin === undefined ? 'not pinned' : `server on CPU ${pin.server}, client on CPU ${pin.client}`;
 if (e2e) results.pinning = pin ?? null;
 
@@ -107,7 +109,7 @@ const traffic: [ServerKind, BareMode][] = want('echo') || want('handshake') ? [.
 const children: ServerProcess[] = traffic.length > 0 ? await startServers(traffic, pin, values.ws) : [];
 // Case 7's servers start with the others, before any measurement.
 const fanoutChildren: FanoutChild[] = want('fanout') ? await Promise.all((['wss', 'ws', 'tls', 'net'] as const).map((kind) => FanoutChild.start(kind, pin))) : [];
-if (pin !== undefined) pinSelf(pin.client);
+if (e2e && pin !== undefined) pinSelf(pin.client);
 if (e2e) lap('start servers');
 
 try {
@@ -144,6 +146,12 @@ if (want('redis')) {
   // Its own children (two nodes, one redis-server), after the others are gone.
   results.redis = await runRedisCase(quick);
   lap('redis');
+}
+
+if (want('api')) {
+  // Its own children (one node; then two nodes and one redis-server). Last: it pins this process to the client's CPU.
+  results.api = await runApiCase(quick, pin);
+  lap('api');
 }
 
 results.seconds = seconds;

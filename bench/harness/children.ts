@@ -46,9 +46,9 @@ export interface ChildOptions {
   /**
    * A CPU to pin the child to once it is ready: it starts on any (start-up
    * is module loading, and several start at once), and is pinned before any
-   * measurement.
+   * measurement. One CPU, or a taskset list ("0,1").
    */
-  cpu?: number;
+  cpu?: number | string;
   /** How long a request may wait for its reply (default 20 s). */
   requestTimeoutMs?: number;
   /** After asking it to exit, how long before it is killed (default 1 s). */

@@ -39,6 +39,17 @@ const HOST = '127.0.0.1';
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Polls `check` every 20 ms until it finds nothing wrong (undefined); fails with its last finding after 10 s. */
+export async function settle(what: string, check: () => Promise<string | undefined>): Promise<void> {
+  const deadline = performance.now() + 10_000;
+  for (;;) {
+    const problem = await check();
+    if (problem === undefined) return;
+    if (performance.now() > deadline) throw new Error(`${what}: ${problem} after 10 s`);
+    await sleep(20);
+  }
+}
+
 /** Rejects after `ms` (and runs `onTimeout`) unless `promise` settles first. */
 export function withTimeout<T>(promise: Promise<T>, ms: number, what: string, onTimeout?: () => void): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -127,14 +138,14 @@ export async function open(target: Target, timeoutMs = 10_000, path = '/'): Prom
   }
 }
 
-/** Opens `n` connections, at most `parallel` handshakes at a time. Closes them all if one fails. */
-export async function openMany(target: Target, n: number, parallel: number): Promise<{ socket: net.Socket; rest: Buffer }[]> {
+/** Opens `n` connections (on `path`), at most `parallel` handshakes at a time. Closes them all if one fails. */
+export async function openMany(target: Target, n: number, parallel: number, path = '/'): Promise<{ socket: net.Socket; rest: Buffer }[]> {
   const opened: { socket: net.Socket; rest: Buffer }[] = [];
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < n) {
       next++;
-      opened.push(await open(target));
+      opened.push(await open(target, 10_000, path));
     }
   };
   try {

@@ -34,8 +34,12 @@ export function pinningPlan(): Pinning | undefined {
   return cpus.length === 2 && cpus.every(Number.isInteger) ? { server: cpus[0], client: cpus[1] } : undefined;
 }
 
-/** Pins process `pid`, all its threads, to `cpu` (throws where taskset fails). */
-export function pinProcess(pid: number, cpu: number): void {
+/**
+ * Pins process `pid`, all its threads, to `cpu` — one CPU, or a taskset list
+ * such as "0,1" (throws where taskset fails). A child inherits its parent's
+ * CPUs: one started by a pinned bench runs on the bench's CPU unless given others.
+ */
+export function pinProcess(pid: number, cpu: number | string): void {
   execFileSync('taskset', ['-a', '-cp', String(cpu), String(pid)], { stdio: 'ignore' });
 }
 

@@ -33,6 +33,27 @@ export function serveParent<Request extends { type: string }>(port: number, hand
   process.send?.(ready);
 }
 
+/** A child's CPU time, read in the same instant as the counts it is reported with. */
+export interface CpuReading {
+  /** process.cpuUsage() user + system, µs since start. */
+  cpuUs: number;
+  /** performance.now() when read, ms. */
+  time: number;
+}
+
+export function cpuReading(): CpuReading {
+  const cpu = process.cpuUsage();
+  return { cpuUs: cpu.user + cpu.system, time: performance.now() };
+}
+
+/** An onExit for serveParent: runs `close` (a server's, say) and exits, at the latest after a second. */
+export function closeThenExit(close: () => Promise<unknown>): () => void {
+  return () => {
+    void close().finally(() => process.exit(0));
+    setTimeout(() => process.exit(0), 1000).unref();
+  };
+}
+
 /** Sends a reply (or any message) to the parent. */
 export function reply(message: { type: string; id: number }): void {
   process.send?.(message);

@@ -10,34 +10,17 @@
 // at 64 KiB × 16 in flight the child then ran 4–7× the full GCs of the same
 // code run as JavaScript (36 against 5 over one 3 s cell), a cost a deployed
 // server does not have.
-import { execFileSync } from 'node:child_process';
-import { existsSync, symlinkSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { Child, ROOT } from './children.js';
+import { Child } from './children.js';
+import { compiledServer } from './compiled.js';
 import type { Target } from './load-client.js';
 import type { Pinning } from './os.js';
 import type { BareMode, ModeReply, ModeRequest, ServerKind, UsageReply, UsageRequest } from './echo-server.js';
 
 export type { BareMode, ServerKind, UsageReply } from './echo-server.js';
 
-let compiledEntry: string | undefined;
-
-/**
- * bench/harness/echo-server.ts and the src/ it imports, compiled once per
- * bench run (tsc, a few seconds, with tsconfig.servers.json) into
- * test-output/bench-servers/, inside the package so that its "type": "module"
- * applies; certs/ is linked beside them.
- */
+/** bench/harness/echo-server.ts and the src/ it imports, compiled once per bench run (compiled.ts). */
 function entry(): string {
-  if (compiledEntry !== undefined) return compiledEntry;
-  const tsc = join(dirname(createRequire(import.meta.url).resolve('typescript/package.json')), 'bin', 'tsc');
-  execFileSync(process.execPath, [tsc, '-p', fileURLToPath(new URL('./tsconfig.servers.json', import.meta.url))], { cwd: ROOT, stdio: 'inherit' });
-  const out = fileURLToPath(new URL('../../test-output/bench-servers/', import.meta.url));
-  if (!existsSync(`${out}certs`)) symlinkSync(fileURLToPath(new URL('../../certs', import.meta.url)), `${out}certs`, 'dir');
-  compiledEntry = `${out}bench/harness/echo-server.js`;
-  return compiledEntry;
+  return compiledServer(new URL('./tsconfig.servers.json', import.meta.url), 'bench/harness/echo-server.js');
 }
 
 export class ServerProcess {

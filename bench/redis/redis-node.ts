@@ -11,7 +11,7 @@
 import { createServer, type Connection, type UpgradeRequest } from '../../src/index.js';
 import { clockReading } from '../harness/clock.js';
 import { publicationPayload } from '../harness/publications.js';
-import { reply as sendToParent, serveParent } from '../harness/parent-link.js';
+import { closeThenExit, cpuReading, reply as sendToParent, serveParent } from '../harness/parent-link.js';
 import { publicationsDue, ROOM_TOPIC, SOLO_PATH, SOLO_TOPIC, type NodeReply, type NodeRequest, type NodeUsage } from './redis-pacing.js';
 
 const url = process.argv[2];
@@ -68,18 +68,12 @@ function tick(): void {
 }
 
 function usage(id: number): NodeUsage {
-  const cpu = process.cpuUsage();
-  const time = performance.now();
+  const { cpuUs, time } = cpuReading();
   const topics = (JSON.parse(server.statsJson()) as { topics: { publishedElsewhere: number; dropped: number; undelivered: number } }).topics;
-  return { type: 'usage', id, cpuUs: cpu.user + cpu.system, time, published: seq, deliveries, publishedElsewhere: topics.publishedElsewhere, dropped: topics.dropped, undelivered: topics.undelivered, heldMs: held(time), connections: server.connections.size };
+  return { type: 'usage', id, cpuUs, time, published: seq, deliveries, publishedElsewhere: topics.publishedElsewhere, dropped: topics.dropped, undelivered: topics.undelivered, heldMs: held(time), connections: server.connections.size };
 }
 
 const reply = (message: NodeReply): void => sendToParent(message);
-
-function exit(): void {
-  void server.close().finally(() => process.exit(0));
-  setTimeout(() => process.exit(0), 1000).unref();
-}
 
 serveParent<NodeRequest>(
   port,
@@ -130,5 +124,5 @@ serveParent<NodeRequest>(
         return;
     }
   },
-  exit,
+  closeThenExit(() => server.close()),
 );

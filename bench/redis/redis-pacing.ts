@@ -13,6 +13,8 @@
 // run). At a fixed rate the credit only bites when the nodes fall behind:
 // the cell then reports the rate achieved, not the rate asked for.
 
+import type { CpuReading } from '../harness/parent-link.js';
+
 export const ROOM_TOPIC = 'fanout';
 /** The topic of the one-subscriber-per-node cells: its subscribers connect on /solo. */
 export const SOLO_TOPIC = 'solo';
@@ -55,13 +57,10 @@ export type NodeRequest =
   /** Reads this process's monotonic clock (for the clock check). */
   | { type: 'clock'; id: number };
 
-export interface NodeUsage {
+/** cpuUs and time: the node's CPU, read in the same instant as its counts. */
+export interface NodeUsage extends CpuReading {
   type: 'usage';
   id: number;
-  /** process.cpuUsage() user + system, µs since start. */
-  cpuUs: number;
-  /** performance.now() when read, ms: counts and CPU are read in the same instant. */
-  time: number;
   /** Publications made by this node's publisher in the current cell. */
   published: number;
   /** Local deliveries of those (the sum of server.publish()'s returns). */

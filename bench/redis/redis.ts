@@ -30,16 +30,14 @@
 // Nothing is pinned: four processes (two nodes, Redis, this client) share
 // the machine's cores, as a small fleet on one host would.
 import { fileURLToPath } from 'node:url';
-import { parseRedisUrl } from '../../src/redis/redis-url.js';
-import { RedisClient } from '../../src/redis/redis-client.js';
-import { asText } from '../../src/redis/resp.js';
 import { Child, underTsx } from '../harness/children.js';
 import { checkClock, type ClockCheck } from '../harness/clock.js';
 import { PublicationStats } from '../harness/publications.js';
 import { Subscribers } from '../harness/subscribers.js';
-import { open, openMany, sleep, type Target } from '../harness/load-client.js';
+import { open, openMany, settle, sleep, type Target } from '../harness/load-client.js';
 import { median, sig } from '../harness/measure.js';
 import { machineJiffies, schedCpuUs, treeCpuUs } from '../harness/os.js';
+import { redisListening } from '../harness/redis-channels.js';
 import { RedisServer, requireRedis } from '../../test/helpers/redis-server.js';
 import { creditWindow, ROOM_TOPIC, SOLO_PATH, SOLO_TOPIC, type NodeReply, type NodeRequest, type NodeUsage } from './redis-pacing.js';
 
@@ -60,7 +58,6 @@ function usage(node: NodeChild): Promise<NodeUsage> {
 
 /** Publications per setImmediate tick when publishing as fast as absorbed (as case 7). */
 const BURST = 4;
-const PREFIX = 'wssd:';
 
 export interface RedisBenchOptions {
   /** Subscribers per node of the room topic. */
@@ -125,16 +122,6 @@ interface NodeSide {
   stats: PublicationStats;
   room: Subscribers;
   solo: Subscribers;
-}
-
-async function settle(what: string, check: () => Promise<string | undefined>): Promise<void> {
-  const deadline = performance.now() + 10_000;
-  for (;;) {
-    const problem = await check();
-    if (problem === undefined) return;
-    if (performance.now() > deadline) throw new Error(`${what}: ${problem} after 10 s`);
-    await sleep(20);
-  }
 }
 
 interface CellSpec {
@@ -269,23 +256,6 @@ function medianSample(samples: RedisSample[]): RedisSample {
   };
 }
 
-/** Redis's version, and waits until both nodes' channels are subscribed in Redis (PUBSUB NUMSUB). */
-async function checkRedis(url: string): Promise<string> {
-  const client = new RedisClient({ endpoint: parseRedisUrl(url), name: 'wssd-bench' });
-  try {
-    await client.connect();
-    const info = asText(await client.command(['INFO', 'server']));
-    await settle('Redis subscriptions', async () => {
-      const reply = await client.command(['PUBSUB', 'NUMSUB', PREFIX + ROOM_TOPIC, PREFIX + SOLO_TOPIC]);
-      const counts = Array.isArray(reply) ? reply.filter((_, i) => i % 2 === 1).map(Number) : [];
-      return counts.length === 2 && counts.every((c) => c === 2) ? undefined : `PUBSUB NUMSUB ${JSON.stringify(counts)}, expected 2 nodes on each channel`;
-    });
-    return /redis_version:(\S+)/.exec(info)?.[1] ?? 'unknown';
-  } finally {
-    await client.close();
-  }
-}
-
 export async function benchRedis(options: RedisBenchOptions): Promise<RedisResult> {
   requireRedis('case 9 of the bench needs');
   // No RDB snapshots (the launcher's --save ''), no AOF: pub/sub and a few counters, nothing to keep.
@@ -311,7 +281,7 @@ export async function benchRedis(options: RedisBenchOptions): Promise<RedisResul
         return c.room === options.subscribers && c.solo === 1 ? undefined : `${c.room} room and ${c.solo} solo subscribers, expected ${options.subscribers} and 1`;
       });
     }
-    const redisVersion = await checkRedis(redis.url);
+    const redisVersion = await redisListening(redis.url, [ROOM_TOPIC, SOLO_TOPIC], 2);
     const clock = await checkClock(() => a.node.request<'clock'>({ type: 'clock' }));
     const specs: CellSpec[] = [];
     for (const payload of options.payloads) for (const rate of options.rates) specs.push({ subs: 'room', payload, rate });
