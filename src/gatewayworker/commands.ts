@@ -33,10 +33,14 @@ import {
   updateSession,
 } from './php-array.js';
 import { bytesKey, isEmptyString, keyBytes, PhpDataError, textKey, type DataLimits, type PhpArray, type PhpKey, type PhpValue } from './php-value.js';
-import type { InnerLink } from './inner-link.js';
+
+/** The connection a command came on: where a query's answer goes. */
+export interface CommandLink {
+  reply(payload: Buffer): void;
+}
 
 /** What the commands act on: the role (gateway-role.ts). */
-export interface GatewayState<C extends RoleConnection> {
+export interface GatewayState<C extends RoleConnection, L extends CommandLink = CommandLink> {
   readonly clients: ClientTable<C>;
   /** Bounds on the PHP data read (bodies, sessions, JSON). */
   readonly limits: DataLimits;
@@ -51,12 +55,12 @@ export interface GatewayState<C extends RoleConnection> {
   /** One message to the members here of a group, but `exclude`: encoded once for all of them. */
   sendToGroup(topic: string, message: Extract<ClientSend, { kind: 'message' }>, exclude: ConnectionFilter): void;
   /** CMD_WORKER_CONNECT and CMD_GATEWAY_CLIENT_CONNECT: the secret checked, the link authorized or closed. */
-  authorize(link: InnerLink, packet: GatewayPacket, asWorker: boolean): void;
+  authorize(link: L, packet: GatewayPacket, asWorker: boolean): void;
   /** A command wssd does not carry out, with why (logged, counted; the link stays). */
   refused(command: string, reason: string): void;
 }
 
-type Action = <C extends RoleConnection>(state: GatewayState<C>, packet: GatewayPacket, link: InnerLink) => void;
+type Action = <C extends RoleConnection, L extends CommandLink>(state: GatewayState<C, L>, packet: GatewayPacket, link: L) => void;
 
 /** The table. Commands not in it (and ON_* events sent to a Gateway) are refused and the link kept, as PHP's `default:` branch does. */
 export const COMMANDS: ReadonlyMap<number, Action> = new Map<number, Action>([
@@ -192,7 +196,7 @@ export const COMMANDS: ReadonlyMap<number, Action> = new Map<number, Action>([
 const KICK = { code: 4000, reason: 'disconnected by the server' } as const;
 
 /** Runs one command; throws PhpDataError or RawFrameError when its data is refused (nothing was done). */
-export function runCommand<C extends RoleConnection>(state: GatewayState<C>, packet: GatewayPacket, link: InnerLink): boolean {
+export function runCommand<C extends RoleConnection, L extends CommandLink>(state: GatewayState<C, L>, packet: GatewayPacket, link: L): boolean {
   const action = COMMANDS.get(packet.cmd);
   if (action === undefined) return false;
   action(state, packet, link);

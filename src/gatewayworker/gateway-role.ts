@@ -26,7 +26,7 @@ import { userRoute } from '../gateway/routes.js';
 import type { ResolvedGatewayWorker } from '../options/gatewayworker-options.js';
 import type { LogSummary } from '../telemetry/log-summary.js';
 import type { Logger } from '../telemetry/log.js';
-import type { ServerStats } from '../telemetry/stats.js';
+import type { GatewayWorkerCounts, ServerStats } from '../telemetry/stats.js';
 import { ClientState, ClientTable, connectionIdOf, type RoleConnection } from './client-table.js';
 import type { ClientSend } from './client-sends.js';
 import { PhpDataError, RawFrameError, runCommand, type GatewayState } from './commands.js';
@@ -55,7 +55,7 @@ const UNAUTHORIZED_MAX_PACKET = 64 * 1024;
 /** GatewayWorker pings its BusinessWorkers this often unless on 127.0.0.1 (keeps NATs and firewalls from dropping the link). */
 const WORKER_PING_MS = 25_000;
 
-export class GatewayWorkerRole<C extends RoleConnection> implements GatewayState<C>, InnerLinkHost {
+export class GatewayWorkerRole<C extends RoleConnection> implements GatewayState<C, InnerLink>, InnerLinkHost {
   readonly clients = new ClientTable<C>();
   readonly limits: DataLimits = defaultDataLimits;
   readonly maxPayload: number;
@@ -128,8 +128,8 @@ export class GatewayWorkerRole<C extends RoleConnection> implements GatewayState
   }
 
   /** For /stats. */
-  stats(): { workers: number; links: number; registers: number; registered: number } {
-    return { workers: this.workers.size, links: this.links.size, registers: this.registers.length, registered: this.registers.filter((r) => r.isRegistered).length };
+  stats(): GatewayWorkerCounts {
+    return { businessWorkers: this.workers.size, links: this.links.size, registers: this.registers.length, registered: this.registers.filter((r) => r.isRegistered).length };
   }
 
   // The server's side: a client's life.

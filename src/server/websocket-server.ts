@@ -349,7 +349,7 @@ export class WebSocketServer extends ServerVerbs implements HandshakeHost {
   }
 
   private localSnapshot(): StatsSnapshot {
-    return snapshot(this.counters, this.connections.size, this.pubsub.registry.topicCount, this.tlsClientErrors, this.deflate);
+    return snapshot(this.counters, this.connections.size, this.pubsub.registry.topicCount, this.tlsClientErrors, this.deflate, this.gatewayWorker?.stats());
   }
 
   /** GET /stats, /metrics and /healthz (server-routes.ts). */

@@ -49,6 +49,13 @@ export function prometheusText(stats: StatsSnapshot, brokerConnected: boolean): 
   metric('broker_outages_total', 'counter', 'Times the broker connection was lost.', [[{}, stats.broker.outages]]);
   metric('broker_down_seconds_total', 'counter', 'Seconds the broker connection stayed lost.', [[{}, stats.broker.downMs / 1000]]);
   metric('unrecovered_total', 'counter', "Topics whose history could not bridge a loss of the broker.", [[{}, stats.topics.unrecovered]]);
+  const g = stats.gatewayWorker;
+  metric('gatewayworker_business_workers', 'gauge', 'GatewayWorker mode: BusinessWorkers connected.', [[{}, g.businessWorkers]]);
+  metric('gatewayworker_lan_connections', 'gauge', 'GatewayWorker mode: BusinessWorker and GatewayClient connections on the LAN port.', [[{}, g.links]]);
+  metric('gatewayworker_registers', 'gauge', 'GatewayWorker mode: Registers configured, and registered with now.', [
+    [{ state: 'configured' }, g.registers],
+    [{ state: 'registered' }, g.registered],
+  ]);
   const d = stats.deflate;
   metric('deflate_contexts', 'gauge', 'permessage-deflate zlib contexts held by connections.', [[{}, d.contexts]]);
   metric('deflate_messages_total', 'counter', 'Messages compressed (out) and inflated (in).', [

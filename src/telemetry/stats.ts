@@ -106,13 +106,31 @@ export interface StatsSnapshot {
   /** permessage-deflate: contexts held by connections now, and what was compressed and inflated (zeros when off). */
   deflate: DeflateCounts & { contexts: number };
   tlsClientErrors: Record<string, number>;
+  /** GatewayWorker mode: BusinessWorkers connected, LAN connections open, Registers configured and registered with (zeros when off). */
+  gatewayWorker: GatewayWorkerCounts;
   memory: { rss: number; heapUsed: number; external: number };
   pid: number;
 }
 
+export interface GatewayWorkerCounts {
+  businessWorkers: number;
+  links: number;
+  registers: number;
+  registered: number;
+}
+
+const NO_GATEWAY_WORKER: GatewayWorkerCounts = { businessWorkers: 0, links: 0, registers: 0, registered: 0 };
+
 const NO_DEFLATE: DeflateCounts & { contexts: number } = { contexts: 0, compressed: 0, compressedIn: 0, compressedOut: 0, inflated: 0, inflatedIn: 0, inflatedOut: 0, overMaxContexts: 0 };
 
-export function snapshot(stats: ServerStats, connections: number, topics: number, tlsClientErrors: ReadonlyMap<string, number>, deflate?: DeflateContexts): StatsSnapshot {
+export function snapshot(
+  stats: ServerStats,
+  connections: number,
+  topics: number,
+  tlsClientErrors: ReadonlyMap<string, number>,
+  deflate?: DeflateContexts,
+  gatewayWorker: GatewayWorkerCounts = NO_GATEWAY_WORKER,
+): StatsSnapshot {
   const m = process.memoryUsage();
   return {
     uptimeSeconds: Math.round((Date.now() - stats.startedAt) / 1000),
@@ -138,6 +156,7 @@ export function snapshot(stats: ServerStats, connections: number, topics: number
     },
     deflate: deflate === undefined ? { ...NO_DEFLATE } : { contexts: deflate.contexts, ...deflate.counts },
     tlsClientErrors: Object.fromEntries(tlsClientErrors),
+    gatewayWorker: { ...gatewayWorker },
     memory: { rss: m.rss, heapUsed: m.heapUsed, external: m.external },
     pid: process.pid,
   };

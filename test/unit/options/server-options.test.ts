@@ -387,3 +387,23 @@ describe('resolveOptions: every ConfigError names its options', () => {
     expect(configError(() => resolveOptions({})).options).toEqual(['cert', 'key', 'certFile', 'keyFile', 'plain']);
   });
 });
+
+describe('resolveOptions: GatewayWorker mode', () => {
+  const plain = { plain: true } as const;
+
+  it('off without a Register; on with one: the LAN address makes the node, worker i adds i to the port', () => {
+    expect(resolveOptions(plain).gatewayWorker).toBeUndefined();
+    const o = resolveOptions({ ...plain, gatewayRegister: ['127.0.0.1:1236'], gatewayLan: '10.0.0.7:2000', gatewayLanOffset: 1 });
+    expect(o.gatewayWorker).toMatchObject({ registers: [{ host: '127.0.0.1', port: 1236 }], lanIp: '10.0.0.7', lanPort: 2001, listenHost: '10.0.0.7', secret: '', router: 'least-connections' });
+    expect(o.node).toBe('0a00000707d1');
+  });
+
+  it('refuses a LAN address that is not an IPv4 literal, a bad HOST:PORT, a node that is not the LAN address, a ping limit without an interval', () => {
+    expect(() => resolveOptions({ ...plain, gatewayRegister: ['r:1'], gatewayLan: 'lan.example:2000' })).toThrow('gatewayLan must be the IPv4 address BusinessWorkers reach');
+    expect(() => resolveOptions({ ...plain, gatewayRegister: ['r:1'], gatewayLan: '0.0.0.0:2000' })).toThrow('gatewayLan must be the IPv4 address');
+    expect(() => resolveOptions({ ...plain, gatewayRegister: ['nowhere'] })).toThrow('gatewayRegister is HOST:PORT, got "nowhere"');
+    expect(() => resolveOptions({ ...plain, gatewayRegister: ['r:1'], gatewayLan: '127.0.0.1:65535', gatewayLanOffset: 1 })).toThrow('past 65535');
+    expect(() => resolveOptions({ ...plain, gatewayRegister: ['r:1'], node: 'abcdefabcdef' })).toThrow('node is the LAN address in GatewayWorker mode');
+    expect(() => resolveOptions({ ...plain, gatewayRegister: ['r:1'], gatewayPingLimit: 2 })).toThrow('gatewayPingLimit needs gatewayPingInterval');
+  });
+});
