@@ -1,13 +1,16 @@
 // The gateway's own guards: the server API never runs without a key (of at
 // least 16 characters) and never answers on the public WebSocket port, only
-// on its own listener, on loopback unless told otherwise; and a client that
+// on its own listener, on loopback unless told otherwise; a client that
 // sends faster than the message proxy answers is held back by TCP — its
 // messages waiting for the backend stay under --message-max-queue, reading
-// from it pauses, and nothing is dropped.
+// from it pauses, and nothing is dropped; a backend that does not answer
+// holds at most --proxy-concurrency handshakes, as many wait, the rest are
+// refused at once; and what the backend answers is read under a cap.
 import http from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigError, createServer } from '../../src/index.js';
 import { eventually } from '../helpers/poll.js';
+import { upgradeRequest } from '../helpers/raw-client.js';
 import { PLAIN_MODE, startServer, TLS_MODE, type TestServer } from '../helpers/test-server.js';
 
 const KEY = 'a-key-of-the-tests-16+-characters';
@@ -46,7 +49,79 @@ describe('the server API', () => {
   });
 });
 
+/** A backend that holds every request until `release()`, answering each with `answer(body)`. */
+async function holdingBackend(answer: (body: string) => { status: number; type?: string; body?: string | Buffer } = () => ({ status: 204 })) {
+  const held: { body: string; res: http.ServerResponse }[] = [];
+  let hold = true;
+  const reply = (h: { body: string; res: http.ServerResponse }): void => {
+    const a = answer(h.body);
+    h.res.writeHead(a.status, a.type === undefined ? {} : { 'content-type': a.type }).end(a.body);
+  };
+  const backend = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const h = { body: Buffer.concat(chunks).toString('utf8'), res };
+      if (hold) held.push(h);
+      else reply(h);
+    });
+  });
+  await new Promise<void>((resolve) => backend.listen(0, '127.0.0.1', resolve));
+  closers.push(() => {
+    backend.closeAllConnections();
+    return new Promise((resolve) => backend.close(resolve));
+  });
+  return {
+    url: `http://127.0.0.1:${(backend.address() as { port: number }).port}/`,
+    held,
+    release(): void {
+      hold = false;
+      for (const h of held.splice(0)) reply(h);
+    },
+  };
+}
+
+describe('the connect proxy', () => {
+  it('a backend that does not answer holds at most --proxy-concurrency handshakes, as many wait, the rest get 503 at once', async () => {
+    const backend = await holdingBackend(() => ({ status: 200, type: 'application/json', body: '{"user":"u"}' }));
+    const ts = await startServer(PLAIN_MODE, { connectUrl: backend.url, proxyConcurrency: 2, proxyTimeout: 60_000 });
+    servers.push(ts);
+    const waiting = [];
+    for (let i = 0; i < 4; i++) {
+      const client = await ts.connect();
+      client.write(upgradeRequest());
+      waiting.push(client);
+    }
+    await eventually(() => backend.held.length === 2, 2000, 'two requests at the backend');
+    const refused = await ts.connect();
+    refused.write(upgradeRequest());
+    const answer = await refused.readResponse();
+    expect(answer.status).toBe(503);
+    expect(answer.body.toString('utf8')).toContain('too many connections waiting');
+    expect(backend.held).toHaveLength(2);
+    backend.release();
+    for (const client of waiting) expect((await client.readResponse()).status).toBe(101);
+  });
+});
+
 describe('the message proxy', () => {
+  it('an answer over 1 MiB is not read past the cap, not sent, and counted; the connection stays', async () => {
+    const backend = await holdingBackend((body) =>
+      (JSON.parse(body) as { data: string }).data === 'big' ? { status: 200, type: 'text/plain', body: Buffer.alloc(2 * 1024 * 1024, 0x61) } : { status: 200, type: 'text/plain', body: 'small' },
+    );
+    backend.release();
+    const ts = await startServer(PLAIN_MODE, { echo: false, messageUrl: backend.url, stats: true });
+    servers.push(ts);
+    const client = await ts.open();
+    client.sendText('big');
+    client.sendText('next');
+    const frame = await client.readFrame(5000);
+    expect(frame.payload.toString()).toBe('small');
+    const stats = JSON.parse(ts.server.statsJson()) as { backendErrors: Record<string, number>; losses: Record<string, number> };
+    expect(stats.backendErrors['message-proxy-too-large']).toBe(1);
+    expect(stats.losses['message-proxy']).toBe(1);
+  });
+
   it('a client sending faster than the backend answers: at most --message-max-queue wait, reading pauses, nothing is lost, order kept', async () => {
     // A backend that holds every request until released.
     const held: { body: string; res: http.ServerResponse }[] = [];
