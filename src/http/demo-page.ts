@@ -109,10 +109,11 @@ a token (<code>?token=</code>) names the user and what else it may do. Stop and 
 `;
 }
 
-export function htmlResponse(status: number, body: string, contentType = 'text/html; charset=utf-8'): string {
+export function htmlResponse(status: number, body: string, contentType = 'text/html; charset=utf-8', extraHeaders = ''): string {
   return (
     `HTTP/1.1 ${status} ${status === 200 ? 'OK' : status === 503 ? 'Service Unavailable' : 'Error'}\r\n` +
     `Content-Type: ${contentType}\r\n` +
+    extraHeaders +
     `Content-Length: ${Buffer.byteLength(body)}\r\n` +
     'Cache-Control: no-store\r\n' +
     'Connection: close\r\n\r\n' +

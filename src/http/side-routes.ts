@@ -54,7 +54,8 @@ export function sideRouteResponse(head: RequestHead, routes: SideRoutes): string
   if (head.method !== 'GET' || (head.httpVersion !== 'HTTP/1.1' && head.httpVersion !== 'HTTP/1.0') || head.headers.upgrade !== undefined) return undefined;
   if (head.path === '/' && routes.demoPage) return htmlResponse(200, demoPage(routes.wsPath));
   const script = clientFile(head.path);
-  if (script !== undefined) return htmlResponse(200, script, 'text/javascript; charset=utf-8');
+  // A page of any origin may load the client (a module script is fetched with CORS).
+  if (script !== undefined) return htmlResponse(200, script, 'text/javascript; charset=utf-8', 'Access-Control-Allow-Origin: *\r\n');
   const found = answer(head.path, routes, false);
   if (found === undefined) return undefined;
   return later(found, (a) => htmlResponse(a.status, a.body, a.type));

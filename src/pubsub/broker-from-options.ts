@@ -14,6 +14,8 @@ export interface BrokerSettings {
   historySize: number;
   historyPrefix: readonly string[] | undefined;
   historyTtl: number;
+  /** The largest message: a publication through Redis can be as large, so Redis's replies are capped above it. */
+  maxPayload: number;
 }
 
 export function brokerFromOptions(o: BrokerSettings): Broker {
@@ -26,5 +28,6 @@ export function brokerFromOptions(o: BrokerSettings): Broker {
     historyPrefixes: o.historyPrefix,
     historyTtl: o.historyTtl,
     tls: o.redisTls,
+    maxPayload: o.maxPayload,
   });
 }

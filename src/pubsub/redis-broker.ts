@@ -120,6 +120,8 @@ export class RedisBroker implements Broker {
   /** Whether the host was last told the bus is up. */
   private up = false;
 
+  /** The largest publication carried (the server's maxPayload). */
+  private readonly maxPayload: number;
   constructor(options: RedisBrokerOptions) {
     this.prefix = options.prefix ?? 'wssd:';
     this.where = redact(options.url);
@@ -129,7 +131,7 @@ export class RedisBroker implements Broker {
     this.askTimeout = options.askTimeout ?? 1000;
     this.reads = new Semaphore(options.maxConcurrentReads ?? 16);
     this.nodeHex = this.nodeId.toString('hex');
-    const maxPayload = options.maxPayload ?? 16 * 1024 * 1024;
+    const maxPayload = (this.maxPayload = options.maxPayload ?? 16 * 1024 * 1024);
     const common = {
       endpoint: parseRedisUrl(options.url),
       tls: options.tls,
@@ -233,6 +235,12 @@ export class RedisBroker implements Broker {
   }
 
   publish(topic: string, payload: Buffer, binary: boolean, token = 0, kind: PublicationKind = PublicationKind.Data): Promise<StreamPosition | undefined> {
+    if (payload.length > this.maxPayload) {
+      // Redis's replies are capped just above maxPayload: a larger one would come back as a broken reply.
+      const error = new RangeError(`a publication of ${payload.length} bytes is over maxPayload (${this.maxPayload}), the most Redis carries here`);
+      this.host?.undelivered?.(topic, error, token, 'too-large');
+      return Promise.reject(error);
+    }
     const message = encodeMessage(PUBLICATION, publicationFlags(binary, kind), this.nodeId, token, payload);
     const channel = this.prefix + topic;
     // With history, a publication whose connection dropped before its answer is sent again:

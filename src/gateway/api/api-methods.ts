@@ -5,6 +5,7 @@
 import type { PublishData } from '../../pubsub/publication.js';
 import type { HistoryRead } from '../../pubsub/pubsub.js';
 import type { StreamPosition } from '../../pubsub/history.js';
+import { checkTopic } from '../../pubsub/topic-name.js';
 import type { NodeInfo, PresencePage, Target } from '../fleet.js';
 import { ApiError, apiErrors } from './api-errors.js';
 
@@ -20,6 +21,7 @@ export interface ApiBackend {
   presence(topic: string, options?: { after?: string; limit?: number }): Promise<PresencePage>;
   history(topic: string, since?: StreamPosition, limit?: number): Promise<HistoryRead | undefined>;
   nodes(): Promise<NodeInfo[]>;
+  readonly options: { readonly maxTopicLength: number };
 }
 
 export type Params = Record<string, unknown>;
@@ -41,6 +43,8 @@ export const methods: Readonly<Record<string, Method>> = {
       throw apiErrors.badParams(`topics must be an array of 1 to ${MAX_TOPICS} topic names`);
     }
     const { data, binary } = payload(params);
+    // Every name checked before any is published: a bad one refuses the whole broadcast.
+    for (const t of topics as string[]) checked(() => checkTopic(t, backend.options.maxTopicLength));
     const results = await Promise.all((topics as string[]).map(async (t) => ({ topic: t, ...positioned(await acknowledged(checked(() => backend.publishAcknowledged(t, data, { binary })))) })));
     return { ok: true, results };
   },
@@ -151,11 +155,14 @@ function checked<T>(run: () => T): T {
   }
 }
 
+/** A question to the fleet: what fails there (Redis away or too slow) is a 503, not the server's fault. */
 async function checkedAsync<T>(run: () => Promise<T>): Promise<T> {
   try {
     return await run();
   } catch (error) {
-    throw toApiError(error);
+    const refused = toApiError(error);
+    if (refused instanceof ApiError) throw refused;
+    throw apiErrors.unavailable(`the fleet did not answer: ${refused.message}`);
   }
 }
 

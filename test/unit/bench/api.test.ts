@@ -17,6 +17,7 @@ function recorder(): { backend: ApiBackend; published: { topic: string; data: Pu
     throw new Error('not used by the bench');
   };
   const backend: ApiBackend = {
+    options: { maxTopicLength: 256 },
     publishAcknowledged: async (topic, data, options) => {
       published.push({ topic, data, binary: options?.binary });
       return undefined;

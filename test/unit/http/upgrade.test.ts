@@ -93,6 +93,12 @@ describe('sideRouteResponse', () => {
     expect(sideRouteResponse(head('GET /healthz HTTP/1.1', 'Host: a'), down)).toMatch(/^HTTP\/1\.1 503 Service Unavailable\r\n[\s\S]*\r\n\r\nbroker disconnected\n$/);
   });
 
+  it('GET /wssd-client.js and /wssd-protocol.js: the built client, loadable from a page of any origin', () => {
+    for (const path of ['/wssd-client.js', '/wssd-protocol.js']) {
+      expect(sideRouteResponse(head(`GET ${path} HTTP/1.1`, 'Host: a'), routes)).toMatch(/^HTTP\/1\.1 200 OK\r\nContent-Type: text\/javascript; charset=utf-8\r\nAccess-Control-Allow-Origin: \*\r\n[\s\S]*\r\n\r\n[\s\S]*export /);
+    }
+  });
+
   it('GET /metrics in the Prometheus text format, only with stats on', () => {
     expect(sideRouteResponse(head('GET /metrics HTTP/1.1', 'Host: a'), routes)).toMatch(/text\/plain; version=0\.0\.4[\s\S]*wssd_connections 0\n$/);
     expect(sideRouteResponse(head('GET /metrics HTTP/1.1', 'Host: a'), { ...routes, stats: false })).toBeUndefined();
