@@ -8,6 +8,7 @@ import type { Connection, ResumeResult, StreamPosition } from '../../src/index.j
 import { RedisClient } from '../../src/redis/redis-client.js';
 import { parseRedisUrl } from '../../src/redis/redis-url.js';
 import { eventually } from '../helpers/poll.js';
+import { scaled } from '../helpers/timeouts.js';
 import type { RawClient } from '../helpers/raw-client.js';
 import { RedisServer } from '../helpers/redis-server.js';
 import { PLAIN_MODE, startServer, type StartOptions, type TestServer } from '../helpers/test-server.js';
@@ -147,7 +148,7 @@ describe('history across faults', () => {
     const clients = await Promise.all(Array.from({ length: 1000 }, () => a.open({ path: '/big?offset=0&epoch=' })));
     const results = await Promise.all(
       clients.map(async (client) => {
-        const { texts, resumes } = await collect(client, 100, 20_000);
+        const { texts, resumes } = await collect(client, 100, 60_000);
         const report = resumes[0] ?? (await reports(client, 1))[0];
         return { first: texts[0].slice(0, 3), last: texts[99].slice(0, 3), count: texts.length, report };
       }),
@@ -155,7 +156,8 @@ describe('history across faults', () => {
     for (const r of results) expect(r).toMatchObject({ first: '000', last: '099', count: 100, report: { recovered: true, replayed: 100 } });
     // The node never lost Redis over it.
     expect(JSON.parse(a.server.statsJson()).broker.outages).toBe(0);
-  });
+    // A thousand handshakes and 100,000 frames: more than the default test time on a loaded 2-core machine.
+  }, scaled(90_000));
 
   it('an empty epoch is never a match: offset 2 of no epoch is not recovered, and goes on from the oldest entry', async () => {
     redis = await RedisServer.start();
