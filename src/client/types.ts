@@ -70,6 +70,11 @@ export type TransportFactory = (url: string, protocols: string[]) => Transport;
 export interface WebSocketLike {
   binaryType: string;
   readonly protocol: string;
+  /**
+   * Still 0 (CONNECTING) at an error: the opening failed and no close will follow (Node 20's
+   * WebSocket, nodejs/undici#3546; browsers and `ws` close first), so the transport reports the close.
+   */
+  readonly readyState: number;
   onopen: ((event: unknown) => void) | null;
   onmessage: ((event: { data: unknown }) => void) | null;
   onclose: ((event: { code: number; reason: string }) => void) | null;

@@ -25,7 +25,7 @@ export function webSocketTransport(WebSocketClass: WebSocketConstructor): Transp
     ws.onmessage = ({ data }) =>
       typeof data === 'string' ? t.onmessage?.(data) : t.onerror?.(new ClientError(ErrorCode.ProtocolError, 'a binary frame: wssd.v1 is text only'));
     ws.onclose = ({ code, reason }) => t.onclose?.(code, reason);
-    ws.onerror = () => t.onerror?.(new ClientError(ErrorCode.TransportError, 'WebSocket error'));
+    ws.onerror = () => void (t.onerror?.(new ClientError(ErrorCode.TransportError, 'WebSocket error')), ws.readyState === 0 && t.onclose?.(CloseCode.Abnormal, 'could not connect'));
     return t;
   };
 }

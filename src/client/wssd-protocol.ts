@@ -393,12 +393,14 @@ export class TopicCursor {
       return;
     }
     if (epoch === at.epoch && offset <= at.offset) return; // already processed: a replay overlapping the live ones
-    if (epoch !== at.epoch || offset !== at.offset + 1) {
+    // {0, ''}: the topic had no history yet (a subscribe's reply says so): its first epoch follows on.
+    const sameEpoch = epoch === at.epoch || (at.epoch === '' && at.offset === 0);
+    if (!sameEpoch || offset !== at.offset + 1) {
       if (this.held !== undefined) {
         this.held.push(pub);
         return;
       }
-      out.push({ kind: 'gap', gap: { topic: this.topic, reason: epoch === at.epoch ? 'missed' : 'epoch', from: at, to: after(pub) } });
+      out.push({ kind: 'gap', gap: { topic: this.topic, reason: sameEpoch ? 'missed' : 'epoch', from: at, to: after(pub) } });
     }
     this.position = { offset, epoch };
     out.push({ kind: 'pub', pub });

@@ -109,6 +109,8 @@ export function resolveGateway(declared: Resolved<Declared>): ResolvedGateway {
   const tokens = secrets.length > 0 || publicKeys.length > 0 ? { secrets, publicKeyFile, publicKeys, allowNoExp: declared.jwtAllowNoExp, audience: declared.jwtAudience, issuer: declared.jwtIssuer } : undefined;
   if (declared.apiPort !== undefined && (declared.apiKey ?? []).length === 0) throw new ConfigError(naming`${option('apiPort')} needs ${option('apiKey')}: the server API never runs without a key`);
   if ((declared.apiKey ?? []).some((k) => k.length < 16)) throw new ConfigError(naming`${option('apiKey')} must be at least 16 characters`);
+  // Authorization: Bearer KEY carries no white space: such a key would never be accepted.
+  if ((declared.apiKey ?? []).some((k) => /\s/.test(k))) throw new ConfigError(naming`${option('apiKey')} must not contain white space`);
   if (declared.eventsUrl !== undefined && (declared.eventsSecret ?? '') === '') throw new ConfigError(naming`${option('eventsUrl')} needs ${option('eventsSecret')}: the backend checks each request's signature`);
   return {
     tokens,

@@ -250,6 +250,31 @@ export class Chromium {
   }
 }
 
+/**
+ * One browser for a test file: launched when first asked for (so tests that
+ * need none run without chromium), closed by close() in afterAll, which
+ * never throws.
+ */
+export class SharedBrowser {
+  private launching: Promise<Chromium> | undefined;
+
+  constructor(private readonly options: LaunchOptions = {}) {}
+
+  get(): Promise<Chromium> {
+    this.launching ??= Chromium.launch(this.options);
+    return this.launching;
+  }
+
+  async close(): Promise<void> {
+    const closing = this.launching;
+    this.launching = undefined;
+    await closing?.then(
+      (b) => b.close(),
+      () => undefined,
+    );
+  }
+}
+
 function killGroup(child: ChildProcess): void {
   if (child.pid === undefined) return;
   try {

@@ -15,19 +15,15 @@ import type { WssdProcess } from '../helpers/cli-process.js';
 import { freePort } from '../helpers/free-port.js';
 import { Op, RawClient, type Frame } from '../helpers/raw-client.js';
 import { scaled } from '../helpers/timeouts.js';
-import { Chromium, type Page } from './chromium.js';
+import { SharedBrowser, type Chromium, type Page } from './chromium.js';
 import { echoSizes, inPage } from './page-scripts.js';
 import { DEV_CERT_FILE, expectEchoAndClose, OUTPUT_DIR, ROOT, startWssd } from './support.js';
 
 const E2E_TIMEOUT = scaled(60_000);
 
 const processes: WssdProcess[] = [];
-let browserPromise: Promise<Chromium> | undefined;
-
-function browser(): Promise<Chromium> {
-  browserPromise ??= Chromium.launch({ trustCertificates: [DEV_CERT_FILE] });
-  return browserPromise;
-}
+const shared = new SharedBrowser({ trustCertificates: [DEV_CERT_FILE] });
+const browser = (): Promise<Chromium> => shared.get();
 
 /** `node dist/server.js --host 127.0.0.1 --port <free> …extra`, with the dev certificate. */
 async function wssd(extra: readonly string[] = []): Promise<number> {
@@ -73,12 +69,7 @@ function echoServer(): number {
 }
 
 afterAll(async () => {
-  const closing = browserPromise;
-  browserPromise = undefined;
-  await closing?.then(
-    (b) => b.close(),
-    () => undefined,
-  );
+  await shared.close();
   for (const p of processes.splice(0)) p.kill();
 }, scaled(30_000));
 

@@ -13,7 +13,7 @@ import type { WssdProcess } from '../helpers/cli-process.js';
 import { freePort } from '../helpers/free-port.js';
 import { Op, RawClient } from '../helpers/raw-client.js';
 import { scaled } from '../helpers/timeouts.js';
-import { Chromium, type Page } from './chromium.js';
+import { SharedBrowser, type Chromium, type Page } from './chromium.js';
 import { echoBinary, echoSizes, echoText, sendTom, whoami } from './page-scripts.js';
 import { DEV_CERT_FILE, expectEchoAndClose, removeDir, startWssd, tempDir, writeWhoamiApp, type Daemon, type WhoAmI } from './support.js';
 
@@ -52,7 +52,7 @@ export function proxySuite(name: string, requireProxy: () => void, start: (ctx: 
   let wssd: WssdProcess | undefined;
   let front: Front | undefined;
   let daemon: Daemon | undefined;
-  let browserPromise: Promise<Chromium> | undefined;
+  const shared = new SharedBrowser({ trustCertificates: [DEV_CERT_FILE] });
   let startError: unknown;
 
   const current = (): Front => {
@@ -64,10 +64,7 @@ export function proxySuite(name: string, requireProxy: () => void, start: (ctx: 
   };
 
   /** Launched on first use, so the tests that need no browser still run without chromium. */
-  const browser = (): Promise<Chromium> => {
-    browserPromise ??= Chromium.launch({ trustCertificates: [DEV_CERT_FILE] });
-    return browserPromise;
-  };
+  const browser = (): Promise<Chromium> => shared.get();
 
   /** A tab on the static site the proxy serves: the secure origin the page's WebSockets start from. */
   const sitePage = async (): Promise<Page> => {
@@ -122,12 +119,7 @@ export function proxySuite(name: string, requireProxy: () => void, start: (ctx: 
 
   afterAll(async () => {
     // Each step on its own: one failing must not leave the others running.
-    const closing = browserPromise;
-    browserPromise = undefined;
-    await closing?.then(
-      (b) => b.close(),
-      () => undefined,
-    );
+    await shared.close();
     await daemon?.stop();
     wssd?.kill();
     removeDir(dir);

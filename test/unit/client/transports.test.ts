@@ -13,6 +13,7 @@ class FakeWebSocket {
   static made: FakeWebSocket[] = [];
   binaryType = 'blob';
   protocol = '';
+  readyState = 0;
   sent: string[] = [];
   closed: [number | undefined, string | undefined] | undefined;
   onopen: ((event: unknown) => void) | null = null;
@@ -71,11 +72,33 @@ describe('the default transport (a WebSocket class)', () => {
     expect(ws.closed?.[0]).toBe(1000);
   });
 
-  it('a transport reports errors without closing; close() passes code and reason', () => {
+  it("an opening that fails with an error and no close (Node 20's WebSocket, still CONNECTING) ends the attempt at once", () => {
+    FakeWebSocket.made = [];
+    const clock = new ManualClock();
+    const client = new WssdClient('wss://a/wss', { websocket: FakeWebSocket, clock, random: () => 0.5, backoffBase: 100 });
+    const seen = record(client);
+    client.connect();
+    FakeWebSocket.made[0].onerror?.({});
+    expect(seen).toEqual(['error transport_error', 'disconnected 1006 could not connect true']);
+    clock.advance(50);
+    expect(FakeWebSocket.made).toHaveLength(2);
+    // A WebSocket that closes as the standard says (readyState 3 by the error, then close) is heard once.
+    const t = webSocketTransport(FakeWebSocket)('wss://a/wss', ['wssd.v1']);
+    const closes: number[] = [];
+    t.onclose = (code) => closes.push(code);
+    FakeWebSocket.made[2].readyState = 3;
+    FakeWebSocket.made[2].onerror?.({});
+    FakeWebSocket.made[2].onclose?.({ code: 1006, reason: '' });
+    expect(closes).toEqual([1006]);
+  });
+
+  it('once open, a transport reports errors without closing; close() passes code and reason', () => {
     FakeWebSocket.made = [];
     const t = webSocketTransport(FakeWebSocket)('wss://a/wss', ['wssd.v1']);
     const errors: string[] = [];
     t.onerror = (e) => errors.push(e.code);
+    t.onclose = () => errors.push('closed');
+    FakeWebSocket.made[0].readyState = 1;
     FakeWebSocket.made[0].onerror?.({});
     t.close(4321, 'why');
     expect(errors).toEqual(['transport_error']);

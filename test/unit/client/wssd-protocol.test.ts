@@ -143,6 +143,15 @@ describe('TopicCursor: exactly once, in order, gaps reported', () => {
     expect(run(cursor, (out) => cursor.accept(pub(4, 'G'), out))).toEqual(['gap:missed:[{"offset":1,"epoch":"G"},{"offset":3,"epoch":"G"}]', 'G4']);
   });
 
+  it('position {0, ""} (a topic with no history yet): its first epoch follows on without a gap; a jump in it is missed', () => {
+    const cursor = new TopicCursor('t');
+    cursor.position = { offset: 0, epoch: '' };
+    expect(run(cursor, (out) => [1, 2].forEach((n) => cursor.accept(pub(n), out)))).toEqual(['E1', 'E2']);
+    const late = new TopicCursor('t');
+    late.position = { offset: 0, epoch: '' };
+    expect(run(late, (out) => late.accept(pub(3), out))).toEqual(['gap:missed:[{"offset":0,"epoch":""},{"offset":2,"epoch":"E"}]', 'E3']);
+  });
+
   it('since {0, ""} asks for the oldest kept: no gap for trimmed or epoch', () => {
     const cursor = new TopicCursor('t');
     cursor.position = { offset: 0, epoch: '' };

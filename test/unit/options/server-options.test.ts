@@ -198,7 +198,7 @@ describe('resolveOptions: bounds', () => {
   for (const [name, min, max] of INTEGER_BOUNDS) {
     // A ping timeout above the interval is refused for another reason; turn the heartbeat off to test its bounds.
     // History lives in Redis, so its size needs a Redis URL beside it.
-    const base: ServerOptions = name === 'pingTimeout' ? { pingInterval: 0 } : name === 'historySize' ? { redis: 'redis://127.0.0.1' } : name === 'apiPort' ? { apiKey: ['a key of sixteen+ chars'] } : {};
+    const base: ServerOptions = name === 'pingTimeout' ? { pingInterval: 0 } : name === 'historySize' ? { redis: 'redis://127.0.0.1' } : name === 'apiPort' ? { apiKey: ['a-key-of-sixteen+-chars'] } : {};
     const resolve = (value: unknown): ResolvedOptions => plain({ ...base, [name]: value });
 
     it(`${name}: ${min}…${max ?? '∞'} accepted, just outside refused with a ConfigError`, () => {
@@ -235,6 +235,12 @@ describe('resolveOptions: bounds', () => {
 });
 
 describe('resolveOptions: options that depend on each other', () => {
+  it('apiKey: at least 16 characters, without white space (Authorization: Bearer KEY could not carry it)', () => {
+    expect(plain({ apiPort: 0, apiKey: ['sixteen-chars-ok'] }).apiKey).toEqual(['sixteen-chars-ok']);
+    expect(configError(() => plain({ apiPort: 0, apiKey: ['too-short'] })).message).toBe('apiKey must be at least 16 characters');
+    expect(configError(() => plain({ apiPort: 0, apiKey: ['a key with spaces in it'] })).message).toBe('apiKey must not contain white space');
+  });
+
   it('pingTimeout defaults to pingInterval when that is shorter, and never exceeds it', () => {
     expect(plain({ pingInterval: 3000 }).pingTimeout).toBe(3000);
     expect(plain({ pingInterval: 10_001 }).pingTimeout).toBe(10_000);
