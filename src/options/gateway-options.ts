@@ -32,7 +32,7 @@ export const gatewayOptions = {
     min: 1,
     default: 256,
     flag: { name: 'proxy-concurrency', arg: 'N' },
-    help: 'connect-proxy requests in flight at once; as many more wait, the rest are refused with 503',
+    help: 'requests in flight at once to each backend proxy (connect, subscribe, message); more wait their turn — for the connect proxy as many more, the rest of the handshakes refused with 503',
   }),
   apiPort: integer({ min: 0, max: 65535, flag: { name: 'api-port', arg: 'N' }, help: 'serve the server API (HTTP, JSON) for backends on this port', shows: 'off' }),
   apiHost: text({ default: '127.0.0.1', flag: { name: 'api-host', arg: 'ADDR' }, help: 'address the server API listens on' }),
