@@ -1,7 +1,16 @@
 // The client's public types, in a module of their own that holds nothing else: every import of
 // it is `import type`, erased when compiled, so browsers never load it (wssd-client.js loads only
 // wssd-protocol.js at run time).
-import type { ClientError } from './wssd-protocol.js';
+
+/**
+ * An error the client reports: a ClientError (wssd-protocol.ts), named here by its shape so this
+ * module imports nothing (the protocol module imports these types).
+ */
+export interface ClientError extends Error {
+  readonly name: 'ClientError';
+  /** A code of the protocol (`not_allowed`, `timeout`, `protocol_error`…), or the client's own. */
+  readonly code: string;
+}
 
 /** Where a publication stands in a topic with history. An empty epoch with offset 0 means "from the oldest kept". */
 export interface Position {
