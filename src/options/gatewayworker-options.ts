@@ -7,7 +7,6 @@
 // one object the role reads (gatewayworker/gateway-role.ts).
 import { isIPv4 } from 'node:net';
 import { ConfigError, naming, option } from '../config-error.js';
-import { clientId } from '../gatewayworker/gateway-protocol.js';
 import { choice, integer, list, text, type Resolved } from './declaration.js';
 
 export const gatewayWorkerOptions = {
@@ -120,8 +119,8 @@ export function resolveGatewayWorker(declared: Resolved<Declared>, node: string 
   }
   const lanPort = lan.port + declared.gatewayLanOffset;
   if (lanPort > 65535) throw new ConfigError(naming`${option('gatewayLan')}: port ${lan.port} + worker ${declared.gatewayLanOffset} is past 65535`);
-  // The first 12 hex digits of a GatewayWorker client id: the LAN address and port.
-  const lanNode = clientId(lan.host, lanPort, 0).slice(0, 12);
+  // The first 12 hex digits of a GatewayWorker client id: the LAN address and port (pack('Nn')).
+  const lanNode = Buffer.from([...lan.host.split('.').map(Number), lanPort >> 8, lanPort & 0xff]).toString('hex');
   if (node !== undefined && node !== lanNode) throw new ConfigError(naming`${option('node')} is the LAN address in GatewayWorker mode (${lanNode}); leave it out`);
   if (declared.gatewayPingLimit > 0 && declared.gatewayPingInterval === 0) throw new ConfigError(naming`${option('gatewayPingLimit')} needs ${option('gatewayPingInterval')}`);
   return {
