@@ -9,7 +9,7 @@
 // connection.
 import { PublicationKind } from '../pubsub/broker.js';
 import type { PubSub, Subscriber } from '../pubsub/pubsub.js';
-import { nodeOfClient } from '../server/client-ids.js';
+import { nodeOfClient } from './client-ids.js';
 import { decodeFleetCommand, encodeFleetCommand, type FleetCommand } from './fleet-command.js';
 import { decodePresence, encodePresence, type PresenceEvent, type PresenceRule } from './presence.js';
 import { checkUser, nodeRoute, userOfRoute, userRoute } from './routes.js';

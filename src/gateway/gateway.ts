@@ -4,7 +4,6 @@
 // life; everything here is off unless its options are given.
 import type { Clock } from '../io/clock.js';
 import type { RequestVerdict, RequestVerifier, UpgradeRequest, ClientIdentity } from '../http/upgrade.js';
-import type { ResolvedOptions } from '../options/server-options.js';
 import type { LogSummary } from '../telemetry/log-summary.js';
 import type { Logger } from '../telemetry/log.js';
 import type { ServerStats } from '../telemetry/stats.js';
@@ -16,6 +15,7 @@ import { BackendEvents, type BackendEvent } from './backend-events.js';
 import { ConnectProxy } from './connect-proxy.js';
 import { Identifier } from './identity.js';
 import { MessageProxy, type MessageRouter, type ProxiedClient } from './message-proxy.js';
+import type { GatewaySettings } from './settings.js';
 import { SubscribeProxy } from './subscribe-proxy.js';
 
 /** A connection as the gateway sees it (the server's Connection). */
@@ -50,7 +50,7 @@ export class Gateway {
   private stopWatchingKeys: (() => void) | undefined;
 
   constructor(
-    private readonly o: ResolvedOptions,
+    private readonly o: GatewaySettings,
     private readonly context: GatewayContext,
   ) {
     const failed = (cause: string, message: string): void => this.failed(cause, message);

@@ -5,8 +5,7 @@
 // configured and no connect proxy, a client without a token is refused (401).
 import type { KeyObject } from 'node:crypto';
 import type { ClientIdentity, UpgradeRequest } from '../http/upgrade.js';
-import type { TokenSettings } from '../options/gateway-options.js';
-import { readTokenKeys } from '../options/gateway-options.js';
+import { readTokenKeys, type TokenSettings } from './settings.js';
 import { handshakeErrors } from '../protocol/errors.js';
 import type { ConnectProxy } from './connect-proxy.js';
 import { verifyToken, type TokenClaims } from './jwt.js';

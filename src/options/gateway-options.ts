@@ -3,11 +3,9 @@
 // connect proxy), the server API for backends, backend events and the
 // message proxy. Resolved here into what the gateway needs: secrets as
 // bytes, public keys read (and re-read on reload), URLs parsed.
-import type { KeyObject } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { about, ConfigError, naming, option } from '../config-error.js';
 import { backendUrl } from '../gateway/http-post.js';
-import { readPublicKeys } from '../gateway/jwt.js';
+import { readTokenKeys, type ResolvedGateway } from '../gateway/settings.js';
 import { integer, list, text, toggle, type Resolved } from './declaration.js';
 
 export const gatewayOptions = {
@@ -81,25 +79,6 @@ export const gatewayOptions = {
 
 type Declared = typeof gatewayOptions;
 
-/** Connection tokens, resolved: the secrets as bytes, the public keys read, the claims' rules. */
-export interface TokenSettings {
-  secrets: Buffer[];
-  publicKeyFile: string | undefined;
-  publicKeys: KeyObject[];
-  allowNoExp: boolean;
-  audience: string | undefined;
-  issuer: string | undefined;
-}
-
-export interface ResolvedGateway {
-  /** Undefined when no token is configured: connections are anonymous, or the connect proxy says who they are. */
-  tokens: TokenSettings | undefined;
-  connectUrl: URL | undefined;
-  eventsUrl: URL | undefined;
-  messageUrl: URL | undefined;
-  subscribeUrl: URL | undefined;
-}
-
 /** The gateway's options checked together; the declared ones alone were resolved with the rest. */
 export function resolveGateway(declared: Resolved<Declared>): ResolvedGateway {
   const secrets = (declared.jwtSecret ?? []).map((s) => Buffer.from(s, 'utf8'));
@@ -123,15 +102,4 @@ export function resolveGateway(declared: Resolved<Declared>): ResolvedGateway {
 
 function url(name: string, text: string | undefined): URL | undefined {
   return text === undefined ? undefined : about(name, () => backendUrl(text, 'the URL'));
-}
-
-/** The public keys of a token key file: read at start (a bad file stops it) and on reload. */
-export function readTokenKeys(file: string): KeyObject[] {
-  let pem: Buffer;
-  try {
-    pem = readFileSync(file);
-  } catch (error) {
-    throw new ConfigError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
-  }
-  return readPublicKeys(pem, file);
 }

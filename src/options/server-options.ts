@@ -7,7 +7,8 @@
 import { constants } from 'node:buffer';
 import { readFileSync } from 'node:fs';
 import type { MessageRouter, RpcHandler } from '../gateway/message-proxy.js';
-import { gatewayOptions, resolveGateway, type ResolvedGateway } from './gateway-options.js';
+import { gatewayOptions, resolveGateway } from './gateway-options.js';
+import type { ResolvedGateway } from '../gateway/settings.js';
 import { gatewayWorkerOptions, resolveGatewayWorker, type ResolvedGatewayWorker } from './gatewayworker-options.js';
 import type { Logger } from '../telemetry/log.js';
 import { about, ConfigError, naming, option } from '../config-error.js';

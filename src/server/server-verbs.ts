@@ -12,7 +12,7 @@ import type { StreamPosition } from '../pubsub/history.js';
 import { toBuffer, type PublishData } from '../pubsub/publication.js';
 import type { HistoryRead, PublishOptions, PubSub } from '../pubsub/pubsub.js';
 import { checkTopic } from '../pubsub/topic-name.js';
-import type { ClientIds } from './client-ids.js';
+import type { ClientIds } from '../gateway/client-ids.js';
 import type { Connection } from './connection.js';
 
 export interface ServerEvents {

@@ -24,7 +24,7 @@ import { LogSummary } from '../telemetry/log-summary.js';
 import { Fleet } from '../gateway/fleet.js';
 import { PresenceRule } from '../gateway/presence.js';
 import { PublicationKind } from '../pubsub/broker.js';
-import { ClientIds } from './client-ids.js';
+import { ClientIds } from '../gateway/client-ids.js';
 import { ServerVerbs } from './server-verbs.js';
 export type { ServerEvents } from './server-verbs.js';
 import { Gateway } from '../gateway/gateway.js';

@@ -2,7 +2,7 @@
 // do, and the server's own verbs (publish, presence, history, rpc through
 // the application or the message proxy, token verification).
 import type { Clock } from '../../io/clock.js';
-import type { ResolvedOptions } from '../../options/server-options.js';
+import type { V1Settings } from '../settings.js';
 import type { PubSub, Subscriber } from '../../pubsub/pubsub.js';
 import type { Fleet, FleetMember } from '../fleet.js';
 import type { Gateway } from '../gateway.js';
@@ -15,7 +15,7 @@ export const MAX_PENDING = 64;
 /** Topics every client may use while the test page is on: its console's. */
 export const DEMO_PREFIX = 'demo:';
 
-export function v1Services<M extends FleetMember & Subscriber>(o: ResolvedOptions, pubsub: PubSub<M>, fleet: Fleet<M>, gateway: Gateway, clock: Clock): V1Services {
+export function v1Services<M extends FleetMember & Subscriber>(o: V1Settings, pubsub: PubSub<M>, fleet: Fleet<M>, gateway: Gateway, clock: Clock): V1Services {
   const demo = o.demoPage ? [DEMO_PREFIX] : [];
   const onRpc = o.onRpc;
   const messages = gateway.messages;
