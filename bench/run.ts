@@ -1,4 +1,4 @@
-// `npm run bench [-- --quick] [-- --out FILE] [-- --only decoder,mask,encoder,echo,handshake,idle,fanout,deflate,redis]
+// `npm run bench [-- --quick] [-- --out FILE] [-- --only decoder,mask,encoder,echo,handshake,idle,fanout,deflate,redis,gatewayworker]
 //   [-- --payloads 32,1024 --conns 64 --windows 16]` (a subset of case 4, for A/B runs)
 //   [-- --subscribers 1000,10000]` (case 7's subscriber counts)
 //   [-- --ws PATH/node_modules/ws]` (the ws package, installed elsewhere, beside wssd in cases 4 and 8):
@@ -13,6 +13,7 @@ import { runDeflateCase } from './deflate/case.js';
 import { runEchoCase } from './echo/case.js';
 import { runFanoutCase } from './fanout/case.js';
 import { FanoutChild } from './fanout/fanout-child.js';
+import { runGatewayWorkerCase } from './gatewayworker/case.js';
 import { runHandshakeCase } from './handshakes/case.js';
 import { killAllChildren } from './harness/children.js';
 import { pinningPlan, pinSelf } from './harness/os.js';
@@ -77,7 +78,7 @@ if (want('encoder')) {
   lap('encoder');
 }
 
-// Cases 4–9 run servers in child processes (case 9 a redis-server too): none may outlive the bench.
+// Cases 4–10 run servers in child processes (case 9 a redis-server too, case 10 Workerman's process trees): none may outlive the bench.
 const killChildren = (): void => {
   killAllChildren();
   killRedisServers();
@@ -93,9 +94,11 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 const e2e = ['echo', 'handshake', 'idle', 'fanout'].some(want);
 const ca = readFileSync(new URL('../certs/dev-ca.pem', import.meta.url));
 // Where taskset exists: server children on the first CPU this process may use, this process (the load client) on the second.
-const pin = e2e ? pinningPlan() : undefined;
+// Case 10 pins as 4–7 do (its Gateway on the server's CPU), so it takes part in the plan, read before this process is pinned.
+const pinned = e2e || want('gatewayworker');
+const pin = pinned ? pinningPlan() : undefined;
 const pinNote = pin === undefined ? 'not pinned' : `server on CPU ${pin.server}, client on CPU ${pin.client}`;
-if (e2e) results.pinning = pin ?? null;
+if (pinned) results.pinning = pin ?? null;
 
 // The children of cases 4 and 5 start at once, before any measurement, on
 // both CPUs, and are shared (the bare servers switch from echoing to ending
@@ -107,7 +110,7 @@ const traffic: [ServerKind, BareMode][] = want('echo') || want('handshake') ? [.
 const children: ServerProcess[] = traffic.length > 0 ? await startServers(traffic, pin, values.ws) : [];
 // Case 7's servers start with the others, before any measurement.
 const fanoutChildren: FanoutChild[] = want('fanout') ? await Promise.all((['wss', 'ws', 'tls', 'net'] as const).map((kind) => FanoutChild.start(kind, pin))) : [];
-if (pin !== undefined) pinSelf(pin.client);
+if (pin !== undefined && e2e) pinSelf(pin.client);
 if (e2e) lap('start servers');
 
 try {
@@ -144,6 +147,14 @@ if (want('redis')) {
   // Its own children (two nodes, one redis-server), after the others are gone.
   results.redis = await runRedisCase(quick);
   lap('redis');
+}
+
+if (want('gatewayworker')) {
+  // Its own children (PHP's Register, BusinessWorker and Gateway, wssd's command line, Workerman's echo), after the others are gone,
+  // each started with taskset on its CPU; this process, the clients, on the client's.
+  if (pin !== undefined) pinSelf(pin.client);
+  results.gatewayworker = await runGatewayWorkerCase({ quick, pin, pinNote, ca });
+  lap('gatewayworker');
 }
 
 results.seconds = seconds;

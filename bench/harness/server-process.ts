@@ -24,20 +24,29 @@ export type { BareMode, ServerKind, UsageReply } from './echo-server.js';
 
 let compiledEntry: string | undefined;
 
+const compiledOut = fileURLToPath(new URL('../../test-output/bench-servers/', import.meta.url));
+
 /**
- * bench/harness/echo-server.ts and the src/ it imports, compiled once per
- * bench run (tsc, a few seconds, with tsconfig.servers.json) into
- * test-output/bench-servers/, inside the package so that its "type": "module"
- * applies; certs/ is linked beside them.
+ * bench/harness/echo-server.ts, the command line (src/server.ts) and the src/
+ * they import, compiled once per bench run (tsc, a few seconds, with
+ * tsconfig.servers.json) into test-output/bench-servers/, inside the package
+ * so that its "type": "module" applies; certs/ and package.json (the CLI
+ * reads its version there) are linked beside them.
  */
 function entry(): string {
   if (compiledEntry !== undefined) return compiledEntry;
   const tsc = join(dirname(createRequire(import.meta.url).resolve('typescript/package.json')), 'bin', 'tsc');
   execFileSync(process.execPath, [tsc, '-p', fileURLToPath(new URL('./tsconfig.servers.json', import.meta.url))], { cwd: ROOT, stdio: 'inherit' });
-  const out = fileURLToPath(new URL('../../test-output/bench-servers/', import.meta.url));
-  if (!existsSync(`${out}certs`)) symlinkSync(fileURLToPath(new URL('../../certs', import.meta.url)), `${out}certs`, 'dir');
-  compiledEntry = `${out}bench/harness/echo-server.js`;
+  if (!existsSync(`${compiledOut}certs`)) symlinkSync(fileURLToPath(new URL('../../certs', import.meta.url)), `${compiledOut}certs`, 'dir');
+  if (!existsSync(`${compiledOut}package.json`)) symlinkSync(fileURLToPath(new URL('../../package.json', import.meta.url)), `${compiledOut}package.json`, 'file');
+  compiledEntry = `${compiledOut}bench/harness/echo-server.js`;
   return compiledEntry;
+}
+
+/** The command line (`wssd`, src/server.ts) compiled as entry() compiles the echo server: what `node dist/server.js` runs. */
+export function compiledCli(): string {
+  entry();
+  return `${compiledOut}src/server.js`;
 }
 
 export class ServerProcess {
