@@ -3,7 +3,8 @@
 // chat through the PHP Gateway and through wssd as the Gateway (same Register
 // and BusinessWorker, chat.ts); 10b, wssd ÷ PHP and the issue's targets for
 // it; 10c, the FAQ's method 2 (Workerman terminating TLS) beside wssd's echo
-// over TLS (method2.ts); 10d, the ratios and the target for it.
+// over TLS and the bare node:tls echo (method2.ts); 10d, the ratios and the
+// target for it.
 //
 // Needs php-cli with pcntl and posix (PHP=…) and the vendored Workerman and
 // GatewayWorker (WORKERMAN_DIR=…, default /work/shared/peers/workerman);
@@ -88,7 +89,7 @@ function printChat(result: Awaited<ReturnType<typeof benchChat>>, o: ChatOptions
 
 function printMethod2(result: Awaited<ReturnType<typeof benchMethod2>>, o: Method2Options, pinNote: string, versions: string): void {
   print(
-    `10c. The FAQ's method 2, Workerman terminating TLS (echo.php --tls, 1 worker) beside wssd's echo over TLS (1 process): binary echo, ${o.connections} connections (${versions}; ${pinNote}; ${roundsNote(o.rounds, o.measureMs)})`,
+    `10c. The FAQ's method 2, Workerman terminating TLS (echo.php --tls, 1 worker) beside wssd's echo over TLS (1 process), and the floor of a TLS server on node (case 4's bare node:tls echo): binary echo, ${o.connections} connections (${versions}; ${pinNote}; ${roundsNote(o.rounds, o.measureMs)})`,
     markdownTable(
       ['payload', 'conns × window', 'server', 'msgs/s', 'MiB/s', 'server CPU µs/msg', 'server CPU %', 'client CPU %', 'p50 ms', 'p99 ms'],
       result.cells.map((c) => [formatBytes(c.payload), `${c.connections} × ${c.window}`, ECHO_LABELS[c.server], c.msgsPerSec.toLocaleString('en'), c.mibPerSec, c.serverCpuUsPerMsg, c.serverCpuPct, c.clientCpuPct, c.p50Ms, c.p99Ms]),
@@ -99,9 +100,10 @@ function printMethod2(result: Awaited<ReturnType<typeof benchMethod2>>, o: Metho
     const small = SMALL_PAYLOADS.includes(r.payload);
     rows.push([`${formatBytes(r.payload)}: msgs/s, wssd ÷ Workerman`, r.throughput, r.throughputRounds.join(' / '), small ? `≥ ${METHOD2_THROUGHPUT_TARGET}` : '', small ? met(r.throughput >= METHOD2_THROUGHPUT_TARGET) : '']);
     rows.push([`${formatBytes(r.payload)}: server CPU µs per message, wssd ÷ Workerman`, r.usPerMsg, r.usPerMsgRounds.join(' / '), small ? `≤ ${METHOD2_CPU_TARGET}` : '', small ? met(r.usPerMsg <= METHOD2_CPU_TARGET) : '']);
+    rows.push([`${formatBytes(r.payload)}: server CPU µs per message, wssd ÷ bare node:tls echo`, r.vsBare, r.vsBareRounds.join(' / '), '', '']);
   }
   print(
-    `10d. wssd ÷ Workerman's own TLS, each ratio taken within a round, then the median; the target: "clearly ahead at small messages", read as ≥ ${METHOD2_THROUGHPUT_TARGET}× the messages/s and ≤ ${METHOD2_CPU_TARGET}× the CPU per message at ${SMALL_PAYLOADS.map(formatBytes).join(' and ')}`,
+    `10d. wssd ÷ Workerman's own TLS (and ÷ the bare node:tls echo), each ratio taken within a round, then the median; the target: "clearly ahead at small messages", read as ≥ ${METHOD2_THROUGHPUT_TARGET}× the messages/s and ≤ ${METHOD2_CPU_TARGET}× the CPU per message at ${SMALL_PAYLOADS.map(formatBytes).join(' and ')}`,
     markdownTable(['figure', 'this run', 'per round', 'target', ''], rows),
   );
 }

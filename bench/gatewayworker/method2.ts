@@ -1,16 +1,18 @@
 // Case 10, second part: method 2 of Workerman's FAQ on wss:// — Workerman
 // terminating TLS itself, websocket:// with transport 'ssl' (the sample echo,
 // echo.php --tls, one worker) — beside wssd's own echo over TLS (the command
-// line, no --app), the same certificate, one process each. The load is case
-// 4's (harness/echo-stream.ts): on each connection a window of binary
+// line, no --app), the same certificate, one process each; and beside both
+// the floor of any TLS server on node, case 4's bare node:tls echo
+// (harness/echo-server.ts), which pipes each socket to itself. The load is
+// case 4's (harness/echo-stream.ts): on each connection a window of binary
 // messages in flight, every echo checked byte for byte (echo.php answers
 // binary frames by default), the round trip recorded.
 //
-// Both servers start once, pinned to the server's CPU (the client on the
+// The servers start once, pinned to the server's CPU (the client on the
 // other), and take turns cell by cell, the order turning from round to round;
-// each ratio is taken within a round. Neither server can report its own
-// counts here: CPU time comes from /proc (the scheduler's ns) and the
-// messages from the client, both read at the two ends of the window.
+// each ratio is taken within a round. Not every server can report its own
+// counts: CPU time comes from /proc (the scheduler's ns) for all three and
+// the messages from the client, both read at the two ends of the window.
 import { randomBytes } from 'node:crypto';
 import { Opcode } from '../../src/protocol/constants.js';
 import { freePort } from '../../test/helpers/free-port.js';
@@ -19,14 +21,25 @@ import { EchoStats, EchoStream } from '../harness/echo-stream.js';
 import { closeAll, openMany, sleep, withTimeout } from '../harness/load-client.js';
 import { median, sig } from '../harness/measure.js';
 import type { Pinning } from '../harness/os.js';
-import { startWorkermanEcho, startWssdEcho, type Started } from './processes.js';
+import { ServerProcess } from '../harness/server-process.js';
+import { cpuUs, startWorkermanEcho, startWssdEcho } from './processes.js';
 
-export type EchoServerKind = 'workerman' | 'wssd';
+export type EchoServerKind = 'workerman' | 'wssd' | 'bare-tls';
 
 export const ECHO_LABELS: Record<EchoServerKind, string> = {
   workerman: "Workerman websocket://, transport 'ssl'",
   wssd: 'wssd (command line, echo), TLS',
+  'bare-tls': 'bare node:tls echo (the floor)',
 };
+
+/** A started echo server: where it listens, its CPU time, stop(). */
+interface EchoServer {
+  port: number;
+  /** A WebSocket server (else a bare echo of the bytes). */
+  websocket: boolean;
+  cpuUs(): number;
+  stop(): Promise<void>;
+}
 
 export interface Method2Options {
   payloads: number[];
@@ -61,6 +74,9 @@ export interface Method2Ratio {
   throughput: number;
   usPerMsgRounds: number[];
   usPerMsg: number;
+  /** wssd ÷ the bare node:tls echo, server CPU µs per message, per round and the median. */
+  vsBareRounds: number[];
+  vsBare: number;
 }
 
 export interface Method2Result {
@@ -74,13 +90,14 @@ interface Messages {
   frames: Buffer[];
 }
 
-async function runCell(kind: EchoServerKind, server: Started, port: number, payload: number, messages: Messages, options: Method2Options, stats: EchoStats): Promise<Method2Sample> {
+async function runCell(kind: EchoServerKind, server: EchoServer, payload: number, messages: Messages, options: Method2Options, stats: EchoStats): Promise<Method2Sample> {
   stats.reset();
   const window = options.windowFor(payload);
-  const target = { port, tls: true, websocket: true, ca: options.ca };
+  const target = { port: server.port, tls: true, websocket: server.websocket, ca: options.ca };
   const opened = await openMany(target, options.connections, 16);
   try {
-    const streams = opened.map((o, i) => new EchoStream(o.socket, o.rest, true, messages.payloads[i], messages.frames[i], window, stats));
+    // Every server gets the same bytes, the masked frame: a WebSocket server echoes its payload in a frame, the bare echo the frame as it came.
+    const streams = opened.map((o, i) => new EchoStream(o.socket, o.rest, server.websocket, server.websocket ? messages.payloads[i] : messages.frames[i], messages.frames[i], window, stats));
     for (const s of streams) s.start();
     await sleep(options.warmMs);
     const deadline = performance.now() + 20_000;
@@ -142,14 +159,23 @@ function medianSample(samples: Method2Sample[]): Method2Sample {
   };
 }
 
+const started = (port: number, s: { cpuUs(): number; stop(): Promise<void> }): EchoServer => ({ port, websocket: true, cpuUs: () => s.cpuUs(), stop: () => s.stop() });
+
+/** Case 4's bare node:tls echo (compiled, pinned like the others). */
+async function startBare(pin: Pinning | undefined): Promise<EchoServer> {
+  const bare = await ServerProcess.start('tls', 'echo', pin);
+  return { port: bare.port, websocket: false, cpuUs: () => cpuUs([bare.pid]), stop: () => bare.stop() };
+}
+
 export async function benchMethod2(options: Method2Options): Promise<Method2Result> {
-  const kinds: EchoServerKind[] = ['workerman', 'wssd'];
-  const ports = { workerman: await freePort(), wssd: await freePort() };
-  const servers = new Map<EchoServerKind, Started>();
+  const kinds: EchoServerKind[] = ['workerman', 'wssd', 'bare-tls'];
+  const servers = new Map<EchoServerKind, EchoServer>();
   const rounds: Method2Sample[][] = [];
   try {
-    servers.set('workerman', await startWorkermanEcho(ports.workerman, options.pin?.server));
-    servers.set('wssd', await startWssdEcho(ports.wssd, options.pin?.server));
+    const [workerman, wssd] = [await freePort(), await freePort()];
+    servers.set('workerman', started(workerman, await startWorkermanEcho(workerman, options.pin?.server)));
+    servers.set('wssd', started(wssd, await startWssdEcho(wssd, options.pin?.server)));
+    servers.set('bare-tls', await startBare(options.pin));
     // Each connection echoes its own pattern, so bytes crossing between connections would show.
     const messages = new Map<number, Messages>();
     for (const payload of options.payloads) {
@@ -164,10 +190,10 @@ export async function benchMethod2(options: Method2Options): Promise<Method2Resu
     for (let r = 0; r < options.rounds; r++) {
       const samples: Method2Sample[] = [];
       for (const payload of options.payloads) {
-        for (const kind of r % 2 === 0 ? kinds : [...kinds].reverse()) {
+        for (const kind of kinds.map((_, i) => kinds[(i + r) % kinds.length])) {
           const server = servers.get(kind);
           if (server === undefined) throw new Error(`no ${kind} server`);
-          samples.push(await runCell(kind, server, ports[kind], payload, messages.get(payload) ?? { payloads: [], frames: [] }, options, stats));
+          samples.push(await runCell(kind, server, payload, messages.get(payload) ?? { payloads: [], frames: [] }, options, stats));
         }
       }
       rounds.push(samples);
@@ -179,15 +205,16 @@ export async function benchMethod2(options: Method2Options): Promise<Method2Resu
   const ratios: Method2Ratio[] = [];
   for (const payload of options.payloads) {
     for (const kind of kinds) cells.push(medianSample(rounds.map((samples) => samples.find((s) => s.server === kind && s.payload === payload)).filter((s): s is Method2Sample => s !== undefined)));
-    const perRound = (f: (s: Method2Sample) => number): number[] =>
+    const perRound = (f: (s: Method2Sample) => number, over: EchoServerKind): number[] =>
       rounds.map((samples) => {
         const w = samples.find((s) => s.server === 'wssd' && s.payload === payload);
-        const p = samples.find((s) => s.server === 'workerman' && s.payload === payload);
+        const p = samples.find((s) => s.server === over && s.payload === payload);
         return w === undefined || p === undefined ? NaN : sig(f(w) / f(p));
       });
-    const throughputRounds = perRound((s) => s.msgsPerSec);
-    const usPerMsgRounds = perRound((s) => s.serverCpuUsPerMsg);
-    ratios.push({ payload, throughputRounds, throughput: sig(median(throughputRounds)), usPerMsgRounds, usPerMsg: sig(median(usPerMsgRounds)) });
+    const throughputRounds = perRound((s) => s.msgsPerSec, 'workerman');
+    const usPerMsgRounds = perRound((s) => s.serverCpuUsPerMsg, 'workerman');
+    const vsBareRounds = perRound((s) => s.serverCpuUsPerMsg, 'bare-tls');
+    ratios.push({ payload, throughputRounds, throughput: sig(median(throughputRounds)), usPerMsgRounds, usPerMsg: sig(median(usPerMsgRounds)), vsBareRounds, vsBare: sig(median(vsBareRounds)) });
   }
   return { cells, rounds, ratios };
 }

@@ -158,6 +158,11 @@ export class Child<Request extends { type: string }, Reply extends { type: strin
     });
   }
 
+  /** The child's process id, for readings from /proc. */
+  get pid(): number {
+    return this.child.pid ?? 0;
+  }
+
   /** Sends `message` with a fresh id; resolves with the child's reply to it, of type T. */
   request<T extends Reply['type']>(message: WithoutId<Extract<Request, { id: number }>>): Promise<Extract<Reply, { type: T }>> {
     const id = this.nextId++;

@@ -75,6 +75,11 @@ export class ServerProcess {
     return this.child.port;
   }
 
+  /** The child's process id, for readings from /proc (case 10). */
+  get pid(): number {
+    return this.child.pid;
+  }
+
   get mode(): BareMode {
     return this.mode_;
   }
