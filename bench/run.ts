@@ -1,4 +1,4 @@
-// `npm run bench [-- --quick] [-- --out FILE] [-- --only decoder,mask,encoder,echo,handshake,idle,fanout,deflate,redis,api]
+// `npm run bench [-- --quick] [-- --out FILE] [-- --only decoder,mask,encoder,echo,handshake,idle,fanout,deflate,redis,api,gatewayworker]
 //   [-- --payloads 32,1024 --conns 64 --windows 16]` (a subset of case 4, for A/B runs)
 //   [-- --subscribers 1000,10000]` (case 7's subscriber counts)
 //   [-- --ws PATH/node_modules/ws]` (the ws package, installed elsewhere, beside wssd in cases 4 and 8):
@@ -14,6 +14,7 @@ import { runDeflateCase } from './deflate/case.js';
 import { runEchoCase } from './echo/case.js';
 import { runFanoutCase } from './fanout/case.js';
 import { FanoutChild } from './fanout/fanout-child.js';
+import { runGatewayWorkerCase } from './gatewayworker/case.js';
 import { runHandshakeCase } from './handshakes/case.js';
 import { killAllChildren } from './harness/children.js';
 import { pinningPlan, pinSelf } from './harness/os.js';
@@ -78,7 +79,7 @@ if (want('encoder')) {
   lap('encoder');
 }
 
-// Cases 4–10 run servers in child processes (cases 9 and 10 a redis-server too): none may outlive the bench.
+// Cases 4–12 run servers in child processes (cases 9 and 10 a redis-server too, case 12 Workerman's process trees): none may outlive the bench.
 const killChildren = (): void => {
   killAllChildren();
   killRedisServers();
@@ -94,10 +95,11 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 const e2e = ['echo', 'handshake', 'idle', 'fanout'].some(want);
 const ca = readFileSync(new URL('../certs/dev-ca.pem', import.meta.url));
 // Where taskset exists: server children on the first CPU this process may use, this process (the load client) on the second.
-// Read before anything is pinned: case 10 pins its own node and this process, last.
-const pin = e2e || want('api') ? pinningPlan() : undefined;
+// Read before anything is pinned: cases 10 and 12 pin their own children and this process, last.
+const pinned = e2e || want('gatewayworker');
+const pin = pinned || want('api') ? pinningPlan() : undefined;
 const pinNote = pin === undefined ? 'not pinned' : `server on CPU ${pin.server}, client on CPU ${pin.client}`;
-if (e2e) results.pinning = pin ?? null;
+if (pinned) results.pinning = pin ?? null;
 
 // The children of cases 4 and 5 start at once, before any measurement, on
 // both CPUs, and are shared (the bare servers switch from echoing to ending
@@ -152,6 +154,14 @@ if (want('api')) {
   // Its own children (one node; then two nodes and one redis-server). Last: it pins this process to the client's CPU.
   results.api = await runApiCase(quick, pin);
   lap('api');
+}
+
+if (want('gatewayworker')) {
+  // Its own children (PHP's Register, BusinessWorker and Gateway, wssd's command line, Workerman's echo), after the others are gone,
+  // each started with taskset on its CPU; this process, the clients, on the client's.
+  if (pin !== undefined) pinSelf(pin.client);
+  results.gatewayworker = await runGatewayWorkerCase({ quick, pin, pinNote, ca });
+  lap('gatewayworker');
 }
 
 results.seconds = seconds;

@@ -19,7 +19,7 @@ import { maskedFrame, payloadPattern } from '../harness/client-frames.js';
 import { closeAll, openMany, sleep, withTimeout } from '../harness/load-client.js';
 import { median, sig } from '../harness/measure.js';
 import { PACKAGE_SERVERS, pick, SERVERS, targetOf, type ServerKind, type ServerProcess } from '../harness/server-process.js';
-import { EchoStats, EchoStream } from './echo-stream.js';
+import { EchoStats, EchoStream } from '../harness/echo-stream.js';
 
 export interface EchoConfig {
   payload: number;

@@ -5,8 +5,9 @@
 // reply that carries it; stop() asks the child to exit and kills it if it has
 // not within a grace period. Every child the bench starts (these, and the
 // CLI processes of case 7c) is tracked, and killAllChildren() — from the
-// bench's 'exit' and signal handlers — kills those still alive, so that none
-// outlives the bench however it ends.
+// bench's 'exit' and signal handlers — kills those still alive (and the
+// process groups of the Workerman trees of case 10), so that none outlives
+// the bench however it ends.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { pinProcess } from './os.js';
@@ -16,18 +17,40 @@ import type { ExitRequest, ReadyMessage } from './parent-link.js';
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 const live = new Set<ChildProcess>();
+/** Children spawned `detached` that fork processes of their own (Workerman's master and workers): killed as a process group. */
+const groups = new Set<ChildProcess>();
 
-/** Adds `child` to those killAllChildren() kills, until it exits. */
-export function track(child: ChildProcess): ChildProcess {
+/**
+ * Adds `child` to those killAllChildren() kills, until it exits. `group`: the
+ * child was spawned `detached` (a process group of its own) and forks
+ * children that would outlive it; its whole group is killed.
+ */
+export function track(child: ChildProcess, group = false): ChildProcess {
   live.add(child);
+  if (group) groups.add(child);
   child.on('exit', () => live.delete(child));
   return child;
 }
 
-/** Synchronous last resort (process 'exit', signals): kill every child still alive. */
+/** Synchronous last resort (process 'exit', signals): kill every child still alive, and every process of a tracked group. */
 export function killAllChildren(): void {
   for (const child of live) child.kill('SIGKILL');
+  for (const child of [...groups]) killGroup(child);
   live.clear();
+}
+
+/**
+ * SIGKILL to the process group of a child spawned `detached` (its own pid is
+ * the group's id), then forgets it; nothing if the group is already gone.
+ */
+export function killGroup(child: ChildProcess): void {
+  groups.delete(child);
+  if (child.pid === undefined) return;
+  try {
+    process.kill(-child.pid, 'SIGKILL');
+  } catch {
+    // The group is gone.
+  }
 }
 
 /**
@@ -133,6 +156,11 @@ export class Child<Request extends { type: string }, Reply extends { type: strin
       child.once('exit', onExit);
       child.once('message', onReady);
     });
+  }
+
+  /** The child's process id, for readings from /proc. */
+  get pid(): number {
+    return this.child.pid ?? 0;
   }
 
   /** Sends `message` with a fresh id; resolves with the child's reply to it, of type T. */

@@ -23,6 +23,11 @@ function entry(): string {
   return compiledServer(new URL('./tsconfig.servers.json', import.meta.url), 'bench/harness/echo-server.js');
 }
 
+/** The command line (`wssd`, src/server.ts), compiled with the echo server: what `node dist/server.js` runs. */
+export function compiledCli(): string {
+  return compiledServer(new URL('./tsconfig.servers.json', import.meta.url), 'src/server.js');
+}
+
 export class ServerProcess {
   readonly kind: ServerKind;
   private readonly child: Child<UsageRequest | ModeRequest, UsageReply | ModeReply>;
@@ -47,6 +52,11 @@ export class ServerProcess {
 
   get port(): number {
     return this.child.port;
+  }
+
+  /** The child's process id, for readings from /proc (case 10). */
+  get pid(): number {
+    return this.child.pid;
   }
 
   get mode(): BareMode {

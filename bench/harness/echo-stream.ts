@@ -1,11 +1,12 @@
-// Case 4's load: on each connection, a window of messages in flight, every
-// echo checked byte for byte (a wssd echo decoded as a frame, a bare echo
-// compared as a byte stream) and answered by the next message, each
-// message's round-trip time recorded while the cell's window is measured.
+// The echo load of case 4 (and of case 10's second table): on each
+// connection, a window of messages in flight, every echo checked byte for
+// byte (a WebSocket server's echo decoded as a frame, a bare echo compared as
+// a byte stream) and answered by the next message, each message's round-trip
+// time recorded while the cell's window is measured.
 import type net from 'node:net';
 import { Opcode } from '../../src/protocol/constants.js';
 import { FrameDecoder } from '../../src/protocol/frame-decoder.js';
-import { CellStats } from '../harness/latency.js';
+import { CellStats } from './latency.js';
 
 const now = (): number => performance.now();
 
