@@ -16,7 +16,7 @@ import { isValidWireCloseCode } from '../protocol/close.js';
 import { CloseCode } from '../protocol/constants.js';
 import { rawSends, RawFrameError, messageOf, type ClientSend } from './client-sends.js';
 import type { ClientState, ClientTable, RoleConnection } from './client-table.js';
-import { ConnectionFilter, listKeys, selectQuery, selectRows, sendToAllTargets, sendToGroupTargets, type SelectProperty, type SelectView } from './ext-data.js';
+import { ConnectionFilter, listKeys, selectQuery, selectRows, sendToAllTargets, type SelectProperty, type SelectView } from './ext-data.js';
 import * as cmd from './gateway-protocol.js';
 import type { GatewayPacket } from './gateway-protocol.js';
 import { clientMessage, decodeBody } from './json-php.js';
@@ -52,6 +52,8 @@ export interface GatewayState<C extends RoleConnection, L extends CommandLink = 
   uidMembers(user: string): Iterable<ClientState<C>> | undefined;
   /** Every group with a member here. */
   groups(): Iterable<string>;
+  /** SEND_TO_GROUP's ext_data read (remembered: the same bytes come again and again). */
+  readonly groupTargets: { get(extData: Buffer): { groups: PhpKey[]; exclude: ConnectionFilter } };
   /** One message to the members here of a group, but `exclude`: encoded once for all of them. */
   sendToGroup(topic: string, message: Extract<ClientSend, { kind: 'message' }>, exclude: ConnectionFilter): void;
   /** CMD_WORKER_CONNECT and CMD_GATEWAY_CLIENT_CONNECT: the secret checked, the link authorized or closed. */
@@ -92,7 +94,7 @@ export const COMMANDS: ReadonlyMap<number, Action> = new Map<number, Action>([
   }],
   [cmd.CMD_SEND_TO_GROUP, (state, packet) => {
     const sends = sendsOf(state, packet);
-    const { groups, exclude } = sendToGroupTargets(packet.extData, state.limits);
+    const { groups, exclude } = state.groupTargets.get(packet.extData);
     for (const key of groups) {
       const topic = nameOf(key);
       if (topic === undefined) continue;

@@ -30,9 +30,10 @@ import type { GatewayWorkerCounts, ServerStats } from '../telemetry/stats.js';
 import { ClientState, ClientTable, connectionIdOf, type RoleConnection } from './client-table.js';
 import type { ClientSend } from './client-sends.js';
 import { PhpDataError, RawFrameError, runCommand, type GatewayState } from './commands.js';
-import type { ConnectionFilter } from './ext-data.js';
+import { ConnectionFilter, sendToGroupTargets } from './ext-data.js';
 import * as gp from './gateway-protocol.js';
 import { InnerLink, type InnerLinkHost } from './inner-link.js';
+import { ExtDataMemo } from './ext-data-memo.js';
 import { jsonDecode } from './json-php.js';
 import { defaultDataLimits, type DataLimits } from './php-value.js';
 import { RegisterLink } from './register-link.js';
@@ -58,6 +59,8 @@ const WORKER_PING_MS = 25_000;
 export class GatewayWorkerRole<C extends RoleConnection> implements GatewayState<C, InnerLink>, InnerLinkHost {
   readonly clients = new ClientTable<C>();
   readonly limits: DataLimits = defaultDataLimits;
+  /** A BusinessWorker sends the same ext_data for a group every time: read once, kept for the next. */
+  readonly groupTargets = new ExtDataMemo((extData) => sendToGroupTargets(extData, this.limits));
   readonly maxPayload: number;
   private readonly router: WorkerRouter;
   /** BusinessWorker links by worker key, in the order they connected. */
@@ -320,7 +323,9 @@ export class GatewayWorkerRole<C extends RoleConnection> implements GatewayState
   }
 
   sendToGroup(topic: string, message: Extract<ClientSend, { kind: 'message' }>, exclude: ConnectionFilter): void {
-    this.host.topics.deliverHere(topic, message.data, message.binary, (connection) => exclude.has(connectionIdOf(connection.id)));
+    // Nearly every sendToGroup excludes nobody: no member's id is read then.
+    const skip = exclude === ConnectionFilter.none ? undefined : (connection: C) => exclude.has(connectionIdOf(connection.id));
+    this.host.topics.deliverHere(topic, message.data, message.binary, skip);
   }
 
   private statesOf(connections: ReadonlySet<C> | undefined): ClientState<C>[] | undefined {

@@ -5,7 +5,8 @@
 import { describe, expect, it } from 'vitest';
 import { ClientState, ClientTable, type RoleConnection } from '../../../src/gatewayworker/client-table.js';
 import { runCommand, type CommandLink, type GatewayState } from '../../../src/gatewayworker/commands.js';
-import type { ConnectionFilter } from '../../../src/gatewayworker/ext-data.js';
+import { sendToGroupTargets, type ConnectionFilter } from '../../../src/gatewayworker/ext-data.js';
+import { ExtDataMemo } from '../../../src/gatewayworker/ext-data-memo.js';
 import * as gp from '../../../src/gatewayworker/gateway-protocol.js';
 import type { ClientSend } from '../../../src/gatewayworker/client-sends.js';
 import type { SubscribeStatus } from '../../../src/pubsub/pubsub.js';
@@ -71,6 +72,7 @@ class World implements GatewayState<FakeConnection> {
   readonly groupSets = new Map<string, Set<FakeConnection>>();
   readonly refusals: string[] = [];
   readonly connections: FakeConnection[] = [];
+  readonly groupTargets = new ExtDataMemo((ext) => sendToGroupTargets(ext));
 
   constructor(count: number) {
     for (let id = 1; id <= count; id++) {
@@ -195,6 +197,22 @@ describe('sends', () => {
     expect(w.sentTo(1)).toEqual([text('g'), text('g')]);
     expect(w.sentTo(2)).toEqual([text('g')]);
     expect(w.sentTo(3)).toEqual([]);
+  });
+
+  it('SEND_TO_GROUP with the same ext_data again: read once, the same targets (and a bad one refused every time)', () => {
+    const w = world(2);
+    let reads = 0;
+    const counted = new ExtDataMemo((ext) => {
+      reads++;
+      return sendToGroupTargets(ext);
+    });
+    Object.assign(w, { groupTargets: counted });
+    run(w, gp.CMD_JOIN_GROUP, { connectionId: 1, ext: 'a' });
+    for (let i = 0; i < 3; i++) run(w, gp.CMD_SEND_TO_GROUP, { ext: '{"group":["a"],"exclude":null}', body: `m${i}` });
+    expect(reads).toBe(1);
+    expect(w.sentTo(1)).toEqual([text('m0'), text('m1'), text('m2')]);
+    for (let i = 0; i < 2; i++) expect(() => run(w, gp.CMD_SEND_TO_GROUP, { ext: '"x"', body: 'no' })).toThrow();
+    expect(reads).toBe(3);
   });
 
   it('KICK: the message, then closed with 4000; a null body (closeClient without a message) sends nothing first', () => {
