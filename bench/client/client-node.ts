@@ -68,6 +68,7 @@ let running = false;
 let topic = '';
 let size = 32;
 let rate = 1;
+let burst = 1;
 let limit = Infinity;
 let startedAt = 0;
 let seq = 0;
@@ -76,9 +77,10 @@ let behind = 0;
 
 function tick(): void {
   if (!running) return;
-  const due = publicationsDue(rate, performance.now() - startedAt, seq);
-  if (due > CATCH_UP) behind++;
-  for (let i = Math.min(due, CATCH_UP, limit - seq); i > 0; i--) deliveries += server.publish(topic, publicationPayload(seq++, size));
+  const cap = Math.max(CATCH_UP, burst);
+  const due = publicationsDue(rate, performance.now() - startedAt, seq, Infinity, burst);
+  if (due > cap) behind++;
+  for (let i = Math.min(due, cap, limit - seq); i > 0; i--) deliveries += server.publish(topic, publicationPayload(seq++, size));
   if (seq >= limit) running = false;
   else setTimeout(tick, 1);
 }
@@ -106,6 +108,7 @@ serveParent<NodeRequest>(
         topic = msg.topic;
         size = msg.size;
         rate = msg.rate;
+        burst = msg.burst ?? 1;
         limit = msg.count ?? Infinity;
         seq = 0;
         deliveries = 0;

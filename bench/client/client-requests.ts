@@ -20,10 +20,12 @@ export function rawPath(topic: string): string {
  * Publications due at `rate` per second, `elapsedMs` into the cell, `made`
  * of them made so far: never negative, and at most `cap` at once, so that a
  * publisher that fell behind (a stall of its process) catches up over a few
- * ticks instead of in one burst. Its "behind" count says when it did.
+ * ticks instead of in one burst. Its "behind" count says when it did. With
+ * `burst`, publications fall due `burst` at a time, made in one tick: each
+ * subscriber then gets them in one write.
  */
-export function publicationsDue(rate: number, elapsedMs: number, made: number, cap = Infinity): number {
-  return Math.max(0, Math.min(cap, Math.floor((elapsedMs * rate) / 1000) - made));
+export function publicationsDue(rate: number, elapsedMs: number, made: number, cap = Infinity, burst = 1): number {
+  return Math.max(0, Math.min(cap, Math.floor((elapsedMs * rate) / 1000 / burst) * burst - made));
 }
 
 /**
@@ -85,7 +87,7 @@ export type NodeRequest =
    * bench/harness/publications.ts, `size` bytes, binary, from sequence
    * number 0 — until `stop`, or `count` of them when given.
    */
-  | { type: 'start'; id: number; topic: string; size: number; rate: number; count?: number }
+  | { type: 'start'; id: number; topic: string; size: number; rate: number; count?: number; burst?: number }
   | { type: 'stop'; id: number }
   | { type: 'api'; id: number }
   | { type: 'clock'; id: number };

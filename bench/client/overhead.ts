@@ -8,7 +8,11 @@
 // binary, 32 B and 1 KiB) at the same fixed pace to one topic or the other,
 // cell by cell: a raw subscriber gets each as a binary frame of its bytes,
 // a wssd.v1 one as a `pub` push, the JSON envelope with the bytes in base64,
-// made once per publication for all of them (Publication.variant).
+// made once per publication for all of them (Publication.variant). Two
+// paces: one publication a tick, so that every delivery is a write of its
+// own (a quiet topic: the per-write cost, the same for both, dominates), and
+// bursts of 4 a tick, which each subscriber gets in one write (a busy topic,
+// as case 7 runs it: the bytes, which wssd.v1 adds to, weigh more).
 //
 // Per cell: server CPU µs per delivery (the node's process.cpuUsage() —
 // utime + stime, as /proc/PID/stat counts them, at µs resolution — read in
@@ -16,10 +20,10 @@
 // and frames received per second, publish-to-receipt p50/p99. The ratio
 // wssd.v1 ÷ raw is taken within each pair of windows measured back to back
 // on the same connections (benchOverhead), the two modes taking turns going
-// first. The pace is one the node keeps well below a core: a node near
-// saturation would fall behind and then publish several publications a tick
-// — one write each for several — which would flatter whichever mode costs
-// more. The load client is the bench's process, pinned to the other CPU:
+// first. The paces are ones the node keeps well below a core: a node near
+// saturation would fall behind and then make more publications a tick than
+// asked — one write for several — which would flatter whichever mode costs
+// more (the "publisher behind" column counts such ticks). The load client is the bench's process, pinned to the other CPU:
 // raw sockets whose receivers decode and check every frame without
 // allocating (PublicationReceiver; V1PublicationReceiver, which reads the
 // envelope's bytes and only the base64 it needs), so that it is not what
@@ -48,8 +52,11 @@ export interface OverheadOptions {
   nodes: { transport: 'tls' | 'plain'; node: NodeChild }[];
   subscribers: number;
   payloads: number[];
-  /** Publications per second, in every cell. */
-  rate: number;
+  /**
+   * The paces: publications per second, made `burst` at a time (in one tick,
+   * so that each subscriber gets them in one write).
+   */
+  paces: Pace[];
   /** Rounds, each on fresh connections. */
   rounds: number;
   /** Pairs of windows (raw, wssd.v1) per payload and round. */
@@ -61,10 +68,17 @@ export interface OverheadOptions {
   parallel: number;
 }
 
+export interface Pace {
+  rate: number;
+  burst: number;
+}
+
 export interface OverheadSample {
   transport: 'tls' | 'plain';
   mode: Mode;
   payload: number;
+  /** Publications a tick (a write to each subscriber). */
+  burst: number;
   /** A delivery's frame on the wire: header and payload (the envelope, for wssd.v1). */
   frameBytes: number;
   publicationsPerSec: number;
@@ -82,6 +96,7 @@ export interface OverheadSample {
 export interface OverheadRatio {
   transport: 'tls' | 'plain';
   payload: number;
+  burst: number;
   rawUs: number;
   v1Us: number;
   /** wssd.v1 ÷ raw, server CPU per delivery: median of the pairs' ratios. */
@@ -157,13 +172,13 @@ async function openSets(node: NodeChild, target: Target, n: number, parallel: nu
 }
 
 /** One cell; with `measureMs` 0, an unrecorded one (undefined): publications for `warmMs`, every one checked. */
-async function runCell(node: NodeChild, transport: 'tls' | 'plain', subs: Subscribers, mode: Mode, size: number, options: OverheadOptions, measureMs: number, stats: PublicationStats): Promise<OverheadSample | undefined> {
+async function runCell(node: NodeChild, transport: 'tls' | 'plain', subs: Subscribers, mode: Mode, size: number, pace: Pace, options: OverheadOptions, measureMs: number, stats: PublicationStats): Promise<OverheadSample | undefined> {
   const n = subs.sockets.length;
   const topic = mode === 'raw' ? RAW_TOPIC : V1_TOPIC;
-  const what = `client case A: ${transport} ${mode} ${n} × ${size} B`;
+  const what = `client case A: ${transport} ${mode} ${n} × ${size} B, ${pace.rate}/s by ${pace.burst}`;
   stats.reset();
   subs.reset(size);
-  const started = await node.request<'started'>({ type: 'start', topic, size, rate: options.rate });
+  const started = await node.request<'started'>({ type: 'start', topic, size, rate: pace.rate, burst: pace.burst });
   if (started.error !== undefined) throw new Error(`${what}: ${started.error}`);
   let stopped = false;
   try {
@@ -195,6 +210,7 @@ async function runCell(node: NodeChild, transport: 'tls' | 'plain', subs: Subscr
       transport,
       mode,
       payload: size,
+      burst: pace.burst,
       frameBytes: headerBytes(payloadBytes) + payloadBytes,
       publicationsPerSec: Math.round(((u1.published - u0.published) * 1e6) / nodeUs),
       deliveriesPerSec: Math.round((deliveries * 1e6) / nodeUs),
@@ -247,16 +263,18 @@ export async function benchOverhead(options: OverheadOptions): Promise<{ cells: 
       const sets = await openSets(node, target, options.subscribers, options.parallel, stats);
       try {
         // Unrecorded: the first cells on fresh connections cost more (the handshakes' garbage, first writes, the JIT).
-        for (const mode of ['raw', 'wssd.v1'] as const) await runCell(node, transport, sets[mode], mode, options.payloads[0], options, 0, stats);
+        for (const mode of ['raw', 'wssd.v1'] as const) await runCell(node, transport, sets[mode], mode, options.payloads[0], options.paces[0], options, 0, stats);
         for (const size of options.payloads) {
-          for (let pair = 0; pair < options.pairs; pair++) {
-            const modes: Mode[] = (pair + round) % 2 === 0 ? ['raw', 'wssd.v1'] : ['wssd.v1', 'raw'];
-            const samples: OverheadSample[] = [];
-            for (const mode of modes) {
-              const sample = await runCell(node, transport, sets[mode], mode, size, options, options.measureMs, stats);
-              if (sample !== undefined) samples.push(sample);
+          for (const pace of options.paces) {
+            for (let pair = 0; pair < options.pairs; pair++) {
+              const modes: Mode[] = (pair + round) % 2 === 0 ? ['raw', 'wssd.v1'] : ['wssd.v1', 'raw'];
+              const samples: OverheadSample[] = [];
+              for (const mode of modes) {
+                const sample = await runCell(node, transport, sets[mode], mode, size, pace, options, options.measureMs, stats);
+                if (sample !== undefined) samples.push(sample);
+              }
+              pairs.push(samples);
             }
-            pairs.push(samples);
           }
         }
       } finally {
@@ -269,11 +287,13 @@ export async function benchOverhead(options: OverheadOptions): Promise<{ cells: 
   const ratios: OverheadRatio[] = [];
   for (const { transport } of options.nodes) {
     for (const size of options.payloads) {
-      const mine = (s: OverheadSample): boolean => s.transport === transport && s.payload === size;
-      for (const mode of ['raw', 'wssd.v1'] as const) cells.push(medianSample(all.filter((s) => mine(s) && s.mode === mode)));
-      const us = (mode: Mode, samples: OverheadSample[]): number => samples.find((s) => mine(s) && s.mode === mode)?.serverCpuUsPerDelivery ?? NaN;
-      const perPair = pairs.filter((p) => p.some(mine)).map((p) => sig(us('wssd.v1', p) / us('raw', p)));
-      ratios.push({ transport, payload: size, rawUs: us('raw', cells), v1Us: us('wssd.v1', cells), ratio: sig(median(perPair)), perPair });
+      for (const { burst } of options.paces) {
+        const mine = (s: OverheadSample): boolean => s.transport === transport && s.payload === size && s.burst === burst;
+        for (const mode of ['raw', 'wssd.v1'] as const) cells.push(medianSample(all.filter((s) => mine(s) && s.mode === mode)));
+        const us = (mode: Mode, samples: OverheadSample[]): number => samples.find((s) => mine(s) && s.mode === mode)?.serverCpuUsPerDelivery ?? NaN;
+        const perPair = pairs.filter((p) => p.some(mine)).map((p) => sig(us('wssd.v1', p) / us('raw', p)));
+        ratios.push({ transport, payload: size, burst, rawUs: us('raw', cells), v1Us: us('wssd.v1', cells), ratio: sig(median(perPair)), perPair });
+      }
     }
   }
   return { cells, ratios, pairs };

@@ -135,6 +135,11 @@ describe('bench case 11: pace, CPU per message, exactly once in order, API bodie
     expect(publicationsDue(50, 1000, 30)).toBe(20);
     expect(publicationsDue(50, 1000, 60)).toBe(0);
     expect(publicationsDue(5000, 1000, 0, 16)).toBe(16);
+    // In bursts: 60/s by 4 is a burst every 66.7 ms, all 4 due at once.
+    expect(publicationsDue(60, 66, 0, Infinity, 4)).toBe(0);
+    expect(publicationsDue(60, 67, 0, Infinity, 4)).toBe(4);
+    expect(publicationsDue(60, 134, 4, Infinity, 4)).toBe(4);
+    expect(publicationsDue(60, 1000, 0, Infinity, 4)).toBe(60);
   });
 
   it('CPU per message is the window less the idle baseline over as long, ÷ the messages', () => {
