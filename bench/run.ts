@@ -1,4 +1,4 @@
-// `npm run bench [-- --quick] [-- --out FILE] [-- --only decoder,mask,encoder,echo,handshake,idle,fanout,deflate,redis,api,gatewayworker]
+// `npm run bench [-- --quick] [-- --out FILE] [-- --only decoder,mask,encoder,echo,handshake,idle,fanout,deflate,redis,api,client,gatewayworker]
 //   [-- --payloads 32,1024 --conns 64 --windows 16]` (a subset of case 4, for A/B runs)
 //   [-- --subscribers 1000,10000]` (case 7's subscriber counts)
 //   [-- --ws PATH/node_modules/ws]` (the ws package, installed elsewhere, beside wssd in cases 4 and 8):
@@ -10,6 +10,7 @@ import { parseArgs } from 'node:util';
 import { primeMalloc } from '../src/cli/malloc-priming.js';
 import { killRedisServers } from '../test/helpers/redis-server.js';
 import { runApiCase } from './api/case.js';
+import { runClientCase } from './client/case.js';
 import { runDeflateCase } from './deflate/case.js';
 import { runEchoCase } from './echo/case.js';
 import { runFanoutCase } from './fanout/case.js';
@@ -95,9 +96,9 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 const e2e = ['echo', 'handshake', 'idle', 'fanout'].some(want);
 const ca = readFileSync(new URL('../certs/dev-ca.pem', import.meta.url));
 // Where taskset exists: server children on the first CPU this process may use, this process (the load client) on the second.
-// Read before anything is pinned: cases 10 and 12 pin their own children and this process, last.
+// Read before anything is pinned: cases 10–12 pin their own children and this process, last.
 const pinned = e2e || want('gatewayworker');
-const pin = pinned || want('api') ? pinningPlan() : undefined;
+const pin = pinned || want('api') || want('client') ? pinningPlan() : undefined;
 const pinNote = pin === undefined ? 'not pinned' : `server on CPU ${pin.server}, client on CPU ${pin.client}`;
 if (pinned) results.pinning = pin ?? null;
 
@@ -151,9 +152,15 @@ if (want('redis')) {
 }
 
 if (want('api')) {
-  // Its own children (one node; then two nodes and one redis-server). Last: it pins this process to the client's CPU.
+  // Its own children (one node; then two nodes and one redis-server). It pins this process to the client's CPU.
   results.api = await runApiCase(quick, pin);
   lap('api');
+}
+
+if (want('client')) {
+  // Its own children (two nodes and a client process; then a node, a client process and one redis-server). It pins this process to the client's CPU too.
+  results.client = await runClientCase(quick, pin, ca);
+  lap('client');
 }
 
 if (want('gatewayworker')) {

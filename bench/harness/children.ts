@@ -76,6 +76,8 @@ export interface ChildOptions {
   requestTimeoutMs?: number;
   /** After asking it to exit, how long before it is killed (default 1 s). */
   exitGraceMs?: number;
+  /** Environment variables to set beside the bench's own (NODE_EXTRA_CA_CERTS, say). */
+  env?: Record<string, string>;
 }
 
 /** node's arguments for a child that runs `script` (TypeScript) under tsx, with --expose-gc for its full-GC readings. */
@@ -127,7 +129,8 @@ export class Child<Request extends { type: string }, Reply extends { type: strin
 
   /** Starts the child and waits (≤ 20 s) for its ready message. */
   static start<Request extends { type: string }, Reply extends { type: string; id: number }>(options: ChildOptions): Promise<Child<Request, Reply>> {
-    const child = track(spawn(process.execPath, [...nodeFlags(), ...options.args], { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
+    const env = options.env === undefined ? process.env : { ...process.env, ...options.env };
+    const child = track(spawn(process.execPath, [...nodeFlags(), ...options.args], { cwd: ROOT, env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
     return new Promise((resolve, reject) => {
       const onReady = (message: unknown): void => {
         clearTimeout(timer);

@@ -82,15 +82,16 @@ export function connect(target: Target, timeoutMs = 10_000): Promise<net.Socket>
 
 /**
  * The client's opening handshake (§4.1): sends the upgrade request, reads the
- * response head, checks the 101 and Sec-WebSocket-Accept. Leaves the socket
- * paused; returns any bytes that came after the head.
+ * response head, checks the 101 and Sec-WebSocket-Accept — and, when it
+ * offers a subprotocol (§4.1, Sec-WebSocket-Protocol), that the server chose
+ * it. Leaves the socket paused; returns any bytes that came after the head.
  */
-export function upgrade(socket: net.Socket, port: number, timeoutMs = 10_000, path = '/'): Promise<Buffer> {
+export function upgrade(socket: net.Socket, port: number, timeoutMs = 10_000, path = '/', protocol?: string): Promise<Buffer> {
   const key = randomBytes(16).toString('base64');
   const accept = createHash('sha1').update(key + '258EAFA5-E914-47DA-95CA-C5AB0DC85B11').digest('base64');
   socket.write(
     `GET ${path} HTTP/1.1\r\nHost: localhost:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-      `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+      `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n${protocol === undefined ? '' : `Sec-WebSocket-Protocol: ${protocol}\r\n`}\r\n`,
   );
   const done = new Promise<Buffer>((resolve, reject) => {
     let head: Buffer = Buffer.alloc(0);
@@ -116,6 +117,10 @@ export function upgrade(socket: net.Socket, port: number, timeoutMs = 10_000, pa
       if (!/^HTTP\/1\.1 101 /.test(lines[0])) return finish(new Error(`handshake refused: ${lines[0]}`));
       const got = lines.find((l) => l.toLowerCase().startsWith('sec-websocket-accept:'));
       if (got === undefined || got.slice(got.indexOf(':') + 1).trim() !== accept) return finish(new Error('wrong Sec-WebSocket-Accept'));
+      if (protocol !== undefined) {
+        const chosen = lines.find((l) => l.toLowerCase().startsWith('sec-websocket-protocol:'));
+        if (chosen === undefined || chosen.slice(chosen.indexOf(':') + 1).trim() !== protocol) return finish(new Error(`the server did not choose the subprotocol ${protocol}`));
+      }
       finish(undefined, head.subarray(end + 4));
     };
     socket.on('data', onData);
@@ -125,11 +130,11 @@ export function upgrade(socket: net.Socket, port: number, timeoutMs = 10_000, pa
   return withTimeout(done, timeoutMs, 'opening handshake', () => socket.destroy());
 }
 
-/** Connect, and for wssd upgrade; resolves with the socket (paused) and any bytes past the 101. */
-export async function open(target: Target, timeoutMs = 10_000, path = '/'): Promise<{ socket: net.Socket; rest: Buffer }> {
+/** Connect, and for wssd upgrade (offering `protocol`, if given); resolves with the socket (paused) and any bytes past the 101. */
+export async function open(target: Target, timeoutMs = 10_000, path = '/', protocol?: string): Promise<{ socket: net.Socket; rest: Buffer }> {
   const socket = await connect(target, timeoutMs);
   try {
-    const rest = target.websocket ? await upgrade(socket, target.port, timeoutMs, path) : Buffer.alloc(0);
+    const rest = target.websocket ? await upgrade(socket, target.port, timeoutMs, path, protocol) : Buffer.alloc(0);
     if (!target.websocket) socket.pause();
     return { socket, rest };
   } catch (error) {
@@ -138,14 +143,14 @@ export async function open(target: Target, timeoutMs = 10_000, path = '/'): Prom
   }
 }
 
-/** Opens `n` connections (on `path`), at most `parallel` handshakes at a time. Closes them all if one fails. */
-export async function openMany(target: Target, n: number, parallel: number, path = '/'): Promise<{ socket: net.Socket; rest: Buffer }[]> {
+/** Opens `n` connections (on `path`, offering `protocol` if given), at most `parallel` handshakes at a time. Closes them all if one fails. */
+export async function openMany(target: Target, n: number, parallel: number, path = '/', protocol?: string): Promise<{ socket: net.Socket; rest: Buffer }[]> {
   const opened: { socket: net.Socket; rest: Buffer }[] = [];
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < n) {
       next++;
-      opened.push(await open(target, 10_000, path));
+      opened.push(await open(target, 10_000, path, protocol));
     }
   };
   try {
