@@ -76,7 +76,11 @@ local epoch = redis.call('HGET', KEYS[1], 'epoch')
 local last = redis.call('HGET', KEYS[1], 'offset')
 local after = 0
 if epoch and epoch == ARGV[1] then after = tonumber(ARGV[2]) end
-local entries = redis.call('XRANGE', KEYS[2], '(' .. after .. '-0', '+', 'COUNT', ARGV[3])
+-- A limit of 0 asks where the topic stands: no XRANGE (COUNT 0 answers nil on some Redis versions).
+local entries = {}
+if tonumber(ARGV[3]) > 0 then
+  entries = redis.call('XRANGE', KEYS[2], '(' .. after .. '-0', '+', 'COUNT', ARGV[3]) or {}
+end
 local budget = tonumber(ARGV[4])
 local out = {}
 local size = 0

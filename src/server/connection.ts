@@ -197,7 +197,9 @@ export class Connection extends WebSocketConnection implements Subscriber {
   /** @internal A publication, encoded once for every subscriber: sent unless closing, or too slow (then `policy`). */
   deliver(publication: Publication, maxBackpressure: number, policy: SlowSubscriberPolicy): boolean {
     if (!this.session.canSend || this.writer.destroyed) return false;
-    const length = publication.payload.length;
+    // A wssd.v1 client gets the publication in its envelope (made once for all of them): that is what is sent and counted.
+    const sent = this.v1 === undefined ? publication : publication.variant(V1, v1Form);
+    const length = sent.payload.length;
     const buffered = this.writer.bufferedAmount;
     if (buffered > maxBackpressure) {
       if (policy === 'close') {
@@ -213,7 +215,7 @@ export class Connection extends WebSocketConnection implements Subscriber {
       this.overflow();
       return false;
     }
-    this.session.sendShared(this.v1 === undefined ? publication : publication.variant(V1, v1Form));
+    this.session.sendShared(sent);
     const counters = this.options.counters;
     counters.messagesOut++;
     counters.bytesOut += length;

@@ -52,6 +52,12 @@ describe('wssd.v1', () => {
     for (const c of [a, b]) expect(await c.push('pub')).toEqual({ push: 'pub', topic: 'demo:room', data: 'hello' });
     await a.call('publish', { topic: 'demo:room', data_base64: Buffer.from([0, 1, 255]).toString('base64') });
     expect(await b.push('pub')).toEqual({ push: 'pub', topic: 'demo:room', data_base64: 'AAH/' });
+    // What /stats counts out is what went: the envelope, for each of the two.
+    const before = (JSON.parse(ts.server.statsJson()) as { bytes: { out: number } }).bytes.out;
+    ts.server.publish('demo:room', 'x'.repeat(100));
+    for (const c of [a, b]) await c.push('pub');
+    const envelope = Buffer.byteLength(JSON.stringify({ push: 'pub', topic: 'demo:room', data: 'x'.repeat(100) }));
+    expect((JSON.parse(ts.server.statsJson()) as { bytes: { out: number } }).bytes.out - before).toBe(2 * envelope);
     const presence = await a.call('presence', { topic: 'demo:room' });
     expect((presence.result as { total: number }).total).toBe(2);
     expect(await b.call('unsubscribe', { topic: 'demo:room' })).toMatchObject({ result: {} });

@@ -7,6 +7,7 @@ import type { Connection, ResumeResult, StreamPosition } from '../../src/index.j
 import { eventually } from '../helpers/poll.js';
 import type { RawClient } from '../helpers/raw-client.js';
 import { RedisServer } from '../helpers/redis-server.js';
+import { V1Raw } from '../helpers/v1-raw.js';
 import { PLAIN_MODE, startServer, type StartOptions, type TestServer } from '../helpers/test-server.js';
 
 let redis: RedisServer | undefined;
@@ -68,6 +69,22 @@ describe('history in Redis: offsets, epochs, resume', () => {
     const positionsA = a.seen.get(onA.socket.localPort ?? 0)?.positions ?? [];
     expect(positionsA.map((p) => p.offset)).toEqual(seq(1, 21, '').map(Number));
     expect(new Set(positionsA.map((p) => p.epoch)).size).toBe(1);
+  });
+
+  it('a wssd.v1 subscribe without a position to a topic whose history holds publications: answered with where the topic stands', async () => {
+    redis = await RedisServer.start();
+    const a = await node(redis.url, { clientSubscribePrefix: ['*'] });
+    const watcher = await a.ts.open({ path: '/kept' });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    for (let i = 0; i < 3; i++) a.ts.server.publish('kept', `m${i}`);
+    expect(await texts(watcher, 3)).toEqual(seq(0, 3));
+    const read = await a.ts.server.history('kept', { offset: 0, epoch: '' }, 1);
+    expect(read?.position.offset).toBe(3);
+    // A wssd.v1 client subscribing without a position is answered with the topic's: a read of no publication.
+    const v1 = await V1Raw.open(await a.ts.connect(), '/elsewhere');
+    const reply = await v1.call('subscribe', { topic: 'kept' });
+    expect(reply).toMatchObject({ result: { position: { offset: 3, epoch: read?.position.epoch } } });
+    expect(reply.error).toBeUndefined();
   });
 
   it('ws.publish with history still skips the sender', async () => {
