@@ -105,12 +105,8 @@ async function round(o: ResumeOptions, agent: http.Agent, apiPort: number, index
     return r.seqs.length >= n ? undefined : `${r.seqs.length} publications received, expected ${n}`;
   };
   // The client subscribes from the oldest kept ({offset: 0, epoch: ""}) to a topic with one
-  // publication already, SEED: the two plain ways round two faults of 84e2d1b would fail the round.
-  // A subscribe without `since` to a topic whose history holds anything is answered `internal`
-  // (the position read asks XRANGE for COUNT 0, which Redis 7.0 answers with nil, and the script
-  // fails); and on a topic never published to, the reply's position {offset: 0, epoch: ""} makes
-  // WssdClient report an `epoch` gap at the first publication. From the oldest kept, the seed is
-  // replayed and the topic's epoch comes with it.
+  // publication already, SEED: the seed is replayed and the topic's epoch comes with it, so the
+  // round starts from a known position.
   await apiPost(agent, apiPort, '/api/batch', resumeBatchBody(topic, SEED, 1));
   const opened = await o.client.request<'opened'>({ type: 'open', name, kind: 'wssd', url: `${o.url}/`, topic, gated: true, since: { offset: 0, epoch: '' } });
   if (opened.error !== undefined) throw new Error(`client case C: ${what}: ${opened.error}`);
