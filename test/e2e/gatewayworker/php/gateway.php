@@ -1,0 +1,17 @@
+<?php
+// php gateway.php --dir DIR --listen 127.0.0.1:PORT --lan-port PORT --register HOST:PORT [--secret KEY]
+// GatewayWorker's own Gateway (the reference wssd is compared with): clients on
+// websocket://127.0.0.1:PORT, BusinessWorkers on 127.0.0.1:LAN_PORT (lanIp, startPort).
+require __DIR__ . '/bootstrap.php';
+require peers_dir() . '/autoload.php';
+
+$o = options(['dir', 'listen', 'lan-port', 'register'], ['secret']);
+$gateway = new GatewayWorker\Gateway("websocket://{$o['listen']}");
+$gateway->name = 'gateway';
+$gateway->count = 1;
+$gateway->lanIp = '127.0.0.1';
+$gateway->startPort = (int)$o['lan-port'];
+$gateway->registerAddress = $o['register'];
+$gateway->secretKey = $o['secret'] ?? '';
+$gateway->pingInterval = 0;
+run_workers($o['dir'], 'gateway');
