@@ -1,0 +1,400 @@
+// wssd in place of GatewayWorker's own Gateway, against the real thing. The
+// same scenarios run three times, each on its own Register and BusinessWorker
+// (php/Events.php): with PHP's Gateway (the reference, ws://), with wssd over
+// ws:// (--plain) and with wssd over wss:// (certs/, clients trusting
+// certs/dev-ca.pem). Each scenario states what every client receives, in
+// order, and how it ends; where wssd differs from PHP on purpose the
+// expectation says so, per Gateway (DEVIATIONS below). At the end, every
+// client's whole transcript under wssd is compared with PHP's, once those
+// deviations are mapped back.
+import { isUtf8 } from 'node:buffer';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually } from '../../helpers/poll.js';
+import { Op } from '../../helpers/raw-client.js';
+import {
+  BusinessWorker,
+  businessWorkersConnected,
+  gatewayClient,
+  lanPrefix,
+  labelled,
+  PHP_TEST_TIMEOUT,
+  quiet,
+  served,
+  startPhpGateway,
+  startRegister,
+  startWssdGateway,
+  stopAll,
+  type Entry,
+  type GatewayKind,
+  type GatewayUnderTest,
+  type GwClient,
+  type OpenOptions,
+} from './support.js';
+
+/**
+ * Where wssd differs from PHP's Gateway on purpose, as a client sees it:
+ * - a kick (closeClient, closeCurrentClient) sends its message, then closes
+ *   with a Close frame 4000 ("disconnected by the server"); PHP ends TCP with
+ *   no Close frame;
+ * - a message that is not UTF-8 goes as a binary frame; PHP sends every
+ *   message as a text frame (one a browser must fail).
+ * (ON_CONNECT is sent after the upgrade rather than at TCP accept: no client
+ * sees that.) `asPhpSends` maps a wssd transcript back to what PHP sends.
+ */
+const DEVIATIONS = {
+  /** How a kicked client's connection ends after the kick's message. */
+  kickEnd: (kind: GatewayKind): Entry[] => (kind === 'php' ? ['<end>'] : ['<close 4000>', '<end>']),
+  /** How a message of these bytes (not UTF-8) arrives. */
+  notUtf8: (kind: GatewayKind, hex: string): Entry => (kind === 'php' ? `<text 0x${hex}>` : `<binary 0x${hex}>`),
+};
+
+function asPhpSends(entries: readonly Entry[]): Entry[] {
+  return entries
+    .filter((entry, i) => !(entry === '<close 4000>' && entries[i + 1] === '<end>'))
+    .map((entry) => {
+      const binary = /^<binary 0x([0-9a-f]*)>$/.exec(entry);
+      return binary !== null && !isUtf8(Buffer.from(binary[1], 'hex')) ? `<text 0x${binary[1]}>` : entry;
+    });
+}
+
+const KINDS: readonly GatewayKind[] = ['php', 'wssd-ws', 'wssd-wss'];
+
+/** Scenario → Gateway → client → everything it received (ids and the client port labelled). */
+const transcripts = new Map<string, Map<GatewayKind, Record<string, Entry[]>>>();
+
+/** The clients of one scenario: closed at its end, their transcripts kept. */
+class Scene {
+  readonly clients: GwClient[] = [];
+  constructor(readonly gateway: GatewayUnderTest) {}
+
+  get kind(): GatewayKind {
+    return this.gateway.kind;
+  }
+
+  get php(): boolean {
+    return this.gateway.kind === 'php';
+  }
+
+  async open(name: string, options?: OpenOptions): Promise<GwClient> {
+    const client = await this.gateway.open(name, options);
+    this.clients.push(client);
+    return client;
+  }
+
+  /** A GatewayClient call from a separate PHP process. */
+  gc(call: string, ...args: unknown[]): Promise<unknown> {
+    return gatewayClient(this.gateway.register, call, ...args);
+  }
+
+  /** Closes what is open (also after a failure: the next scenario starts clean). */
+  async closeAll(): Promise<void> {
+    for (const client of this.clients) await client.close().catch(() => client.destroy());
+    await quiet(this.gateway);
+  }
+
+  /** Keeps every client's transcript, for the side-by-side comparison. */
+  record(title: string): void {
+    // The client port differs from Gateway to Gateway: it shows in the answer to "server".
+    const port = `"gatewayPort":${this.gateway.port}`;
+    const record: Record<string, Entry[]> = {};
+    for (const client of this.clients) record[client.name] = labelled(client.received, this.clients).map((e) => e.split(port).join('"gatewayPort":"<port>"'));
+    const byKind = transcripts.get(title) ?? new Map<GatewayKind, Record<string, Entry[]>>();
+    byKind.set(this.kind, record);
+    transcripts.set(title, byKind);
+  }
+}
+
+type Scenario = (s: Scene) => Promise<void>;
+
+const scenarios: [string, Scenario][] = [
+  [
+    'the sample flow: hello, uids, groups, counts and lists, sendToUid/Group/All with and without lists and excludes',
+    async (s) => {
+      const a = await s.open('a');
+      const b = await s.open('b');
+      const c = await s.open('c');
+      // A client id is the LAN address and port, then the connection id.
+      for (const x of [a, b, c]) expect(x.id.slice(0, 12)).toBe(lanPrefix(s.gateway.lanPort));
+      expect(await a.call('server')).toEqual({ remote: '127.0.0.1', gatewayPort: s.gateway.port, clientId: a.id });
+
+      // uids: two clients of 42, one of 7.
+      expect(await a.call('bindUid', '@me', '42')).toBeNull();
+      await b.call('bindUid', '@me', '42');
+      await c.call('bindUid', '@me', '7');
+      expect(await a.call('isUidOnline', '42')).toBe(1);
+      expect(await a.call('isUidOnline', 'nobody')).toBe(0);
+      expect(await a.call('getClientIdByUid', '42')).toEqual([a.id, b.id]);
+      expect(await c.call('getUidByClientId', a.id)).toBe('42');
+      await c.call('sendToUid', '42', 'to-42');
+      await c.call('sendToUid', ['42', '7'], 'to-42-and-7');
+      expect(c.take()).toEqual(['to-42-and-7']);
+      expect(await a.inboxAfterSync()).toEqual(['to-42', 'to-42-and-7']);
+      expect(await b.inboxAfterSync()).toEqual(['to-42', 'to-42-and-7']);
+      await b.call('unbindUid', '@me', '42');
+      expect(await a.call('getClientIdByUid', '42')).toEqual([a.id]);
+      expect(await a.call('isOnline', b.id)).toBe(1);
+      expect(await a.call('getAllUidList')).toEqual({ 42: '42', 7: '7' });
+
+      // Groups: "room" (a, b) and "5" (b, c), a numeric name.
+      await a.call('joinGroup', '@me', 'room');
+      await b.call('joinGroup', '@me', 'room');
+      await b.call('joinGroup', '@me', '5');
+      await c.call('joinGroup', '@me', '5');
+      expect(await a.call('getClientIdCountByGroup', 'room')).toBe(2);
+      expect(await a.call('getClientIdCountByGroup', '5')).toBe(2);
+      expect(await a.call('getClientIdCountByGroup', 'none')).toBe(0);
+      expect(await a.call('getAllClientIdCount')).toBe(3);
+      // A numeric group name comes back as an int (PHP array keys).
+      expect(await a.call('getAllGroupIdList')).toEqual({ room: 'room', 5: 5 });
+      expect(await a.call('getClientIdListByGroup', '5')).toEqual({ [b.id]: b.id, [c.id]: c.id });
+      expect(await a.call('getAllClientIdList')).toEqual({ [a.id]: a.id, [b.id]: b.id, [c.id]: c.id });
+      expect(await a.call('getUidListByGroup', 'room')).toEqual({ 42: '42' });
+      expect(await a.call('getUidCountByGroup', '5')).toBe(1);
+      // GatewayWorker's Lib stops at the first client without a uid (b): the order of SELECT's rows shows.
+      expect(await a.call('getAllGroupUidList')).toEqual({ room: { 42: '42' } });
+
+      await a.call('sendToGroup', 'room', 'g1');
+      await a.call('sendToGroup', ['room', '5'], 'g2');
+      await a.call('sendToGroup', 'room', 'g3', [a.id]);
+      await a.call('leaveGroup', '@me', 'room');
+      expect(await a.call('getClientIdCountByGroup', 'room')).toBe(1);
+      await a.call('ungroup', '5');
+      expect(await a.call('getClientIdCountByGroup', '5')).toBe(0);
+      expect(await a.call('getAllGroupIdList')).toEqual({ room: 'room' });
+      await a.call('sendToGroup', '5', 'g4');
+
+      await a.call('sendToAll', 'all1');
+      await a.call('sendToAll', 'all2', [a.id, c.id]);
+      await a.call('sendToAll', 'all3', null, [b.id]);
+      await a.call('sendToAll', 'all4', [a.id, b.id], [a.id]);
+      await a.call('sendToAll', 'all5', []);
+      expect(await a.inboxAfterSync()).toEqual(['g1', 'g2', 'all1', 'all2', 'all3']);
+      // b is in both groups of g2: it gets it twice.
+      expect(await b.inboxAfterSync()).toEqual(['g1', 'g2', 'g2', 'g3', 'all1', 'all4']);
+      expect(await c.inboxAfterSync()).toEqual(['g2', 'all1', 'all2', 'all3']);
+    },
+  ],
+  [
+    'sessions: $_SESSION across messages, setSession, updateSession merging, getSession, getAllClientSessions, getClientSessionsByGroup, the upgrade request',
+    async (s) => {
+      const a = await s.open('a');
+      const b = await s.open('b');
+      expect(await a.call('session')).toBeNull();
+      expect(await a.call('sessionSet', { name: 'ann' })).toEqual({ name: 'ann' });
+      // The next event carries the session the BusinessWorker set.
+      expect(await a.call('session')).toEqual({ name: 'ann' });
+      expect(await a.call('sessionSet', { n: 2 })).toEqual({ name: 'ann', n: 2 });
+      expect(await b.call('getSession', a.id)).toEqual({ name: 'ann', n: 2 });
+      await b.call('setSession', a.id, { k: 'v' });
+      expect(await a.call('session')).toEqual({ k: 'v' });
+      // updateSession of another client: the Gateway merges (array_replace_recursive).
+      await b.call('updateSession', a.id, { z: { a: 1 }, k: 'w' });
+      expect(await a.call('session')).toEqual({ k: 'w', z: { a: 1 } });
+      await b.call('updateSession', a.id, { z: { b: 2 }, list: [1, 2, 3] });
+      await b.call('updateSession', a.id, { list: [9] });
+      const merged = { k: 'w', z: { a: 1, b: 2 }, list: [9, 2, 3] };
+      expect(await b.call('getSession', a.id)).toEqual(merged);
+      expect(await a.call('session')).toEqual(merged);
+      // An empty session takes an update as it is.
+      await a.call('updateSession', b.id, { u: 1 });
+      expect(await b.call('session')).toEqual({ u: 1 });
+      // A client id of this Gateway that is not connected: null.
+      expect(await a.call('getSession', `${a.id.slice(0, 12)}fffffff0`)).toBeNull();
+      expect(await a.call('getAllClientSessions')).toEqual({ [a.id]: merged, [b.id]: { u: 1 } });
+      await a.call('joinGroup', '@me', 'club');
+      expect(await b.call('getClientSessionsByGroup', 'club')).toEqual({ [a.id]: merged });
+      expect(await b.call('getClientSessionsByGroup', 'nobody-here')).toEqual([]);
+      expect(await b.call('getAllClientSessions', 'club')).toEqual({ [a.id]: merged });
+
+      // What onWebSocketConnect was given of the upgrade request.
+      const path = '/ws/path?a=1&b[]=2&b[]=3&c.d=4';
+      const d = await s.open('d', { path, headers: { Cookie: 'sid=ab%20c; x = y', 'X-App': 'hello' } });
+      expect(await d.call('session')).toEqual({
+        ws: { get: { a: '1', b: ['2', '3'], c_d: '4' }, cookie: { sid: 'ab%20c', x: ' y' }, uri: path, query: 'a=1&b[]=2&b[]=3&c.d=4', x: 'hello' },
+      });
+      for (const x of [a, b, d]) expect(await x.inboxAfterSync()).toEqual([]);
+    },
+  ],
+  [
+    'kicks: closeClient with and without a message, closeCurrentClient, destroyClient, a client closing; onClose has the last session',
+    async (s) => {
+      const w = await s.open('w');
+      await w.call('joinGroup', '@me', 'watchers');
+      const left = async (who: GwClient): Promise<Entry> => w.waitFor((e) => e.startsWith(`left:${who.id}:`), 8000, `left:${who.name}`);
+
+      const k1 = await s.open('k1');
+      await k1.call('sessionSet', { who: 'k1' });
+      await w.call('closeClient', k1.id, 'bye');
+      expect(await k1.ending()).toEqual(['bye', ...DEVIATIONS.kickEnd(s.kind)]);
+      expect(await left(k1)).toBe(`left:${k1.id}:{"who":"k1"}`);
+      expect(await w.call('isOnline', k1.id)).toBe(0);
+
+      // Without a message: nothing before the end.
+      const k2 = await s.open('k2');
+      await w.call('closeClient', k2.id);
+      expect(await k2.ending()).toEqual(DEVIATIONS.kickEnd(s.kind));
+      expect(await left(k2)).toBe(`left:${k2.id}:null`);
+
+      // An empty message is an empty text frame; an array is its JSON.
+      const k3 = await s.open('k3');
+      await w.call('closeClient', k3.id, '');
+      expect(await k3.ending()).toEqual(['', ...DEVIATIONS.kickEnd(s.kind)]);
+      await left(k3);
+      const k4 = await s.open('k4');
+      await w.call('closeClient', k4.id, { bye: [1, 'x/y'] });
+      expect(await k4.ending()).toEqual(['{"bye":[1,"x\\/y"]}', ...DEVIATIONS.kickEnd(s.kind)]);
+      await left(k4);
+
+      // The client kicks itself: the answer that follows the kick is not sent.
+      const k5 = await s.open('k5');
+      await k5.call('sessionSet', { who: 'k5' });
+      k5.send(JSON.stringify({ call: 'closeCurrentClient', args: ['self'] }));
+      expect(await k5.ending()).toEqual(['self', ...DEVIATIONS.kickEnd(s.kind)]);
+      expect(await left(k5)).toBe(`left:${k5.id}:{"who":"k5"}`);
+
+      // Destroyed: the connection ends with nothing, from either Gateway.
+      const k6 = await s.open('k6');
+      await k6.call('sessionSet', { who: 'k6' });
+      await w.call('destoryClient', k6.id);
+      expect(await k6.ending()).toEqual(['<end>']);
+      expect(await left(k6)).toBe(`left:${k6.id}:{"who":"k6"}`);
+
+      // The client closes: the closing handshake (code 1000), then onClose.
+      const k7 = await s.open('k7');
+      await k7.call('sessionSet', { who: 'k7', n: 7 });
+      // The BusinessWorker sets the session after it answered: one more round trip and the Gateway has it.
+      await k7.sync();
+      expect(await k7.close()).toEqual(['<close 1000>', '<end>']);
+      expect(await left(k7)).toBe(`left:${k7.id}:{"who":"k7","n":7}`);
+      expect(await w.inboxAfterSync()).toEqual([]);
+    },
+  ],
+  [
+    'raw sends (binary frames, several frames), non-scalar bodies as JSON, scalars as text, bytes that are not UTF-8, binary messages from the client',
+    async (s) => {
+      const a = await s.open('a');
+      await a.call('bindUid', '@me', 'raw-uid');
+      await a.call('joinGroup', '@me', 'raw-group');
+      const sent = async (call: string, ...args: unknown[]): Promise<Entry[]> => {
+        expect(await a.call(call, ...args)).not.toBe(false);
+        return a.take();
+      };
+      // Raw: the bytes are the frames.
+      expect(await sent('sendToClient', '@me', { hex: '8203616263' }, true)).toEqual(['<binary 0x616263>']);
+      expect(await sent('sendToClient', '@me', { hex: '81026869820121' }, true)).toEqual(['hi', '<binary 0x21>']);
+      expect(await sent('sendToUid', 'raw-uid', { hex: '8203646566' }, true)).toEqual(['<binary 0x646566>']);
+      expect(await sent('sendToGroup', 'raw-group', { hex: '8203676869' }, null, true)).toEqual(['<binary 0x676869>']);
+      expect(await sent('sendToAll', { hex: '82036a6b6c' }, null, null, true)).toEqual(['<binary 0x6a6b6c>']);
+      // Not raw: an array is sent as PHP's json_encode makes it (JSON_UNESCAPED_UNICODE), scalars as PHP strings.
+      expect(await sent('sendToClient', '@me', { arr: 'x/y', n: 1, f: 1.5, u: 'é', list: [1, 2], none: null })).toEqual(['{"arr":"x\\/y","n":1,"f":1.5,"u":"é","list":[1,2],"none":null}']);
+      expect(await sent('sendToClient', '@me', 123)).toEqual(['123']);
+      expect(await sent('sendToClient', '@me', true)).toEqual(['1']);
+      expect(await sent('sendToClient', '@me', '')).toEqual(['']);
+      expect(await sent('sendToClient', '@me', 'é ✓')).toEqual(['é ✓']);
+      expect(await sent('sendToClient', '@me', { hex: 'fffe61' })).toEqual([DEVIATIONS.notUtf8(s.kind, 'fffe61')]);
+      expect(await sent('sendToGroup', 'raw-group', { hex: 'c328' })).toEqual([DEVIATIONS.notUtf8(s.kind, 'c328')]);
+
+      // From the client: a binary message reaches onMessage like a text one.
+      a.raw.send({ opcode: Op.Binary, payload: Buffer.from('hi') });
+      expect(await a.waitFor((e) => e.includes('echo:'))).toBe('echo:hi');
+      a.raw.send({ opcode: Op.Binary, payload: Buffer.from([0xff, 0x01]) });
+      expect(await a.waitFor((e) => e.includes('6563686f3a') || e.startsWith('echo:'))).toBe(DEVIATIONS.notUtf8(s.kind, '6563686f3aff01'));
+      a.send('');
+      expect(await a.waitFor((e) => e.startsWith('echo'))).toBe('echo:');
+      // A fragmented message is one message.
+      a.raw.send({ opcode: Op.Text, payload: 'frag', fin: false });
+      a.raw.send({ opcode: Op.Continuation, payload: 'mented' });
+      expect(await a.waitFor((e) => e.startsWith('echo'))).toBe('echo:fragmented');
+      expect(await a.inboxAfterSync()).toEqual([]);
+    },
+  ],
+  [
+    'a GatewayClient in another PHP process: sendToUid, sendToGroup, sendToClient, sendToAll with exclude, isUidOnline, counts, sessions, closeClient, destroyClient',
+    async (s) => {
+      const a = await s.open('a');
+      const b = await s.open('b');
+      await a.call('bindUid', '@me', 'gc-42');
+      await a.call('joinGroup', '@me', 'gc-room');
+      await b.call('bindUid', '@me', 'gc-7');
+      await b.call('joinGroup', '@me', 'gc-room');
+
+      expect(await s.gc('sendToUid', 'gc-42', 'push:hi')).toBeNull();
+      expect(await s.gc('isUidOnline', 'gc-42')).toBe(1);
+      expect(await s.gc('isUidOnline', 'nobody')).toBe(0);
+      expect(await s.gc('getClientIdCountByGroup', 'gc-room')).toBe(2);
+      expect(await s.gc('batchGetClientIdCountByGroup', ['gc-room', 'none'])).toEqual({ 'gc-room': 2, none: 0 });
+      expect(await s.gc('getClientIdByUid', 'gc-42')).toEqual([a.id]);
+      expect(await s.gc('batchGetClientIdByUid', ['gc-42', 'gc-7'])).toEqual({ 'gc-42': [a.id], 'gc-7': [b.id] });
+      expect(await s.gc('getUidListByGroup', 'gc-room')).toEqual({ 'gc-42': 'gc-42', 'gc-7': 'gc-7' });
+      await s.gc('sendToGroup', 'gc-room', 'gc:group');
+      await s.gc('sendToClient', b.id, 'gc:one');
+      await s.gc('sendToAll', 'gc:all', null, [a.id]);
+      await s.gc('setSession', a.id, { from: 'gc' });
+      expect(await s.gc('getSession', a.id)).toEqual({ from: 'gc' });
+      expect(await a.call('session')).toEqual({ from: 'gc' });
+      expect(await a.inboxAfterSync()).toEqual(['push:hi', 'gc:group']);
+      expect(await b.inboxAfterSync()).toEqual(['gc:group', 'gc:one', 'gc:all']);
+
+      await s.gc('closeClient', a.id, 'gc-bye');
+      expect(await a.ending()).toEqual(['gc-bye', ...DEVIATIONS.kickEnd(s.kind)]);
+      await eventually(async () => (await s.gc('isOnline', a.id)) === 0, 5000, 'a offline for GatewayClient');
+      await s.gc('destoryClient', b.id);
+      expect(await b.ending()).toEqual(['<end>']);
+      expect(await s.gc('getClientIdCountByGroup', 'gc-room')).toBe(0);
+    },
+  ],
+];
+
+describe.each(KINDS)('the %s Gateway with a PHP Register and BusinessWorker', (kind) => {
+  let gateway: GatewayUnderTest;
+
+  beforeAll(async () => {
+    const register = await startRegister();
+    new BusinessWorker(register);
+    if (kind === 'php') {
+      gateway = await startPhpGateway(register);
+    } else {
+      const wssd = await startWssdGateway(register, { tls: kind === 'wssd-wss' });
+      await businessWorkersConnected(wssd.process);
+      gateway = wssd;
+    }
+    await served(gateway);
+    await quiet(gateway);
+  }, PHP_TEST_TIMEOUT);
+  afterAll(stopAll, PHP_TEST_TIMEOUT);
+
+  for (const [title, scenario] of scenarios) {
+    it(
+      title,
+      async () => {
+        const scene = new Scene(gateway);
+        try {
+          await scenario(scene);
+        } finally {
+          await scene.closeAll();
+        }
+        scene.record(title);
+      },
+      PHP_TEST_TIMEOUT,
+    );
+  }
+});
+
+describe('wssd and PHP side by side', () => {
+  it('every client received under wssd what it received under PHP, once the documented deviations are mapped back', () => {
+    let compared = 0;
+    for (const [title, byKind] of transcripts) {
+      const php = byKind.get('php');
+      if (php === undefined) continue;
+      for (const kind of ['wssd-ws', 'wssd-wss'] as const) {
+        const wssd = byKind.get(kind);
+        if (wssd === undefined) continue;
+        const mapped = Object.fromEntries(Object.entries(wssd).map(([name, entries]) => [name, asPhpSends(entries)]));
+        expect(mapped, `${title}: ${kind} vs php`).toEqual(php);
+        compared++;
+      }
+    }
+    // Run alone (-t), this test has nothing to compare; with the file, every scenario under both wssd transports.
+    expect(compared).toBeGreaterThan(0);
+  });
+});

@@ -1,0 +1,539 @@
+// The GatewayWorker e2e tier's plumbing: the PHP side of a GatewayWorker
+// application (php/: a Register, BusinessWorkers running php/Events.php, the
+// real PHP Gateway as the reference, a GatewayClient call), wssd as the
+// Gateway in its place, and test clients that speak to php/Events.php's RPC.
+// Every process is started here on a free loopback port with its own temp
+// dir and stopped by PID in stopAll() (php-support.ts); every wait is bounded
+// and scaled by WSSD_TEST_TIMEOUT_FACTOR.
+//
+// The vendored Workerman, GatewayWorker and GatewayClient are not part of the
+// project: they are beside it, in <repo>/../shared/peers/workerman (the
+// scripts in php/ find them there and fail loudly when they are not).
+import { execFile } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import net from 'node:net';
+import { isUtf8 } from 'node:buffer';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { expect } from 'vitest';
+import { WssdProcess } from '../../helpers/cli-process.js';
+import { eventually } from '../../helpers/poll.js';
+import { Op, RawClient, type Frame } from '../../helpers/raw-client.js';
+import { describeMs, scaled } from '../../helpers/timeouts.js';
+import { freshPort, httpRequest, later, PHP, type Stats } from '../php-support.js';
+import { Daemon, DEV_CERT_FILE, DEV_KEY_FILE, removeDir, requireTool, ROOT, tempDir } from '../support.js';
+
+export { PHP_TEST_TIMEOUT, stopAll, later, freshPort, count, type Stats } from '../php-support.js';
+
+const APP_DIR = fileURLToPath(new URL('./php/', import.meta.url));
+/** Workerman 5.2.2, GatewayWorker and GatewayClient, vendored beside the project. */
+export const PEERS_DIR = join(ROOT, '..', 'shared', 'peers', 'workerman');
+
+/** Fails (never skips) unless php-cli and the vendored PHP tree are there. */
+export function requirePhpSide(): void {
+  requireTool(PHP, 'php-cli');
+  for (const file of ['autoload.php', 'vendor/gateway-worker/src/Gateway.php', 'vendor/gateway-client/Gateway.php']) {
+    if (!existsSync(join(PEERS_DIR, file))) {
+      throw new Error(`${join(PEERS_DIR, file)} is missing: the GatewayWorker e2e tests run the vendored Workerman, GatewayWorker and GatewayClient, expected in ../shared/peers/workerman beside the project root`);
+    }
+  }
+}
+
+/** The first 12 hex digits of every client id of a Gateway whose LAN address is 127.0.0.1:port. */
+export function lanPrefix(port: number): string {
+  return `7f000001${port.toString(16).padStart(4, '0')}`;
+}
+
+// ---------------------------------------------------------------------------
+// PHP processes
+
+/** One Workerman process tree (master and its workers) in its own process group. */
+export class PhpProcess {
+  readonly daemon: Daemon;
+
+  constructor(
+    readonly name: string,
+    script: string,
+    args: readonly string[],
+    readonly dir: string,
+  ) {
+    requirePhpSide();
+    const env = { PATH: process.env['PATH'] ?? '/usr/bin:/bin', TMPDIR: dir };
+    const php = ['-d', 'display_errors=stderr', '-d', 'log_errors=0', '-d', 'error_reporting=-1', join(APP_DIR, script), '--dir', dir, ...args];
+    const log = join(dir, `${name}.log`);
+    this.daemon = new Daemon(name, PHP, php, { cwd: dir, env }, [log, join(dir, `${name}.stdout`)]);
+    later(() => this.stop());
+  }
+
+  get pid(): number | undefined {
+    return this.daemon.child.pid;
+  }
+
+  describe(): string {
+    return this.daemon.describe();
+  }
+
+  /** SIGTERM to its group (Workerman stops its workers), SIGKILL after a grace period. */
+  stop(): Promise<void> {
+    return this.daemon.stop(3000);
+  }
+
+  /** SIGKILL to the whole group at once: a crash, nothing said to anyone. */
+  async kill(): Promise<void> {
+    const pid = this.daemon.child.pid;
+    if (pid === undefined) return;
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {
+      // Already gone.
+    }
+    await this.daemon.stop(1000);
+  }
+}
+
+export interface Register {
+  address: string;
+  port: number;
+  process: PhpProcess;
+  dir: string;
+  secret: string;
+}
+
+/** php/register.php on `port` (a fresh one by default). */
+export async function startRegister(options: { secret?: string; port?: number } = {}): Promise<Register> {
+  const dir = tempDir('gw-register');
+  later(() => removeDir(dir));
+  const port = options.port ?? (await freshPort());
+  const args = ['--listen', `127.0.0.1:${port}`];
+  if (options.secret !== undefined) args.push('--secret', options.secret);
+  const process = new PhpProcess('register', 'register.php', args, dir);
+  await process.daemon.waitForPort('127.0.0.1', port, 15_000);
+  return { address: `127.0.0.1:${port}`, port, process, dir, secret: options.secret ?? '' };
+}
+
+export interface BusinessWorkerOptions {
+  name?: string;
+  count?: number;
+  /** Default: the Register's. */
+  secret?: string;
+  /** Another key for the Gateways than for the Register. */
+  gatewaySecret?: string;
+}
+
+/** One line of php/Events.php's event log. */
+export interface AppEvent {
+  worker: string;
+  pid: number;
+  event: 'connect' | 'websocket-connect' | 'message' | 'close';
+  client: string;
+}
+
+export class BusinessWorker {
+  readonly process: PhpProcess;
+  readonly eventsLog: string;
+
+  constructor(register: Register, readonly options: BusinessWorkerOptions = {}) {
+    const dir = tempDir('gw-business');
+    later(() => removeDir(dir));
+    this.eventsLog = join(dir, 'events.log');
+    const name = options.name ?? 'business';
+    const args = ['--register', register.address, '--name', name, '--count', String(options.count ?? 1), '--events-log', this.eventsLog];
+    const secret = options.secret ?? register.secret;
+    if (secret !== '') args.push('--secret', secret);
+    if (options.gatewaySecret !== undefined) args.push('--gateway-secret', options.gatewaySecret);
+    this.process = new PhpProcess(`business-${name}`, 'business.php', args, dir);
+  }
+
+  /** Every event it handled so far, in order. */
+  events(): AppEvent[] {
+    if (!existsSync(this.eventsLog)) return [];
+    return readFileSync(this.eventsLog, 'utf8')
+      .split('\n')
+      .filter((line) => line !== '')
+      .map((line) => JSON.parse(line) as AppEvent);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// GatewayClient
+
+/** The result of one GatewayClient\Gateway call made by `php php/client.php` (a web backend), or throws with what PHP said. */
+export function gatewayClient(register: Register, call: string, ...args: unknown[]): Promise<unknown> {
+  requirePhpSide();
+  const php = [join(APP_DIR, 'client.php'), '--register', register.address, '--call', JSON.stringify({ call, args })];
+  if (register.secret !== '') php.push('--secret', register.secret);
+  const env = { PATH: process.env['PATH'] ?? '/usr/bin:/bin' };
+  return new Promise((resolve, reject) => {
+    execFile(PHP, php, { env, timeout: scaled(20_000), maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
+      let answer: { r?: unknown; error?: string } | undefined;
+      try {
+        answer = JSON.parse(stdout) as { r?: unknown; error?: string };
+      } catch {
+        answer = undefined;
+      }
+      if (error !== null || answer === undefined || answer.error !== undefined) {
+        reject(new Error(`GatewayClient ${call}(${JSON.stringify(args).slice(0, 200)}) failed: ${answer?.error ?? error?.message ?? 'no JSON'}\n${stdout.slice(0, 2000)}${stderr.slice(0, 2000)}`));
+        return;
+      }
+      resolve(answer.r);
+    });
+  });
+}
+
+// ---------------------------------------------------------------------------
+// Gateways: PHP's and wssd
+
+export type GatewayKind = 'php' | 'wssd-ws' | 'wssd-wss';
+
+/** A Gateway a test drives through its clients, whichever it is. */
+export interface GatewayUnderTest {
+  kind: GatewayKind;
+  /** Where clients connect. */
+  port: number;
+  tls: boolean;
+  /** The LAN port (the first one with --workers). */
+  lanPort: number;
+  register: Register;
+  /** Opens a client and reads its hello (unless `hello: false`). */
+  open(name: string, options?: OpenOptions): Promise<GwClient>;
+  describe(): string;
+}
+
+export interface PhpGateway extends GatewayUnderTest {
+  process: PhpProcess;
+}
+
+/** GatewayWorker's own Gateway (php/gateway.php): websocket://127.0.0.1:port, LAN 127.0.0.1:lanPort. */
+export async function startPhpGateway(register: Register): Promise<PhpGateway> {
+  const dir = tempDir('gw-gateway');
+  later(() => removeDir(dir));
+  const [port, lanPort] = [await freshPort(), await freshPort()];
+  const args = ['--listen', `127.0.0.1:${port}`, '--lan-port', String(lanPort), '--register', register.address];
+  if (register.secret !== '') args.push('--secret', register.secret);
+  const process = new PhpProcess('gateway', 'gateway.php', args, dir);
+  await process.daemon.waitForPort('127.0.0.1', port, 15_000);
+  const gateway: PhpGateway = {
+    kind: 'php',
+    port,
+    tls: false,
+    lanPort,
+    register,
+    process,
+    open: (name, options) => GwClient.open(name, gateway, options),
+    describe: () => process.describe(),
+  };
+  return gateway;
+}
+
+export interface WssdGateway extends GatewayUnderTest {
+  process: WssdProcess;
+  statsPort: number;
+  stats(): Promise<Stats>;
+}
+
+export interface WssdGatewayOptions {
+  tls?: boolean;
+  secret?: string;
+  lanPort?: number;
+  args?: readonly string[];
+}
+
+/** `node dist/server.js` as a Gateway of `register`'s application, with a stats port. */
+export async function startWssdGateway(register: Register, options: WssdGatewayOptions = {}): Promise<WssdGateway> {
+  const tls = options.tls ?? false;
+  const [port, statsPort, lanPort] = [await freshPort(), await freshPort(), options.lanPort ?? (await freshPort())];
+  const args = ['--host', '127.0.0.1', '--port', String(port), '--stats-port', String(statsPort), '--gateway-register', register.address, '--gateway-lan', `127.0.0.1:${lanPort}`];
+  args.push(...(tls ? ['--cert', DEV_CERT_FILE, '--key', DEV_KEY_FILE] : ['--plain']));
+  const secret = options.secret ?? register.secret;
+  if (secret !== '') args.push('--gateway-secret', secret);
+  args.push(...(options.args ?? []));
+  const process = new WssdProcess(args);
+  later(() => process.kill());
+  await process.waitForLine(/listening on/, 15_000);
+  const gateway: WssdGateway = {
+    kind: tls ? 'wssd-wss' : 'wssd-ws',
+    port,
+    tls,
+    lanPort,
+    register,
+    process,
+    statsPort,
+    stats: async () => JSON.parse((await httpRequest('GET', `http://127.0.0.1:${statsPort}/stats`)).body) as Stats,
+    open: (name, options) => GwClient.open(name, gateway, options),
+    describe: () => `--- wssd stderr:\n${process.stderr.join('\n')}`,
+  };
+  return gateway;
+}
+
+/** Waits until wssd logged `count` BusinessWorker connections (in all, over its life). */
+export async function businessWorkersConnected(wssd: WssdProcess, count = 1, timeoutMs = 20_000): Promise<void> {
+  await eventually(
+    () => wssd.stderr.filter((line) => /GatewayWorker: BusinessWorker \S+ connected/.test(line)).length >= count,
+    timeoutMs,
+    () => `${count} BusinessWorker(s) connected to wssd; stderr:\n${wssd.stderr.join('\n')}`,
+    100,
+  );
+}
+
+/** Waits until a client of `gateway` is greeted (a BusinessWorker serves it), opening one after another (bounded). */
+export async function served(gateway: GatewayUnderTest, timeoutMs = 20_000): Promise<void> {
+  const deadline = performance.now() + scaled(timeoutMs);
+  let last: unknown;
+  for (let attempt = 0; attempt < 100 && performance.now() < deadline; attempt++) {
+    let client: GwClient | undefined;
+    try {
+      client = await gateway.open('probe', { helloMs: 1000 });
+      await client.close();
+      return;
+    } catch (error) {
+      last = error;
+      client?.destroy();
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+  throw new Error(`no client of the ${gateway.kind} Gateway was greeted within ${describeMs(timeoutMs)}: ${String(last)}\n${gateway.describe()}`);
+}
+
+/** Waits until `gateway` has no client left (GatewayClient's getAllClientIdCount), so the next scenario starts clean. */
+export async function quiet(gateway: GatewayUnderTest): Promise<void> {
+  let seen: unknown;
+  await eventually(
+    async () => {
+      seen = await gatewayClient(gateway.register, 'getAllClientIdCount');
+      return seen === 0;
+    },
+    10_000,
+    () => `no client left on the ${gateway.kind} Gateway (getAllClientIdCount = ${JSON.stringify(seen)})`,
+    100,
+  );
+}
+
+// ---------------------------------------------------------------------------
+// Test clients
+
+export interface OpenOptions {
+  path?: string;
+  headers?: Record<string, string>;
+  /** Wait this long for the hello (default 5000 ms); 0: read no hello. */
+  helloMs?: number;
+}
+
+/**
+ * What a client received, one string per frame: a text frame's text (or
+ * `<text 0x…>` when it is not UTF-8), `<binary 0x…>`, `<close CODE>`;
+ * `<end>` when the TCP connection ended.
+ */
+export type Entry = string;
+
+export function entryOf(frame: Frame): Entry {
+  const hex = frame.payload.toString('hex');
+  switch (frame.opcode) {
+    case Op.Text:
+      return isUtf8(frame.payload) ? frame.payload.toString('utf8') : `<text 0x${hex}>`;
+    case Op.Binary:
+      return `<binary 0x${hex}>`;
+    case Op.Close:
+      return frame.payload.length >= 2 ? `<close ${frame.payload.readUInt16BE(0)}>` : '<close>';
+    default:
+      return `<opcode ${frame.opcode} 0x${hex}>`;
+  }
+}
+
+/** An RPC answer of php/Events.php. */
+interface Answer {
+  re: string;
+  r: unknown;
+}
+
+function answerOf(entry: Entry): Answer | undefined {
+  if (!entry.startsWith('{"re":')) return undefined;
+  return JSON.parse(entry) as Answer;
+}
+
+/** A WebSocket client of the test application (raw frames: every byte the Gateway sends is seen). */
+export class GwClient {
+  /** Its client id, from the hello. */
+  id = '';
+  /** Everything received, in order (answers included). */
+  readonly received: Entry[] = [];
+  /** What was received and not taken yet, answers to its own calls left out. */
+  private inbox: Entry[] = [];
+  private ended = false;
+  private closeSent = false;
+
+  private constructor(
+    readonly name: string,
+    readonly raw: RawClient,
+  ) {}
+
+  static async open(name: string, gateway: GatewayUnderTest, options: OpenOptions = {}): Promise<GwClient> {
+    const raw = await RawClient.connect({ port: gateway.port, tls: gateway.tls, timeoutMs: 5000 });
+    later(() => raw.destroy());
+    const client = new GwClient(name, raw);
+    try {
+      await raw.upgrade({ path: options.path ?? '/', headers: options.headers, host: `127.0.0.1:${gateway.port}` }, 5000);
+      const helloMs = options.helloMs ?? 5000;
+      if (helloMs > 0) {
+        const hello = await client.next(helloMs);
+        const match = /^hello:([0-9a-f]{20})$/.exec(hello);
+        if (match === null) throw new Error(`${name}: the first message was ${JSON.stringify(hello)}, not hello:<client id>`);
+        client.id = match[1];
+        client.take();
+      }
+    } catch (error) {
+      raw.destroy();
+      throw error;
+    }
+    return client;
+  }
+
+  /** Takes the id from a hello that came later (a client that waited for a BusinessWorker). */
+  async hello(timeoutMs = 5000): Promise<string> {
+    const hello = await this.waitFor((e) => e.startsWith('hello:'), timeoutMs, 'its hello');
+    this.id = hello.slice('hello:'.length);
+    return this.id;
+  }
+
+  /** The next frame (or `<end>`), recorded. */
+  async next(timeoutMs = 5000): Promise<Entry> {
+    if (this.ended) throw new Error(`${this.name}: the connection has ended`);
+    let frame: Frame;
+    try {
+      frame = await this.raw.readFrame(timeoutMs);
+    } catch (error) {
+      if (!/connection closed/.test(String(error))) throw new Error(`${this.name}: ${String(error)}; received so far: ${JSON.stringify(this.received)}`);
+      this.ended = true;
+      this.record('<end>');
+      return '<end>';
+    }
+    const entry = entryOf(frame);
+    this.record(entry);
+    if (frame.opcode === Op.Close) this.answerClose(frame);
+    return entry;
+  }
+
+  private record(entry: Entry): void {
+    this.received.push(entry);
+    this.inbox.push(entry);
+  }
+
+  /**
+   * The first entry satisfying `match`, taken from the inbox if it is there,
+   * else read (bounded: 200 frames, `timeoutMs` each); what is read before it
+   * stays in the inbox.
+   */
+  async waitFor(match: (entry: Entry) => boolean, timeoutMs = 5000, what = 'the entry awaited'): Promise<Entry> {
+    const held = this.inbox.findIndex(match);
+    if (held >= 0) return this.inbox.splice(held, 1)[0];
+    for (let i = 0; i < 200; i++) {
+      const entry = await this.next(timeoutMs).catch((error: unknown) => {
+        throw new Error(`${this.name}, waiting for ${what}: ${String(error)}`);
+      });
+      if (match(entry)) {
+        this.inbox.splice(this.inbox.lastIndexOf(entry), 1);
+        return entry;
+      }
+      if (entry === '<end>') throw new Error(`${this.name} ended while waiting for ${what}; received ${JSON.stringify(this.received)}`);
+    }
+    throw new Error(`${this.name}: 200 frames and not ${what}`);
+  }
+
+  /** Sends a text message as it is. */
+  send(text: string): void {
+    this.raw.sendText(text);
+  }
+
+  /** Calls php/Events.php's NAME(args) and returns its result; what came before the answer stays in the inbox. */
+  async call(call: string, ...args: unknown[]): Promise<unknown> {
+    this.raw.sendText(JSON.stringify({ call, args }));
+    const entry = await this.waitFor((e) => answerOf(e)?.re === call, 5000, `the answer to ${call}`);
+    return (answerOf(entry) as Answer).r;
+  }
+
+  /** A round trip through the BusinessWorker: what the Gateway wrote to this client before it is in the inbox. */
+  async sync(): Promise<void> {
+    await this.call('sync');
+  }
+
+  /** What is in the inbox (emptied). */
+  take(): Entry[] {
+    return this.inbox.splice(0);
+  }
+
+  /** Syncs, then takes the inbox. */
+  async inboxAfterSync(): Promise<Entry[]> {
+    await this.sync();
+    return this.take();
+  }
+
+  /** Reads until the connection ends (a Close from the server is answered); returns the inbox, `<end>` last. */
+  async ending(timeoutMs = 8000): Promise<Entry[]> {
+    for (let i = 0; i < 200 && !this.ended; i++) await this.next(timeoutMs);
+    if (!this.ended) throw new Error(`${this.name}: 200 frames and the connection has not ended`);
+    return this.take();
+  }
+
+  /** Closes from the client side (Close 1000) and reads to the end; returns what came. */
+  async close(): Promise<Entry[]> {
+    if (this.ended) return this.take();
+    this.closeSent = true;
+    this.raw.sendClose(1000);
+    return this.ending();
+  }
+
+  destroy(): void {
+    this.raw.destroy();
+  }
+
+  private answerClose(frame: Frame): void {
+    // As a browser does: echo the code (unless this side started the closing handshake), then wait for the server to end TCP.
+    if (this.closeSent || this.raw.socket.destroyed) return;
+    this.closeSent = true;
+    this.raw.sendClose(frame.payload.length >= 2 ? frame.payload.readUInt16BE(0) : undefined);
+  }
+}
+
+/** `value` with each client's id written `<name>` (JSON round trip), so two Gateways' answers compare. */
+export function labelled<T>(value: T, clients: readonly GwClient[]): T {
+  let text = JSON.stringify(value);
+  for (const c of clients) if (c.id !== '') text = text.split(c.id).join(`<${c.name}>`);
+  return JSON.parse(text) as T;
+}
+
+/** A connected-only TCP socket to a LAN port (a hostile or broken peer); destroyed in stopAll(). */
+export function lanSocket(port: number): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host: '127.0.0.1', port });
+    later(() => void socket.destroy());
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`connect to 127.0.0.1:${port} timed out`));
+    }, scaled(5000));
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      resolve(socket);
+    });
+    socket.once('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+  });
+}
+
+/** Resolves once `socket` is closed (by the peer); rejects after timeoutMs. */
+export function socketClosed(socket: net.Socket, timeoutMs = 5000): Promise<void> {
+  if (socket.destroyed) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the LAN connection is still open after ${describeMs(timeoutMs)}`)), scaled(timeoutMs));
+    socket.once('close', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    socket.resume();
+  });
+}
+
+/** `expect` shorthand: the entries are these, in order. */
+export function expectEntries(actual: readonly Entry[], expected: readonly Entry[]): void {
+  expect([...actual]).toEqual([...expected]);
+}
