@@ -39,6 +39,23 @@ export function requirePhpSide(): void {
   }
 }
 
+/** A fresh free port whose next port is free too (wssd --workers 2 listens on the LAN port and the one after it). */
+export async function freshPortPair(): Promise<number> {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const port = await freshPort();
+    if (port < 65535 && (await canListen(port + 1))) return port;
+  }
+  throw new Error('no two free consecutive ports in 20 attempts');
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
 /** The first 12 hex digits of every client id of a Gateway whose LAN address is 127.0.0.1:port. */
 export function lanPrefix(port: number): string {
   return `7f000001${port.toString(16).padStart(4, '0')}`;
@@ -438,6 +455,25 @@ export class GwClient {
     throw new Error(`${this.name}: 200 frames and not ${what}`);
   }
 
+  /**
+   * The next entries are these, in this order, nothing else before or
+   * between them (taken from the inbox first, then read). For what a
+   * GatewayClient sends: its connection is not the BusinessWorker's, so a
+   * round trip through the BusinessWorker (sync) does not show it arrived.
+   */
+  async expectNext(...expected: Entry[]): Promise<void> {
+    const got: Entry[] = [];
+    for (let i = 0; i < expected.length; i++) {
+      if (this.inbox.length === 0) {
+        await this.next(8000).catch((error: unknown) => {
+          throw new Error(`${this.name}, waiting for ${JSON.stringify(expected)} (got ${JSON.stringify(got)}): ${String(error)}`);
+        });
+      }
+      got.push(this.inbox.shift() as Entry);
+    }
+    expect(got, `what ${this.name} received`).toEqual(expected);
+  }
+
   /** Sends a text message as it is. */
   send(text: string): void {
     this.raw.sendText(text);
@@ -498,6 +534,26 @@ export function labelled<T>(value: T, clients: readonly GwClient[]): T {
   let text = JSON.stringify(value);
   for (const c of clients) if (c.id !== '') text = text.split(c.id).join(`<${c.name}>`);
   return JSON.parse(text) as T;
+}
+
+/** GatewayProtocol command numbers the tests write themselves (spec §3). */
+export const CMD = { SEND_TO_ONE: 5, SEND_TO_ALL: 6, WORKER_CONNECT: 200, GATEWAY_CLIENT_CONNECT: 202 } as const;
+
+/**
+ * One GatewayProtocol packet (spec §2.1), written out here rather than taken
+ * from src/: the 28-byte header (every address field 0, as BusinessWorkers
+ * and GatewayClient send them), ext_data, the body (raw: flag 1 by default).
+ */
+export function gatewayPacket(cmd: number, body: Buffer | string, options: { connectionId?: number; flag?: number; extData?: Buffer | string; announce?: number } = {}): Buffer {
+  const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
+  const ext = typeof options.extData === 'string' ? Buffer.from(options.extData, 'utf8') : (options.extData ?? Buffer.alloc(0));
+  const header = Buffer.alloc(28);
+  header.writeUInt32BE(options.announce ?? 28 + ext.length + bytes.length, 0);
+  header.writeUInt8(cmd, 4);
+  header.writeUInt32BE(options.connectionId ?? 0, 17);
+  header.writeUInt8(options.flag ?? 1, 21);
+  header.writeUInt32BE(ext.length, 24);
+  return Buffer.concat([header, ext, bytes]);
 }
 
 /** A connected-only TCP socket to a LAN port (a hostile or broken peer); destroyed in stopAll(). */
