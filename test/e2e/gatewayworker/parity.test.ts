@@ -94,10 +94,15 @@ class Scene {
 
   /** Keeps every client's transcript, for the side-by-side comparison. */
   record(title: string): void {
-    // The client port differs from Gateway to Gateway: it shows in the answer to "server".
-    const port = `"gatewayPort":${this.gateway.port}`;
+    // The client port differs from Gateway to Gateway: where it shows, it is written <port>.
+    const port = this.gateway.port;
+    const ports: [string, string][] = [
+      [`"gatewayPort":${port}`, '"gatewayPort":"<port>"'],
+      [`"SERVER_PORT":${port}`, '"SERVER_PORT":"<port>"'],
+      [`127.0.0.1:${port}`, '127.0.0.1:<port>'],
+    ];
     const record: Record<string, Entry[]> = {};
-    for (const client of this.clients) record[client.name] = labelled(client.received, this.clients).map((e) => e.split(port).join('"gatewayPort":"<port>"'));
+    for (const client of this.clients) record[client.name] = labelled(client.received, this.clients).map((e) => ports.reduce((text, [from, to]) => text.split(from).join(to), e));
     const byKind = transcripts.get(title) ?? new Map<GatewayKind, Record<string, Entry[]>>();
     byKind.set(this.kind, record);
     transcripts.set(title, byKind);
@@ -150,6 +155,8 @@ const scenarios: [string, Scenario][] = [
       expect(await a.call('getAllClientIdList')).toEqual({ [a.id]: a.id, [b.id]: b.id, [c.id]: c.id });
       expect(await a.call('getUidListByGroup', 'room')).toEqual({ 42: '42' });
       expect(await a.call('getUidCountByGroup', '5')).toBe(1);
+      expect(await a.call('getAllGroupClientIdCount')).toEqual({ room: 2, 5: 2 });
+      expect(await a.call('getAllGroupClientIdList')).toEqual({ room: { [a.id]: a.id, [b.id]: b.id }, 5: { [b.id]: b.id, [c.id]: c.id } });
       // GatewayWorker's Lib stops at the first client without a uid (b): the order of SELECT's rows shows.
       expect(await a.call('getAllGroupUidList')).toEqual({ room: { 42: '42' } });
 
@@ -206,13 +213,67 @@ const scenarios: [string, Scenario][] = [
       expect(await b.call('getClientSessionsByGroup', 'nobody-here')).toEqual([]);
       expect(await b.call('getAllClientSessions', 'club')).toEqual({ [a.id]: merged });
 
+      // The Gateway merges with its own PHP unserialize, array_replace_recursive and serialize: every PHP type.
+      const e = await s.open('e');
+      await e.call('sessionSet', { base: { keep: 0, list: [1, 2, 3], old: 'o' }, top: 'x' });
+      await b.callJson(
+        'updateSession',
+        `["${e.id}",{"f":0.1,"sum":0.30000000000000004,"g":1e25,"h":-1.5e-7,"tiny":5e-324,"negz":-0.0,"i":9223372036854775807,"j":-9223372036854775808,` +
+          `"t":true,"u":false,"n":null,"s":"é\\u0000x","5":"five","05":"zero-five","nested":{"1":"b","0":"a"},"bin":{"hex":"ff00fe"},"base":{"keep":1,"list":[9]}}]`,
+      );
+      const bytes = Buffer.from((await e.call('sessionBytes')) as string, 'hex').toString('latin1');
+      expect(bytes).toBe(
+        'a:18:{s:4:"base";a:3:{s:4:"keep";i:1;s:4:"list";a:3:{i:0;i:9;i:1;i:2;i:2;i:3;}s:3:"old";s:1:"o";}s:3:"top";s:1:"x";' +
+          's:1:"f";d:0.1;s:3:"sum";d:0.30000000000000004;s:1:"g";d:1.0E+25;s:1:"h";d:-1.5E-7;s:4:"tiny";d:5.0E-324;s:4:"negz";d:-0;' +
+          's:1:"i";i:9223372036854775807;s:1:"j";i:-9223372036854775808;s:1:"t";b:1;s:1:"u";b:0;s:1:"n";N;s:1:"s";s:4:"\xc3\xa9\x00x";' +
+          'i:5;s:4:"five";s:2:"05";s:9:"zero-five";s:6:"nested";a:2:{i:1;s:1:"b";i:0;s:1:"a";}s:3:"bin";s:3:"\xff\x00\xfe";}',
+      );
+
       // What onWebSocketConnect was given of the upgrade request.
       const path = '/ws/path?a=1&b[]=2&b[]=3&c.d=4';
       const d = await s.open('d', { path, headers: { Cookie: 'sid=ab%20c; x = y', 'X-App': 'hello' } });
       expect(await d.call('session')).toEqual({
         ws: { get: { a: '1', b: ['2', '3'], c_d: '4' }, cookie: { sid: 'ab%20c', x: ' y' }, uri: path, query: 'a=1&b[]=2&b[]=3&c.d=4', x: 'hello' },
       });
-      for (const x of [a, b, d]) expect(await x.inboxAfterSync()).toEqual([]);
+      // All of $data['server'], its keys in order (a repeated header joined with ",").
+      const host = `127.0.0.1:${s.gateway.port}`;
+      const f = await s.open('f', { path: '/full?all=1', headers: { 'X-Dup': '1', 'Content-Type': 'text/plain', 'x-dup': '2' } });
+      const full = (await f.call('session')) as { server: Record<string, unknown>; keys: string[] };
+      expect(full.server).toEqual({
+        QUERY_STRING: 'all=1',
+        REQUEST_METHOD: 'GET',
+        REQUEST_URI: '/full?all=1',
+        SERVER_PROTOCOL: 'HTTP/1.1',
+        SERVER_NAME: host,
+        CONTENT_TYPE: 'text/plain',
+        REMOTE_ADDR: '127.0.0.1',
+        SERVER_PORT: s.gateway.port,
+        HTTP_HOST: host,
+        HTTP_UPGRADE: 'websocket',
+        HTTP_CONNECTION: 'Upgrade',
+        HTTP_SEC_WEBSOCKET_VERSION: '13',
+        HTTP_X_DUP: '1,2',
+        HTTP_CONTENT_TYPE: 'text/plain',
+      });
+      expect(full.keys).toEqual([
+        'QUERY_STRING',
+        'REQUEST_METHOD',
+        'REQUEST_URI',
+        'SERVER_PROTOCOL',
+        'SERVER_NAME',
+        'CONTENT_TYPE',
+        'REMOTE_ADDR',
+        'REMOTE_PORT',
+        'SERVER_PORT',
+        'HTTP_HOST',
+        'HTTP_UPGRADE',
+        'HTTP_CONNECTION',
+        'HTTP_SEC_WEBSOCKET_KEY',
+        'HTTP_SEC_WEBSOCKET_VERSION',
+        'HTTP_X_DUP',
+        'HTTP_CONTENT_TYPE',
+      ]);
+      for (const x of [a, b, d, e, f]) expect(await x.inboxAfterSync()).toEqual([]);
     },
   ],
   [

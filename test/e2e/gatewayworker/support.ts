@@ -486,6 +486,13 @@ export class GwClient {
     return (answerOf(entry) as Answer).r;
   }
 
+  /** As call(), with the arguments written as JSON text (what JSON.stringify cannot say: int64, -0.0, key order of numeric keys). */
+  async callJson(call: string, argsJson: string): Promise<unknown> {
+    this.raw.sendText(`{"call":${JSON.stringify(call)},"args":${argsJson}}`);
+    const entry = await this.waitFor((e) => answerOf(e)?.re === call, 5000, `the answer to ${call}`);
+    return (answerOf(entry) as Answer).r;
+  }
+
   /** A round trip through the BusinessWorker: what the Gateway wrote to this client before it is in the inbox. */
   async sync(): Promise<void> {
     await this.call('sync');

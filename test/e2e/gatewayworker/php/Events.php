@@ -6,8 +6,9 @@
 //   REQUEST_URI, QUERY_STRING, the X-App header) in $_SESSION['ws'], for a
 //   client that connected on another path than "/".
 // - A message {"call":"NAME","args":[…]} runs GatewayWorker\Lib\Gateway::NAME
-//   (args: "@me" = this client's id, {"hex":"…"} = bytes) or one of the
-//   app's own calls below, and answers this client {"re":"NAME","r":<result>}.
+//   (args as calls.php reads them: "@me" = this client's id, {"hex":"…"} =
+//   bytes…) or one of the app's own calls (run() below), and answers this
+//   client {"re":"NAME","r":<result>}.
 //   Anything else is answered "echo:<message>".
 // - onClose tells group "watchers" "left:<client_id>:<json of $_SESSION>".
 // With --events-log, each event is a JSON line: worker, pid, event, client.
@@ -48,6 +49,11 @@ class Events
             'query' => $server['QUERY_STRING'],
             'x' => $server['HTTP_X_APP'] ?? null,
         ];
+        // The rest of it, for a client that asks for it (its keys in order; no Sec-WebSocket-Key, which is random).
+        if (isset($data['get']['all'])) {
+            $_SESSION['server'] = array_diff_key($server, ['HTTP_SEC_WEBSOCKET_KEY' => true, 'REMOTE_PORT' => true]);
+            $_SESSION['keys'] = array_keys($server);
+        }
     }
 
     public static function onMessage($client_id, $message): void
@@ -77,6 +83,9 @@ class Events
                 return null;
             case 'session':
                 return $_SESSION;
+            case 'sessionBytes':
+                // What the Gateway holds, as PHP reads and writes it again: byte for byte, in hex.
+                return bin2hex(serialize($_SESSION));
             case 'sessionSet':
                 foreach ($args[0] as $key => $value) $_SESSION[$key] = $value;
                 return $_SESSION;
