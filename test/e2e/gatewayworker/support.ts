@@ -220,13 +220,22 @@ export interface PhpGateway extends GatewayUnderTest {
   process: PhpProcess;
 }
 
+/** GatewayWorker's client heartbeat: pingInterval (here in ms, as wssd's flag), pingNotResponseLimit, pingData. */
+export interface Heartbeat {
+  intervalMs: number;
+  limit: number;
+  data: string;
+}
+
 /** GatewayWorker's own Gateway (php/gateway.php): websocket://127.0.0.1:port, LAN 127.0.0.1:lanPort. */
-export async function startPhpGateway(register: Register): Promise<PhpGateway> {
+export async function startPhpGateway(register: Register, options: { heartbeat?: Heartbeat } = {}): Promise<PhpGateway> {
   const dir = tempDir('gw-gateway');
   later(() => removeDir(dir));
   const [port, lanPort] = [await freshPort(), await freshPort()];
   const args = ['--listen', `127.0.0.1:${port}`, '--lan-port', String(lanPort), '--register', register.address];
   if (register.secret !== '') args.push('--secret', register.secret);
+  const beat = options.heartbeat;
+  if (beat !== undefined) args.push('--ping-interval', String(beat.intervalMs / 1000), '--ping-limit', String(beat.limit), '--ping-data', beat.data);
   const process = new PhpProcess('gateway', 'gateway.php', args, dir);
   await process.daemon.waitForPort('127.0.0.1', port, 15_000);
   const gateway: PhpGateway = {
@@ -252,6 +261,7 @@ export interface WssdGatewayOptions {
   tls?: boolean;
   secret?: string;
   lanPort?: number;
+  heartbeat?: Heartbeat;
   args?: readonly string[];
 }
 
@@ -263,6 +273,8 @@ export async function startWssdGateway(register: Register, options: WssdGatewayO
   args.push(...(tls ? ['--cert', DEV_CERT_FILE, '--key', DEV_KEY_FILE] : ['--plain']));
   const secret = options.secret ?? register.secret;
   if (secret !== '') args.push('--gateway-secret', secret);
+  const beat = options.heartbeat;
+  if (beat !== undefined) args.push('--gateway-ping-interval', String(beat.intervalMs), '--gateway-ping-limit', String(beat.limit), '--gateway-ping-data', beat.data);
   args.push(...(options.args ?? []));
   const process = new WssdProcess(args);
   later(() => process.kill());
