@@ -14,9 +14,12 @@ import { Op } from '../../helpers/raw-client.js';
 import {
   BusinessWorker,
   businessWorkersConnected,
+  CMD,
   count,
   gatewayClient,
+  gatewayPacket,
   lanPrefix,
+  lanQuery,
   labelled,
   PHP_TEST_TIMEOUT,
   quiet,
@@ -256,13 +259,16 @@ const scenarios: [string, Scenario][] = [
         `["${e.id}",{"f":0.1,"sum":0.30000000000000004,"g":1e25,"h":-1.5e-7,"tiny":5e-324,"negz":-0.0,"i":9223372036854775807,"j":-9223372036854775808,` +
           `"t":true,"u":false,"n":null,"s":"é\\u0000x","5":"five","05":"zero-five","nested":{"1":"b","0":"a"},"bin":{"hex":"ff00fe"},"base":{"keep":1,"list":[9]}}]`,
       );
-      const bytes = Buffer.from((await e.call('sessionBytes')) as string, 'hex').toString('latin1');
-      expect(bytes).toBe(
+      const merged18 =
         'a:18:{s:4:"base";a:3:{s:4:"keep";i:1;s:4:"list";a:3:{i:0;i:9;i:1;i:2;i:2;i:3;}s:3:"old";s:1:"o";}s:3:"top";s:1:"x";' +
-          's:1:"f";d:0.1;s:3:"sum";d:0.30000000000000004;s:1:"g";d:1.0E+25;s:1:"h";d:-1.5E-7;s:4:"tiny";d:5.0E-324;s:4:"negz";d:-0;' +
-          's:1:"i";i:9223372036854775807;s:1:"j";i:-9223372036854775808;s:1:"t";b:1;s:1:"u";b:0;s:1:"n";N;s:1:"s";s:4:"\xc3\xa9\x00x";' +
-          'i:5;s:4:"five";s:2:"05";s:9:"zero-five";s:6:"nested";a:2:{i:1;s:1:"b";i:0;s:1:"a";}s:3:"bin";s:3:"\xff\x00\xfe";}',
-      );
+        's:1:"f";d:0.1;s:3:"sum";d:0.30000000000000004;s:1:"g";d:1.0E+25;s:1:"h";d:-1.5E-7;s:4:"tiny";d:5.0E-324;s:4:"negz";d:-0;' +
+        's:1:"i";i:9223372036854775807;s:1:"j";i:-9223372036854775808;s:1:"t";b:1;s:1:"u";b:0;s:1:"n";N;s:1:"s";s:4:"\xc3\xa9\x00x";' +
+        'i:5;s:4:"five";s:2:"05";s:9:"zero-five";s:6:"nested";a:2:{i:1;s:1:"b";i:0;s:1:"a";}s:3:"bin";s:3:"\xff\x00\xfe";}';
+      // What the Gateway holds, as it answers a GET_SESSION_BY_CLIENT_ID on its LAN port (PHP would unserialize it)…
+      const held = await lanQuery(s.gateway.lanPort, gatewayPacket(CMD.GET_SESSION_BY_CLIENT_ID, '', { connectionId: parseInt(e.id.slice(12), 16) }));
+      expect(held.toString('latin1')).toBe(merged18);
+      // …and what the BusinessWorker made of it with the client's next message.
+      expect(Buffer.from((await e.call('sessionBytes')) as string, 'hex').toString('latin1')).toBe(merged18);
 
       // What onWebSocketConnect was given of the upgrade request.
       const path = '/ws/path?a=1&b[]=2&b[]=3&c.d=4';

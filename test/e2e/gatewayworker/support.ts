@@ -556,7 +556,7 @@ export function labelled<T>(value: T, clients: readonly GwClient[]): T {
 }
 
 /** GatewayProtocol command numbers the tests write themselves (spec §3). */
-export const CMD = { SEND_TO_ONE: 5, SEND_TO_ALL: 6, WORKER_CONNECT: 200, GATEWAY_CLIENT_CONNECT: 202 } as const;
+export const CMD = { SEND_TO_ONE: 5, SEND_TO_ALL: 6, WORKER_CONNECT: 200, GATEWAY_CLIENT_CONNECT: 202, GET_SESSION_BY_CLIENT_ID: 203 } as const;
 
 /**
  * One GatewayProtocol packet (spec §2.1), written out here rather than taken
@@ -591,6 +591,37 @@ export function lanSocket(port: number): Promise<net.Socket> {
     socket.once('error', (error) => {
       clearTimeout(timer);
       reject(error);
+    });
+  });
+}
+
+/**
+ * One query on a LAN port, as GatewayClient makes it (its own connection,
+ * the key first when there is one): the reply's payload, after its 4-byte
+ * length (spec §2.7). Shows what a Gateway holds byte for byte, where the
+ * PHP side would unserialize it.
+ */
+export async function lanQuery(port: number, packet: Buffer, secret = ''): Promise<Buffer> {
+  const socket = await lanSocket(port);
+  if (secret !== '') socket.write(gatewayPacket(CMD.GATEWAY_CLIENT_CONNECT, JSON.stringify({ secret_key: secret })));
+  socket.write(packet);
+  return new Promise((resolve, reject) => {
+    let received = Buffer.alloc(0);
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`no answer to a query on 127.0.0.1:${port} within ${describeMs(5000)} (${received.length} bytes)`));
+    }, scaled(5000));
+    socket.on('data', (chunk: Buffer) => {
+      received = Buffer.concat([received, chunk]);
+      if (received.length >= 4 && received.length >= 4 + received.readUInt32BE(0)) {
+        clearTimeout(timer);
+        socket.destroy();
+        resolve(received.subarray(4, 4 + received.readUInt32BE(0)));
+      }
+    });
+    socket.once('close', () => {
+      clearTimeout(timer);
+      reject(new Error(`the query's connection to 127.0.0.1:${port} closed after ${received.length} bytes`));
     });
   });
 }
