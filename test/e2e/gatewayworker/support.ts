@@ -349,12 +349,19 @@ export interface OpenOptions {
 
 /**
  * What a client received, one string per frame: a text frame's text (or
- * `<text 0x…>` when it is not UTF-8), `<binary 0x…>`, `<close CODE>`;
- * `<end>` when the TCP connection ended.
+ * `<text 0x…>` when it is not UTF-8), `<binary 0x…>`, `<close CODE>`,
+ * `<ping 0x…>`, `<masked> …` before a masked one; `<end>` when the TCP
+ * connection ended.
  */
 export type Entry = string;
 
 export function entryOf(frame: Frame): Entry {
+  const entry = unmaskedEntryOf(frame);
+  // A server must not mask (RFC 6455 §5.1): a browser fails such a connection.
+  return frame.masked ? `<masked> ${entry}` : entry;
+}
+
+function unmaskedEntryOf(frame: Frame): Entry {
   const hex = frame.payload.toString('hex');
   switch (frame.opcode) {
     case Op.Text:
@@ -363,6 +370,8 @@ export function entryOf(frame: Frame): Entry {
       return `<binary 0x${hex}>`;
     case Op.Close:
       return frame.payload.length >= 2 ? `<close ${frame.payload.readUInt16BE(0)}>` : '<close>';
+    case Op.Ping:
+      return `<ping 0x${hex}>`;
     default:
       return `<opcode ${frame.opcode} 0x${hex}>`;
   }
