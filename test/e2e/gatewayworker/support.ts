@@ -143,6 +143,8 @@ export interface AppEvent {
   pid: number;
   event: 'connect' | 'websocket-connect' | 'message' | 'close';
   client: string;
+  /** The $_SESSION that came with ON_CLOSE (null for the other events). */
+  session: unknown;
 }
 
 export class BusinessWorker {

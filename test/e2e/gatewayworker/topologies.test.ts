@@ -204,6 +204,35 @@ describe('a BusinessWorker killed and started again', () => {
   );
 });
 
+describe('wssd stopped with SIGTERM', () => {
+  afterAll(stopAll, PHP_TEST_TIMEOUT);
+
+  it(
+    'its clients are closed with 1001, and the ON_CLOSE of each, with its last session, reaches the BusinessWorker before wssd exits',
+    async () => {
+      const register = await startRegister();
+      const business = new BusinessWorker(register);
+      const wssd = await startWssdGateway(register);
+      await businessWorkersConnected(wssd.process);
+      const clients: GwClient[] = [];
+      for (let i = 0; i < 3; i++) {
+        const c = await wssd.open(`c${i}`);
+        await c.call('sessionSet', { n: i });
+        await c.sync();
+        clients.push(c);
+      }
+      const endings = clients.map((c) => c.ending());
+      wssd.process.child.kill('SIGTERM');
+      for (const ending of await Promise.all(endings)) expect(ending).toEqual(['<close 1001>', '<end>']);
+      expect(await wssd.process.exited(10_000)).toEqual({ code: 0, signal: null });
+      await eventually(() => business.events().filter((e) => e.event === 'close').length === clients.length, 5000, () => `three closes in ${JSON.stringify(business.events())}`);
+      const closes = business.events().filter((e) => e.event === 'close');
+      expect(new Map(closes.map((e) => [e.client, e.session]))).toEqual(new Map(clients.map((c, i) => [c.id, { n: i }])));
+    },
+    PHP_TEST_TIMEOUT,
+  );
+});
+
 describe('--gateway-secret', () => {
   let register: Register;
   let wssd: WssdGateway;

@@ -11,7 +11,7 @@
 //   client {"re":"NAME","r":<result>}.
 //   Anything else is answered "echo:<message>".
 // - onClose tells group "watchers" "left:<client_id>:<json of $_SESSION>".
-// With --events-log, each event is a JSON line: worker, pid, event, client.
+// With --events-log, each event is a JSON line: worker, pid, event, client (and session, for close).
 use GatewayWorker\Lib\Gateway;
 
 require_once __DIR__ . '/calls.php';
@@ -71,7 +71,7 @@ class Events
 
     public static function onClose($client_id): void
     {
-        self::event('close', $client_id);
+        self::event('close', $client_id, $_SESSION);
         unset(self::$connected[$client_id]);
         Gateway::sendToGroup('watchers', "left:$client_id:" . json_encode($_SESSION));
     }
@@ -100,10 +100,10 @@ class Events
         return $method->invokeArgs(null, $args);
     }
 
-    private static function event(string $event, string $client_id): void
+    private static function event(string $event, string $client_id, $session = null): void
     {
         if (self::$log === null) return;
-        $line = json_encode(['worker' => self::$worker, 'pid' => getmypid(), 'event' => $event, 'client' => $client_id]) . "\n";
+        $line = json_encode(['worker' => self::$worker, 'pid' => getmypid(), 'event' => $event, 'client' => $client_id, 'session' => $session]) . "\n";
         file_put_contents(self::$log, $line, FILE_APPEND | LOCK_EX);
     }
 }
