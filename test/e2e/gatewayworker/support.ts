@@ -230,16 +230,17 @@ export interface Heartbeat {
 }
 
 /** GatewayWorker's own Gateway (php/gateway.php): websocket://127.0.0.1:port, LAN 127.0.0.1:lanPort. */
-export async function startPhpGateway(register: Register, options: { heartbeat?: Heartbeat } = {}): Promise<PhpGateway> {
+export async function startPhpGateway(register: Register, options: { heartbeat?: Heartbeat; host?: string } = {}): Promise<PhpGateway> {
   const dir = tempDir('gw-gateway');
   later(() => removeDir(dir));
   const [port, lanPort] = [await freshPort(), await freshPort()];
-  const args = ['--listen', `127.0.0.1:${port}`, '--lan-port', String(lanPort), '--register', register.address];
+  const host = options.host ?? '127.0.0.1';
+  const args = ['--listen', `${host.includes(':') ? `[${host}]` : host}:${port}`, '--lan-port', String(lanPort), '--register', register.address];
   if (register.secret !== '') args.push('--secret', register.secret);
   const beat = options.heartbeat;
   if (beat !== undefined) args.push('--ping-interval', String(beat.intervalMs / 1000), '--ping-limit', String(beat.limit), '--ping-data', beat.data);
   const process = new PhpProcess('gateway', 'gateway.php', args, dir);
-  await process.daemon.waitForPort('127.0.0.1', port, 15_000);
+  await process.daemon.waitForPort(host, port, 15_000);
   const gateway: PhpGateway = {
     kind: 'php',
     port,
@@ -260,6 +261,8 @@ export interface WssdGateway extends GatewayUnderTest {
 }
 
 export interface WssdGatewayOptions {
+  /** Where clients connect (default 127.0.0.1). */
+  host?: string;
   tls?: boolean;
   secret?: string;
   lanPort?: number;
@@ -271,7 +274,7 @@ export interface WssdGatewayOptions {
 export async function startWssdGateway(register: Register, options: WssdGatewayOptions = {}): Promise<WssdGateway> {
   const tls = options.tls ?? false;
   const [port, statsPort, lanPort] = [await freshPort(), await freshPort(), options.lanPort ?? (await freshPort())];
-  const args = ['--host', '127.0.0.1', '--port', String(port), '--stats-port', String(statsPort), '--gateway-register', register.address, '--gateway-lan', `127.0.0.1:${lanPort}`];
+  const args = ['--host', options.host ?? '127.0.0.1', '--port', String(port), '--stats-port', String(statsPort), '--gateway-register', register.address, '--gateway-lan', `127.0.0.1:${lanPort}`];
   args.push(...(tls ? ['--cert', DEV_CERT_FILE, '--key', DEV_KEY_FILE] : ['--plain']));
   const secret = options.secret ?? register.secret;
   if (secret !== '') args.push('--gateway-secret', secret);
@@ -307,13 +310,13 @@ export async function businessWorkersConnected(wssd: WssdProcess, count = 1, tim
 }
 
 /** Waits until a client of `gateway` is greeted (a BusinessWorker serves it), opening one after another (bounded). */
-export async function served(gateway: GatewayUnderTest, timeoutMs = 20_000): Promise<void> {
+export async function served(gateway: GatewayUnderTest, timeoutMs = 20_000, host?: string): Promise<void> {
   const deadline = performance.now() + scaled(timeoutMs);
   let last: unknown;
   for (let attempt = 0; attempt < 100 && performance.now() < deadline; attempt++) {
     let client: GwClient | undefined;
     try {
-      client = await gateway.open('probe', { helloMs: 1000 });
+      client = await gateway.open('probe', { helloMs: 1000, host });
       await client.close();
       return;
     } catch (error) {
@@ -343,6 +346,8 @@ export async function quiet(gateway: GatewayUnderTest): Promise<void> {
 // Test clients
 
 export interface OpenOptions {
+  /** Where to connect (default 127.0.0.1). */
+  host?: string;
   path?: string;
   headers?: Record<string, string>;
   /** Wait this long for the hello (default 5000 ms); 0: read no hello. */
@@ -407,11 +412,12 @@ export class GwClient {
   ) {}
 
   static async open(name: string, gateway: GatewayUnderTest, options: OpenOptions = {}): Promise<GwClient> {
-    const raw = await RawClient.connect({ port: gateway.port, tls: gateway.tls, timeoutMs: 5000 });
+    const raw = await RawClient.connect({ host: options.host, port: gateway.port, tls: gateway.tls, timeoutMs: 5000 });
     later(() => raw.destroy());
     const client = new GwClient(name, raw);
     try {
-      await raw.upgrade({ path: options.path ?? '/', headers: options.headers, host: `127.0.0.1:${gateway.port}` }, 5000);
+      const host = options.host === undefined ? '127.0.0.1' : options.host.includes(':') ? `[${options.host}]` : options.host;
+      await raw.upgrade({ path: options.path ?? '/', headers: options.headers, host: `${host}:${gateway.port}` }, 5000);
       const helloMs = options.helloMs ?? 5000;
       if (helloMs > 0) {
         const hello = await client.next(helloMs);
