@@ -4,6 +4,7 @@
 // goes away and comes back, and no BusinessWorker at all for a while.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../../helpers/poll.js';
+import { scaled } from '../../helpers/timeouts.js';
 import {
   BusinessWorker,
   businessWorkersConnected,
@@ -26,6 +27,8 @@ import {
 afterAll(stopAll, PHP_TEST_TIMEOUT);
 
 const MAX_PACKET = 8 * 1024 * 1024;
+/** LAN connections at once: the BusinessWorker's link, its query socket, GatewayClients', the tests' own. */
+const MAX_INNER = 8;
 
 describe('hostile and faulty peers on the LAN side', () => {
   let register: Register;
@@ -36,7 +39,7 @@ describe('hostile and faulty peers on the LAN side', () => {
   beforeAll(async () => {
     register = await startRegister();
     new BusinessWorker(register);
-    wssd = await startWssdGateway(register, { args: ['--gateway-max-packet', String(MAX_PACKET)] });
+    wssd = await startWssdGateway(register, { args: ['--gateway-max-packet', String(MAX_PACKET), '--gateway-max-inner', String(MAX_INNER)] });
     await businessWorkersConnected(wssd.process);
     await served(wssd);
     bystander = await wssd.open('bystander');
@@ -114,6 +117,25 @@ describe('hostile and faulty peers on the LAN side', () => {
   );
 
   it(
+    `more LAN connections than --gateway-max-inner (${MAX_INNER}): the ones past it are closed at once, the BusinessWorker's link stays`,
+    async () => {
+      const sockets = [];
+      for (let i = 0; i < MAX_INNER + 2; i++) sockets.push(await lanSocket(wssd.lanPort));
+      // Those past the limit are closed; give each a moment to be.
+      const closed = await Promise.all(sockets.map((socket) => socketClosed(socket, 1000).then(() => true, () => false)));
+      expect(closed.filter((c) => c).length).toBeGreaterThanOrEqual(2);
+      expect(closed.slice(0, 2)).toEqual([false, false]);
+      await wssd.process.waitForLine(/GatewayWorker: a connection from \S+ to the LAN port was closed: \d+ are open \(--gateway-max-inner\)/, 5000);
+      // The BusinessWorker still serves (its query socket may itself have met the limit: it reconnects).
+      expect(await bystander.call('sync')).toBeNull();
+      for (const socket of sockets) socket.destroy();
+      await eventually(async () => (await gatewayClient(register, 'isUidOnline', 'bystander').catch(() => 0)) === 1, 10_000, 'GatewayClient served again');
+      await stillServed();
+    },
+    PHP_TEST_TIMEOUT,
+  );
+
+  it(
     'a Register that goes away and comes back: wssd registers again by itself, and GatewayClient pushes reach its clients again',
     async () => {
       const registered = (): number => wssd.process.stderr.filter((l) => /GatewayWorker: registered /.test(l)).length;
@@ -131,6 +153,48 @@ describe('hostile and faulty peers on the LAN side', () => {
       await gatewayClient(again, 'sendToUid', 'bystander', 'after the Register came back');
       await bystander.expectNext('after the Register came back');
       expect(bystander.raw.closed).toBe(false);
+    },
+    PHP_TEST_TIMEOUT,
+  );
+});
+
+describe('a BusinessWorker that blocks in a handler', () => {
+  afterAll(stopAll, PHP_TEST_TIMEOUT);
+
+  it(
+    'events past --gateway-max-worker-buffer (1 MiB) meanwhile are dropped and counted (losses: business-worker-busy), the others handled after, in order; the client stays and is served',
+    async () => {
+      const register = await startRegister();
+      const business = new BusinessWorker(register);
+      const wssd = await startWssdGateway(register, { args: ['--gateway-max-worker-buffer', String(1024 * 1024)] });
+      await businessWorkersConnected(wssd.process);
+      const client = await wssd.open('client');
+      // The BusinessWorker blocks in a handler for a while (scaled: long enough for what follows to pile up).
+      client.send(JSON.stringify({ call: 'stall', args: [scaled(4000)] }));
+      // 384 messages of 64 KiB: 24 MiB, far past what the kernel's buffers and 1 MiB hold.
+      const padding = 'p'.repeat(64 * 1024);
+      for (let i = 0; i < 384; i++) client.send(JSON.stringify({ call: 'echo', args: [i], pad: padding }));
+      await eventually(async () => count((await wssd.stats()).losses, 'business-worker-busy') > 0, 4000, 'events dropped as the BusinessWorker is busy');
+      expect(client.raw.closed).toBe(false);
+      expect(await client.waitFor((e) => e.startsWith('{"re":"stall"'), 20_000, 'the end of the stall')).toBe('{"re":"stall","r":null}');
+      // Every message was either handed to the BusinessWorker, which now answers it, or dropped and counted.
+      const numbers = (): number[] => client.received.filter((e) => e.startsWith('{"re":"echo"')).map((e) => (JSON.parse(e) as { r: number }).r);
+      const answered = (): number => numbers().length;
+      let dropped = 0;
+      for (let i = 0; i < 500; i++) {
+        dropped = count((await wssd.stats()).losses, 'business-worker-busy');
+        if (answered() + dropped === 384) break;
+        await client.next(5000);
+      }
+      expect(answered() + dropped, `answered ${answered()}, dropped ${dropped}\n${wssd.describe()}`).toBe(384);
+      expect(dropped).toBeGreaterThan(0);
+      // In the order they were sent: those kept are the first ones, until the buffer was full, and maybe some that came as it drained.
+      expect(numbers()).toEqual([...numbers()].sort((x, y) => x - y));
+      expect(numbers().slice(0, 3)).toEqual([0, 1, 2]);
+      // Then the client is served as before.
+      client.take();
+      expect(await client.call('worker')).toMatchObject({ worker: 'business:0', sawConnect: true });
+      expect(await client.inboxAfterSync()).toEqual([]);
     },
     PHP_TEST_TIMEOUT,
   );

@@ -81,6 +81,8 @@ class Events
         switch ($call) {
             case 'sync':
                 return null;
+            case 'echo':
+                return $args[0] ?? null;
             case 'session':
                 return $_SESSION;
             case 'sessionBytes':
@@ -91,6 +93,10 @@ class Events
                 return $_SESSION;
             case 'server':
                 return ['remote' => $_SERVER['REMOTE_ADDR'], 'gatewayPort' => $_SERVER['GATEWAY_PORT'], 'clientId' => $_SERVER['GATEWAY_CLIENT_ID']];
+            case 'stall':
+                // A handler that blocks (a slow database, say): this BusinessWorker reads nothing meanwhile.
+                usleep((int)$args[0] * 1000);
+                return null;
             case 'worker':
                 return ['worker' => self::$worker, 'pid' => getmypid(), 'sawConnect' => isset(self::$connected[$client_id])];
         }
