@@ -124,7 +124,7 @@ describe('two BusinessWorker processes (count 2)', () => {
   afterAll(stopAll, PHP_TEST_TIMEOUT);
 
   it(
-    "clients are spread over both; every event of a client (connect, messages, close) goes to the same one",
+    'clients are spread over both; every event of a client (connect, messages, close) goes to the same one; with --gateway-router random too',
     async () => {
       const register = await startRegister();
       const business = new BusinessWorker(register, { count: 2 });
@@ -147,8 +147,20 @@ describe('two BusinessWorker processes (count 2)', () => {
       expect([...workerOf.values()].filter((w) => w === 'business:0')).toHaveLength(3);
       expect([...workerOf.values()].filter((w) => w === 'business:1')).toHaveLength(3);
 
+      // --gateway-router random: another wssd beside it, on the same workers; each client still keeps to one.
+      const random = await startWssdGateway(register, { args: ['--gateway-router', 'random'] });
+      await businessWorkersConnected(random.process, 2);
+      for (let i = 0; i < 6; i++) {
+        const c = await random.open(`r${i}`);
+        const answers: WorkerAnswer[] = [];
+        for (let n = 0; n < 3; n++) answers.push((await c.call('worker')) as WorkerAnswer);
+        expect(new Set(answers.map((a) => a.worker)).size, `${c.name}'s messages all went to one worker`).toBe(1);
+        expect(answers.every((a) => a.sawConnect)).toBe(true);
+        await c.close();
+      }
+
       for (const c of clients) await c.close();
-      await eventually(() => business.events().filter((e) => e.event === 'close').length === clients.length, 10_000, () => `every close in the events log: ${JSON.stringify(business.events())}`);
+      await eventually(() => business.events().filter((e) => e.event === 'close' && clients.some((c) => c.id === e.client)).length === clients.length, 10_000, () => `every close in the events log: ${JSON.stringify(business.events())}`);
       for (const c of clients) {
         const events = business.events().filter((e) => e.client === c.id);
         expect(events.map((e) => e.event)).toEqual(['connect', 'websocket-connect', 'message', 'message', 'message', 'close']);
