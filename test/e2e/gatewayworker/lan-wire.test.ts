@@ -8,6 +8,7 @@
 // connection id written as the client's name. What the clients receive from
 // the odd send commands is compared too.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually } from '../../helpers/poll.js';
 import {
   BusinessWorker,
   businessWorkersConnected,
@@ -120,7 +121,7 @@ describe.each(['php', 'wssd-ws'] as const)('the LAN side of the %s Gateway', (ki
       let piped = Buffer.alloc(0);
       pipe.on('data', (chunk: Buffer) => (piped = Buffer.concat([piped, chunk])));
       pipe.write(Buffer.concat([gatewayPacket(99, 'x'), query(24, 'room'), query(11, '', idOf(a)), gatewayPacket(1, ''), query(24, '')]));
-      for (let i = 0; i < 100 && replies(piped).length < 3; i++) await new Promise((resolve) => setTimeout(resolve, 50));
+      await eventually(() => replies(piped).length >= 3, 5000, () => `three replies on one connection (got ${piped.length} bytes)`);
       answers.set('pipelined after unknown commands', replies(piped).map(label).join(' | '));
       expect(pipe.destroyed).toBe(false);
 

@@ -6,7 +6,8 @@
 // order, and how it ends; where wssd differs from PHP on purpose the
 // expectation says so, per Gateway (DEVIATIONS below). At the end, every
 // client's whole transcript under wssd is compared with PHP's, once those
-// deviations are mapped back.
+// deviations are mapped back; two scenarios whose answers differ by design
+// (LIMITS, RAW_AS_FRAMES) state each difference themselves and are left out.
 import { isUtf8 } from 'node:buffer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../../helpers/poll.js';

@@ -123,9 +123,9 @@ export async function startRegister(options: { secret?: string; port?: number } 
   const port = options.port ?? (await freshPort());
   const args = ['--listen', `127.0.0.1:${port}`];
   if (options.secret !== undefined) args.push('--secret', options.secret);
-  const process = new PhpProcess('register', 'register.php', args, dir);
-  await process.daemon.waitForPort('127.0.0.1', port, 15_000);
-  return { address: `127.0.0.1:${port}`, port, process, dir, secret: options.secret ?? '' };
+  const php = new PhpProcess('register', 'register.php', args, dir);
+  await php.daemon.waitForPort('127.0.0.1', port, 15_000);
+  return { address: `127.0.0.1:${port}`, port, process: php, dir, secret: options.secret ?? '' };
 }
 
 export interface BusinessWorkerOptions {
@@ -213,7 +213,7 @@ export interface GatewayUnderTest {
   /** The LAN port (the first one with --workers). */
   lanPort: number;
   register: Register;
-  /** Opens a client and reads its hello (unless `hello: false`). */
+  /** Opens a client and reads its hello (unless `helloMs: 0`). */
   open(name: string, options?: OpenOptions): Promise<GwClient>;
   describe(): string;
 }
@@ -239,17 +239,17 @@ export async function startPhpGateway(register: Register, options: { heartbeat?:
   if (register.secret !== '') args.push('--secret', register.secret);
   const beat = options.heartbeat;
   if (beat !== undefined) args.push('--ping-interval', String(beat.intervalMs / 1000), '--ping-limit', String(beat.limit), '--ping-data', beat.data);
-  const process = new PhpProcess('gateway', 'gateway.php', args, dir);
-  await process.daemon.waitForPort(host, port, 15_000);
+  const php = new PhpProcess('gateway', 'gateway.php', args, dir);
+  await php.daemon.waitForPort(host, port, 15_000);
   const gateway: PhpGateway = {
     kind: 'php',
     port,
     tls: false,
     lanPort,
     register,
-    process,
+    process: php,
     open: (name, options) => GwClient.open(name, gateway, options),
-    describe: () => process.describe(),
+    describe: () => php.describe(),
   };
   return gateway;
 }
@@ -281,20 +281,20 @@ export async function startWssdGateway(register: Register, options: WssdGatewayO
   const beat = options.heartbeat;
   if (beat !== undefined) args.push('--gateway-ping-interval', String(beat.intervalMs), '--gateway-ping-limit', String(beat.limit), '--gateway-ping-data', beat.data);
   args.push(...(options.args ?? []));
-  const process = new WssdProcess(args);
-  later(() => process.kill());
-  await process.waitForLine(/listening on/, 15_000);
+  const wssd = new WssdProcess(args);
+  later(() => wssd.kill());
+  await wssd.waitForLine(/listening on/, 15_000);
   const gateway: WssdGateway = {
     kind: tls ? 'wssd-wss' : 'wssd-ws',
     port,
     tls,
     lanPort,
     register,
-    process,
+    process: wssd,
     statsPort,
     stats: async () => JSON.parse((await httpRequest('GET', `http://127.0.0.1:${statsPort}/stats`)).body) as Stats,
     open: (name, options) => GwClient.open(name, gateway, options),
-    describe: () => `--- wssd stderr:\n${process.stderr.join('\n')}`,
+    describe: () => `--- wssd stderr:\n${wssd.stderr.join('\n')}`,
   };
   return gateway;
 }
@@ -309,23 +309,23 @@ export async function businessWorkersConnected(wssd: WssdProcess, count = 1, tim
   );
 }
 
-/** Waits until a client of `gateway` is greeted (a BusinessWorker serves it), opening one after another (bounded). */
+/** Waits until a client of `gateway` is greeted (a BusinessWorker serves it), opening one after another. */
 export async function served(gateway: GatewayUnderTest, timeoutMs = 20_000, host?: string): Promise<void> {
-  const deadline = performance.now() + scaled(timeoutMs);
   let last: unknown;
-  for (let attempt = 0; attempt < 100 && performance.now() < deadline; attempt++) {
-    let client: GwClient | undefined;
-    try {
-      client = await gateway.open('probe', { helloMs: 1000, host });
-      await client.close();
-      return;
-    } catch (error) {
-      last = error;
-      client?.destroy();
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
-  }
-  throw new Error(`no client of the ${gateway.kind} Gateway was greeted within ${describeMs(timeoutMs)}: ${String(last)}\n${gateway.describe()}`);
+  await eventually(
+    async () => {
+      try {
+        await (await gateway.open('probe', { helloMs: 1000, host })).close();
+        return true;
+      } catch (error) {
+        last = error;
+        return false;
+      }
+    },
+    timeoutMs,
+    () => `a client of the ${gateway.kind} Gateway greeted (last: ${String(last)})\n${gateway.describe()}`,
+    200,
+  );
 }
 
 /** Waits until `gateway` has no client left (GatewayClient's getAllClientIdCount), so the next scenario starts clean. */
