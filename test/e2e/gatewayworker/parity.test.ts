@@ -43,13 +43,17 @@ import {
  *   with a Close frame 4000 ("disconnected by the server"); PHP ends TCP with
  *   no Close frame;
  * - a message that is not UTF-8 goes as a binary frame; PHP sends every
- *   message as a text frame (one a browser must fail).
+ *   message as a text frame (one a browser must fail);
+ * - a client's Close is answered with its own code (none for none); PHP
+ *   answers 1000 to any.
  * (ON_CONNECT is sent after the upgrade rather than at TCP accept: no client
  * sees that.) `asPhpSends` maps a wssd transcript back to what PHP sends.
  */
 const DEVIATIONS = {
   /** How a kicked client's connection ends after the kick's message. */
   kickEnd: (kind: GatewayKind): Entry[] => (kind === 'php' ? ['<end>'] : ['<close 4000>', '<end>']),
+  /** The Close a Gateway answers a client's Close with (`code` undefined: a Close with no code). */
+  closeAnswer: (kind: GatewayKind, code: number | undefined): Entry => (kind === 'php' ? '<close 1000>' : code === undefined ? '<close>' : `<close ${code}>`),
   /** How a message of these bytes (not UTF-8) arrives. */
   notUtf8: (kind: GatewayKind, hex: string): Entry => (kind === 'php' ? `<text 0x${hex}>` : `<binary 0x${hex}>`),
 };
@@ -57,7 +61,8 @@ const DEVIATIONS = {
 function asPhpSends(entries: readonly Entry[]): Entry[] {
   return entries
     .filter((entry, i) => !(entry === '<close 4000>' && entries[i + 1] === '<end>'))
-    .map((entry) => {
+    .map((entry, i, kept) => {
+      if (/^<close( \d+)?>$/.test(entry) && kept[i + 1] === '<end>') return '<close 1000>';
       const binary = /^<binary 0x([0-9a-f]*)>$/.exec(entry);
       return binary !== null && !isUtf8(Buffer.from(binary[1], 'hex')) ? `<text 0x${binary[1]}>` : entry;
     });
@@ -376,6 +381,14 @@ const scenarios: [string, Scenario][] = [
       await k7.sync();
       expect(await k7.close()).toEqual(['<close 1000>', '<end>']);
       expect(await left(k7)).toBe(`left:${k7.id}:{"who":"k7","n":7}`);
+
+      // Other Close codes from the client: Workerman answers 1000 whatever it got; wssd echoes the code (RFC 6455 §5.5.1).
+      const k8 = await s.open('k8');
+      expect(await k8.close(null)).toEqual([DEVIATIONS.closeAnswer(s.kind, undefined), '<end>']);
+      await left(k8);
+      const k9 = await s.open('k9');
+      expect(await k9.close(4001, 'going')).toEqual([DEVIATIONS.closeAnswer(s.kind, 4001), '<end>']);
+      await left(k9);
       expect(await w.inboxAfterSync()).toEqual([]);
     },
   ],

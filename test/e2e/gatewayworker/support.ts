@@ -545,11 +545,11 @@ export class GwClient {
     return this.take();
   }
 
-  /** Closes from the client side (Close 1000) and reads to the end; returns what came. */
-  async close(): Promise<Entry[]> {
+  /** Closes from the client side (a Close with `code`, null: with no code) and reads to the end; returns what came. */
+  async close(code: number | null = 1000, reason = ''): Promise<Entry[]> {
     if (this.ended) return this.take();
     this.closeSent = true;
-    this.raw.sendClose(1000);
+    this.raw.sendClose(code ?? undefined, reason);
     return this.ending();
   }
 
