@@ -20,7 +20,7 @@ import { WssdProcess } from '../../helpers/cli-process.js';
 import { eventually } from '../../helpers/poll.js';
 import { Op, RawClient, type Frame } from '../../helpers/raw-client.js';
 import { describeMs, scaled } from '../../helpers/timeouts.js';
-import { freshPort, httpRequest, later, PHP, type Stats } from '../php-support.js';
+import { freshPort, httpRequest, later, PHP, reservePort, type Stats } from '../php-support.js';
 import { Daemon, DEV_CERT_FILE, DEV_KEY_FILE, removeDir, requireTool, ROOT, tempDir } from '../support.js';
 
 export { PHP_TEST_TIMEOUT, stopAll, later, freshPort, count, type Stats } from '../php-support.js';
@@ -43,7 +43,8 @@ export function requirePhpSide(): void {
 export async function freshPortPair(): Promise<number> {
   for (let attempt = 0; attempt < 20; attempt++) {
     const port = await freshPort();
-    if (port < 65535 && (await canListen(port + 1))) return port;
+    // The next one is reserved too: a later freshPort() (wssd's own ports) must not take it.
+    if (port < 65535 && (await canListen(port + 1)) && reservePort(port + 1)) return port;
   }
   throw new Error('no two free consecutive ports in 20 attempts');
 }
@@ -302,7 +303,10 @@ export async function startWssdGateway(register: Register, options: WssdGatewayO
 /** Waits until wssd logged `count` BusinessWorker connections (in all, over its life). */
 export async function businessWorkersConnected(wssd: WssdProcess, count = 1, timeoutMs = 20_000): Promise<void> {
   await eventually(
-    () => wssd.stderr.filter((line) => /GatewayWorker: BusinessWorker \S+ connected/.test(line)).length >= count,
+    () => {
+      if (wssd.child.exitCode !== null) throw new Error(`wssd exited (${wssd.child.exitCode}) before ${count} BusinessWorker(s) connected; stderr:\n${wssd.stderr.join('\n')}`);
+      return wssd.stderr.filter((line) => /GatewayWorker: BusinessWorker \S+ connected/.test(line)).length >= count;
+    },
     timeoutMs,
     () => `${count} BusinessWorker(s) connected to wssd; stderr:\n${wssd.stderr.join('\n')}`,
     100,
