@@ -215,6 +215,7 @@ export class GatewayWorkerRole<C extends RoleConnection> implements GatewayState
 
   private accept(socket: net.Socket): void {
     if (this.links.size >= this.o.maxInner) {
+      this.host.counters.backendFailed('gatewayworker-inner-limit');
       this.host.logSummary.warn('inner-limit', `GatewayWorker: a connection from ${socket.remoteAddress} to the LAN port was closed: ${this.links.size} are open (--gateway-max-inner)`);
       socket.destroy();
       return;

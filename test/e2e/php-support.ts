@@ -41,6 +41,13 @@ export async function stopAll(): Promise<void> {
 /** Ports handed out here: freePort() may name a port again once it is free, and some here stay free on purpose (a backend that is down). */
 const handedOut = new Set<number>();
 
+/** Keeps freshPort() from handing out `port` (one a test will use that freshPort() did not give it); false if it already did. */
+export function reservePort(port: number): boolean {
+  if (handedOut.has(port)) return false;
+  handedOut.add(port);
+  return true;
+}
+
 /** A free loopback port that no earlier call here returned. */
 export async function freshPort(): Promise<number> {
   for (let attempt = 0; attempt < 20; attempt++) {
