@@ -1,4 +1,4 @@
-// The subscribers of cases 7 and 9: N connections opened by the load client,
+// The subscribers of cases 7, 7d and 9: N connections opened by the load client,
 // each with a receiver that checks every publication it gets
 // (publications.ts); about 250 of them, spread over all, record latencies.
 import type net from 'node:net';
