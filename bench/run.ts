@@ -1,7 +1,7 @@
-// `npm run bench [-- --quick] [-- --out FILE] [-- --only decoder,mask,encoder,echo,handshake,idle,fanout,deflate,redis,api,client,gatewayworker]
+// `npm run bench [-- --quick] [-- --out FILE] [-- --only decoder,mask,encoder,echo,handshake,idle,fanout,fanout-memory,deflate,redis,api,client,gatewayworker]
 //   [-- --payloads 32,1024 --conns 64 --windows 16]` (a subset of case 4, for A/B runs)
-//   [-- --subscribers 1000,10000]` (case 7's subscriber counts)
-//   [-- --ws PATH/node_modules/ws]` (the ws package, installed elsewhere, beside wssd in cases 4 and 8):
+//   [-- --subscribers 1000,10000]` (case 7's subscriber counts) [-- --pace 1/1,20/2] (case 7d's publications per tick / ms)
+//   [-- --ws PATH/node_modules/ws]` (the ws package, installed elsewhere, beside wssd in cases 4, 7d and 8):
 // every case, a markdown table each, and last one JSON line with every figure.
 // How to read them: bench/README.md. Each case's settings and tables are in
 // its folder's case.ts; what they share in harness/.
@@ -15,6 +15,7 @@ import { runDeflateCase } from './deflate/case.js';
 import { runEchoCase } from './echo/case.js';
 import { runFanoutCase } from './fanout/case.js';
 import { FanoutChild } from './fanout/fanout-child.js';
+import { runFanoutMemoryCase } from './fanout-memory/case.js';
 import { runGatewayWorkerCase } from './gatewayworker/case.js';
 import { runHandshakeCase } from './handshakes/case.js';
 import { killAllChildren } from './harness/children.js';
@@ -39,8 +40,10 @@ const { values } = parseArgs({
     windows: { type: 'string' },
     // Case 7: subscriber counts.
     subscribers: { type: 'string' },
-    // The `ws` package installed outside this repository (its node_modules/ws), measured beside wssd (cases 4 and 8).
+    // The `ws` package installed outside this repository (its node_modules/ws), measured beside wssd (cases 4, 7d and 8).
     ws: { type: 'string' },
+    // Case 7d: publications per timer tick / the tick's ms, one or more (e.g. 1/1,20/2).
+    pace: { type: 'string' },
   },
 });
 const quick = values.quick === true;
@@ -93,7 +96,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
-const e2e = ['echo', 'handshake', 'idle', 'fanout'].some(want);
+const e2e = ['echo', 'handshake', 'idle', 'fanout', 'fanout-memory'].some(want);
 const ca = readFileSync(new URL('../certs/dev-ca.pem', import.meta.url));
 // Where taskset exists: server children on the first CPU this process may use, this process (the load client) on the second.
 // Read before anything is pinned: cases 10–12 pin their own children and this process, last.
@@ -133,6 +136,12 @@ try {
   }
   if (want('fanout')) {
     results.fanout = await runFanoutCase({ quick, subscribersAsked: values.subscribers, children: fanoutChildren, ca, pin, pinNote, lap });
+  }
+
+  if (want('fanout-memory')) {
+    // 7d: where memory goes under fan-out; its own children, fresh each round, started together and run interleaved.
+    results.fanoutMemory = await runFanoutMemoryCase({ quick, paceAsked: values.pace, ws: values.ws, ca, pin });
+    lap('fanout-memory');
   }
 } finally {
   await Promise.all(children.map((c) => c.stop()));

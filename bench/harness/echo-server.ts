@@ -16,13 +16,12 @@ import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
-import { getHeapSpaceStatistics } from 'node:v8';
 import { acceptKey } from '../../src/http/handshake.js';
 import { createServer, type Connection } from '../../src/index.js';
 import { primeMalloc } from '../../src/cli/malloc-priming.js';
 import { listenBare, listenOnFreePort } from './bare-listener.js';
 import { afterFullGc } from './measure.js';
-import { reply, serveParent } from './parent-link.js';
+import { memoryReading, reply, serveParent, type MemoryReading } from './parent-link.js';
 import { loadWs, type WsSocket } from './ws-package.js';
 
 /** wssd over TLS / plain, bare node:tls / node:net, and the `ws` package over TLS / plain. */
@@ -56,18 +55,11 @@ export interface ModeReply {
   id: number;
 }
 
-export interface UsageReply {
+export interface UsageReply extends MemoryReading {
   type: 'usage';
   id: number;
   /** process.cpuUsage() user + system, µs since the child started. */
   cpuUs: number;
-  rss: number;
-  heapUsed: number;
-  /** V8's heap as reserved from the system (all spaces), and its young generation alone. */
-  heapTotal: number;
-  newSpace: number;
-  external: number;
-  arrayBuffers: number;
   /** Sockets (bare) or WebSocket connections (wssd) open now. */
   connections: number;
   /** Connections accepted since start: TLS-established or TCP (bare), upgraded (wssd). */
@@ -201,17 +193,11 @@ const { port, connections } = await listen(kindArg as ServerKind, wsPath);
 
 function sendUsage(id: number): void {
   const cpu = process.cpuUsage();
-  const m = process.memoryUsage();
   const usage: UsageReply = {
     type: 'usage',
     id,
     cpuUs: cpu.user + cpu.system,
-    rss: m.rss,
-    heapUsed: m.heapUsed,
-    heapTotal: m.heapTotal,
-    newSpace: getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')?.space_size ?? 0,
-    external: m.external,
-    arrayBuffers: m.arrayBuffers,
+    ...memoryReading(),
     connections: connections(),
     accepted,
     messages,

@@ -6,6 +6,7 @@
 //
 // Nothing but node here: every child loads this, and what a child loads is in
 // the memory and the GC work that the bench measures.
+import { getHeapSpaceStatistics } from 'node:v8';
 
 /** A child's first message. */
 export interface ReadyMessage {
@@ -44,6 +45,23 @@ export interface CpuReading {
 export function cpuReading(): CpuReading {
   const cpu = process.cpuUsage();
   return { cpuUs: cpu.user + cpu.system, time: performance.now() };
+}
+
+/** A child's memory, as process.memoryUsage() and V8 report it. */
+export interface MemoryReading {
+  rss: number;
+  /** V8's heap as reserved from the system (all spaces), and its young generation alone. */
+  heapTotal: number;
+  newSpace: number;
+  heapUsed: number;
+  external: number;
+  arrayBuffers: number;
+}
+
+export function memoryReading(): MemoryReading {
+  const m = process.memoryUsage();
+  const newSpace = getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')?.space_size ?? 0;
+  return { rss: m.rss, heapTotal: m.heapTotal, newSpace, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers };
 }
 
 /** An onExit for serveParent: runs `close` (a server's, say) and exits, at the latest after a second. */

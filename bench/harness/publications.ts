@@ -1,6 +1,6 @@
-// The publications of cases 7 and 9 and their checks, shared by the servers
+// The publications of cases 7, 7d and 9 and their checks, shared by the servers
 // that publish them (bench/fanout/fanout-server.ts, bench/fanout/fanout-app.ts,
-// bench/redis/redis-node.ts) and the load client that receives them
+// bench/redis/redis-node.ts, bench/fanout-memory/memory-server.ts) and the load client that receives them
 // (subscribers.ts), and tested in test/unit/bench/.
 //
 // A publication's payload, `size` bytes (≥ 13):

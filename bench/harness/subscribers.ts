@@ -1,4 +1,4 @@
-// The subscribers of cases 7, 9, 10 and 11: N connections opened by the load
+// The subscribers of cases 7, 7d, 9, 10 and 11: N connections opened by the load
 // client, each with a receiver that checks every publication it gets
 // (publications.ts; case 11's wssd.v1 subscribers bring their own, which
 // reads the same publications out of the protocol's envelope); about 250 of

@@ -33,19 +33,19 @@ export function sendPath(batch: WriteBatch, payload: Buffer | string, count: num
       if (length <= COPY_LIMIT) batch.appendText(TEXT, payload, length, sink);
       else {
         batch.appendHeader(TEXT, length, sink);
-        sink.write(batch.take());
+        batch.writeTo(sink);
         sink.write(Buffer.from(payload, 'utf8'));
       }
     } else if (payload.length <= COPY_LIMIT) {
       batch.appendFrame(BINARY, payload, sink);
     } else {
       batch.appendHeader(BINARY, payload.length, sink);
-      sink.write(batch.take());
+      batch.writeTo(sink);
       sink.write(payload);
     }
-    if (i % PER_BATCH === PER_BATCH - 1 && batch.length > 0) sink.write(batch.take());
+    if (i % PER_BATCH === PER_BATCH - 1 && batch.length > 0) batch.writeTo(sink);
   }
-  if (batch.length > 0) sink.write(batch.take());
+  if (batch.length > 0) batch.writeTo(sink);
 }
 
 export function benchEncoder(sizes: number[], minMs: number): EncoderResult[] {

@@ -3,7 +3,8 @@
 // with the encoder into memory it owns: the socket writer into its write
 // batch (so a small frame costs one copy of its payload and a large one none),
 // a test or a fuzzer into plain buffers. A frame encoded once for many
-// connections (a publish) is handed over whole.
+// connections (a publish) is handed over whole, and is never changed
+// afterwards, so a sink may keep it by reference.
 import { encodeFrameWithHead, encodeTextFrame } from './frame-encoder.js';
 
 export interface FrameSink {
@@ -11,7 +12,7 @@ export interface FrameSink {
   frame(head: number, payload: Uint8Array): void;
   /** A frame whose payload is `text` as UTF-8, `byteLength` bytes of it. */
   textFrame(head: number, text: string, byteLength: number): void;
-  /** One or more frames already encoded, written as they are. */
+  /** One or more frames already encoded, written as they are; nobody changes them afterwards (a sink may keep them uncopied). */
   encoded(frames: Buffer): void;
 }
 

@@ -64,7 +64,7 @@ export interface MessageCompression {
 export interface SharedMessage {
   readonly payload: Buffer;
   readonly binary: boolean;
-  /** The whole frame when it is small enough to copy into each connection's batch; undefined for a large one. */
+  /** The whole frame, the same bytes for every connection and never changed, when it is small (≤ COPY_LIMIT); undefined for a large one. */
   readonly frame: Buffer | undefined;
   /** Whether connections that negotiated permessage-deflate get it compressed. */
   readonly compress: boolean;
@@ -286,7 +286,8 @@ export class WebSocketSession implements FrameHandler {
   /**
    * Whole data messages already framed, e.g. encoded once for every
    * subscriber of a topic. The caller vouches that they are complete, valid
-   * frames that need no extension bits this session did not negotiate.
+   * frames that need no extension bits this session did not negotiate, and
+   * that they are not changed afterwards: the sink may send them uncopied.
    */
   sendEncoded(frames: Buffer): boolean {
     if (this.state !== SessionState.Open) return false;

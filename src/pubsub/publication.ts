@@ -1,8 +1,14 @@
 // One published message, encoded once for all its subscribers (RFC 6455
 // §5.6): text is encoded to UTF-8 once; a small message is framed once and
-// that frame is copied into each subscriber's write batch; a large one keeps
-// its payload shared, uncopied, and each subscriber only gets a header of
-// its own (header and payload leave together under the socket's cork).
+// that one frame is handed to every subscriber's socket, uncopied; a large
+// one keeps its payload shared, uncopied, and each subscriber only gets a
+// header of its own (header and payload leave together under the socket's cork).
+//
+// Small frames are cut back to back from a slab of their own (as Node's
+// Buffer pool cuts small buffers), so the frames a subscriber is sent in one
+// tick are usually one run of memory, which its write batch hands to the
+// socket as one view (src/io/write-batch.ts): a publication costs one copy
+// of its frame, whatever the number of subscribers.
 //
 // With permessage-deflate (RFC 7692), the payload is also compressed once per
 // window size in use among its subscribers, with a fresh window, so every
@@ -11,18 +17,21 @@
 // compressor's output (its window is its own), so after a shared message it
 // resets its compressor: the peer's window now holds bytes ours lacks.
 import { Opcode } from '../protocol/constants.js';
-import { COPY_LIMIT, encodeFrame, encodeTextFrame, frameHead, headerSize } from '../protocol/frame-encoder.js';
+import { COPY_LIMIT, frameHead, headerSize, writeHeader } from '../protocol/frame-encoder.js';
 import type { SharedMessage } from '../protocol/session.js';
 import type { StreamPosition } from './history.js';
 
 export type PublishData = string | Buffer | Uint8Array | ArrayBuffer;
+
+const TEXT = frameHead(Opcode.Text, true);
+const BINARY = frameHead(Opcode.Binary, true);
 
 export class Publication implements SharedMessage {
   readonly topic: string;
   readonly binary: boolean;
   /** The payload as bytes: what another process or machine gets. */
   readonly payload: Buffer;
-  /** The whole frame when it is small enough to copy into each batch; undefined for a large one. */
+  /** The whole frame, shared by every subscriber, when it is at most COPY_LIMIT; undefined for a large one. */
   readonly frame: Buffer | undefined;
   /** Its place in the topic's history, for a topic with history. */
   readonly position: StreamPosition | undefined;
@@ -46,7 +55,8 @@ export class Publication implements SharedMessage {
     if (typeof data === 'string' && binary !== true) {
       const length = Buffer.byteLength(data, 'utf8');
       if (length + headerSize(length) <= COPY_LIMIT) {
-        const frame = encodeTextFrame(data, length);
+        const frame = claimFrame(TEXT, length);
+        frame.write(data, frame.length - length, length, 'utf8');
         return new Publication(topic, false, frame.subarray(frame.length - length), frame);
       }
       return new Publication(topic, false, Buffer.from(data, 'utf8'), undefined);
@@ -57,7 +67,8 @@ export class Publication implements SharedMessage {
   /** From bytes that came from elsewhere (another worker, another node, the history). */
   static fromBytes(topic: string, payload: Buffer, binary: boolean, position?: StreamPosition): Publication {
     if (payload.length + headerSize(payload.length) > COPY_LIMIT) return new Publication(topic, binary, payload, undefined, position);
-    const frame = encodeFrame(binary ? Opcode.Binary : Opcode.Text, true, payload);
+    const frame = claimFrame(binary ? BINARY : TEXT, payload.length);
+    frame.set(payload, frame.length - payload.length);
     return new Publication(topic, binary, frame.subarray(frame.length - payload.length), frame, position);
   }
 
@@ -90,8 +101,26 @@ export class Publication implements SharedMessage {
 
   /** The frame's first byte. */
   get head(): number {
-    return frameHead(this.binary ? Opcode.Binary : Opcode.Text, true);
+    return this.binary ? BINARY : TEXT;
   }
+}
+
+/** Where small publications' frames are cut from; never written again once cut. */
+const FRAME_SLAB_SIZE = 4 * COPY_LIMIT;
+let frameSlab = Buffer.alloc(0);
+let frameSlabUsed = 0;
+
+/** A frame of `payloadLength` bytes (header + payload ≤ COPY_LIMIT) at the frame slab's edge, its header written. */
+function claimFrame(head: number, payloadLength: number): Buffer {
+  const size = headerSize(payloadLength) + payloadLength;
+  if (frameSlabUsed + size > frameSlab.length) {
+    frameSlab = Buffer.allocUnsafe(FRAME_SLAB_SIZE);
+    frameSlabUsed = 0;
+  }
+  const at = frameSlabUsed;
+  frameSlabUsed = at + size;
+  writeHeader(frameSlab, at, head, payloadLength);
+  return frameSlab.subarray(at, at + size);
 }
 
 /** Application data as bytes (a string as UTF-8). */

@@ -1,7 +1,9 @@
 // The write batch: frames appended back to back into a shared slab, handed
 // on as one buffer. What must hold: the bytes handed on are exactly the
 // frames, in order; bytes once handed on are never written again (the
-// socket may still hold them); interleaved batches and a full slab still work.
+// socket may still hold them); interleaved batches and a full slab still work;
+// frames shared by many connections are handed on by reference, a run of
+// them as one view, never copied into a slab.
 import { describe, expect, it } from 'vitest';
 import { Opcode } from '../../../src/protocol/constants.js';
 import { COPY_LIMIT, encodeFrame, encodeTextFrame, frameHead } from '../../../src/protocol/frame-encoder.js';
@@ -20,6 +22,14 @@ class Sink {
   }
 }
 
+/** What the batch holds, handed on: one buffer, which the test requires. */
+function take(batch: WriteBatch): Buffer {
+  const sink = new Sink();
+  batch.writeTo(sink);
+  expect(sink.writes).toHaveLength(1);
+  return sink.writes[0];
+}
+
 describe('WriteBatch', () => {
   it('§5.2 appended frames come out as one buffer, byte for byte the encoder\'s frames', () => {
     const batch = new WriteBatch();
@@ -29,7 +39,7 @@ describe('WriteBatch', () => {
     batch.appendText(frameHead(Opcode.Text, true), 'héllo ✓', Buffer.byteLength('héllo ✓'), sink);
     batch.appendFrame(frameHead(Opcode.Ping, true), Buffer.from('p'), sink);
     expect(sink.writes).toHaveLength(0);
-    const out = batch.take();
+    const out = take(batch);
     expect(batch.length).toBe(0);
     const want = Buffer.concat([...payloads.map((p) => encodeFrame(Opcode.Binary, true, p)), encodeTextFrame('héllo ✓', Buffer.byteLength('héllo ✓')), encodeFrame(Opcode.Ping, true, Buffer.from('p'))]);
     expect(out.equals(want)).toBe(true);
@@ -40,7 +50,7 @@ describe('WriteBatch', () => {
     const sink = new Sink();
     batch.appendFrame(frameHead(Opcode.Text, true), Buffer.from('a'), sink);
     batch.appendHeader(frameHead(Opcode.Binary, true), 70_000, sink);
-    const out = batch.take();
+    const out = take(batch);
     const big = pattern(70_000, 3);
     const frames = parseServerFrames(Buffer.concat([out, big]));
     expect(frames.map((f) => [f.opcode, f.payload.length])).toEqual([
@@ -65,8 +75,8 @@ describe('WriteBatch', () => {
       sentA.push(pa);
       sentB.push(pb);
     }
-    sinkA.write(a.take());
-    sinkB.write(b.take());
+    a.writeTo(sinkA);
+    b.writeTo(sinkB);
     // Alternating appends move each batch to the slab's edge with room to
     // spare: a few writes per connection (one per half slab at most), none corrupted.
     const total = (sent: Buffer[]): number => sent.reduce((n, p) => n + p.length + 4, 0);
@@ -89,7 +99,7 @@ describe('WriteBatch', () => {
     }
     expect(sink.writes).toHaveLength(0);
     for (let i = 0; i < batches.length; i++) {
-      const frames = parseServerFrames(batches[i].take());
+      const frames = parseServerFrames(take(batches[i]));
       expect(frames.map((f) => f.payload)).toEqual(Array.from({ length: 20 }, (_, frame) => pattern(32, i * 20 + frame)));
     }
   });
@@ -102,9 +112,9 @@ describe('WriteBatch', () => {
       const p = pattern(i % 2 === 0 ? COPY_LIMIT : 7, i);
       batch.appendFrame(frameHead(Opcode.Binary, true), p, sink);
       sent.push(p);
-      if (i % 3 === 2) sink.write(batch.take());
+      if (i % 3 === 2) batch.writeTo(sink);
     }
-    sink.write(batch.take());
+    batch.writeTo(sink);
     const before = sink.snapshot();
     // Keep appending elsewhere: the slab moves on, what was handed on must not change.
     const other = new WriteBatch();
@@ -122,6 +132,61 @@ describe('WriteBatch', () => {
     batch.clear();
     expect(batch.length).toBe(0);
     batch.appendFrame(frameHead(Opcode.Binary, true), Buffer.from('kept'), sink);
-    expect(parseServerFrames(batch.take()).map((f) => f.payload.toString())).toEqual(['kept']);
+    expect(parseServerFrames(take(batch)).map((f) => f.payload.toString())).toEqual(['kept']);
+  });
+
+  it('shared frames cut back to back leave as one view of the memory they were cut from, not a copy', () => {
+    const slab = Buffer.alloc(8192);
+    const frames = Array.from({ length: 10 }, (_, i) => {
+      const frame = encodeFrame(Opcode.Binary, true, pattern(300, i));
+      frame.copy(slab, i * frame.length);
+      return slab.subarray(i * frame.length, (i + 1) * frame.length);
+    });
+    const batches = Array.from({ length: 50 }, () => new WriteBatch());
+    const sinks = batches.map(() => new Sink());
+    // A publish loop: each publication to every subscriber in turn.
+    for (const frame of frames) batches.forEach((b, i) => b.appendShared(frame, sinks[i]));
+    batches.forEach((b, i) => {
+      // Nothing was copied into (or claimed from) the batches' slab.
+      expect(b.buffer.length).toBe(0);
+      expect(b.length).toBe(frames.length * frames[0].length);
+      b.writeTo(sinks[i]);
+      expect(b.length).toBe(0);
+    });
+    for (const sink of sinks) {
+      expect(sink.writes).toHaveLength(1);
+      const [out] = sink.writes;
+      expect(out.buffer).toBe(slab.buffer);
+      expect(out.byteOffset).toBe(slab.byteOffset);
+      expect(out.length).toBe(frames.length * frames[0].length);
+    }
+  });
+
+  it('shared frames keep their order with the batch\'s own frames, before and after them', () => {
+    const batch = new WriteBatch();
+    const sink = new Sink();
+    const a = encodeFrame(Opcode.Binary, true, pattern(40, 1));
+    const b = encodeFrame(Opcode.Binary, true, pattern(50, 2));
+    batch.appendFrame(frameHead(Opcode.Text, true), Buffer.from('own 1'), sink);
+    batch.appendShared(a, sink);
+    // Not where `a` ends: a run of its own.
+    batch.appendShared(b, sink);
+    batch.appendFrame(frameHead(Opcode.Text, true), Buffer.from('own 2'), sink);
+    batch.appendShared(a, sink);
+    batch.writeTo(sink);
+    const frames = parseServerFrames(Buffer.concat(sink.writes));
+    expect(frames.map((f) => f.payload)).toEqual([Buffer.from('own 1'), pattern(40, 1), pattern(50, 2), Buffer.from('own 2'), pattern(40, 1)]);
+    // Shared frames are handed on as they are, never copied.
+    expect(sink.writes.filter((w) => w === a || w === b)).toHaveLength(3);
+  });
+
+  it('clear() forgets shared frames too', () => {
+    const batch = new WriteBatch();
+    const sink = new Sink();
+    batch.appendShared(encodeFrame(Opcode.Binary, true, pattern(10, 1)), sink);
+    batch.clear();
+    expect(batch.length).toBe(0);
+    batch.writeTo(sink);
+    expect(sink.writes).toHaveLength(0);
   });
 });
