@@ -86,7 +86,7 @@ const ALGORITHMS: ReadonlyMap<string, Algorithm> = new Map<string, Algorithm>([
     'RS256',
     { family: 'public', verify: (input, signature, key) => signature.length === modulusBytes(key) && verifyWith('sha256', input, signature, { key, padding: constants.RSA_PKCS1_PADDING }) },
   ],
-  // RFC 7518 §3.4: R || S, 32 bytes each (IEEE P1363), not the DER of X.509: any other length is refused.
+  // RFC 7518 §3.4: R || S, 32 bytes each (IEEE P1363), not the DER of X.509 (a signature of another length is refused).
   ['ES256', { family: 'public', verify: (input, signature, key) => signature.length === 64 && verifyWith('sha256', input, signature, { key, dsaEncoding: 'ieee-p1363' }) }],
   // RFC 8037 §3.1 with Ed25519 (RFC 8032 §5.1.6): 64 bytes, the hash is inside the scheme.
   ['EdDSA', { family: 'public', verify: (input, signature, key) => signature.length === 64 && verifyWith(null, input, signature, { key }) }],
