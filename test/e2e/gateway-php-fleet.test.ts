@@ -118,11 +118,14 @@ describe('the gateway over a fleet', () => {
         return new Map((stats.perProcess ?? []).map((p: Stats) => [nodeOf.get(p.pid) ?? `pid ${p.pid}`, p.api.requests]));
       };
 
-      // One call at a time, each target in turn, until a call answered by each worker reached the other's client.
+      // One call at a time until a call answered by each worker reached the other's client.
+      // The primary hands API connections to the workers in strict turn, so a
+      // target that alternated every call could stay in step with the answering
+      // worker forever; targets go A, A, B, B so that any phase crosses both ways.
       const crossed = new Set<string>();
       const targets = [...byNode.entries()];
       for (let call = 0; call < 16 && crossed.size < 2; call++) {
-        const [targetNode, target] = targets[call % 2];
+        const [targetNode, target] = targets[Math.floor(call / 2) % 2];
         const before = await answeredBy();
         expect((await wssd.api('POST', '/api/send', { user: target.user, data: `call ${call}` })).status).toBe(200);
         const after = await answeredBy();
