@@ -35,7 +35,7 @@ import { FrameDecoder } from '../../src/protocol/frame-decoder.js';
 import type { Child } from '../harness/children.js';
 import { maskedFrame } from '../harness/client-frames.js';
 import { closeAll, openMany, settle, sleep, withTimeout, type Target } from '../harness/load-client.js';
-import { median, sig } from '../harness/measure.js';
+import { median, medianCell, sig } from '../harness/measure.js';
 import { PublicationStats } from '../harness/publications.js';
 import { Subscribers, type ReceiverFactory } from '../harness/subscribers.js';
 import { rawPath, TOPIC_PREFIX, type NodeReply, type NodeRequest, type NodeUsage } from './client-requests.js';
@@ -229,19 +229,17 @@ async function runCell(node: NodeChild, transport: 'tls' | 'plain', subs: Subscr
 }
 
 function medianSample(samples: OverheadSample[]): OverheadSample {
-  const m = (f: (s: OverheadSample) => number): number => median(samples.map(f));
-  return {
-    ...samples[0],
-    publicationsPerSec: Math.round(m((s) => s.publicationsPerSec)),
-    deliveriesPerSec: Math.round(m((s) => s.deliveriesPerSec)),
-    serverCpuUsPerDelivery: sig(m((s) => s.serverCpuUsPerDelivery)),
-    serverCpuPct: Math.round(m((s) => s.serverCpuPct)),
-    clientCpuPct: Math.round(m((s) => s.clientCpuPct)),
-    receivedPerSec: Math.round(m((s) => s.receivedPerSec)),
-    behind: Math.round(m((s) => s.behind)),
-    p50Ms: sig(m((s) => s.p50Ms)),
-    p99Ms: sig(m((s) => s.p99Ms)),
-  };
+  return medianCell(samples, {
+    publicationsPerSec: 'whole',
+    deliveriesPerSec: 'whole',
+    serverCpuUsPerDelivery: 3,
+    serverCpuPct: 'whole',
+    clientCpuPct: 'whole',
+    receivedPerSec: 'whole',
+    behind: 'whole',
+    p50Ms: 3,
+    p99Ms: 3,
+  });
 }
 
 /**

@@ -17,7 +17,7 @@ import { randomBytes } from 'node:crypto';
 import { Opcode } from '../../src/protocol/constants.js';
 import { maskedFrame, payloadPattern } from '../harness/client-frames.js';
 import { closeAll, openMany, sleep, withTimeout } from '../harness/load-client.js';
-import { median, sig } from '../harness/measure.js';
+import { median, medianCell, sig } from '../harness/measure.js';
 import { PACKAGE_SERVERS, pick, SERVERS, targetOf, type ServerKind, type ServerProcess } from '../harness/server-process.js';
 import { EchoStats, EchoStream } from '../harness/echo-stream.js';
 
@@ -182,22 +182,16 @@ async function runCell(server: ServerProcess, config: EchoConfig, messages: Mess
 }
 
 function medianSample(samples: EchoSample[]): EchoSample {
-  const m = (f: (s: EchoSample) => number): number => median(samples.map(f));
-  const first = samples[0];
-  return {
-    server: first.server,
-    payload: first.payload,
-    connections: first.connections,
-    window: first.window,
-    messages: Math.round(m((s) => s.messages)),
-    msgsPerSec: Math.round(m((s) => s.msgsPerSec)),
-    mibPerSec: sig(m((s) => s.mibPerSec)),
-    serverCpuUsPerMsg: sig(m((s) => s.serverCpuUsPerMsg)),
-    serverCpuPct: Math.round(m((s) => s.serverCpuPct)),
-    clientCpuPct: Math.round(m((s) => s.clientCpuPct)),
-    p50Ms: sig(m((s) => s.p50Ms)),
-    p99Ms: sig(m((s) => s.p99Ms)),
-  };
+  return medianCell(samples, {
+    messages: 'whole',
+    msgsPerSec: 'whole',
+    mibPerSec: 3,
+    serverCpuUsPerMsg: 3,
+    serverCpuPct: 'whole',
+    clientCpuPct: 'whole',
+    p50Ms: 3,
+    p99Ms: 3,
+  });
 }
 
 /** `servers`: a wss, ws, tls and net child each (bare ones are switched to echo), and pkg-wss and pkg-ws if there are. */

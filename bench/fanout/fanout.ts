@@ -21,7 +21,7 @@
 import type { ClockCheck } from '../harness/clock.js';
 import { checkClock } from '../harness/clock.js';
 import { openMany, sleep, type Target } from '../harness/load-client.js';
-import { median, sig } from '../harness/measure.js';
+import { median, medianCell, sig } from '../harness/measure.js';
 import { PublicationStats } from '../harness/publications.js';
 import { Subscribers } from '../harness/subscribers.js';
 import type { FanoutChild } from './fanout-child.js';
@@ -151,18 +151,16 @@ function targetOf(child: FanoutChild, ca: Buffer): Target {
 }
 
 function medianSample(samples: FanoutSample[]): FanoutSample {
-  const m = (f: (s: FanoutSample) => number): number => median(samples.map(f));
-  return {
-    ...samples[0],
-    deliveriesPerSec: Math.round(m((s) => s.deliveriesPerSec)),
-    serverCpuUsPerDelivery: sig(m((s) => s.serverCpuUsPerDelivery)),
-    serverCpuPct: Math.round(m((s) => s.serverCpuPct)),
-    clientCpuPct: Math.round(m((s) => s.clientCpuPct)),
-    receivedPerSec: Math.round(m((s) => s.receivedPerSec)),
-    waitsPerSec: Math.round(m((s) => s.waitsPerSec)),
-    p50Ms: sig(m((s) => s.p50Ms)),
-    p99Ms: sig(m((s) => s.p99Ms)),
-  };
+  return medianCell(samples, {
+    deliveriesPerSec: 'whole',
+    serverCpuUsPerDelivery: 3,
+    serverCpuPct: 'whole',
+    clientCpuPct: 'whole',
+    receivedPerSec: 'whole',
+    waitsPerSec: 'whole',
+    p50Ms: 3,
+    p99Ms: 3,
+  });
 }
 
 /** `children`: a wss, ws, tls and net fan-out server. */

@@ -23,7 +23,7 @@
 // from /proc/stat.
 import { freePort } from '../../test/helpers/free-port.js';
 import { open, openMany, sleep, withTimeout, type Target } from '../harness/load-client.js';
-import { median, sig } from '../harness/measure.js';
+import { median, medianCell, sig } from '../harness/measure.js';
 import { machineJiffies, type Pinning } from '../harness/os.js';
 import { FrameDecoder } from '../../src/protocol/frame-decoder.js';
 import { ChatRoom } from './chat-clients.js';
@@ -227,23 +227,20 @@ async function runCell(kind: GatewayKind, room: ChatRoom, load: ChatLoad, gatewa
 }
 
 function medianSample(samples: ChatSample[]): ChatSample {
-  const m = (f: (s: ChatSample) => number): number => median(samples.map(f));
-  return {
-    gateway: samples[0].gateway,
-    load: samples[0].load,
-    messagesPerSec: Math.round(m((s) => s.messagesPerSec)),
-    deliveriesPerSec: Math.round(m((s) => s.deliveriesPerSec)),
-    p50Ms: sig(m((s) => s.p50Ms)),
-    p99Ms: sig(m((s) => s.p99Ms)),
-    gatewayCpuPct: Math.round(m((s) => s.gatewayCpuPct)),
-    gatewayUsPerDelivery: sig(m((s) => s.gatewayUsPerDelivery)),
-    gatewayUsPerMessage: sig(m((s) => s.gatewayUsPerMessage)),
-    businessCpuPct: Math.round(m((s) => s.businessCpuPct)),
-    businessUsPerMessage: sig(m((s) => s.businessUsPerMessage)),
-    clientCpuPct: Math.round(m((s) => s.clientCpuPct)),
-    otherCpuPct: Math.round(m((s) => s.otherCpuPct)),
-    heldBackPct: sig(m((s) => s.heldBackPct)),
-  };
+  return medianCell(samples, {
+    messagesPerSec: 'whole',
+    deliveriesPerSec: 'whole',
+    p50Ms: 3,
+    p99Ms: 3,
+    gatewayCpuPct: 'whole',
+    gatewayUsPerDelivery: 3,
+    gatewayUsPerMessage: 3,
+    businessCpuPct: 'whole',
+    businessUsPerMessage: 3,
+    clientCpuPct: 'whole',
+    otherCpuPct: 'whole',
+    heldBackPct: 3,
+  });
 }
 
 /** Runs every Gateway × load, options.rounds times; the medians, and wssd ÷ PHP within each round. */

@@ -19,7 +19,7 @@ import { freePort } from '../../test/helpers/free-port.js';
 import { maskedFrame, payloadPattern } from '../harness/client-frames.js';
 import { EchoStats, EchoStream } from '../harness/echo-stream.js';
 import { closeAll, openMany, sleep, withTimeout } from '../harness/load-client.js';
-import { median, sig } from '../harness/measure.js';
+import { median, medianCell, sig } from '../harness/measure.js';
 import type { Pinning } from '../harness/os.js';
 import { ServerProcess } from '../harness/server-process.js';
 import { cpuUs, startWorkermanEcho, startWssdEcho } from './processes.js';
@@ -142,21 +142,15 @@ async function runCell(kind: EchoServerKind, server: EchoServer, payload: number
 }
 
 function medianSample(samples: Method2Sample[]): Method2Sample {
-  const m = (f: (s: Method2Sample) => number): number => median(samples.map(f));
-  const first = samples[0];
-  return {
-    server: first.server,
-    payload: first.payload,
-    connections: first.connections,
-    window: first.window,
-    msgsPerSec: Math.round(m((s) => s.msgsPerSec)),
-    mibPerSec: sig(m((s) => s.mibPerSec)),
-    serverCpuUsPerMsg: sig(m((s) => s.serverCpuUsPerMsg)),
-    serverCpuPct: Math.round(m((s) => s.serverCpuPct)),
-    clientCpuPct: Math.round(m((s) => s.clientCpuPct)),
-    p50Ms: sig(m((s) => s.p50Ms)),
-    p99Ms: sig(m((s) => s.p99Ms)),
-  };
+  return medianCell(samples, {
+    msgsPerSec: 'whole',
+    mibPerSec: 3,
+    serverCpuUsPerMsg: 3,
+    serverCpuPct: 'whole',
+    clientCpuPct: 'whole',
+    p50Ms: 3,
+    p99Ms: 3,
+  });
 }
 
 const started = (port: number, s: { cpuUs(): number; stop(): Promise<void> }): EchoServer => ({ port, websocket: true, cpuUs: () => s.cpuUs(), stop: () => s.stop() });

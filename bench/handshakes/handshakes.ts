@@ -11,7 +11,7 @@
 // do (bench/harness/echo-server.ts). wssd − that floor is what wssd's own code costs; the
 // floor − bare is what the upgrade exchange costs node and the kernel.
 import { sleep, withTimeout } from '../harness/load-client.js';
-import { median, sig } from '../harness/measure.js';
+import { median, medianCell, sig } from '../harness/measure.js';
 import { pick, targetOf, type BareMode, type ServerKind, type ServerProcess } from '../harness/server-process.js';
 import { handshakeOnce, resumedHandshakeOnce, type LoopState } from './handshake-client.js';
 
@@ -163,15 +163,13 @@ async function runCell(server: ServerProcess, options: HandshakeOptions, resume:
 }
 
 function medianSample(samples: HandshakeSample[]): HandshakeSample {
-  const m = (f: (s: HandshakeSample) => number): number => median(samples.map(f));
-  return {
-    server: samples[0].server,
-    handshakes: Math.round(m((s) => s.handshakes)),
-    handshakesPerSec: Math.round(m((s) => s.handshakesPerSec)),
-    serverCpuUsPerHandshake: sig(m((s) => s.serverCpuUsPerHandshake)),
-    serverCpuPct: Math.round(m((s) => s.serverCpuPct)),
-    clientCpuPct: Math.round(m((s) => s.clientCpuPct)),
-  };
+  return medianCell(samples, {
+    handshakes: 'whole',
+    handshakesPerSec: 'whole',
+    serverCpuUsPerHandshake: 3,
+    serverCpuPct: 'whole',
+    clientCpuPct: 'whole',
+  });
 }
 
 /** A cell: a server (a bare one in 'upgrade' mode: "minimal"), handshaking fully or resuming. */

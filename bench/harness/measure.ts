@@ -89,6 +89,24 @@ export function median(xs: number[]): number {
   return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
 }
 
+/** How a figure of a median cell is rounded: to a whole number, or to this many significant figures. */
+export type Rounding = 'whole' | number;
+
+/**
+ * One cell's rounds made one: the first round's labels (server, payload,
+ * connections…), and each figure named in `figures` the median of the
+ * rounds, rounded as it says.
+ */
+export function medianCell<T extends object>(samples: readonly T[], figures: { readonly [K in keyof T]?: T[K] extends number ? Rounding : never }): T {
+  const out: T = { ...samples[0] };
+  for (const key of Object.keys(figures) as (keyof T & string)[]) {
+    const rounding = figures[key] as Rounding;
+    const x = median(samples.map((s) => s[key] as number));
+    (out as Record<string, number>)[key] = rounding === 'whole' ? Math.round(x) : sig(x, rounding);
+  }
+  return out;
+}
+
 /** `x` to `digits` significant figures (whole numbers are kept whole). */
 export function sig(x: number, digits = 3): number {
   if (!Number.isFinite(x) || x === 0) return x;

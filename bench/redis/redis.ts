@@ -35,7 +35,7 @@ import { checkClock, type ClockCheck } from '../harness/clock.js';
 import { PublicationStats } from '../harness/publications.js';
 import { Subscribers } from '../harness/subscribers.js';
 import { open, openMany, settle, sleep, type Target } from '../harness/load-client.js';
-import { median, sig } from '../harness/measure.js';
+import { median, medianCell, sig } from '../harness/measure.js';
 import { machineJiffies, schedCpuUs, treeCpuUs } from '../harness/os.js';
 import { redisListening } from '../harness/redis-channels.js';
 import { RedisServer, requireRedis } from '../../test/helpers/redis-server.js';
@@ -226,34 +226,29 @@ async function runCell(a: NodeSide, b: NodeSide, redisPid: number, spec: CellSpe
 }
 
 function medianSample(samples: RedisSample[]): RedisSample {
-  const m = (f: (s: RedisSample) => number, digits?: number): number => {
-    const x = median(samples.map(f));
-    return digits === undefined ? Math.round(x) : sig(x, digits);
-  };
-  return {
-    ...samples[0],
-    publicationsPerSec: m((s) => s.publicationsPerSec),
-    heldBackPct: m((s) => s.heldBackPct),
-    localDeliveriesPerSec: m((s) => s.localDeliveriesPerSec),
-    crossDeliveriesPerSec: m((s) => s.crossDeliveriesPerSec),
-    localP50Ms: m((s) => s.localP50Ms, 3),
-    localP99Ms: m((s) => s.localP99Ms, 3),
-    crossP50Ms: m((s) => s.crossP50Ms, 3),
-    crossP99Ms: m((s) => s.crossP99Ms, 3),
-    aCpuUsPerDelivery: m((s) => s.aCpuUsPerDelivery, 3),
-    bCpuUsPerDelivery: m((s) => s.bCpuUsPerDelivery, 3),
+  return medianCell(samples, {
+    publicationsPerSec: 'whole',
+    heldBackPct: 'whole',
+    localDeliveriesPerSec: 'whole',
+    crossDeliveriesPerSec: 'whole',
+    localP50Ms: 3,
+    localP99Ms: 3,
+    crossP50Ms: 3,
+    crossP99Ms: 3,
+    aCpuUsPerDelivery: 3,
+    bCpuUsPerDelivery: 3,
     // The ratio taken within each round, then the median (as cases 4 and 7).
-    cpuRatio: m((s) => s.cpuRatio, 3),
-    aCpuUsPerPublication: m((s) => s.aCpuUsPerPublication, 3),
-    bCpuUsPerMessage: m((s) => s.bCpuUsPerMessage, 3),
-    redisCpuUsPerPublication: m((s) => s.redisCpuUsPerPublication, 3),
-    aCpuPct: m((s) => s.aCpuPct),
-    bCpuPct: m((s) => s.bCpuPct),
-    redisCpuPct: m((s) => s.redisCpuPct, 2),
-    redisStatCpuPct: m((s) => s.redisStatCpuPct, 2),
-    clientCpuPct: m((s) => s.clientCpuPct),
-    otherCpuPct: m((s) => s.otherCpuPct),
-  };
+    cpuRatio: 3,
+    aCpuUsPerPublication: 3,
+    bCpuUsPerMessage: 3,
+    redisCpuUsPerPublication: 3,
+    aCpuPct: 'whole',
+    bCpuPct: 'whole',
+    redisCpuPct: 2,
+    redisStatCpuPct: 2,
+    clientCpuPct: 'whole',
+    otherCpuPct: 'whole',
+  });
 }
 
 export async function benchRedis(options: RedisBenchOptions): Promise<RedisResult> {
