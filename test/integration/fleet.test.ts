@@ -70,7 +70,7 @@ async function scenario(open: Open, distinctNodes: boolean): Promise<void> {
 
   // Server-side subscriptions by user; a publication then reaches both.
   await b.ask('sub user 42 room');
-  await eventually(async () => (await b.ask<{ total: number }>('presence room')).total === 2, 3000, 'both in room');
+  await eventually(async () => (await b.ask<{ total: number }>('presence room')).total === 2, 6000, 'both in room');
   await b.ask('publish room news');
   expect(await a1.next()).toBe('news');
   expect(await a2.next()).toBe('news');
@@ -90,7 +90,7 @@ async function scenario(open: Open, distinctNodes: boolean): Promise<void> {
     expect(event).toMatchObject({ topic: 'room', type: 'join', client: b.hello.client, user: '7' });
   }
   await b.ask('unsub user 42 room');
-  await eventually(async () => (await b.ask<{ total: number }>('presence room')).total === 1, 3000, 'only b in room');
+  await eventually(async () => (await b.ask<{ total: number }>('presence room')).total === 1, 6000, 'only b in room');
 
   const nodes = await b.ask<{ node: string; connections: number }[]>('nodes');
   expect(nodes.length).toBe(distinctNodes ? 2 : 1);
@@ -98,7 +98,7 @@ async function scenario(open: Open, distinctNodes: boolean): Promise<void> {
 
   // Kicked: every connection of user 42, with 4000, wherever it is.
   await b.ask('kick user 42');
-  for (const member of [a1, a2]) expect(await member.raw.readClose()).toMatchObject({ code: 4000, reason: 'disconnected by the server' });
+  for (const member of [a1, a2]) expect(await member.raw.readClose(6000)).toMatchObject({ code: 4000, reason: 'disconnected by the server' });
   expect(await b.ask('who 42')).toEqual({ online: false, connections: [] });
 }
 
