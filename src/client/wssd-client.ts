@@ -41,11 +41,12 @@ const DEFAULTS = {
   stableAfter: 10_000, maxPending: 64, maxQueued: 100, maxSubscriptions: 1000,
 };
 
-// A topic the client is in, by subscribe() or the server's doing. `live`: on this connection (a reply
-// or a push); `before`: on an earlier one (a subscribe that cannot resume may have missed something);
-// `leaving`: an unsubscribe is on its way; `retries`, `retry`: of a subscribe refused as unavailable.
+// A topic the client is in, by subscribe() or the server's doing. `live`: on this connection (a reply or a push); `before`:
+// on an earlier one (a subscribe that cannot resume may have missed something); `leaving`: an unsubscribe is on its way;
+// `retries`, `retry`: of a subscribe refused as unavailable; `shown`: while a batch is handed over, the one being handed's.
 interface TopicEntry {
   cursor: TopicCursor;
+  shown?: Position;
   sub?: SubscriptionHandle;
   pending?: Command;
   live: boolean;
@@ -121,9 +122,7 @@ export class WssdClient extends Emitter<ClientEvents> {
     if (entry.sub !== undefined) throw new ClientError(ErrorCode.AlreadySubscribed, `already subscribed to ${topic}`);
     const sub: SubscriptionHandle = {
       topic, options, state: 'subscribing', unsubscribe: () => this.leave(topic, sub),
-      get position() {
-        return entry.cursor.position;
-      },
+      get position() { return entry.shown ?? entry.cursor.position; },
     };
     entry.sub = sub;
     entry.leaving = false;
@@ -157,7 +156,8 @@ export class WssdClient extends Emitter<ClientEvents> {
     this.status = 'connecting';
     this.emit('connecting', { url, attempt: this.attempt });
     const exp = this.token === undefined ? 0 : (tokenTimes(this.token)?.exp ?? Infinity);
-    if (this.getToken !== undefined && (this.tokenStale || exp * 1000 <= this.clock.now())) {
+    // A refused handshake (a token the server no longer takes) looks like any failure: every third attempt in a row asks again.
+    if (this.getToken !== undefined && (this.tokenStale || exp * 1000 <= this.clock.now() || (this.attempt > 0 && this.attempt % 3 === 0))) {
       try {
         this.token = await this.getToken();
         this.tokenStale = false;
@@ -376,15 +376,19 @@ export class WssdClient extends Emitter<ClientEvents> {
     if (sub === undefined) return;
     entry.sub = undefined;
     sub.state = 'unsubscribed';
-    if (tell) this.call(() => (error === undefined ? sub.options.onUnsubscribed?.() : sub.options.onError?.(error)));
+    // A refusal goes to onError, or else to the client's 'error' event: never nowhere.
+    if (tell && error === undefined) this.call(() => sub.options.onUnsubscribed?.());
+    else if (tell) sub.options.onError ? this.call(() => sub.options.onError?.(error as ClientError)) : this.emit('error', error as ClientError);
   }
 
   private deliver(entry: TopicEntry, out: Delivery[]): void {
     const options = entry.sub?.options;
     for (const d of out) {
+      entry.shown = (d.kind === 'pub' ? readPosition(d.pub) : d.gap.to) ?? entry.shown;
       if (d.kind === 'pub') options?.onPublication ? this.call(() => options.onPublication?.(d.pub)) : this.emit('publication', d.pub);
       else options?.onGap ? this.call(() => options.onGap?.(d.gap)) : this.emit('gap', d.gap);
     }
+    entry.shown = undefined;
   }
 
   // ---- Commands
@@ -410,11 +414,7 @@ export class WssdClient extends Emitter<ClientEvents> {
   }
 
   private write(text: string): void {
-    try {
-      (this.transport as Transport).send(text);
-    } catch (error) {
-      this.fail(CloseCode.Abnormal, 'send failed', true, error);
-    }
+    try { (this.transport as Transport).send(text); } catch (error) { this.fail(CloseCode.Abnormal, 'send failed', true, error); }
   }
 
   // ---- Tokens

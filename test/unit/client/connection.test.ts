@@ -194,6 +194,22 @@ describe('tokens', () => {
     expect(h.net.last.url).toContain('token=old');
   });
 
+  it('after three attempts in a row that did not hold (a refused handshake looks like any failure), getToken() is asked again', async () => {
+    const getToken = vi.fn(async () => 'fresh');
+    const h = harness({ token: 'old', getToken });
+    h.client.connect();
+    for (let failed = 1; failed <= 3; failed++) {
+      expect(h.net.last.url).toContain('token=old');
+      h.net.last.serverClose(1006, 'could not connect');
+      h.clock.advance(5_000); // past the backoff (at most 0.5, 1, 2 s), short of the next attempt's connect timeout
+      await settle();
+    }
+    expect(getToken).toHaveBeenCalledTimes(1);
+    expect(h.net.last.url).toContain('token=fresh');
+    h.net.last.open();
+    expect(h.client.state).toBe('connected');
+  });
+
   it('a first token comes from getToken(); one that failed is retried after a backoff', async () => {
     let calls = 0;
     const h = harness({

@@ -77,6 +77,14 @@ describe('subscribe', () => {
     expect(socket.commands('subscribe')).toHaveLength(2);
   });
 
+  it('a refusal with no onError goes to the client\'s error event', () => {
+    const { client, socket, events } = connected();
+    const sub = client.subscribe('admin');
+    socket.fail(socket.last('subscribe'), 'permission_denied', 'not allowed to subscribe to admin');
+    expect(events.filter((e) => e.name === 'error').map((e) => e.value)).toMatchObject([{ code: 'permission_denied', message: 'not allowed to subscribe to admin' }]);
+    expect(sub.state).toBe('unsubscribed');
+  });
+
   it('unavailable is tried again after a backoff, the subscription kept', () => {
     const { client, socket, clock } = connected();
     const r = recorder();
@@ -151,6 +159,26 @@ describe('resuming', () => {
       'pub E50 m50',
       'pub E51 m51',
     ]);
+  });
+
+  it('while a replayed batch is handed over, subscription.position is that of the publication (or gap) being delivered', () => {
+    const h = connected();
+    const positions: string[] = [];
+    const sub = h.client.subscribe('t', {
+      onPublication: (p) => positions.push(`pub ${p.offset} at ${JSON.stringify(sub.position)}`),
+      onGap: (g) => positions.push(`gap to ${g.to?.offset} at ${JSON.stringify(sub.position)}`),
+    });
+    h.socket.reply(h.socket.last('subscribe'), { recovered: true, replayed: 0, position: { offset: 41, epoch: 'E' } });
+    const socket = reconnect(h);
+    for (const n of [50, 51, 52]) pub(socket, 't', n);
+    socket.reply(socket.last('subscribe'), { recovered: false, reason: 'trimmed', replayed: 3, position: { offset: 52, epoch: 'E' } });
+    expect(positions).toEqual([
+      'gap to 49 at {"offset":49,"epoch":"E"}',
+      'pub 50 at {"offset":50,"epoch":"E"}',
+      'pub 51 at {"offset":51,"epoch":"E"}',
+      'pub 52 at {"offset":52,"epoch":"E"}',
+    ]);
+    expect(sub.position).toEqual({ offset: 52, epoch: 'E' });
   });
 
   it('epoch: the new epoch is delivered after the gap', () => {
