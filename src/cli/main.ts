@@ -184,7 +184,10 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
         : `TLSv1.2 and TLSv1.3, ${certificates.all.map(describePair).join('; ')}`;
     const shown = address.host === '::' || address.host === '0.0.0.0' ? 'localhost' : address.host.includes(':') ? `[${address.host}]` : address.host;
     const scheme = config.options.plain === true ? 'ws' : 'wss';
-    log.info(`wssd listening on ${scheme}://${shown}:${address.port}/ (bound to ${address.host}) — ${tlsNote}`);
+    // The first --path is where clients connect; the others are named after it.
+    const [path = '/', ...otherPaths] = config.options.path ?? [];
+    const others = otherPaths.length === 0 ? '' : ` (and ${otherPaths.join(', ')})`;
+    log.info(`wssd listening on ${scheme}://${shown}:${address.port}${path}${others} (bound to ${address.host}) — ${tlsNote}`);
     if (config.usingDevCert) {
       log.warn(`using the DEVELOPMENT certificate ${config.certFile}: fine for localhost, never for production (pass --cert and --key)`);
     }

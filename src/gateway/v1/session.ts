@@ -310,7 +310,7 @@ function position(value: unknown): StreamPosition | undefined {
   if (value === undefined) return undefined;
   const p = typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : {};
   if (typeof p.offset !== 'number' || !Number.isSafeInteger(p.offset) || p.offset < 0 || typeof p.epoch !== 'string' || p.epoch.length > 64) {
-    throw new CommandError(V1Error.BadRequest, 'since must be {offset, epoch}: a non-negative integer and a string');
+    throw new CommandError(V1Error.BadRequest, 'since must be {offset, epoch}: a non-negative integer and a string of at most 64 characters');
   }
   return { offset: p.offset, epoch: p.epoch };
 }
