@@ -6,6 +6,7 @@ import type { PublishData } from '../../pubsub/publication.js';
 import type { HistoryRead } from '../../pubsub/pubsub.js';
 import type { StreamPosition } from '../../pubsub/history.js';
 import { checkTopic } from '../../pubsub/topic-name.js';
+import { CLIENT_ID } from '../client-ids.js';
 import type { NodeInfo, PresencePage, Target } from '../fleet.js';
 import { ApiError, apiErrors } from './api-errors.js';
 
@@ -73,15 +74,17 @@ export const methods: Readonly<Record<string, Method>> = {
     return checkedAsync(() => backend.userConnections(text(params, 'user')));
   },
   async topic(backend, params) {
-    return { subscribers: await checkedAsync(() => backend.totalSubscriberCount(topic(params))) };
+    const name = checkedTopic(backend, params);
+    return { subscribers: await checkedAsync(() => backend.totalSubscriberCount(name)) };
   },
   async presence(backend, params) {
+    const name = checkedTopic(backend, params);
     const limit = optionalInteger(params, 'limit', 1, 1000);
-    const after = params.after === undefined ? undefined : text(params, 'after');
-    return checkedAsync(() => backend.presence(topic(params), { after, limit }));
+    const after = params.after === undefined ? undefined : clientId(params, 'after');
+    return checkedAsync(() => backend.presence(name, { after, limit }));
   },
   async history(backend, params) {
-    const name = topic(params);
+    const name = checkedTopic(backend, params);
     const since = optionalInteger(params, 'since', 0, Number.MAX_SAFE_INTEGER) ?? 0;
     const epoch = params.epoch === undefined ? '' : text(params, 'epoch', true);
     const limit = optionalInteger(params, 'limit', 1, 1000) ?? 100;
@@ -114,11 +117,25 @@ function topic(params: Params): string {
   return text(params, 'topic');
 }
 
+/** For a question about a topic: a name no publish could use is refused (400), not answered as an empty topic. */
+function checkedTopic(backend: ApiBackend, params: Params): string {
+  const name = topic(params);
+  checked(() => checkTopic(name, backend.options.maxTopicLength));
+  return name;
+}
+
+/** A client id as the API hands them out: a typo is refused, not sent to nobody. */
+function clientId(params: Params, name: string): string {
+  const value = text(params, name);
+  if (!CLIENT_ID.test(value)) throw apiErrors.badParams(`${name} must be a client id: 20 lowercase hex digits`);
+  return value;
+}
+
 function target(params: Params): Target {
   const hasUser = params.user !== undefined;
   const hasClient = params.client !== undefined;
   if (hasUser === hasClient) throw apiErrors.badParams('give user or client (one of them)');
-  return hasUser ? { user: text(params, 'user') } : { client: text(params, 'client') };
+  return hasUser ? { user: text(params, 'user') } : { client: clientId(params, 'client') };
 }
 
 function optionalInteger(params: Params, name: string, min: number, max: number): number | undefined {
@@ -136,10 +153,20 @@ function payload(params: Params): { data: PublishData; binary: boolean } {
   const hasData = params.data !== undefined;
   const hasBinary = params.data_base64 !== undefined;
   if (hasData === hasBinary) throw apiErrors.badParams('give data or data_base64 (one of them)');
-  if (hasData) return { data: typeof params.data === 'string' ? params.data : JSON.stringify(params.data), binary: false };
+  if (hasData) return { data: typeof params.data === 'string' ? params.data : jsonText(params.data), binary: false };
   const encoded = params.data_base64;
   if (typeof encoded !== 'string' || encoded.length % 4 !== 0 || !BASE64.test(encoded)) throw apiErrors.badParams('data_base64 must be base64 (RFC 4648 §4, padded)');
   return { data: Buffer.from(encoded, 'base64'), binary: true };
+}
+
+/** Any other JSON value as its JSON text; one nested too deeply to write back (JSON.stringify recurses) is the caller's error. */
+function jsonText(value: unknown): string {
+  try {
+    return JSON.stringify(value);
+  } catch (error) {
+    if (error instanceof RangeError) throw apiErrors.badParams('data nests too deeply to be written as JSON text');
+    throw error;
+  }
 }
 
 function positioned(position: StreamPosition | undefined): { ok: true; offset?: number; epoch?: string } {
@@ -155,14 +182,23 @@ function checked<T>(run: () => T): T {
   }
 }
 
-/** A question to the fleet: what fails there (Redis away or too slow) is a 503, not the server's fault. */
+/** How long a question (a user, a topic, presence, history) waits for the fleet or Redis before the API answers 503. */
+const QUESTION_WAIT = 5000;
+
+/** A question to the fleet: what fails there (Redis away or too slow) is a 503, not the server's fault; so is no answer within QUESTION_WAIT. */
 async function checkedAsync<T>(run: () => Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(apiErrors.unavailable(`no answer within ${QUESTION_WAIT} ms: Redis or another node is away or too slow`)), QUESTION_WAIT);
+  });
   try {
-    return await run();
+    return await Promise.race([run(), late]);
   } catch (error) {
     const refused = toApiError(error);
     if (refused instanceof ApiError) throw refused;
     throw apiErrors.unavailable(`the fleet did not answer: ${refused.message}`);
+  } finally {
+    clearTimeout(timer);
   }
 }
 

@@ -15,7 +15,9 @@
 //   GET  /api/topics/{topic}/history?since=&epoch=&limit=
 //   GET  /api/info
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { isUtf8 } from 'node:buffer';
 import http from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { Logger } from '../../telemetry/log.js';
 import { ApiError, apiErrors } from './api-errors.js';
 import { call, MAX_BATCH, type ApiBackend, type Params } from './api-methods.js';
@@ -44,8 +46,9 @@ export class ApiServer {
     private readonly options: ApiServerOptions,
   ) {
     this.keys = options.keys.map(digest);
-    this.server = http.createServer({ requestTimeout: 30_000, headersTimeout: 10_000 }, (req, res) => void this.handle(req, res));
-    this.server.on('clientError', (_error, socket) => socket.destroy());
+    // Node checks its deadlines every connectionsCheckingInterval (30 s by default): each second, so 10 s means 10 s.
+    this.server = http.createServer({ requestTimeout: 30_000, headersTimeout: 10_000, connectionsCheckingInterval: 1000 }, (req, res) => void this.handle(req, res));
+    this.server.on('clientError', answerClientError);
   }
 
   listen(): Promise<{ host: string; port: number }> {
@@ -138,11 +141,16 @@ export class ApiServer {
           reject(apiErrors.bodyTooLarge(limit));
         } else chunks.push(chunk);
       });
-      req.on('error', reject);
+      // A client that went away is no error of the server's (and there is no one left to answer).
+      req.on('error', () => reject(apiErrors.aborted()));
+      req.on('close', () => req.complete || reject(apiErrors.aborted()));
       req.on('end', () => {
+        const bytes = Buffer.concat(chunks, size);
+        // JSON.parse would read invalid UTF-8 as U+FFFD: a topic or user named other than the caller meant.
+        if (!isUtf8(bytes)) return reject(apiErrors.malformedJson('the request body is not valid UTF-8'));
         let value: unknown;
         try {
-          value = JSON.parse(Buffer.concat(chunks, size).toString('utf8'));
+          value = JSON.parse(bytes.toString('utf8'));
         } catch {
           return reject(apiErrors.malformedJson());
         }
@@ -160,7 +168,7 @@ export class ApiServer {
     for (const command of commands as unknown[]) {
       const c = typeof command === 'object' && command !== null ? (command as Record<string, unknown>) : {};
       try {
-        if (typeof c.method !== 'string') throw apiErrors.badParams('each command has a method');
+        if (typeof c.method !== 'string') throw apiErrors.badParams('each command must be an object {method, params} with method a string');
         if (c.method === 'batch') throw apiErrors.badParams('a batch does not hold a batch');
         results.push(await call(this.backend, c.method, c.params ?? {}));
       } catch (error) {
@@ -171,6 +179,24 @@ export class ApiServer {
     }
     return { results };
   }
+}
+
+/**
+ * What Node could not read as a request: 408 past the deadlines (headers 10 s, the whole request
+ * 30 s), 431 for a head over Node's bound, 400 for a malformed one — answered, then closed.
+ */
+function answerClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
+  if (error.code === 'ECONNRESET' || !socket.writable) return void socket.destroy();
+  const [status, code, message] =
+    error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? [408, 'API_ERR_REQUEST_TIMEOUT', 'the request did not arrive in time (headers within 10 s, the whole request within 30 s)']
+      : error.code === 'HPE_HEADER_OVERFLOW'
+        ? [431, 'API_ERR_HEADERS_TOO_LARGE', 'the request head is too large']
+        : [400, 'API_ERR_BAD_REQUEST', 'not an HTTP/1.1 request'];
+  const text = JSON.stringify({ error: { code, message } });
+  socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`);
+  const timer = setTimeout(() => socket.destroy(), LINGER_MS).unref();
+  socket.once('close', () => clearTimeout(timer));
 }
 
 /** How long the rest of a refused body is read and thrown away after the answer (see lingeringClose). */
