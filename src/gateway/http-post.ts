@@ -37,6 +37,8 @@ const agents = { 'http:': new http.Agent({ keepAlive: true, maxSockets: 256 }), 
 export function post(url: URL, body: Buffer | string, options: PostOptions): Promise<PostAnswer> {
   const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
   const transport = url.protocol === 'https:' ? https : http;
+  // Where, in the log: the origin and path, never a query string or credentials the URL may hold.
+  const where = `${url.origin}${url.pathname}`;
   return new Promise((resolve, reject) => {
     let settled = false;
     const done = (error: HttpPostError | undefined, answer?: PostAnswer): void => {
@@ -53,19 +55,19 @@ export function post(url: URL, body: Buffer | string, options: PostOptions): Pro
       agent: agents[url.protocol as 'http:' | 'https:'],
       headers: { 'content-type': 'application/json', 'content-length': String(bytes.length), ...options.headers },
     });
-    const timer = setTimeout(() => done(new HttpPostError('timeout', `no answer from ${url.origin} within ${options.timeout} ms`)), options.timeout);
-    request.on('error', (error: NodeJS.ErrnoException) => done(new HttpPostError('network', `${url.origin}: ${error.code ?? error.message}`)));
+    const timer = setTimeout(() => done(new HttpPostError('timeout', `no answer from ${where} within ${options.timeout} ms`)), options.timeout);
+    request.on('error', (error: NodeJS.ErrnoException) => done(new HttpPostError('network', `${where}: ${error.code ?? error.message}`)));
     request.on('response', (response) => {
       const declared = Number(response.headers['content-length'] ?? 0);
-      if (declared > options.maxBody) return done(new HttpPostError('too-large', `${url.origin} answered ${declared} bytes, more than ${options.maxBody}`));
+      if (declared > options.maxBody) return done(new HttpPostError('too-large', `${where} answered ${declared} bytes, more than ${options.maxBody}`));
       const chunks: Buffer[] = [];
       let size = 0;
       response.on('data', (chunk: Buffer) => {
         size += chunk.length;
-        if (size > options.maxBody) done(new HttpPostError('too-large', `${url.origin} answered more than ${options.maxBody} bytes`));
+        if (size > options.maxBody) done(new HttpPostError('too-large', `${where} answered more than ${options.maxBody} bytes`));
         else chunks.push(chunk);
       });
-      response.on('error', (error: NodeJS.ErrnoException) => done(new HttpPostError('network', `${url.origin}: ${error.code ?? error.message}`)));
+      response.on('error', (error: NodeJS.ErrnoException) => done(new HttpPostError('network', `${where}: ${error.code ?? error.message}`)));
       response.on('end', () => done(undefined, { status: response.statusCode ?? 0, contentType: String(response.headers['content-type'] ?? ''), body: Buffer.concat(chunks, size) }));
     });
     request.end(bytes);

@@ -25,7 +25,7 @@ export const gatewayOptions = {
     flag: { name: 'connect-url', arg: 'URL' },
     help: 'connect proxy: each handshake is POSTed here ({client, ip, path, query, headers}); the backend answers {user, topics, info} or {refuse: {status, reason}}',
   }),
-  proxyTimeout: integer({ min: 1, default: 5000, flag: { name: 'proxy-timeout', arg: 'MS' }, help: 'how long the connect proxy may take; past it, or on an error, the handshake gets 503' }),
+  proxyTimeout: integer({ min: 1, default: 5000, flag: { name: 'proxy-timeout', arg: 'MS' }, help: 'how long the backend may take to answer a proxy request (connect, subscribe, message) or an events batch; past it the handshake gets 503, the subscribe is refused as unavailable, the message is counted lost, the events batch is retried' }),
   proxyConcurrency: integer({
     min: 1,
     default: 256,
