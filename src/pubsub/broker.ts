@@ -73,6 +73,8 @@ export interface Broker {
    * the bus, with their position (a topic with history), rather than at once.
    */
   deliversOwn?(topic: string): boolean;
+  /** Where `topic`'s history stands now, read before anything published after this call from this process (topics with history only). */
+  positionNow?(topic: string): Promise<StreamPosition>;
   /** One page of what was published on `topic` after `since`, from the history (topics with history only). */
   history?(topic: string, since: StreamPosition, limit: number): Promise<HistoryPage>;
   /** A history entry as a publication (the entry holds the broker's own framing). */

@@ -12,6 +12,7 @@
 //   P + "meta:" + T    hash {epoch, offset}
 //   P + "stream:" + T  stream, entry ids "<offset>-0", field m = the message
 //   P + "pub:" + node + ":" + n   a publication's id, for 10 minutes (idempotence)
+import { asText, type RespValue } from '../redis/resp.js';
 
 /** Where a publication stands in its topic's history. */
 export interface StreamPosition {
@@ -139,4 +140,29 @@ export function judgePage(since: StreamPosition, epoch: string | undefined, last
   // Entries must start right after the offset read from; otherwise the stream was trimmed past it.
   const gap = first !== undefined ? first > after + 1 : last > after;
   return gap ? { entries, position, recovered: false, reason: 'trimmed', complete } : { entries, position, recovered: true, complete };
+}
+
+/** A topic's meta hash (HMGET epoch offset) as a position: {0, ''} before its first publication. */
+export function metaPosition(reply: RespValue): StreamPosition {
+  const [epoch, offset] = Array.isArray(reply) ? reply : [];
+  return epoch === null || epoch === undefined || epoch === false ? { offset: 0, epoch: '' } : { offset: Number(asText(offset ?? '0')), epoch: asText(epoch) };
+}
+
+/** The history script's reply as a page judged against `since`. */
+export function readPage(since: StreamPosition, reply: RespValue): HistoryPage {
+  if (!Array.isArray(reply) || reply.length !== 4) throw new Error('unexpected reply to the history read');
+  const [epoch, last, after, rawEntries] = reply;
+  const entries: [number, Buffer][] = [];
+  if (Array.isArray(rawEntries)) {
+    for (const entry of rawEntries) {
+      if (!Array.isArray(entry) || entry.length !== 2 || !Array.isArray(entry[1])) continue;
+      const offset = Number(asText(entry[0]).split('-')[0]);
+      const fields = entry[1];
+      const at = fields.findIndex((f, i) => i % 2 === 0 && asText(f) === 'm');
+      const message = at >= 0 ? fields[at + 1] : undefined;
+      if (Number.isSafeInteger(offset) && Buffer.isBuffer(message)) entries.push([offset, message]);
+    }
+  }
+  const epochText = epoch === false || epoch === null ? undefined : asText(epoch);
+  return judgePage(since, epochText, Number(asText(last)), Number(asText(after)), entries);
 }

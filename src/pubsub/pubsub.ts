@@ -54,6 +54,8 @@ interface Positioned {
   replayed: boolean;
   /** Live publications held while a replay runs. */
   waiting: Publication[] | undefined;
+  /** The last publication the replay sent: one of it arriving live later (its message was still on the way) is not sent twice. */
+  through: StreamPosition | undefined;
 }
 
 /** Entries asked for per history page when a subscriber resumes. */
@@ -100,7 +102,7 @@ export class PubSub<S extends Subscriber> implements BrokerHost {
    * exactly once, in order; the subscriber hears how it went (resumed()). A
    * subscription is replayed once at most.
    */
-  subscribe(subscriber: S, topic: string, since?: StreamPosition): SubscribeStatus {
+  subscribe(subscriber: S, topic: string, since?: StreamPosition | 'now'): SubscribeStatus {
     const name = checkTopic(topic, this.options.maxTopicLength);
     let status: SubscribeStatus = 'already';
     if (!this.registry.isSubscribed(subscriber, name)) {
@@ -117,7 +119,7 @@ export class PubSub<S extends Subscriber> implements BrokerHost {
     if (this.broker.deliversOwn?.(name) === true && (status === 'subscribed' || since !== undefined)) {
       let topics = this.positioned.get(subscriber);
       if (topics === undefined) this.positioned.set(subscriber, (topics = new Map()));
-      if (!topics.has(name)) topics.set(name, { liveFrom: undefined, replayed: false, waiting: undefined });
+      if (!topics.has(name)) topics.set(name, { liveFrom: undefined, replayed: false, waiting: undefined, through: undefined });
     }
     if (since !== undefined) this.startReplay(subscriber, name, since);
     return status;
@@ -137,7 +139,12 @@ export class PubSub<S extends Subscriber> implements BrokerHost {
     return this.routes.unsubscribe(subscriber, route);
   }
 
-  private startReplay(subscriber: S, topic: string, since: StreamPosition): void {
+  /**
+   * `since` 'now': from where the topic stands as the subscription is made (read at once, so
+   * before what this process publishes after it), replayed once the subscription is in force:
+   * nothing published from then on falls between the read and the live stream.
+   */
+  private startReplay(subscriber: S, topic: string, since: StreamPosition | 'now'): void {
     const history = this.broker.history;
     const state = this.positioned.get(subscriber)?.get(topic);
     if (history === undefined || state === undefined) {
@@ -150,7 +157,14 @@ export class PubSub<S extends Subscriber> implements BrokerHost {
     }
     state.replayed = true;
     state.waiting = [];
-    void this.replay(subscriber, topic, since, state, (t, s, n) => history.call(this.broker, t, s, n));
+    const read = (t: string, s: StreamPosition, n: number): Promise<HistoryPage> => history.call(this.broker, t, s, n);
+    if (since !== 'now') return void this.replay(subscriber, topic, since, state, read);
+    const from = this.broker.positionNow?.(topic) ?? Promise.reject(new Error('no position'));
+    // Unread, the replay runs with a read that fails: what waited is delivered, the subscriber told 'unavailable'.
+    void from.then(
+      (at) => this.replay(subscriber, topic, at, state, read),
+      (error: unknown) => this.replay(subscriber, topic, { offset: 0, epoch: '' }, state, () => Promise.reject(error)),
+    );
   }
 
   /** Delivers a replay page by page, then what waited, to one subscriber; tells it how that went. */
@@ -185,6 +199,7 @@ export class PubSub<S extends Subscriber> implements BrokerHost {
     }
     const waiting = state.waiting ?? [];
     state.waiting = undefined;
+    state.through = last;
     for (const publication of waiting) {
       const p = publication.position;
       if (p !== undefined && last !== undefined && p.epoch === last.epoch && p.offset <= last.offset) continue;
@@ -398,6 +413,8 @@ export class PubSub<S extends Subscriber> implements BrokerHost {
           state.waiting.push(publication);
           continue;
         }
+        const through = state.through;
+        if (through !== undefined && position !== undefined && through.epoch === position.epoch && position.offset <= through.offset) continue;
         state.liveFrom ??= position;
       }
       if (subscriber.deliver(publication, maxBackpressure, policy)) delivered++;

@@ -31,7 +31,7 @@ import { RedisClient, type RedisClientOptions } from '../redis/redis-client.js';
 import { parseRedisUrl, redact } from '../redis/redis-url.js';
 import { asText, type RespPush, type RespValue } from '../redis/resp.js';
 import { PublicationKind, type Broker, type BrokerHost, type BrokerQuestion } from './broker.js';
-import { judgePage, metaKey, publicationKey, PUBLISH_WITH_HISTORY, READ_HISTORY, splitPositioned, streamKey, type HistoryPage, type StreamPosition } from './history.js';
+import { metaKey, metaPosition, publicationKey, PUBLISH_WITH_HISTORY, READ_HISTORY, readPage, splitPositioned, streamKey, type HistoryPage, type StreamPosition } from './history.js';
 import { Publication } from './publication.js';
 import { isRoute } from './topic-name.js';
 import { ANSWER, ASK, decodeMessage, encodeMessage, HEADER, PUBLICATION, publicationFlags } from './redis-wire.js';
@@ -82,6 +82,8 @@ const REPLIES = '\u0000r:';
 /** A subscribed topic with history: its last position delivered here, and live messages held while it is being recovered. */
 interface Tracked {
   last: StreamPosition | undefined;
+  /** `last` is where the topic stood when its subscription came in force, not a delivery: what arrives live at or below it was published between the two, and is delivered. */
+  seeded: boolean;
   held: [message: Buffer, position: StreamPosition][] | undefined;
   /** A recovery is reading the history. */
   recovering: boolean;
@@ -214,19 +216,24 @@ export class RedisBroker implements Broker {
   subscribe(topic: string): void {
     this.subscriber.subscribe(this.prefix + topic);
     if (!this.hasHistory(topic)) return;
-    const tracked: Tracked = { last: undefined, held: undefined, recovering: false };
+    const tracked: Tracked = { last: undefined, seeded: false, held: undefined, recovering: false };
     this.tracked.set(topic, tracked);
     // Where the topic stands once the subscription is in force: a loss before the first publication arrives is still recovered from here.
     void this.barrier()
       .then(() => this.commands.command(['HMGET', metaKey(this.prefix, topic), 'epoch', 'offset']))
       .then(
         (reply) => {
-          if (tracked.last !== undefined || !Array.isArray(reply)) return;
-          const [epoch, offset] = reply;
-          tracked.last = epoch === null || epoch === undefined ? { offset: 0, epoch: '' } : { offset: Number(asText(offset ?? '0')), epoch: asText(epoch) };
+          if (tracked.last !== undefined) return;
+          tracked.last = metaPosition(reply);
+          tracked.seeded = true;
         },
         () => {},
       );
+  }
+
+  /** Where `topic` stands now: read at once, so before whatever is published after this call from here. */
+  async positionNow(topic: string): Promise<StreamPosition> {
+    return metaPosition(await this.commands.command(['HMGET', metaKey(this.prefix, topic), 'epoch', 'offset']));
   }
 
   unsubscribe(topic: string): void {
@@ -368,8 +375,9 @@ export class RedisBroker implements Broker {
     const decoded = decodeMessage(message);
     if (decoded === undefined || decoded.version !== PUBLICATION) return;
     if (tracked !== undefined) {
-      if (tracked.last !== undefined && tracked.last.epoch === position.epoch && position.offset <= tracked.last.offset) return;
+      if (!tracked.seeded && tracked.last !== undefined && tracked.last.epoch === position.epoch && position.offset <= tracked.last.offset) return;
       tracked.last = position;
+      tracked.seeded = false;
     }
     const own = this.nodeId.equals(decoded.nodeId);
     this.host?.deliver(topic, decoded.body, decoded.binary, position, own ? decoded.number : undefined);
@@ -414,25 +422,6 @@ export class RedisBroker implements Broker {
       if (this.tracked.get(topic) === tracked) for (const [message, position] of held) this.deliverOnce(topic, tracked, message, position);
     }
   }
-}
-
-/** The history script's reply as a page judged against `since`. */
-function readPage(since: StreamPosition, reply: RespValue): HistoryPage {
-  if (!Array.isArray(reply) || reply.length !== 4) throw new Error('unexpected reply to the history read');
-  const [epoch, last, after, rawEntries] = reply;
-  const entries: [number, Buffer][] = [];
-  if (Array.isArray(rawEntries)) {
-    for (const entry of rawEntries) {
-      if (!Array.isArray(entry) || entry.length !== 2 || !Array.isArray(entry[1])) continue;
-      const offset = Number(asText(entry[0]).split('-')[0]);
-      const fields = entry[1];
-      const at = fields.findIndex((f, i) => i % 2 === 0 && asText(f) === 'm');
-      const message = at >= 0 ? fields[at + 1] : undefined;
-      if (Number.isSafeInteger(offset) && Buffer.isBuffer(message)) entries.push([offset, message]);
-    }
-  }
-  const epochText = epoch === false || epoch === null ? undefined : asText(epoch);
-  return judgePage(since, epochText, Number(asText(last)), Number(asText(after)), entries);
 }
 
 /** A Redis broker for createServer's `broker` option. */

@@ -152,7 +152,7 @@ export class Connection extends WebSocketConnection implements Subscriber {
   }
 
   /** @internal A subscription the wssd.v1 client asked for itself (its reply says so; no push). */
-  subscribeForClient(topic: string, options?: SubscribeOptions): SubscribeStatus {
+  subscribeForClient(topic: string, options?: { since?: StreamPosition | 'now' }): SubscribeStatus {
     if (this.closed) return 'closed';
     return this.options.topics.subscribe(this, topic, options?.since);
   }

@@ -2,6 +2,7 @@
 // topic, subscribers everywhere in one order, a client resuming from its
 // position, and a node that lost Redis recovering what it missed — or being
 // told it cannot (trimmed, or Redis came back empty: a new epoch).
+import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Connection, ResumeResult, StreamPosition } from '../../src/index.js';
 import { eventually } from '../helpers/poll.js';
@@ -49,6 +50,43 @@ async function texts(client: RawClient, n: number, ms = 5000): Promise<string[]>
 
 const seq = (from: number, to: number, tag = 'm'): string[] => Array.from({ length: to - from }, (_, i) => `${tag}${from + i}`);
 
+/**
+ * A TCP proxy to Redis that holds, on the node's command connection, each chunk matching
+ * `commands` for `commandsMs`, and on its subscriber connection (the one that sent SUBSCRIBE)
+ * each pub/sub message (and what follows it) for `messagesMs`, or each chunk matching
+ * `subscriberCommands` for `subscriberMs`: two connections' races made to go one way.
+ */
+async function delayingProxy(
+  redisPort: number,
+  holds: { commands?: RegExp; commandsMs?: number; subscriberCommands?: RegExp; subscriberMs?: number; messagesMs?: number },
+): Promise<{ port: number; held: number; close(): void }> {
+  const state = { port: 0, held: 0, close: () => server.close() };
+  const server = net.createServer((client) => {
+    const upstream = net.connect(redisPort, '127.0.0.1');
+    let subscriber = false;
+    const pipe = (from: net.Socket, to: net.Socket, delayOf: (text: string) => number): void => {
+      let chain = Promise.resolve();
+      from.on('data', (chunk: Buffer) => {
+        const ms = delayOf(chunk.toString('latin1'));
+        if (ms > 0) state.held++;
+        chain = chain.then(() => new Promise((resolve) => setTimeout(resolve, ms))).then(() => void (to.destroyed || to.write(chunk)));
+      });
+      from.on('close', () => void chain.then(() => to.destroy()));
+      from.on('error', () => {});
+    };
+    pipe(client, upstream, (text) => {
+      if (/SUBSCRIBE/i.test(text)) subscriber = true;
+      if (!subscriber && holds.commands?.test(text) === true) return holds.commandsMs ?? 0;
+      if (subscriber && holds.subscriberCommands?.test(text) === true) return holds.subscriberMs ?? 0;
+      return 0;
+    });
+    pipe(upstream, client, (text) => (subscriber && text.includes('message') ? (holds.messagesMs ?? 0) : 0));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  state.port = (server.address() as net.AddressInfo).port;
+  return state;
+}
+
 describe('history in Redis: offsets, epochs, resume', () => {
   it('every subscriber, on every node, gets one order with consecutive offsets of one epoch; the publishing node too (through Redis)', async () => {
     redis = await RedisServer.start();
@@ -85,6 +123,56 @@ describe('history in Redis: offsets, epochs, resume', () => {
     const reply = await v1.call('subscribe', { topic: 'kept' });
     expect(reply).toMatchObject({ result: { position: { offset: 3, epoch: read?.position.epoch } } });
     expect(reply.error).toBeUndefined();
+  });
+
+  it('a wssd.v1 subscribe without a position, its subscription slow to come in force: its own publication and another node\'s made meanwhile are pushed once, before the reply that counts them', async () => {
+    redis = await RedisServer.start();
+    // A's subscriber connection holds the PING that says a SUBSCRIBE is in force (300 ms) and every pub/sub message (600 ms).
+    const proxy = await delayingProxy(redis.port, { subscriberCommands: /PING/i, subscriberMs: 300, messagesMs: 600 });
+    try {
+      const a = await node(`redis://127.0.0.1:${proxy.port}`, { clientSubscribePrefix: ['fresh:'], clientPublishPrefix: ['fresh:'], presencePrefix: ['fresh:'] });
+      const b = await node(redis.url);
+      const v1 = await V1Raw.open(await a.ts.connect(), '/elsewhere');
+      await v1.push('subscribe', 5000); // the node's own subscription of the connection, settled
+      const held = proxy.held;
+      const subscribe = v1.send('subscribe', { topic: 'fresh:v1', presence: true });
+      const publish = v1.send('publish', { topic: 'fresh:v1', data: 'mine' });
+      await eventually(() => proxy.held > held, 3000, 'the subscription held back');
+      // In arrival order, until the subscribe's reply: the publish's reply and the pushes.
+      const order: Record<string, unknown>[] = [];
+      const has = (match: (f: Record<string, unknown>) => boolean): boolean => order.some(match);
+      while (!has((f) => f.id === publish)) order.push(await v1.take(() => true, 3000));
+      expect(order.find((f) => f.id === publish)).toMatchObject({ result: { offset: 1 } });
+      b.ts.server.publish('fresh:v1', 'theirs');
+      while (!has((f) => f.id === subscribe)) order.push(await v1.take(() => true, 5000));
+      await new Promise((resolve) => setTimeout(resolve, 1000)); // the live copies, held 600 ms, come and are not sent again
+      while (v1.frames.length > 0) order.push(v1.frames.shift() as Record<string, unknown>);
+      const pubs = order.filter((f) => f.push === 'pub').map((f) => `${String(f.data)}@${String(f.offset)}`);
+      expect(pubs).toEqual(['mine@1', 'theirs@2']);
+      const reply = order.findIndex((f) => f.id === subscribe);
+      expect(order[reply]).toMatchObject({ result: { recovered: true, position: { offset: 2 } } });
+      expect(order.slice(reply).some((f) => f.push === 'pub')).toBe(false);
+    } finally {
+      proxy.close();
+    }
+  });
+
+  it('a publication made between a subscription coming in force and the node reading where the topic stands is delivered, not taken as seen', async () => {
+    redis = await RedisServer.start();
+    // Node A reaches Redis through a proxy that holds A's HMGET (where the topic stands) 300 ms and
+    // the pub/sub messages to A 600 ms: a publication from node B lands after the SUBSCRIBE and
+    // before the HMGET, and reaches A after the HMGET's answer, which already counts it.
+    const proxy = await delayingProxy(redis.port, { commands: /HMGET/i, commandsMs: 300, messagesMs: 600 });
+    try {
+      const a = await node(`redis://127.0.0.1:${proxy.port}`);
+      const b = await node(redis.url);
+      const onA = await a.ts.open({ path: '/fresh' });
+      await eventually(() => proxy.held > 0, 3000, 'A reading where the topic stands');
+      b.ts.server.publish('fresh', 'between');
+      expect(await texts(onA, 1)).toEqual(['between']);
+    } finally {
+      proxy.close();
+    }
   });
 
   it('ws.publish with history still skips the sender', async () => {

@@ -24,7 +24,6 @@ export function v1Services<M extends FleetMember & Subscriber>(o: V1Settings, pu
     subscribeProxy: gateway.subscribeProxy,
     publish: (topic, data, binary) => pubsub.publishAcknowledged(topic, data, { binary }),
     hasHistory: (topic) => pubsub.hasHistory(topic),
-    position: async (topic) => (await pubsub.history(topic, { offset: 0, epoch: '' }, 0))?.position,
     presence: (topic, options) => fleet.presence(topic, options),
     history: async (topic, since, limit) => {
       const read = await pubsub.history(topic, since, limit);

@@ -23,7 +23,7 @@ export interface V1Connection {
   /** Sends one frame of the protocol (text). */
   sendFrame(text: string): void;
   /** Subscriptions the client makes itself (its reply tells it; no push). */
-  subscribeForClient(topic: string, options?: { since?: StreamPosition }): SubscribeStatus;
+  subscribeForClient(topic: string, options?: { since?: StreamPosition | 'now' }): SubscribeStatus;
   unsubscribeForClient(topic: string): boolean;
   isSubscribed(topic: string): boolean;
   /** The token expired without a refresh: close with 4001. */
@@ -37,8 +37,6 @@ export interface V1Services {
   publish(topic: string, data: string | Buffer, binary: boolean): Promise<StreamPosition | undefined>;
   /** Whether the topic keeps history. */
   hasHistory(topic: string): boolean;
-  /** The topic's position now (a topic with history); undefined when it cannot be read. */
-  position(topic: string): Promise<StreamPosition | undefined>;
   presence(topic: string, options: { after?: string; limit?: number }): Promise<PresencePage>;
   history(topic: string, since: StreamPosition, limit: number): Promise<{ publications: { offset: number; payload: Buffer; binary: boolean }[]; position: StreamPosition; recovered: boolean; reason?: string } | undefined>;
   /** The answer to an rpc; undefined when nothing answers rpcs. */
@@ -146,11 +144,14 @@ export class V1Session {
   }
 
   private join(id: number, topic: string, since: StreamPosition | undefined, presence: boolean): unknown {
-    const replay = since !== undefined;
+    // Without `since`, a topic with history is replayed from where it stood as the subscribe came:
+    // a publication made meanwhile (this client's next command, say) is sent, never covered unsent by the reply's position.
+    const from = since ?? (this.services.hasHistory(topic) ? 'now' : undefined);
+    const replay = from !== undefined;
     if (replay) this.resuming.set(topic, id);
     let status: SubscribeStatus;
     try {
-      status = this.connection.subscribeForClient(topic, { since });
+      status = this.connection.subscribeForClient(topic, { since: from });
     } catch (error) {
       this.resuming.delete(topic);
       throw error;
@@ -161,10 +162,9 @@ export class V1Session {
     }
     if (status === 'closed') return Promise.resolve(WAIT);
     this.mine.set(topic, { presence });
-    // With `since`, the reply comes when the replay is done (resumed()); without, with the position to resume from later.
+    // A topic with history answers when its replay is done (resumed()), with the position to resume from later.
     if (replay) return Promise.resolve(WAIT);
-    if (!this.services.hasHistory(topic)) return { recovered: true, replayed: 0 };
-    return this.services.position(topic).then((at) => ({ recovered: true, replayed: 0, ...(at === undefined ? {} : { position: at }) }));
+    return { recovered: true, replayed: 0 };
   }
 
   private async permitSubscribe(topic: string): Promise<void> {

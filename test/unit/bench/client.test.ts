@@ -109,7 +109,6 @@ describe('bench case 11: the wssd.v1 load client reads the server’s own pub pu
       subscribeProxy: undefined,
       publish: unused,
       hasHistory: () => false,
-      position: unused,
       presence: unused,
       history: unused,
       rpc: unused,
