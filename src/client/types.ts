@@ -8,7 +8,7 @@
  */
 export interface ClientError extends Error {
   readonly name: 'ClientError';
-  /** A code of the protocol (`not_allowed`, `timeout`, `protocol_error`…), or the client's own. */
+  /** A code of the protocol (`permission_denied`, `timeout`, `protocol_error`…), or the client's own. */
   readonly code: string;
 }
 
