@@ -187,16 +187,23 @@ const QUESTION_WAIT = 5000;
 
 /** A question to the fleet: what fails there (Redis away or too slow) is a 503, not the server's fault; so is no answer within QUESTION_WAIT. */
 async function checkedAsync<T>(run: () => Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(apiErrors.unavailable(`no answer within ${QUESTION_WAIT} ms: Redis or another node is away or too slow`)), QUESTION_WAIT);
-  });
   try {
-    return await Promise.race([run(), late]);
+    return await withDeadline(run(), QUESTION_WAIT, () => apiErrors.unavailable(`no answer within ${QUESTION_WAIT} ms: Redis or another node is away or too slow`));
   } catch (error) {
     const refused = toApiError(error);
     if (refused instanceof ApiError) throw refused;
     throw apiErrors.unavailable(`the fleet did not answer: ${refused.message}`);
+  }
+}
+
+/** `work`, or `late()` thrown once `ms` passed without its answer (the work itself goes on). */
+async function withDeadline<T>(work: Promise<T>, ms: number, late: () => ApiError): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(late()), ms);
+  });
+  try {
+    return await Promise.race([work, deadline]);
   } finally {
     clearTimeout(timer);
   }
@@ -211,18 +218,12 @@ const PUBLISH_WAIT = 5000;
  * the bounded queue) is a 503 too, which says it may still go out.
  */
 async function acknowledged<T>(sent: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(apiErrors.unavailable(`not acknowledged within ${PUBLISH_WAIT} ms: the broker is away; the publication waits in its bounded queue and goes out when it is back`)), PUBLISH_WAIT);
-  });
   try {
-    return await Promise.race([sent, late]);
+    return await withDeadline(sent, PUBLISH_WAIT, () => apiErrors.unavailable(`not acknowledged within ${PUBLISH_WAIT} ms: the broker is away; the publication waits in its bounded queue and goes out when it is back`));
   } catch (error) {
     if (error instanceof ApiError) throw error;
     if (error instanceof RangeError || error instanceof TypeError) throw apiErrors.badParams(error.message);
     throw apiErrors.unavailable(`not published: ${error instanceof Error ? error.message : String(error)}`);
-  } finally {
-    clearTimeout(timer);
   }
 }
 

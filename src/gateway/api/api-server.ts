@@ -195,8 +195,7 @@ function answerClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
         : [400, 'API_ERR_BAD_REQUEST', 'not an HTTP/1.1 request'];
   const text = JSON.stringify({ error: { code, message } });
   socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`);
-  const timer = setTimeout(() => socket.destroy(), LINGER_MS).unref();
-  socket.once('close', () => clearTimeout(timer));
+  destroyAfterLinger(socket);
 }
 
 /** How long the rest of a refused body is read and thrown away after the answer (see lingeringClose). */
@@ -211,12 +210,17 @@ const LINGER_MS = 2000;
  */
 function lingeringClose(req: http.IncomingMessage): void {
   const socket = req.socket;
-  const timer = setTimeout(() => socket.destroy(), LINGER_MS).unref();
-  socket.once('close', () => clearTimeout(timer));
+  destroyAfterLinger(socket);
   socket.end();
   // The body's reader paused the request at the limit: without it, what comes is parsed and dropped.
   req.removeAllListeners('data');
   req.resume();
+}
+
+/** Our side is ending: the socket is destroyed after LINGER_MS at the latest, if the client has not closed it by then. */
+function destroyAfterLinger(socket: Duplex): void {
+  const timer = setTimeout(() => socket.destroy(), LINGER_MS).unref();
+  socket.once('close', () => clearTimeout(timer));
 }
 
 function digest(key: string): Buffer {
