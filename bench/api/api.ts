@@ -31,9 +31,7 @@
 // the client's where the throughput part pinned it.
 import { userRoute } from '../../src/gateway/routes.js';
 import { RedisServer, requireRedis } from '../../test/helpers/redis-server.js';
-import { Child } from '../harness/children.js';
 import { checkClock, type ClockCheck } from '../harness/clock.js';
-import { compiledServer } from '../harness/compiled.js';
 import { Latencies } from '../harness/latency.js';
 import { open, openMany, settle, sleep, type Target } from '../harness/load-client.js';
 import { median, sig } from '../harness/measure.js';
@@ -42,42 +40,8 @@ import { publicationPayload, PublicationStats } from '../harness/publications.js
 import { redisListening } from '../harness/redis-channels.js';
 import { Subscribers } from '../harness/subscribers.js';
 import { ApiClient } from './api-client.js';
-import { batchBody, callDueMs, laneTopic, mayPublish, publishBody, requestsDue, ROOM_TOPIC, sendBody, subscriberPath, USER, waitedForPrevious, type NodeReply, type NodeRequest, type NodeUsage } from './api-requests.js';
-
-type NodeChild = Child<NodeRequest, NodeReply>;
-
-/** Starts a node (api-node.ts, compiled), on `cpu` once ready, joined to the Redis at `redisUrl` if given. */
-function startNode(name: string, cpu: number | string | undefined, redisUrl?: string): Promise<NodeChild> {
-  const entry = compiledServer(new URL('./tsconfig.servers.json', import.meta.url), 'bench/api/api-node.js');
-  // It closes its server (and its Redis connections) before it exits.
-  return Child.start<NodeRequest, NodeReply>({ name: `API node ${name}`, args: ['--expose-gc', entry, ...(redisUrl === undefined ? [] : [redisUrl])], cpu, exitGraceMs: 2000 });
-}
-
-const usage = (node: NodeChild): Promise<NodeUsage> => node.request<'usage'>({ type: 'usage' });
-
-/** Medians over rounds of every numeric field (3 significant figures; whole numbers stay whole). */
-function medianOf<T extends object>(samples: T[]): T {
-  const out: Record<string, unknown> = { ...(samples[0] as Record<string, unknown>) };
-  for (const [key, value] of Object.entries(out)) {
-    if (typeof value === 'number') out[key] = sig(median(samples.map((s) => (s as Record<string, number>)[key])));
-  }
-  return out as T;
-}
-
-/** The client's CPU and the wall time of a window, for its CPU %. */
-function clientCpuPct(c: NodeJS.CpuUsage, wallMs: number): number {
-  return Math.round((100 * (c.user + c.system)) / (wallMs * 1000));
-}
-
-/**
- * The rest of the machine over a window, % of one core: all cores' busy time
- * (/proc/stat) less what the bench's own processes spent (`ownUs`). Other
- * work on the machine takes cores from the nodes: their latency tails and
- * throughput are read beside it.
- */
-function otherCpuPct(m0: ReturnType<typeof machineJiffies>, m1: ReturnType<typeof machineJiffies>, ownUs: number, wallMs: number): number {
-  return Math.round((100 * m1.cpus * (m1.busy - m0.busy)) / (m1.total - m0.total) - (100 * ownUs) / (wallMs * 1000));
-}
+import { clientCpuPct, medianOf, otherCpuPct, startNode, usage, type NodeChild } from './api-run.js';
+import { batchBody, callDueMs, laneTopic, mayPublish, publishBody, requestsDue, ROOM_TOPIC, sendBody, subscriberPath, USER, waitedForPrevious } from './api-requests.js';
 
 // ---------------------------------------------------------------- throughput
 

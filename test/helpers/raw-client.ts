@@ -417,10 +417,8 @@ export class RawClient {
   private take(n: number): Buffer {
     if (n === 0) return Buffer.alloc(0);
     const first = this.chunks[0];
-    let out: Buffer;
-    if (first.length >= n) {
-      out = first.subarray(0, n);
-    } else {
+    let out = first.subarray(0, n);
+    if (first.length < n) {
       const parts: Buffer[] = [];
       let need = n;
       let i = 0;
