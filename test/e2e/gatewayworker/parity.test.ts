@@ -6,22 +6,21 @@
 // order, and how it ends; where wssd differs from PHP on purpose the
 // expectation says so, per Gateway (DEVIATIONS below). At the end, every
 // client's whole transcript under wssd is compared with PHP's, once those
-// deviations are mapped back; two scenarios whose answers differ by design
-// (LIMITS, RAW_AS_FRAMES) state each difference themselves and are left out.
+// deviations are mapped back; the two scenarios whose answers differ by
+// design (LIMITS, RAW_AS_FRAMES) state each difference themselves and run in
+// parity-differences.test.ts, out of the comparison.
 import { isUtf8 } from 'node:buffer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../../helpers/poll.js';
 import { Op } from '../../helpers/raw-client.js';
+import { KINDS, LIMITS, RAW_AS_FRAMES, Scene, transcripts, type Scenario } from './parity-scene.js';
 import {
   BusinessWorker,
   businessWorkersConnected,
   CMD,
-  count,
-  gatewayClient,
   gatewayPacket,
   lanPrefix,
   lanQuery,
-  labelled,
   PHP_TEST_TIMEOUT,
   quiet,
   served,
@@ -33,8 +32,6 @@ import {
   type GatewayKind,
   type GatewayUnderTest,
   type GwClient,
-  type OpenOptions,
-  type WssdGateway,
 } from './support.js';
 
 /**
@@ -67,71 +64,6 @@ function asPhpSends(entries: readonly Entry[]): Entry[] {
       return binary !== null && !isUtf8(Buffer.from(binary[1], 'hex')) ? `<text 0x${binary[1]}>` : entry;
     });
 }
-
-/** Its answers differ by design (wssd's limits), each stated in it: left out of the side-by-side comparison. */
-const LIMITS =
-  'names PHP takes and wssd refuses (logged): a group past --max-topic-length (256 bytes), a uid past 256 bytes, a group that is not UTF-8; Unicode, spaces and numeric-looking names work in both';
-
-/**
- * Its answers differ by design, each stated in it: a raw send is written as
- * it is by PHP, read as frames by wssd (client-sends.ts). Left out of the
- * side-by-side comparison.
- */
-const RAW_AS_FRAMES = 'raw sends wssd reads as frames and PHP writes as they are: a ping, a masked frame, a Close, bytes that are not frames';
-
-const KINDS: readonly GatewayKind[] = ['php', 'wssd-ws', 'wssd-wss'];
-
-/** Scenario → Gateway → client → everything it received (ids and the client port labelled). */
-const transcripts = new Map<string, Map<GatewayKind, Record<string, Entry[]>>>();
-
-/** The clients of one scenario: closed at its end, their transcripts kept. */
-class Scene {
-  readonly clients: GwClient[] = [];
-  constructor(readonly gateway: GatewayUnderTest) {}
-
-  get kind(): GatewayKind {
-    return this.gateway.kind;
-  }
-
-  get php(): boolean {
-    return this.gateway.kind === 'php';
-  }
-
-  async open(name: string, options?: OpenOptions): Promise<GwClient> {
-    const client = await this.gateway.open(name, options);
-    this.clients.push(client);
-    return client;
-  }
-
-  /** A GatewayClient call from a separate PHP process. */
-  gc(call: string, ...args: unknown[]): Promise<unknown> {
-    return gatewayClient(this.gateway.register, call, ...args);
-  }
-
-  /** Closes what is open (also after a failure: the next scenario starts clean). */
-  async closeAll(): Promise<void> {
-    for (const client of this.clients) await client.close().catch(() => client.destroy());
-    await quiet(this.gateway);
-  }
-
-  /** Keeps every client's transcript, for the side-by-side comparison. */
-  record(title: string): void {
-    // The client port differs from Gateway to Gateway: where it shows, it is written <port>.
-    const port = this.gateway.port;
-    const ports: [string, string][] = [
-      [`"gatewayPort":${port}`, '"gatewayPort":"<port>"'],
-      [`"SERVER_PORT":${port}`, '"SERVER_PORT":"<port>"'],
-      [`127.0.0.1:${port}`, '127.0.0.1:<port>'],
-    ];
-    const record: Record<string, Entry[]> = {};
-    for (const client of this.clients) record[client.name] = labelled(client.received, this.clients).map((e) => ports.reduce((text, [from, to]) => text.split(from).join(to), e));
-    const byKind = transcripts.get(title) ?? new Map<GatewayKind, Record<string, Entry[]>>();
-    byKind.set(this.kind, record);
-    transcripts.set(title, byKind);
-  }
-}
-
-type Scenario = (s: Scene) => Promise<void>;
 
 const scenarios: [string, Scenario][] = [
   [
@@ -201,35 +133,6 @@ const scenarios: [string, Scenario][] = [
       // b is in both groups of g2: it gets it twice.
       expect(await b.inboxAfterSync()).toEqual(['g1', 'g2', 'g2', 'g3', 'all1', 'all4']);
       expect(await c.inboxAfterSync()).toEqual(['g2', 'all1', 'all2', 'all3']);
-    },
-  ],
-  [
-    LIMITS,
-    async (s) => {
-      const a = await s.open('a');
-      const odd = ['é 群', 'a b', 'room:1/x', ' 5', '05', '-3', '9223372036854775808'];
-      for (const group of odd) await a.call('joinGroup', '@me', group);
-      // Keys as PHP makes them: "-3" is an int, the others stay strings.
-      expect(await a.call('getAllGroupIdList')).toEqual({ 'é 群': 'é 群', 'a b': 'a b', 'room:1/x': 'room:1/x', ' 5': ' 5', '05': '05', '-3': -3, '9223372036854775808': '9223372036854775808' });
-      await a.call('sendToGroup', odd, 'to-odd');
-      expect(await a.inboxAfterSync()).toEqual(odd.map(() => 'to-odd'));
-      await a.call('bindUid', '@me', 'é 群');
-      expect(await a.call('getUidByClientId', a.id)).toBe('é 群');
-
-      // wssd's limits: a group is a topic, a uid is a user (docs/reference/limits.md). PHP has none.
-      const long = 'x'.repeat(300);
-      await a.call('joinGroup', '@me', long);
-      expect(await a.call('getClientIdCountByGroup', long)).toBe(s.php ? 1 : 0);
-      await a.call('joinGroup', '@me', { hex: 'ff' });
-      expect(await a.call('getClientIdCountByGroup', { hex: 'ff' })).toBe(s.php ? 1 : 0);
-      // A refused uid leaves the client bound to the one it had.
-      await a.call('bindUid', '@me', 'y'.repeat(300));
-      expect(await a.call('getUidByClientId', a.id)).toBe(s.php ? 'y'.repeat(300) : 'é 群');
-      if (s.gateway.kind !== 'php') expect(count((await (s.gateway as WssdGateway).stats()).backendErrors, 'gatewayworker-command')).toBeGreaterThanOrEqual(3);
-      // '' and '0' are no names, in either.
-      await a.call('joinGroup', '@me', '0');
-      expect(await a.call('getClientIdCountByGroup', '0')).toBe(0);
-      expect(await a.inboxAfterSync()).toEqual([]);
     },
   ],
   [
@@ -429,37 +332,6 @@ const scenarios: [string, Scenario][] = [
       a.raw.send({ opcode: Op.Continuation, payload: 'mented' });
       expect(await a.waitFor((e) => e.startsWith('echo'))).toBe('echo:fragmented');
       expect(await a.inboxAfterSync()).toEqual([]);
-    },
-  ],
-  [
-    RAW_AS_FRAMES,
-    async (s) => {
-      const a = await s.open('a');
-      const raw = async (hex: string): Promise<void> => {
-        await a.call('sendToClient', '@me', { hex }, true);
-      };
-      // A ping: wssd keeps each connection's liveness itself and leaves it out.
-      await raw('89027070');
-      expect(a.take()).toEqual(s.php ? ['<ping 0x7070>'] : []);
-      // A masked frame: PHP passes the mask on (a browser fails the connection); wssd sends the message.
-      await raw('818301020304606060');
-      expect(a.take()).toEqual(s.php ? ['<masked> abc'] : ['abc']);
-      // Bytes that are not whole frames: PHP writes them into the stream (the client cannot read on); wssd refuses them, logged.
-      if (!s.php) {
-        await raw('68656c6c6f');
-        await raw('8103');
-        expect(await a.inboxAfterSync()).toEqual([]);
-        expect(count((await (s.gateway as WssdGateway).stats()).backendErrors, 'gatewayworker-command')).toBeGreaterThanOrEqual(3);
-      }
-      // A Close: PHP writes it and goes on (the answer follows it); wssd closes the connection with its code.
-      a.send(JSON.stringify({ call: 'sendToClient', args: ['@me', { hex: '880203e9' }, true] }));
-      if (s.php) {
-        await a.expectNext('<close 1001>', '{"re":"sendToClient","r":true}');
-        // The client answered the Close: Workerman's own closing handshake (always 1000).
-        expect(await a.ending()).toEqual(['<close 1000>', '<end>']);
-      } else {
-        expect(await a.ending()).toEqual(['<close 1001>', '<end>']);
-      }
     },
   ],
   [
