@@ -13,7 +13,7 @@ import { isUtf8 } from 'node:buffer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../../helpers/poll.js';
 import { Op } from '../../helpers/raw-client.js';
-import { KINDS, LIMITS, RAW_AS_FRAMES, Scene, transcripts, type Scenario } from './parity-scene.js';
+import { KINDS, Scene, transcripts, type Scenario } from './parity-scene.js';
 import {
   BusinessWorker,
   businessWorkersConnected,
@@ -416,7 +416,6 @@ describe('wssd and PHP side by side', () => {
   it('every client received under wssd what it received under PHP, once the documented deviations are mapped back', () => {
     let compared = 0;
     for (const [title, byKind] of transcripts) {
-      if (title === LIMITS || title === RAW_AS_FRAMES) continue;
       const php = byKind.get('php');
       if (php === undefined) continue;
       for (const kind of ['wssd-ws', 'wssd-wss'] as const) {
