@@ -236,7 +236,7 @@ describe('--workers: one ticket key for every worker', () => {
     const before = await visit(port, undefined, { greeting: true });
     writeFileSync(file, Buffer.concat([newKey, oldKey]));
     p.child.kill('SIGHUP');
-    await eventually(() => p.stderr.filter((l) => l.includes('TLS ticket keys reloaded')).length >= 2, 5000, 'both workers reloaded the ticket keys');
+    await eventually(() => p.stderr.filter((l) => l.includes('TLS ticket keys reloaded')).length >= 2, 10_000, () => `both workers reloaded the ticket keys; stderr:\n${p.stderr.join('\n')}`);
     for (let i = 0; i < 4; i++) expect((await visit(port, before.session, { greeting: true })).reused).toBe(true);
   });
 
@@ -251,7 +251,7 @@ describe('--workers: one ticket key for every worker', () => {
     // The old key retired at once: one key in the file, the new one.
     writeFileSync(file, newKey);
     p.child.kill('SIGHUP');
-    await eventually(() => p.stderr.filter((l) => l.includes('TLS ticket keys reloaded')).length >= 2, 5000, 'both workers reloaded the ticket keys');
+    await eventually(() => p.stderr.filter((l) => l.includes('TLS ticket keys reloaded')).length >= 2, 10_000, () => `both workers reloaded the ticket keys; stderr:\n${p.stderr.join('\n')}`);
     const victim = Number(/^pid (\d+)$/.exec((await visit(port, undefined, { greeting: true })).greeting ?? '')?.[1]);
     process.kill(victim, 'SIGKILL');
     await eventually(() => p.stderr.filter((l) => l.includes('listening')).length >= 3, 10_000, 'the replacement worker listening');
