@@ -5,22 +5,9 @@
 // wssd refuses (wssd's limits), and raw sends that wssd reads as frames where
 // PHP writes the bytes as they are. Apart from parity.test.ts because its
 // side-by-side comparison of transcripts leaves these two out.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KINDS, LIMITS, RAW_AS_FRAMES, Scene, type Scenario } from './parity-scene.js';
-import {
-  BusinessWorker,
-  businessWorkersConnected,
-  count,
-  PHP_TEST_TIMEOUT,
-  quiet,
-  served,
-  startPhpGateway,
-  startRegister,
-  startWssdGateway,
-  stopAll,
-  type GatewayUnderTest,
-  type WssdGateway,
-} from './support.js';
+import { expect } from 'vitest';
+import { LIMITS, RAW_AS_FRAMES, runOnEachGateway, type Scenario } from './parity-scene.js';
+import { count, type WssdGateway } from './support.js';
 
 const scenarios: [string, Scenario][] = [
   [
@@ -85,37 +72,4 @@ const scenarios: [string, Scenario][] = [
   ],
 ];
 
-describe.each(KINDS)('the %s Gateway with a PHP Register and BusinessWorker', (kind) => {
-  let gateway: GatewayUnderTest;
-
-  beforeAll(async () => {
-    const register = await startRegister();
-    new BusinessWorker(register);
-    if (kind === 'php') {
-      gateway = await startPhpGateway(register);
-    } else {
-      const wssd = await startWssdGateway(register, { tls: kind === 'wssd-wss' });
-      await businessWorkersConnected(wssd.process);
-      gateway = wssd;
-    }
-    await served(gateway);
-    await quiet(gateway);
-  }, PHP_TEST_TIMEOUT);
-  afterAll(stopAll, PHP_TEST_TIMEOUT);
-
-  for (const [title, scenario] of scenarios) {
-    it(
-      title,
-      async () => {
-        const scene = new Scene(gateway);
-        try {
-          await scenario(scene);
-        } finally {
-          await scene.closeAll();
-        }
-        scene.record(title);
-      },
-      PHP_TEST_TIMEOUT,
-    );
-  }
-});
+runOnEachGateway(scenarios);

@@ -2,13 +2,23 @@
 // parity-differences.test.ts): a Scene holds one scenario's clients on one
 // Gateway, closes them at its end and records every client's transcript, so
 // parity.test.ts can compare what each client received under wssd with what
-// it received under PHP's Gateway. The titles of the two scenarios whose
+// it received under PHP's Gateway; runOnEachGateway runs a file's scenarios
+// on each Gateway, each on its own Register and BusinessWorker. The titles of the two scenarios whose
 // answers differ by design are here because both files name them: one runs
 // them, the other leaves them out of the comparison.
+import { afterAll, beforeAll, describe, it } from 'vitest';
 import {
+  BusinessWorker,
+  businessWorkersConnected,
   gatewayClient,
   labelled,
+  PHP_TEST_TIMEOUT,
   quiet,
+  served,
+  startPhpGateway,
+  startRegister,
+  startWssdGateway,
+  stopAll,
   type Entry,
   type GatewayKind,
   type GatewayUnderTest,
@@ -80,3 +90,41 @@ export class Scene {
 }
 
 export type Scenario = (s: Scene) => Promise<void>;
+
+/** Runs `scenarios` on each Gateway in turn (PHP's, wssd over ws://, over wss://), each on its own Register and BusinessWorker, recording every transcript. */
+export function runOnEachGateway(scenarios: readonly (readonly [string, Scenario])[]): void {
+  describe.each(KINDS)('the %s Gateway with a PHP Register and BusinessWorker', (kind) => {
+    let gateway: GatewayUnderTest;
+
+    beforeAll(async () => {
+      const register = await startRegister();
+      new BusinessWorker(register);
+      if (kind === 'php') {
+        gateway = await startPhpGateway(register);
+      } else {
+        const wssd = await startWssdGateway(register, { tls: kind === 'wssd-wss' });
+        await businessWorkersConnected(wssd.process);
+        gateway = wssd;
+      }
+      await served(gateway);
+      await quiet(gateway);
+    }, PHP_TEST_TIMEOUT);
+    afterAll(stopAll, PHP_TEST_TIMEOUT);
+
+    for (const [title, scenario] of scenarios) {
+      it(
+        title,
+        async () => {
+          const scene = new Scene(gateway);
+          try {
+            await scenario(scene);
+          } finally {
+            await scene.closeAll();
+          }
+          scene.record(title);
+        },
+        PHP_TEST_TIMEOUT,
+      );
+    }
+  });
+}

@@ -10,27 +10,17 @@
 // design (LIMITS, RAW_AS_FRAMES) state each difference themselves and run in
 // parity-differences.test.ts, out of the comparison.
 import { isUtf8 } from 'node:buffer';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { eventually } from '../../helpers/poll.js';
 import { Op } from '../../helpers/raw-client.js';
-import { KINDS, Scene, transcripts, type Scenario } from './parity-scene.js';
+import { runOnEachGateway, transcripts, type Scenario } from './parity-scene.js';
 import {
-  BusinessWorker,
-  businessWorkersConnected,
   CMD,
   gatewayPacket,
   lanPrefix,
   lanQuery,
-  PHP_TEST_TIMEOUT,
-  quiet,
-  served,
-  startPhpGateway,
-  startRegister,
-  startWssdGateway,
-  stopAll,
   type Entry,
   type GatewayKind,
-  type GatewayUnderTest,
   type GwClient,
 } from './support.js';
 
@@ -377,40 +367,7 @@ const scenarios: [string, Scenario][] = [
   ],
 ];
 
-describe.each(KINDS)('the %s Gateway with a PHP Register and BusinessWorker', (kind) => {
-  let gateway: GatewayUnderTest;
-
-  beforeAll(async () => {
-    const register = await startRegister();
-    new BusinessWorker(register);
-    if (kind === 'php') {
-      gateway = await startPhpGateway(register);
-    } else {
-      const wssd = await startWssdGateway(register, { tls: kind === 'wssd-wss' });
-      await businessWorkersConnected(wssd.process);
-      gateway = wssd;
-    }
-    await served(gateway);
-    await quiet(gateway);
-  }, PHP_TEST_TIMEOUT);
-  afterAll(stopAll, PHP_TEST_TIMEOUT);
-
-  for (const [title, scenario] of scenarios) {
-    it(
-      title,
-      async () => {
-        const scene = new Scene(gateway);
-        try {
-          await scenario(scene);
-        } finally {
-          await scene.closeAll();
-        }
-        scene.record(title);
-      },
-      PHP_TEST_TIMEOUT,
-    );
-  }
-});
+runOnEachGateway(scenarios);
 
 describe('wssd and PHP side by side', () => {
   it('every client received under wssd what it received under PHP, once the documented deviations are mapped back', () => {
